@@ -1,0 +1,52 @@
+# Per-target compile settings. Flags are attached to each target, never to a directory, so a
+# third-party header or a fuzz harness can be built with its own rules.
+
+option(EARSHOT_WERROR "Treat warnings as errors" ON)
+option(EARSHOT_ASAN "Build with AddressSanitizer" OFF)
+option(EARSHOT_UBSAN "Build with UndefinedBehaviorSanitizer" OFF)
+option(EARSHOT_TSAN "Build with ThreadSanitizer" OFF)
+option(EARSHOT_FUZZ "Build libFuzzer targets (needs clang)" OFF)
+option(EARSHOT_BENCH "Build benchmarks" ON)
+
+if(EARSHOT_ASAN AND EARSHOT_TSAN)
+  message(FATAL_ERROR "ASan and TSan cannot be combined")
+endif()
+
+set(EARSHOT_SANITIZE_FLAGS "")
+if(EARSHOT_ASAN)
+  list(APPEND EARSHOT_SANITIZE_FLAGS -fsanitize=address -fno-omit-frame-pointer)
+endif()
+if(EARSHOT_UBSAN)
+  list(APPEND EARSHOT_SANITIZE_FLAGS -fsanitize=undefined -fno-sanitize-recover=undefined)
+endif()
+if(EARSHOT_TSAN)
+  list(APPEND EARSHOT_SANITIZE_FLAGS -fsanitize=thread)
+endif()
+
+# earshot_configure_target(<target>): warnings, standard, sanitizers.
+function(earshot_configure_target target)
+  target_compile_features(${target} PUBLIC cxx_std_17)
+  set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
+                                           -Wno-missing-field-initializers)
+  if(EARSHOT_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(EARSHOT_SANITIZE_FLAGS)
+    target_compile_options(${target} PRIVATE ${EARSHOT_SANITIZE_FLAGS})
+    target_link_options(${target} PRIVATE ${EARSHOT_SANITIZE_FLAGS})
+  endif()
+endfunction()
+
+# earshot_add_test(<name> SOURCES ... LIBS ...): one GoogleTest executable registered with CTest.
+function(earshot_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  earshot_configure_target(${name})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
+  target_compile_definitions(${name} PRIVATE
+    EARSHOT_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
+    EARSHOT_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+endfunction()
