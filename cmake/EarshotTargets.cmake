@@ -38,15 +38,17 @@ function(earshot_configure_target target)
   endif()
 endfunction()
 
-# earshot_add_test(<name> SOURCES ... LIBS ...): one GoogleTest executable registered with CTest.
+# earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...]): one GoogleTest executable
+# registered with CTest, linked with tests/support.
 function(earshot_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   earshot_configure_target(${name})
-  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main Threads::Threads)
-  target_compile_definitions(${name} PRIVATE
-    EARSHOT_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
-    EARSHOT_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} earshot_test_support GTest::gtest
+                        GTest::gtest_main Threads::Threads)
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
 endfunction()
