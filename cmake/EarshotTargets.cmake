@@ -7,6 +7,8 @@ option(EARSHOT_UBSAN "Build with UndefinedBehaviorSanitizer" OFF)
 option(EARSHOT_TSAN "Build with ThreadSanitizer" OFF)
 option(EARSHOT_FUZZ "Build libFuzzer targets (needs clang)" OFF)
 option(EARSHOT_BENCH "Build benchmarks" ON)
+option(EARSHOT_SLOW_TESTS "Also build tests labelled 'slow' (off in the sanitizer build)" ON)
+option(EARSHOT_FUZZ_ONLY "Fuzz build: only the fuzz targets are tests" OFF)
 
 if(EARSHOT_ASAN AND EARSHOT_TSAN)
   message(FATAL_ERROR "ASan and TSan cannot be combined")
@@ -42,6 +44,9 @@ endfunction()
 # registered with CTest, linked with tests/support.
 function(earshot_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if("slow" IN_LIST ARG_LABELS AND NOT EARSHOT_SLOW_TESTS)
+    return()
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   earshot_configure_target(${name})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} earshot_test_support GTest::gtest
