@@ -1,0 +1,557 @@
+#include "device/node_pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "device/audio/alsa_source.h"
+#include "device/audio/capture_thread.h"
+#include "device/audio/file_source.h"
+#include "device/audio/raw_source.h"
+#include "device/audio/spsc_ring.h"
+#include "device/link/node_link.h"
+#include "device/link/speech_buffer.h"
+#include "device/log.h"
+#include "device/playback/audio_sink.h"
+#include "device/playback/ogg_opus_recorder.h"
+#include "device/playback/playback.h"
+#include "device/systemd_notify.h"
+#include "dsp/audio_format.h"
+#include "dsp/audio_processor.h"
+#include "dsp/downmix.h"
+#include "dsp/high_pass_filter.h"
+#include "dsp/opus_frame_encoder.h"
+#include "dsp/resampler.h"
+#include "dsp/vad/speech_segmenter.h"
+#include "dsp/vad/voice_activity_detector.h"
+#include "protocol/audio_frame.h"
+
+namespace earshot::device {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kVad = dsp::kVadFrameSamples;      // 160: 10 ms at 16 kHz
+constexpr int kCodec = dsp::kCodecFrameSamples;  // 320: 20 ms at 16 kHz
+
+LogLevel parse_level(const std::string& s) {
+  if (s == "error") return LogLevel::kError;
+  if (s == "warning") return LogLevel::kWarning;
+  if (s == "debug") return LogLevel::kDebug;
+  return LogLevel::kInfo;
+}
+
+std::unique_ptr<AudioSource> make_source(const NodeConfig& c) {
+  if (c.source == "file") {
+    FileSourceConfig fc;
+    fc.path = c.file;
+    fc.realtime = c.realtime;
+    fc.loop = c.loop;
+    return make_file_source(fc);
+  }
+  if (c.source == "stdin") {
+    RawSourceConfig rc;
+    rc.fd = 0;
+    rc.sample_rate = c.stdin_rate;
+    rc.channels = c.stdin_channels;
+    rc.realtime = c.realtime;
+    return make_stdin_source(rc);
+  }
+  AlsaSourceConfig ac;
+  ac.device = c.device;
+  ac.sample_rate = c.sample_rate;
+  ac.channels = c.channels;
+  ac.period_ms = c.period_ms;
+  ac.pace = c.pace;
+  return make_alsa_source(ac);
+}
+
+std::unique_ptr<AudioSink> make_sink(const NodeConfig& c) {
+  if (c.sink == "wav") {
+    WavSinkConfig wc;
+    wc.path = c.playback_file;
+    wc.pace = c.playback_pace;
+    return make_wav_sink(wc);
+  }
+  if (c.sink == "alsa") {
+    AlsaSinkConfig ac;
+    ac.device = c.playback_device;
+    ac.pace = c.playback_pace;
+    return make_alsa_sink(ac);
+  }
+  return nullptr;
+}
+
+uint16_t wire_flags(uint16_t segment_flags) {
+  uint16_t flags = 0;
+  if (segment_flags & dsp::kSegmentStart) flags |= protocol::kFlagSegmentStart;
+  if (segment_flags & dsp::kSegmentEnd) flags |= protocol::kFlagSegmentEnd;
+  if (segment_flags & dsp::kPreRoll) flags |= protocol::kFlagPreRoll;
+  return flags;
+}
+
+}  // namespace
+
+struct NodePipeline::Impl {
+  explicit Impl(NodeConfig c) : config(std::move(c)) {}
+
+  NodeConfig config;
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> fatal{false};
+  std::string fatal_message;  // written once, before `fatal` is set
+  std::atomic<bool> ambient{false};
+
+  // capture
+  std::unique_ptr<AudioSource> source;
+  std::unique_ptr<SpscRing<int16_t>> ring;
+  std::unique_ptr<CaptureThread> capture;
+  int in_rate = 0;
+  int in_channels = 0;
+  size_t chunk_frames = 0;  // input frames read from the ring per step (10 ms)
+
+  // dsp
+  std::unique_ptr<dsp::HighPassFilter> high_pass;
+  std::unique_ptr<dsp::Resampler> resampler;
+  std::unique_ptr<dsp::AudioProcessor> processor;
+  std::unique_ptr<dsp::VoiceActivityDetector> vad;
+  std::unique_ptr<dsp::SpeechSegmenter> segmenter;
+  std::unique_ptr<dsp::OpusFrameEncoder> encoder;
+  std::unique_ptr<OggOpusRecorder> recorder;
+
+  // link and playback
+  std::unique_ptr<SpeechBuffer> speech;
+  std::unique_ptr<NodeLink> link;
+  std::unique_ptr<Playback> playback;
+
+  // buffers owned by the pipeline thread, sized in start()
+  std::vector<int16_t> raw;
+  std::vector<float> mono;
+  std::vector<float> resampled;
+  std::vector<float> pending;  // 16 kHz samples not yet a whole 10 ms frame
+  size_t pending_count = 0;
+  float codec_frame[kCodec] = {};
+  int codec_fill = 0;  // samples of codec_frame filled
+  bool codec_speech = false;
+  float echo_frame[kVad] = {};
+  uint8_t packet[protocol::kMaxOpusPacket] = {};
+  uint64_t timestamp = 0;  // 16 kHz samples since capture began
+
+  // turn state, shared with the link thread
+  std::atomic<bool> awaiting_reply{false};
+  std::atomic<uint64_t> segments{0};
+  std::atomic<uint64_t> frames_sent{0};
+  std::atomic<uint64_t> frames_captured{0};
+  std::atomic<uint64_t> barge_ins{0};
+  std::atomic<uint64_t> connects{0};
+  std::atomic<uint64_t> dropped{0};
+  RateLimiter drop_log{std::chrono::seconds(5)};
+  RateLimiter encode_log{std::chrono::seconds(5)};
+  RateLimiter overrun_log{std::chrono::seconds(5)};
+  uint64_t last_overruns = 0;
+
+  bool build(std::string* error);
+  void on_link_message(const protocol::Message& message);
+  void process_10ms(float* frame);
+  void process_20ms();
+  void emit_frame(const dsp::SegmentFrame& frame);
+  bool step();  // one read from the ring; false at end of stream
+  void close_open_segment();
+  int drain();
+  void fail(const std::string& message);
+};
+
+void NodePipeline::Impl::fail(const std::string& message) {
+  if (fatal.exchange(true)) return;
+  fatal_message = message;
+  stop_requested.store(true);
+}
+
+bool NodePipeline::Impl::build(std::string* error) {
+  ambient.store(config.mode == "ambient");
+
+  // Capture: open the source first; its real format decides the rest of the chain.
+  source = make_source(config);
+  if (!source || !source->open(error)) return false;
+  const AudioFormat format = source->format();
+  in_rate = format.sample_rate;
+  in_channels = format.channels;
+  if (!dsp::Resampler::is_supported_rate(in_rate)) {
+    *error = source->describe() + ": unsupported sample rate " + std::to_string(in_rate) +
+             " Hz (supported: 8000-192000)";
+    return false;
+  }
+  chunk_frames = size_t(std::max(1, in_rate / 100));
+  ring = std::make_unique<SpscRing<int16_t>>(size_t(in_rate) * size_t(in_channels));  // 1 s
+  const size_t period_frames = size_t(std::max(1, in_rate * config.period_ms / 1000));
+
+  // DSP chain, all buffers sized once here.
+  if (config.high_pass_hz > 0)
+    high_pass = std::make_unique<dsp::HighPassFilter>(double(in_rate), double(config.high_pass_hz));
+  resampler = dsp::Resampler::create(in_rate, dsp::kSampleRate, chunk_frames, error);
+  if (!resampler) return false;
+  raw.resize(chunk_frames * size_t(in_channels));
+  mono.resize(chunk_frames);
+  resampled.resize(resampler->max_output_frames() + kVad);
+  pending.resize(resampled.size() + kVad);
+
+  const bool has_sink = config.sink != "none";
+  if ((config.echo_cancellation && has_sink) || config.noise_suppression) {
+    dsp::AudioProcessorConfig pc;
+    pc.echo_cancellation = config.echo_cancellation && has_sink;
+    pc.noise_suppression = config.noise_suppression;
+    pc.noise_suppression_level = config.noise_suppression_level;
+    processor = dsp::AudioProcessor::create(pc, error);
+    if (!processor) return false;
+  }
+  dsp::VadConfig vc;
+  vc.threshold = float(config.vad_threshold);
+  vad = std::make_unique<dsp::VoiceActivityDetector>(vc);
+  dsp::SegmenterConfig sc;
+  sc.pre_roll_ms = config.pre_roll_ms;
+  sc.hangover_ms = config.hangover_ms;
+  sc.min_speech_ms = config.min_speech_ms;
+  segmenter = std::make_unique<dsp::SpeechSegmenter>(sc);
+  dsp::OpusEncoderSettings es;
+  es.bitrate = config.bitrate;
+  es.complexity = config.complexity;
+  encoder = dsp::OpusFrameEncoder::create(es, error);
+  if (!encoder) return false;
+  if (!config.record.empty()) {
+    recorder = OggOpusRecorder::create(config.record, dsp::kSampleRate, error);
+    if (!recorder) return false;
+  }
+
+  // Speech buffer: buffer_seconds of 20 ms frames; bytes sized for the bitrate with headroom.
+  SpeechBuffer::Config bc;
+  bc.max_frames = size_t(config.buffer_seconds) * 50;
+  bc.max_bytes = bc.max_frames * size_t(std::max(160, config.bitrate / 50 / 8 * 2));
+  speech = std::make_unique<SpeechBuffer>(bc);
+  speech->set_drop_callback([this](uint64_t seq, uint64_t total) {
+    dropped.store(total);
+    uint64_t held = 0;
+    if (drop_log.allow(&held))
+      ES_LOG_WARN("buffer",
+                  "speech buffer full: dropped oldest frame seq %llu (%llu dropped in all)",
+                  (unsigned long long)seq, (unsigned long long)total);
+  });
+
+  // Playback (its thread starts now; it idles until a reply arrives).
+  if (has_sink) {
+    std::unique_ptr<AudioSink> sink = make_sink(config);
+    PlaybackConfig pbc;
+    pbc.start_threshold_ms = config.jitter_ms;
+    playback = std::make_unique<Playback>(std::move(sink), pbc, [this](const PlaybackReport& r) {
+      protocol::PlaybackDone done;
+      done.reply_id = r.reply_id;
+      done.played_ms = r.played_ms;
+      if (link) link->send(done);
+      awaiting_reply.store(false);
+    });
+    if (!playback->start(error)) return false;
+  }
+
+  // Link.
+  LinkConfig lc;
+  lc.url = config.url;
+  lc.token = config.token;
+  lc.ca_file = config.ca_file;
+  lc.tls_insecure = config.tls_insecure;
+  lc.keepalive_s = config.keepalive_s;
+  lc.backoff_max_ms = config.backoff_max_ms;
+  lc.hello.node_id = config.node_id;
+  if (!config.room.empty()) lc.hello.room = config.room;
+  if (!config.language.empty()) lc.hello.language = config.language;
+  lc.hello.mode = config.protocol_mode();
+  lc.hello.capabilities = {"barge_in", "partial_transcripts"};
+  if (has_sink) lc.hello.capabilities.insert(lc.hello.capabilities.begin(), "playback");
+  LinkCallbacks cb;
+  cb.on_welcome = [this](const protocol::Welcome& w) {
+    connects.fetch_add(1);
+    ES_LOG_INFO("link", "connected: session %s, host has speech up to seq %s", w.session_id.c_str(),
+                w.acked_seq ? std::to_string(*w.acked_seq).c_str() : "(none)");
+    ambient.store(w.mode == protocol::Mode::kAmbient);
+  };
+  cb.on_message = [this](const protocol::Message& m) { on_link_message(m); };
+  cb.on_reply_frame = [this](const protocol::AudioFrameView& f) {
+    if (playback) playback->push_frame(f.header.seq, f.payload, f.payload_size);
+  };
+  cb.on_link_state = [](bool connected, const std::string& reason) {
+    if (!connected) ES_LOG_WARN("link", "disconnected: %s", reason.c_str());
+  };
+  cb.on_fatal = [this](const std::string& message) { fail(message); };
+  link = std::make_unique<NodeLink>(lc, *speech, cb);
+
+  capture = std::make_unique<CaptureThread>(*source, *ring, period_frames);
+  ES_LOG_INFO("node", "capturing from %s; sending to %s as '%s' (%s mode)",
+              source->describe().c_str(), config.url.c_str(), config.node_id.c_str(),
+              config.mode.c_str());
+  if (!link->start(error)) return false;
+  if (!capture->start(error)) return false;
+  return true;
+}
+
+void NodePipeline::Impl::on_link_message(const protocol::Message& message) {
+  // Called on the link thread: hand work off, never block.
+  if (auto* m = std::get_if<protocol::SpeechOutStart>(&message)) {
+    if (playback) playback->begin_reply(m->reply_id);
+  } else if (auto* m = std::get_if<protocol::SpeechOutEnd>(&message)) {
+    if (playback) playback->end_reply(m->reply_id, m->last_seq);
+    if (!playback) awaiting_reply.store(false);
+  } else if (auto* m = std::get_if<protocol::Interrupt>(&message)) {
+    if (playback) playback->interrupt();
+    ES_LOG_INFO("node", "host stopped reply %s", m->reply_id.c_str());
+  } else if (auto* m = std::get_if<protocol::ModeChange>(&message)) {
+    ambient.store(m->mode == protocol::Mode::kAmbient);
+    ES_LOG_INFO("node", "mode is now %s", protocol::to_string(m->mode));
+  } else if (auto* m = std::get_if<protocol::Transcript>(&message)) {
+    if (m->final) {
+      ES_LOG_INFO("turn", "heard: \"%s\"", m->text.c_str());
+      if (m->text.empty() || ambient.load()) awaiting_reply.store(false);
+    }
+  } else if (auto* m = std::get_if<protocol::ReplyText>(&message)) {
+    if (m->final) ES_LOG_DEBUG("turn", "reply %s complete", m->reply_id.c_str());
+  } else if (auto* m = std::get_if<protocol::Error>(&message)) {
+    ES_LOG_WARN("host", "error %s: %s", m->code.c_str(), m->message.c_str());
+    awaiting_reply.store(false);
+  }
+}
+
+void NodePipeline::Impl::emit_frame(const dsp::SegmentFrame& frame) {
+  const int bytes = encoder->encode(frame.pcm, packet, sizeof packet);
+  if (bytes <= 0) {
+    uint64_t held = 0;
+    if (encode_log.allow(&held)) ES_LOG_ERROR("opus", "encode failed (%d)", bytes);
+    return;
+  }
+  if (recorder) recorder->write(frame.pcm, kCodec);
+  const uint16_t flags = wire_flags(frame.flags);
+  const uint64_t seq = speech->push(flags, frame.timestamp, packet, size_t(bytes));
+  frames_sent.fetch_add(1, std::memory_order_relaxed);
+  if (flags & protocol::kFlagSegmentStart) {
+    link->send(protocol::SpeechStart{seq, frame.timestamp});
+  }
+  if (flags & protocol::kFlagSegmentEnd) {
+    link->send(protocol::SpeechEnd{seq, frame.timestamp});
+    if (!ambient.load() && playback) awaiting_reply.store(true);
+  }
+  link->wake();
+}
+
+void NodePipeline::Impl::process_20ms() {
+  const bool started = segmenter->push(codec_frame, timestamp, codec_speech,
+                                       [this](const dsp::SegmentFrame& f) { emit_frame(f); });
+  timestamp += kCodec;
+  frames_captured.fetch_add(1, std::memory_order_relaxed);
+  if (started) {
+    segments.fetch_add(1, std::memory_order_relaxed);
+    // Barge-in: the person spoke over the reply. Stop it now and say how much was heard.
+    if (playback && !ambient.load()) {
+      if (std::optional<PlaybackReport> r = playback->interrupt()) {
+        barge_ins.fetch_add(1, std::memory_order_relaxed);
+        protocol::Interrupt msg;
+        msg.reply_id = r->reply_id;
+        msg.played_ms = r->played_ms;
+        msg.played_seq = r->played_seq;
+        link->send(msg);
+      }
+    }
+  }
+}
+
+void NodePipeline::Impl::process_10ms(float* frame) {
+  if (processor) {
+    if (playback) {
+      // The echo reference: what the speaker played, 10 ms at a time, before the microphone frame.
+      SpscRing<float>& ref = playback->echo_reference();
+      while (ref.readable() >= size_t(kVad)) {
+        ref.read(echo_frame, kVad);
+        processor->analyze_playback(echo_frame);
+      }
+    }
+    processor->process_capture(frame);
+  }
+  vad->process(frame);
+  std::copy(frame, frame + kVad, codec_frame + codec_fill);
+  codec_speech = codec_speech || vad->is_speech();
+  codec_fill += kVad;
+  if (codec_fill == kCodec) {
+    process_20ms();
+    codec_fill = 0;
+    codec_speech = false;
+  }
+}
+
+bool NodePipeline::Impl::step() {
+  const size_t want = chunk_frames * size_t(in_channels);
+  size_t got = ring->read(raw.data(), want - want % size_t(in_channels));
+  if (got == 0) {
+    if (capture->finished() && ring->readable() == 0) return false;
+    capture->wait_for_data(std::chrono::milliseconds(50));
+    return true;
+  }
+  const size_t frames = got / size_t(in_channels);
+  dsp::downmix_to_mono(raw.data(), frames, in_channels, mono.data());
+  if (high_pass) high_pass->process(mono.data(), frames);
+  const size_t out = resampler->process(mono.data(), frames, resampled.data(), resampled.size());
+  std::copy(resampled.begin(), resampled.begin() + long(out),
+            pending.begin() + long(pending_count));
+  pending_count += out;
+  size_t offset = 0;
+  while (pending_count - offset >= size_t(kVad)) {
+    process_10ms(pending.data() + offset);
+    offset += kVad;
+  }
+  std::copy(pending.begin() + long(offset), pending.begin() + long(pending_count), pending.begin());
+  pending_count -= offset;
+
+  const uint64_t overruns = capture->stats().dropped_frames;
+  if (overruns != last_overruns) {
+    uint64_t held = 0;
+    if (overrun_log.allow(&held))
+      ES_LOG_WARN("capture", "capture ring overrun: %llu input frames dropped so far",
+                  (unsigned long long)overruns);
+    last_overruns = overruns;
+  }
+  return true;
+}
+
+// End of input counts as silence: feed the hangover so an open segment ends with its end flag.
+void NodePipeline::Impl::close_open_segment() {
+  std::fill(std::begin(codec_frame) + codec_fill, std::end(codec_frame), 0.0f);
+  if (codec_fill > 0) process_20ms();
+  codec_fill = 0;
+  std::fill(std::begin(codec_frame), std::end(codec_frame), 0.0f);
+  const int max_frames = config.hangover_ms / 20 + 2;
+  for (int i = 0; i < max_frames && segmenter->in_segment(); ++i) {
+    codec_speech = false;
+    process_20ms();
+  }
+}
+
+int NodePipeline::Impl::drain() {
+  // Wait for the host to acknowledge every frame, and (conversation) for the last reply to play.
+  const auto deadline = Clock::now() + std::chrono::milliseconds(config.drain_timeout_ms);
+  bool acked = false;
+  while (!stop_requested.load() && Clock::now() < deadline) {
+    acked = speech->stats().pending == 0;
+    const bool reply_done = !awaiting_reply.load() && !(playback && playback->playing());
+    if (acked && reply_done) break;
+    capture->wait_for_data(std::chrono::milliseconds(20));  // a bounded wait; nothing to read
+  }
+  if (!acked) {
+    ES_LOG_WARN("node", "end of input: %llu frame(s) not acknowledged by the host",
+                (unsigned long long)speech->stats().pending);
+  }
+  return acked ? 0 : 1;
+}
+
+NodePipeline::NodePipeline(NodeConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
+  set_log_level(parse_level(impl_->config.log_level));
+  set_log_prefix_priority(!impl_->config.log_plain);
+}
+
+NodePipeline::~NodePipeline() {
+  if (impl_->capture) impl_->capture->stop();
+  if (impl_->link) impl_->link->stop();
+  if (impl_->playback) impl_->playback->stop();
+}
+
+bool NodePipeline::start(std::string* error) {
+  std::string problem = validate(impl_->config);
+  if (!problem.empty()) {
+    *error = problem;
+    return false;
+  }
+  return impl_->build(error);
+}
+
+int NodePipeline::run() {
+  Impl& p = *impl_;
+  systemd_notify("READY=1");
+  const int64_t watchdog_us = systemd_watchdog_usec();
+  auto next_watchdog = Clock::now();
+  bool ended = false;
+  while (!p.stop_requested.load()) {
+    if (!p.step()) {
+      ended = true;
+      break;
+    }
+    if (watchdog_us > 0 && Clock::now() >= next_watchdog) {
+      systemd_notify("WATCHDOG=1");
+      next_watchdog = Clock::now() + std::chrono::microseconds(watchdog_us / 2);
+    }
+  }
+  systemd_notify("STOPPING=1");
+  int code = 0;
+  if (ended && !p.fatal.load()) {
+    if (p.capture->failed()) {
+      ES_LOG_ERROR("capture", "%s", p.capture->error().c_str());
+      code = 1;
+    } else {
+      p.close_open_segment();
+      p.link->wake();
+      code = p.drain();
+    }
+  }
+  p.capture->stop();
+  if (p.recorder) {
+    std::string err;
+    if (!p.recorder->close(&err)) ES_LOG_ERROR("record", "%s", err.c_str());
+  }
+  if (p.playback) p.playback->stop();
+  p.link->stop();
+  if (p.fatal.load()) {
+    ES_LOG_ERROR("node", "%s", p.fatal_message.c_str());
+    return 1;
+  }
+  const NodeStats s = stats();
+  ES_LOG_INFO("node",
+              "stopped: %llu frames captured, %llu segments, %llu frames sent, %llu dropped, "
+              "%llu barge-ins",
+              (unsigned long long)s.frames_captured, (unsigned long long)s.segments,
+              (unsigned long long)s.frames_sent, (unsigned long long)s.frames_dropped_buffer_full,
+              (unsigned long long)s.barge_ins);
+  return code;
+}
+
+void NodePipeline::request_stop() {
+  impl_->stop_requested.store(true);
+}
+
+NodeStats NodePipeline::stats() const {
+  NodeStats s;
+  s.frames_captured = impl_->frames_captured.load();
+  s.segments = impl_->segments.load();
+  s.frames_sent = impl_->frames_sent.load();
+  s.frames_dropped_buffer_full = impl_->dropped.load();
+  s.barge_ins = impl_->barge_ins.load();
+  s.connects = impl_->connects.load();
+  if (impl_->capture) s.capture_overruns = impl_->capture->stats().dropped_frames;
+  return s;
+}
+
+std::string NodePipeline::check(const NodeConfig& config) {
+  std::string problem = validate(config);
+  if (!problem.empty()) return problem;
+  std::string error;
+  std::unique_ptr<AudioSource> source = make_source(config);
+  if (!source || !source->open(&error)) return "capture: " + error;
+  const AudioFormat f = source->format();
+  if (!dsp::Resampler::is_supported_rate(f.sample_rate))
+    return "capture: unsupported sample rate " + std::to_string(f.sample_rate) + " Hz";
+  if (config.sink != "none") {
+    std::unique_ptr<AudioSink> sink = make_sink(config);
+    if (!sink || !sink->open(&error)) return "playback: " + error;
+  }
+  if (!config.record.empty()) {
+    std::unique_ptr<OggOpusRecorder> r =
+        OggOpusRecorder::create(config.record, dsp::kSampleRate, &error);
+    if (!r) return "record: " + error;
+    r->close(&error);
+  }
+  return "";
+}
+
+}  // namespace earshot::device
