@@ -1,0 +1,149 @@
+#include "host/bridge_config.h"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace earshot::host {
+namespace {
+
+std::string where(const toml::node& n, const std::string& origin) {
+  return origin + ":" + std::to_string(n.source().begin.line);
+}
+
+// Binds section.key to a setter; a setter returns false when the value has the wrong type.
+using Setter = std::function<bool(const toml::node&)>;
+
+template <typename T>
+Setter bind(T* field) {
+  return [field](const toml::node& n) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = n.value_exact<std::string>()) return *field = *v, true;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = n.value_exact<bool>()) return *field = *v, true;
+    } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
+      if (auto v = n.value<double>()) return *field = T(*v), true;
+    } else {
+      if (auto v = n.value_exact<int64_t>()) {
+        if (*v < 0 || *v > INT32_MAX) return false;
+        return *field = T(*v), true;
+      }
+    }
+    return false;
+  };
+}
+
+void bind_engine(std::map<std::string, Setter>& keys, const std::string& section, EngineConfig* e) {
+  keys[section + ".engine"] = bind(&e->engine);
+  keys[section + ".base_url"] = bind(&e->base_url);
+  keys[section + ".api_key"] = bind(&e->api_key);
+  keys[section + ".model"] = bind(&e->model);
+  keys[section + ".voice"] = bind(&e->voice);
+  keys[section + ".language"] = bind(&e->language);
+  keys[section + ".model_dir"] = bind(&e->model_dir);
+  keys[section + ".response_format"] = bind(&e->response_format);
+  keys[section + ".sample_rate"] = bind(&e->sample_rate);
+  keys[section + ".temperature"] = bind(&e->temperature);
+  keys[section + ".max_tokens"] = bind(&e->max_tokens);
+  keys[section + ".keep_think_in_history"] = bind(&e->keep_think_in_history);
+  keys[section + ".connect_timeout_ms"] = bind(&e->connect_timeout_ms);
+  keys[section + ".timeout_ms"] = bind(&e->timeout_ms);
+  keys[section + ".first_token_timeout_ms"] = bind(&e->first_token_timeout_ms);
+  keys[section + ".idle_timeout_ms"] = bind(&e->idle_timeout_ms);
+}
+
+}  // namespace
+
+std::string parse_bridge_config(const std::string& text, const std::string& origin,
+                                BridgeConfig* c) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return origin + ":" + std::to_string(e.source().begin.line) + ": " +
+           std::string(e.description());
+  }
+  std::map<std::string, Setter> keys;
+  ServerConfig& s = c->server;
+  keys["server.listen"] = bind(&s.listen);
+  keys["server.port"] = bind(&s.port);
+  keys["server.tls_cert"] = bind(&s.tls_cert);
+  keys["server.tls_key"] = bind(&s.tls_key);
+  keys["server.shared_token"] = bind(&s.shared_token);
+  keys["server.allow_anonymous"] = bind(&s.allow_anonymous);
+  keys["server.handshake_timeout_ms"] = bind(&s.handshake_timeout_ms);
+  keys["server.max_sessions"] = bind(&s.max_sessions);
+  keys["server.reply_lead_ms"] = bind(&s.reply_lead_ms);
+  keys["server.web_root"] = bind(&s.web_root);
+  keys["server.drain_timeout_ms"] = bind(&c->drain_timeout_ms);
+  keys["turn.end_of_turn_ms"] = bind(&c->turn.end_of_turn_ms);
+  keys["turn.max_turn_ms"] = bind(&c->turn.max_turn_ms);
+  keys["turn.vad_threshold"] = bind(&c->turn.vad_threshold);
+  keys["reply.system_prompt"] = bind(&c->reply.system_prompt);
+  keys["reply.history_turns"] = bind(&c->reply.history_turns);
+  keys["reply.speak_errors"] = bind(&c->reply.speak_errors);
+  keys["reply.error_speech"] = bind(&c->reply.error_speech);
+  keys["reply.first_clause_min_chars"] = bind(&c->reply.first_clause_min_chars);
+  keys["reply.played_report_timeout_ms"] = bind(&c->reply.played_report_timeout_ms);
+  bind_engine(keys, "stt", &c->stt);
+  bind_engine(keys, "llm", &c->llm);
+  bind_engine(keys, "tts", &c->tts);
+  keys["store.path"] = bind(&c->store_path);
+  keys["store.synchronous"] = bind(&c->store_synchronous);
+  keys["log.level"] = bind(&c->log_level);
+
+  for (auto&& [section_key, section_node] : root) {
+    const std::string section(section_key.str());
+    const toml::table* table = section_node.as_table();
+    if (!table) return where(section_node, origin) + ": '" + section + "' must be a [section]";
+    for (auto&& [key, value] : *table) {
+      const std::string name = section + "." + std::string(key.str());
+      if (section == "nodes") {  // [nodes] node_id = "token"
+        auto token = value.value_exact<std::string>();
+        if (!token || token->empty()) return where(value, origin) + ": " + name + ": expected a token string";
+        s.node_tokens[std::string(key.str())] = *token;
+        continue;
+      }
+      auto it = keys.find(name);
+      if (it == keys.end()) return where(value, origin) + ": unknown setting " + name;
+      if (!it->second(value)) return where(value, origin) + ": " + name + ": wrong type or range";
+    }
+  }
+  if (c->reply.voice.empty()) c->reply.voice = c->tts.voice;
+  return "";
+}
+
+std::string load_bridge_config(const std::string& path, BridgeConfig* config) {
+  std::ifstream in(path);
+  if (!in) return "cannot read config file " + path;
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_bridge_config(text.str(), path, config);
+}
+
+std::string validate(const BridgeConfig& c) {
+  if (c.server.port < 0 || c.server.port > 65535) return "server.port: must be 0-65535";
+  if (c.server.tls_cert.empty() != c.server.tls_key.empty())
+    return "server.tls_cert and server.tls_key go together";
+  if (c.stt.engine != "pocketsphinx" && c.stt.engine != "openai")
+    return "stt.engine: must be pocketsphinx or openai, got '" + c.stt.engine + "'";
+  if (c.llm.engine != "echo" && c.llm.engine != "openai")
+    return "llm.engine: must be echo or openai, got '" + c.llm.engine + "'";
+  if (c.tts.engine != "flite" && c.tts.engine != "espeak-ng" && c.tts.engine != "openai")
+    return "tts.engine: must be flite, espeak-ng or openai, got '" + c.tts.engine + "'";
+  for (const auto* e : {&c.stt, &c.llm, &c.tts})
+    if (e->engine == "openai" && e->base_url.empty())
+      return "an openai engine needs base_url (e.g. http://127.0.0.1:8000/v1)";
+  if (c.turn.end_of_turn_ms < 100 || c.turn.end_of_turn_ms > 5000)
+    return "turn.end_of_turn_ms: must be 100-5000";
+  if (c.server.node_tokens.empty() && c.server.shared_token.empty() && !c.server.allow_anonymous)
+    return "no node can connect: set [nodes] tokens, server.shared_token, or "
+           "server.allow_anonymous = true";
+  if (c.store_synchronous != "normal" && c.store_synchronous != "full")
+    return "store.synchronous: must be normal or full";
+  return "";
+}
+
+}  // namespace earshot::host

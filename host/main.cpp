@@ -1,0 +1,147 @@
+// earshot-bridge: the host side. Loads the config, starts the engines, the store and the server,
+// and runs until SIGTERM/SIGINT, then drains: replies in flight finish, sessions close with 1001.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+#include "host/bridge_config.h"
+#include "host/engine_factory.h"
+#include "host/log.h"
+#include "host/server.h"
+#include "host/store/store.h"
+
+namespace {
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+earshot::host::LogLevel parse_level(const std::string& s) {
+  using earshot::host::LogLevel;
+  if (s == "error") return LogLevel::kError;
+  if (s == "warning") return LogLevel::kWarning;
+  if (s == "debug") return LogLevel::kDebug;
+  return LogLevel::kInfo;
+}
+
+std::string ms(double v) { return v < 0 ? "-" : std::to_string(long(v + 0.5)) + " ms"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace earshot::host;
+  CLI::App app{"earshot-bridge: the Earshot host (STT, LLM, TTS for room nodes)", "earshot-bridge"};
+  std::string config_path;
+  int port = -1;
+  bool anonymous = false, check = false, print_turns = false;
+  std::string store_path = "\x01";
+  app.add_option("-c,--config", config_path, "TOML config (default /etc/earshot/bridge.toml)");
+  app.add_option("--port", port, "override server.port");
+  app.add_option("--store", store_path, "override store.path (\"\" for no store)");
+  app.add_flag("--allow-anonymous", anonymous, "accept nodes without a token (local demos)");
+  app.add_flag("--print-turns", print_turns, "print every turn (transcript, reply, timings)");
+  app.add_flag("--check", check, "validate the config and start the engines, then exit");
+  CLI11_PARSE(app, argc, argv);
+
+  BridgeConfig config;
+  if (config_path.empty() && access("/etc/earshot/bridge.toml", R_OK) == 0)
+    config_path = "/etc/earshot/bridge.toml";
+  if (!config_path.empty()) {
+    std::string error = load_bridge_config(config_path, &config);
+    if (!error.empty()) {
+      fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
+      return 2;
+    }
+  }
+  if (port >= 0) config.server.port = port;
+  if (anonymous) config.server.allow_anonymous = true;
+  if (store_path != "\x01") config.store_path = store_path;
+  if (std::string problem = validate(config); !problem.empty()) {
+    fprintf(stderr, "earshot-bridge: config: %s\n", problem.c_str());
+    return 2;
+  }
+  set_log_level(parse_level(config.log_level));
+
+  Services services;
+  services.turn = config.turn;
+  services.reply = config.reply;
+  std::unique_ptr<Store> store;
+  std::string error;
+  if (!config.store_path.empty()) {
+    StoreOptions options;
+    options.synchronous_full = config.store_synchronous == "full";
+    store = Store::open(config.store_path, options, &error);
+    if (!store) {
+      fprintf(stderr, "earshot-bridge: store: %s\n", error.c_str());
+      return 1;
+    }
+    services.store = store.get();
+  }
+  services.high_water = std::make_unique<HighWaterMarks>(services.store);
+  Engines engines;
+  if (!make_engines(config, &engines, &error)) {
+    fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
+    return 1;
+  }
+  services.stt = engines.stt.get();
+  services.llm = engines.llm.get();
+  services.tts = engines.tts.get();
+  if (check) {
+    printf("earshot-bridge: config OK; engines: stt=%s llm=%s tts=%s\n",
+           engines.stt->name().c_str(), engines.llm->name().c_str(), engines.tts->name().c_str());
+    return 0;
+  }
+  std::mutex print_mutex;
+  if (print_turns) {
+    services.on_turn = [&print_mutex](const TurnReport& r) {
+      std::lock_guard<std::mutex> lock(print_mutex);
+      printf("turn %s [%s]: heard \"%s\"\n", r.turn_id.c_str(), r.node_id.c_str(),
+             r.transcript.c_str());
+      printf("  reply%s: \"%s\"\n", r.interrupted ? " (interrupted; heard part)" : "",
+             r.reply_heard.c_str());
+      if (!r.error.empty()) printf("  error: %s\n", r.error.c_str());
+      printf("  after end of speech: turn end %s, transcript %s, first token %s, "
+             "first sentence %s, first audio %s, first frame sent %s\n",
+             ms(r.end_of_turn_ms).c_str(), ms(r.stt_final_ms).c_str(),
+             ms(r.llm_first_token_ms).c_str(), ms(r.first_sentence_ms).c_str(),
+             ms(r.tts_first_audio_ms).c_str(), ms(r.first_frame_sent_ms).c_str());
+      fflush(stdout);
+    };
+    services.on_segment = [&print_mutex](const std::string& node, const std::string& text,
+                                         const std::string& lang) {
+      std::lock_guard<std::mutex> lock(print_mutex);
+      printf("segment [%s] (%s): \"%s\"\n", node.c_str(), lang.c_str(), text.c_str());
+      fflush(stdout);
+    };
+  }
+
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  // Block the stop signals in every thread; main() waits for them with sigsuspend, which cannot
+  // miss one that arrives between the check and the wait.
+  sigset_t stop_signals, previous;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
+
+  BridgeServer server(config.server, services);
+  if (!server.start(&error)) {
+    fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
+    return 1;
+  }
+  printf("earshot-bridge: listening on port %d (stt=%s, llm=%s, tts=%s)\n", server.port(),
+         engines.stt->name().c_str(), engines.llm->name().c_str(), engines.tts->name().c_str());
+  fflush(stdout);
+  while (!g_stop.load()) sigsuspend(&previous);
+  LOG_INFO("bridge", "SIGTERM: draining");
+  server.drain_and_stop(std::chrono::milliseconds(config.drain_timeout_ms));
+  return 0;
+}

@@ -1,0 +1,85 @@
+#include "host/outbox.h"
+
+namespace earshot::host {
+
+Outbox::Outbox(Limits limits, std::function<void()> wake)
+    : limits_(limits), wake_(std::move(wake)) {}
+
+void Outbox::push_control(std::string json) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (detached_) return;
+    if (control_.size() >= limits_.max_control) control_.pop_front();
+    control_.push_back(std::move(json));
+  }
+  wake_();
+}
+
+void Outbox::push_audio(std::string wire_frame, int64_t due_ms,
+                        std::function<void(int64_t sent_ms)> on_sent) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (detached_) return;
+  if (audio_.size() >= limits_.max_audio_frames) {
+    audio_.pop_front();  // a slow node loses stale audio, not our memory
+    ++audio_dropped_;
+  }
+  audio_.push_back({std::move(wire_frame), due_ms - limits_.lead_ms, std::move(on_sent)});
+  // No wake: the pacer's tick releases audio when it is due.
+}
+
+size_t Outbox::clear_audio() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  size_t n = audio_.size();
+  audio_.clear();
+  return n;
+}
+
+void Outbox::detach() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  detached_ = true;
+  control_.clear();
+  audio_.clear();
+}
+
+bool Outbox::pop_ready(int64_t now_ms, OutItem* out) {
+  std::function<void(int64_t)> on_sent;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!control_.empty()) {
+      out->binary = false;
+      out->bytes = std::move(control_.front());
+      control_.pop_front();
+      return true;
+    }
+    if (audio_.empty() || audio_.front().release_ms > now_ms) return false;
+    out->binary = true;
+    out->bytes = std::move(audio_.front().bytes);
+    on_sent = std::move(audio_.front().on_sent);
+    audio_.pop_front();
+    ++audio_sent_;
+  }
+  if (on_sent) on_sent(now_ms);  // outside the lock: it may take the session's locks
+  return true;
+}
+
+bool Outbox::has_ready(int64_t now_ms) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !control_.empty() || (!audio_.empty() && audio_.front().release_ms <= now_ms);
+}
+
+int64_t Outbox::next_audio_release_ms() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return audio_.empty() ? -1 : audio_.front().release_ms;
+}
+
+uint64_t Outbox::audio_dropped() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return audio_dropped_;
+}
+
+uint64_t Outbox::audio_sent() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return audio_sent_;
+}
+
+}  // namespace earshot::host

@@ -1,0 +1,71 @@
+// Outbox: what a session sends to its node, waiting for the event loop to write it.
+//
+// Worker threads put control messages and reply audio in; the event-loop thread takes them out
+// when the socket is writable. Control messages go first. Reply audio frames carry a due time: the
+// pacer releases each one `lead_ms` before it is due to play, so the node's jitter buffer stays a
+// few frames deep instead of receiving a whole sentence at once. Both queues are bounded: a node
+// that does not read loses its oldest reply audio (counted), never the bridge's memory.
+//
+// Thread-safety: all methods are safe from any thread (one mutex, held only for queue operations).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace earshot::host {
+
+struct OutItem {
+  bool binary = false;
+  std::string bytes;
+};
+
+class Outbox {
+ public:
+  struct Limits {
+    size_t max_control = 1000;
+    size_t max_audio_frames = 3000;  // 60 s of 20 ms frames
+    int lead_ms = 120;               // how far ahead of real time reply audio is sent
+  };
+  explicit Outbox(Limits limits, std::function<void()> wake);
+
+  void push_control(std::string json);
+  // A reply frame to be played at `due_ms` (monotonic): released at due_ms - lead_ms.
+  // `on_sent`, if set, runs on the event loop with the time the frame was handed to the socket
+  // (the first frame of a reply uses it for latency accounting).
+  void push_audio(std::string wire_frame, int64_t due_ms,
+                  std::function<void(int64_t sent_ms)> on_sent = nullptr);
+  // Barge-in: drop every queued reply frame now. Returns how many were dropped.
+  size_t clear_audio();
+  // After close: drop everything and stop waking.
+  void detach();
+
+  // Event loop: the next item ready at `now_ms`, control first.
+  bool pop_ready(int64_t now_ms, OutItem* out);
+  bool has_ready(int64_t now_ms) const;
+  // Earliest due time of queued audio (for the pacer), or -1.
+  int64_t next_audio_release_ms() const;
+
+  uint64_t audio_dropped() const;
+  uint64_t audio_sent() const;
+
+ private:
+  struct AudioItem {
+    std::string bytes;
+    int64_t release_ms;
+    std::function<void(int64_t)> on_sent;
+  };
+  Limits limits_;
+  std::function<void()> wake_;
+  mutable std::mutex mutex_;
+  std::deque<std::string> control_;
+  std::deque<AudioItem> audio_;
+  bool detached_ = false;
+  uint64_t audio_dropped_ = 0;
+  uint64_t audio_sent_ = 0;
+};
+
+}  // namespace earshot::host

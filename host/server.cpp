@@ -1,0 +1,544 @@
+#include "host/server.h"
+
+#include <libwebsockets.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "host/log.h"
+#include "host/outbox.h"
+#include "host/session.h"
+#include "host/web_client.h"
+#include "protocol/audio_frame.h"
+#include "protocol/messages.h"
+
+namespace earshot::host {
+namespace {
+
+constexpr int kTickUs = 10 * 1000;
+constexpr int kMaxViolations = 50;  // malformed inputs tolerated before the link is closed
+
+// Set by a worker thread (through the Outbox's wake), read by the loop after lws_cancel_service.
+struct WakeSignal {
+  std::atomic<bool> pending{false};
+};
+
+struct Conn {
+  lws* wsi = nullptr;
+  std::string authorization;  // the Authorization header, if any
+  std::shared_ptr<WakeSignal> wake = std::make_shared<WakeSignal>();
+  std::shared_ptr<Outbox> outbox;
+  std::shared_ptr<Session> session;
+  std::string rx;
+  bool rx_binary = false;
+  bool rx_overflow = false;
+  int64_t connected_ms = 0;
+  bool closing = false;
+  uint16_t close_code = 1000;
+  std::string close_reason;
+  int violations = 0;
+};
+
+struct HttpState {
+  std::string* body;
+  size_t sent;
+};
+
+}  // namespace
+
+struct BridgeServer::Impl {
+  Impl(ServerConfig c, Services& s) : config(std::move(c)), services(s) {}
+
+  ServerConfig config;
+  Services& services;
+  lws_context* context = nullptr;
+  lws_vhost* vhost = nullptr;
+  std::thread loop;
+  std::atomic<bool> stop_loop{false};
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> drain_deadline_ms{0};
+  lws_sorted_usec_list_t tick_sul{};
+  std::set<Conn*> conns;  // loop thread only
+  std::atomic<size_t> session_count{0};
+  uint64_t session_counter = 0;
+  int bound_port = 0;
+
+  // Sessions are stopped off the loop thread (stop() joins threads that may be in an engine call).
+  std::mutex reap_mutex;
+  std::vector<std::shared_ptr<Session>> to_reap;
+  std::condition_variable reap_cv;
+  std::thread reaper;
+  bool reaper_stop = false;
+
+  lws_protocols protocols[3]{};
+
+  static int http_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
+  static int ws_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
+  static void on_tick(lws_sorted_usec_list_t* sul);
+
+  void tick();
+  void handle_text(Conn& c, const std::string& text);
+  void handle_binary(Conn& c, const std::string& bytes);
+  void handle_hello(Conn& c, const protocol::Hello& hello);
+  void refuse(Conn& c, const std::string& code, const std::string& message, uint16_t close_code);
+  void violation(Conn& c, const std::string& code, const std::string& message);
+  void close_conn(Conn& c, uint16_t code, const std::string& reason);
+  void reap(std::shared_ptr<Session> session);
+  int write_one(Conn& c);
+  std::string http_body(const std::string& path, const char** type, int* status);
+};
+
+void BridgeServer::Impl::reap(std::shared_ptr<Session> session) {
+  if (!session) return;
+  std::lock_guard<std::mutex> lock(reap_mutex);
+  to_reap.push_back(std::move(session));
+  reap_cv.notify_one();
+}
+
+void BridgeServer::Impl::close_conn(Conn& c, uint16_t code, const std::string& reason) {
+  if (c.closing) return;
+  c.closing = true;
+  c.close_code = code;
+  c.close_reason = reason;
+  lws_callback_on_writable(c.wsi);
+}
+
+void BridgeServer::Impl::refuse(Conn& c, const std::string& code, const std::string& message,
+                                uint16_t close_code) {
+  protocol::Error e;
+  e.code = code;
+  e.message = message;
+  e.fatal = true;
+  if (!c.outbox) c.outbox = std::make_shared<Outbox>(Outbox::Limits{}, [] {});
+  c.outbox->push_control(protocol::to_json(e));
+  LOG_WARN("server", "refused a connection: %s (%s)", message.c_str(), code.c_str());
+  close_conn(c, close_code, message.substr(0, 100));
+}
+
+void BridgeServer::Impl::violation(Conn& c, const std::string& code, const std::string& message) {
+  services.metrics.protocol_errors_total.fetch_add(1);
+  protocol::Error e;
+  e.code = code;
+  e.message = message;
+  if (c.outbox) c.outbox->push_control(protocol::to_json(e));
+  if (++c.violations > kMaxViolations) {
+    close_conn(c, protocol::kCloseProtocolError, "too many malformed messages");
+  } else {
+    lws_callback_on_writable(c.wsi);
+  }
+}
+
+void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
+  if (draining.load()) return refuse(c, "draining", "the bridge is shutting down", 1001);
+  if (!protocol::negotiate_version(hello.versions)) {
+    return refuse(c, "unsupported_version",
+                  "no protocol version in common: this bridge speaks version " +
+                      std::to_string(protocol::kProtocolVersion),
+                  protocol::kCloseBadVersion);
+  }
+  const protocol::AudioParams& a = hello.audio;
+  if (a.codec != "opus" || a.sample_rate != 16000 || a.channels != 1 ||
+      (a.frame_ms != 20 && a.frame_ms != 40 && a.frame_ms != 60)) {
+    return refuse(c, "unsupported_audio",
+                  "this bridge takes Opus at 16000 Hz, mono, 20-60 ms frames; got " + a.codec +
+                      " " + std::to_string(a.sample_rate) + " Hz " + std::to_string(a.channels) +
+                      " ch " + std::to_string(a.frame_ms) + " ms",
+                  protocol::kCloseBadAudio);
+  }
+  // Authentication: the Authorization header, or hello.token for clients that cannot set it.
+  std::string token = hello.token.value_or("");
+  if (c.authorization.rfind("Bearer ", 0) == 0) token = c.authorization.substr(7);
+  bool ok = config.allow_anonymous;
+  auto it = config.node_tokens.find(hello.node_id);
+  if (!token.empty()) {
+    if (it != config.node_tokens.end() && it->second == token) ok = true;
+    if (!config.shared_token.empty() && token == config.shared_token) ok = true;
+  }
+  if (!ok) {
+    services.metrics.auth_failures_total.fetch_add(1);
+    return refuse(c, "bad_token",
+                  token.empty() ? "a bearer token is required"
+                                : "the token is not valid for node '" + hello.node_id + "'",
+                  protocol::kCloseUnauthorized);
+  }
+  if (session_count.load() >= size_t(config.max_sessions)) {
+    return refuse(c, "overloaded", "too many sessions", protocol::kCloseInternalError);
+  }
+  // One live session per node: a reconnecting node replaces its stale link.
+  for (Conn* other : conns) {
+    if (other != &c && other->session && other->session->node_id() == hello.node_id) {
+      other->outbox->push_control(protocol::to_json(protocol::Error{
+          "replaced", "node '" + hello.node_id + "' connected again", true}));
+      close_conn(*other, protocol::kCloseReplaced, "replaced by a new connection");
+    }
+  }
+
+  const std::string session_id = "s" + std::to_string(++session_counter);
+  std::shared_ptr<WakeSignal> wake = c.wake;
+  lws_context* ctx = context;
+  Outbox::Limits limits;
+  limits.lead_ms = config.reply_lead_ms;
+  c.outbox = std::make_shared<Outbox>(limits, [wake, ctx] {
+    wake->pending.store(true);
+    lws_cancel_service(ctx);
+  });
+  const std::optional<uint64_t> acked = services.high_water->get(hello.node_id);
+  protocol::Welcome w;
+  w.session_id = session_id;
+  w.mode = hello.mode;
+  w.acked_seq = acked;
+  c.outbox->push_control(protocol::to_json(w));  // before anything the session says
+  auto session = std::make_shared<Session>(services, c.outbox, session_id, hello, acked);
+  std::string error;
+  if (!session->start(&error)) {
+    return refuse(c, "internal", "cannot start a session: " + error,
+                  protocol::kCloseInternalError);
+  }
+  c.session = std::move(session);
+  session_count.fetch_add(1);
+  services.metrics.sessions_total.fetch_add(1);
+  services.metrics.sessions_active.fetch_add(1);
+  LOG_INFO("server", "session %s: node '%s'%s%s, %s mode, resume after seq %s",
+           session_id.c_str(), hello.node_id.c_str(), hello.room ? " in " : "",
+           hello.room.value_or("").c_str(), protocol::to_string(hello.mode),
+           acked ? std::to_string(*acked).c_str() : "(none)");
+}
+
+void BridgeServer::Impl::handle_text(Conn& c, const std::string& text) {
+  protocol::ParseResult r = protocol::parse_message(text, protocol::Direction::kNodeToHost);
+  if (!c.session) {
+    if (!r.ok()) return refuse(c, "bad_message", r.error, protocol::kCloseProtocolError);
+    if (auto* hello = std::get_if<protocol::Hello>(&*r.message)) return handle_hello(c, *hello);
+    return refuse(c, "expected_hello",
+                  std::string("the first message must be hello, not ") +
+                      protocol::type_name(*r.message),
+                  protocol::kCloseProtocolError);
+  }
+  if (!r.ok()) return violation(c, "bad_message", r.error);
+  if (std::holds_alternative<protocol::Hello>(*r.message))
+    return violation(c, "bad_message", "hello was already received on this connection");
+  c.session->on_message(*r.message);
+}
+
+void BridgeServer::Impl::handle_binary(Conn& c, const std::string& bytes) {
+  if (!c.session) {
+    return refuse(c, "expected_hello", "audio before hello", protocol::kCloseProtocolError);
+  }
+  protocol::AudioFrameView view;
+  const protocol::FrameError e = protocol::parse_audio_frame(
+      reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &view);
+  if (e != protocol::FrameError::kOk)
+    return violation(c, "bad_frame", std::string("audio frame dropped: ") + protocol::to_string(e));
+  if (view.header.stream != protocol::Stream::kMicrophone)
+    return violation(c, "bad_frame", "audio frame dropped: nodes send on the microphone stream");
+  c.session->on_audio(view);
+}
+
+int BridgeServer::Impl::write_one(Conn& c) {
+  OutItem item;
+  if (c.outbox && c.outbox->pop_ready(monotonic_ms(), &item)) {
+    std::vector<unsigned char> buf(LWS_PRE + item.bytes.size());
+    memcpy(buf.data() + LWS_PRE, item.bytes.data(), item.bytes.size());
+    const int n = lws_write(c.wsi, buf.data() + LWS_PRE, item.bytes.size(),
+                            item.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    if (n < int(item.bytes.size())) return -1;
+    if (item.binary) services.metrics.frames_sent_total.fetch_add(1);
+    if (c.outbox->has_ready(monotonic_ms()) || c.closing) lws_callback_on_writable(c.wsi);
+    return 0;
+  }
+  if (c.closing) {
+    lws_close_reason(c.wsi, lws_close_status(c.close_code),
+                     reinterpret_cast<unsigned char*>(c.close_reason.data()),
+                     c.close_reason.size());
+    return -1;
+  }
+  return 0;
+}
+
+void BridgeServer::Impl::tick() {
+  const int64_t now = monotonic_ms();
+  const bool drain = draining.load();
+  for (Conn* c : conns) {
+    if (!c->session) {
+      if (!c->closing && now - c->connected_ms > config.handshake_timeout_ms)
+        refuse(*c, "handshake_timeout", "no hello within the handshake timeout",
+               protocol::kCloseHandshakeTimeout);
+      continue;
+    }
+    c->session->on_tick(now);
+    if (c->outbox->has_ready(now)) lws_callback_on_writable(c->wsi);
+    if (drain && !c->closing &&
+        (now >= drain_deadline_ms.load() || c->outbox->next_audio_release_ms() < 0)) {
+      close_conn(*c, 1001, "bridge shutting down");
+    }
+  }
+  if (!stop_loop.load()) lws_sul_schedule(context, 0, &tick_sul, on_tick, kTickUs);
+}
+
+void BridgeServer::Impl::on_tick(lws_sorted_usec_list_t* sul) {
+  Impl* self = lws_container_of(sul, Impl, tick_sul);
+  self->tick();
+}
+
+std::string BridgeServer::Impl::http_body(const std::string& path, const char** type,
+                                          int* status) {
+  *status = 200;
+  if (path == "/healthz") {
+    *type = "text/plain";
+    return draining.load() ? "draining\n" : "ok\n";
+  }
+  if (path == "/metrics") {
+    *type = "text/plain; version=0.0.4";
+    return services.metrics.render();
+  }
+  if (path == "/" || path == "/index.html") {
+    *type = "text/html; charset=utf-8";
+    if (!config.web_root.empty()) {
+      std::ifstream in(config.web_root + "/index.html");
+      std::stringstream s;
+      if (in) {
+        s << in.rdbuf();
+        return s.str();
+      }
+    }
+    return web_client_html();
+  }
+  *status = 404;
+  *type = "text/plain";
+  return "not found\n";
+}
+
+int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, void* user,
+                                      void* in, size_t len) {
+  Impl* self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
+  auto* st = static_cast<HttpState*>(user);
+  switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+      const std::string path(static_cast<const char*>(in), strnlen(static_cast<const char*>(in), len ? len : 256));
+      const char* type = "text/plain";
+      int status = 200;
+      st->body = new std::string(self->http_body(path, &type, &status));
+      st->sent = 0;
+      unsigned char buf[LWS_PRE + 1024];
+      unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+      if (lws_add_http_common_headers(wsi, unsigned(status), type, st->body->size(), &p, end))
+        return 1;
+      if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
+                                      reinterpret_cast<const unsigned char*>("no-store"), 8, &p, end))
+        return 1;
+      if (lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+      if (!st->body) return -1;
+      const size_t chunk = std::min<size_t>(16384, st->body->size() - st->sent);
+      std::vector<unsigned char> buf(LWS_PRE + chunk);
+      memcpy(buf.data() + LWS_PRE, st->body->data() + st->sent, chunk);
+      st->sent += chunk;
+      const bool last = st->sent >= st->body->size();
+      if (lws_write(wsi, buf.data() + LWS_PRE, chunk,
+                    last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < int(chunk))
+        return -1;
+      if (!last) {
+        lws_callback_on_writable(wsi);
+        return 0;
+      }
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+      if (st) {
+        delete st->body;
+        st->body = nullptr;
+      }
+      return 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+      if (st) {
+        delete st->body;
+        st->body = nullptr;
+      }
+      return 0;
+    default:
+      return lws_callback_http_dummy(wsi, reason, user, in, len);
+  }
+}
+
+int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                                    size_t len) {
+  lws_context* ctx = lws_get_context(wsi);
+  Impl* self = static_cast<Impl*>(lws_context_user(ctx));
+  Conn** slot = static_cast<Conn**>(user);
+  switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED: {
+      Conn* c = new Conn;
+      c->wsi = wsi;
+      c->connected_ms = monotonic_ms();
+      char auth[512] = {};
+      if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
+        c->authorization = auth;
+      *slot = c;
+      self->conns.insert(c);
+      return 0;
+    }
+    case LWS_CALLBACK_RECEIVE: {
+      Conn* c = *slot;
+      if (!c || c->closing) return 0;
+      if (lws_is_first_fragment(wsi)) {
+        c->rx.clear();
+        c->rx_binary = lws_frame_is_binary(wsi);
+        c->rx_overflow = false;
+      }
+      const size_t limit =
+          c->rx_binary ? protocol::kMaxAudioFrameSize : protocol::kMaxControlMessageSize;
+      if (c->rx.size() + len > limit) {
+        c->rx_overflow = true;
+      } else {
+        c->rx.append(static_cast<const char*>(in), len);
+      }
+      if (!lws_is_final_fragment(wsi)) return 0;
+      if (c->rx_overflow) {
+        self->violation(*c, c->rx_binary ? "bad_frame" : "bad_message",
+                        std::string(c->rx_binary ? "audio frame" : "message") +
+                            " larger than " + std::to_string(limit) + " bytes; dropped");
+        if (!c->session) self->close_conn(*c, protocol::kCloseProtocolError, "oversized");
+      } else if (c->rx_binary) {
+        self->handle_binary(*c, c->rx);
+      } else {
+        self->handle_text(*c, c->rx);
+      }
+      c->rx.clear();
+      if (c->outbox && c->outbox->has_ready(monotonic_ms())) lws_callback_on_writable(wsi);
+      return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+      Conn* c = *slot;
+      return c ? self->write_one(*c) : 0;
+    }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      for (Conn* c : self->conns)
+        if (c->wake->pending.exchange(false)) lws_callback_on_writable(c->wsi);
+      return 0;
+    case LWS_CALLBACK_CLOSED: {
+      Conn* c = *slot;
+      if (!c) return 0;
+      self->conns.erase(c);
+      if (c->session) {
+        LOG_INFO("server", "session %s closed (node '%s')", c->session->id().c_str(),
+                 c->session->node_id().c_str());
+        self->session_count.fetch_sub(1);
+        self->services.metrics.sessions_active.fetch_sub(1);
+        self->reap(std::move(c->session));
+      }
+      if (c->outbox) c->outbox->detach();
+      delete c;
+      *slot = nullptr;
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+BridgeServer::BridgeServer(ServerConfig config, Services& services)
+    : impl_(std::make_unique<Impl>(std::move(config), services)) {}
+
+BridgeServer::~BridgeServer() { stop(); }
+
+bool BridgeServer::start(std::string* error) {
+  Impl& s = *impl_;
+  lws_set_log_level(LLL_ERR, [](int, const char* line) {
+    LOG_WARN("lws", "%.*s", int(strcspn(line, "\n")), line);
+  });
+  s.protocols[0] = {"http", Impl::http_callback, sizeof(HttpState), 0, 0, nullptr, 0};
+  s.protocols[1] = {protocol::kSubprotocol, Impl::ws_callback, sizeof(Conn*), 4096, 0, nullptr,
+                    0};
+  s.protocols[2] = {nullptr, nullptr, 0, 0, 0, nullptr, 0};  // 4.1.6 has no LWS_PROTOCOL_LIST_TERM
+
+  lws_context_creation_info info{};
+  info.port = s.config.port;
+  info.iface = s.config.listen.empty() ? nullptr : s.config.listen.c_str();
+  info.protocols = s.protocols;
+  info.user = &s;
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+  info.timeout_secs = 10;
+  info.ka_time = 30;  // TCP keepalive: find dead peers that vanished without a FIN
+  info.ka_probes = 3;
+  info.ka_interval = 5;
+  if (!s.config.tls_cert.empty()) {
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+    info.ssl_cert_filepath = s.config.tls_cert.c_str();
+    info.ssl_private_key_filepath = s.config.tls_key.c_str();
+  }
+  s.context = lws_create_context(&info);
+  if (!s.context) {
+    *error = "cannot listen on " + s.config.listen + ":" + std::to_string(s.config.port) +
+             (s.config.tls_cert.empty() ? "" : " with certificate " + s.config.tls_cert) +
+             " (port in use, or a bad certificate/key)";
+    return false;
+  }
+  s.vhost = lws_get_vhost_by_name(s.context, "default");
+  s.bound_port = s.vhost ? lws_get_vhost_listen_port(s.vhost) : s.config.port;
+  lws_sul_schedule(s.context, 0, &s.tick_sul, Impl::on_tick, kTickUs);
+  s.reaper = std::thread([&s] {
+    std::unique_lock<std::mutex> lock(s.reap_mutex);
+    while (true) {
+      s.reap_cv.wait(lock, [&] { return s.reaper_stop || !s.to_reap.empty(); });
+      if (s.to_reap.empty() && s.reaper_stop) return;
+      std::vector<std::shared_ptr<Session>> batch;
+      batch.swap(s.to_reap);
+      lock.unlock();
+      for (auto& session : batch) session->stop();
+      batch.clear();
+      lock.lock();
+    }
+  });
+  s.loop = std::thread([&s] {
+    while (!s.stop_loop.load()) lws_service(s.context, 0);
+  });
+  LOG_INFO("server", "listening on %s:%d (%s)", s.config.listen.c_str(), s.bound_port,
+           s.config.tls_cert.empty() ? "ws, http" : "ws+wss, http+https");
+  return true;
+}
+
+int BridgeServer::port() const { return impl_->bound_port; }
+size_t BridgeServer::session_count() const { return impl_->session_count.load(); }
+
+void BridgeServer::drain_and_stop(std::chrono::milliseconds timeout) {
+  Impl& s = *impl_;
+  if (!s.context) return;
+  s.drain_deadline_ms.store(monotonic_ms() + timeout.count());
+  s.draining.store(true);
+  LOG_INFO("server", "draining: %zu session(s)", s.session_count.load());
+  const auto deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(2);
+  while (s.session_count.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::unique_lock<std::mutex> lock(s.reap_mutex);
+    s.reap_cv.wait_for(lock, std::chrono::milliseconds(20));
+  }
+  stop();
+}
+
+void BridgeServer::stop() {
+  Impl& s = *impl_;
+  if (!s.context) return;
+  s.stop_loop.store(true);
+  lws_cancel_service(s.context);
+  if (s.loop.joinable()) s.loop.join();
+  // Destroying the context closes every connection (LWS_CALLBACK_CLOSED reaps the sessions).
+  lws_sul_cancel(&s.tick_sul);
+  lws_context_destroy(s.context);
+  s.context = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(s.reap_mutex);
+    s.reaper_stop = true;
+    s.reap_cv.notify_one();
+  }
+  if (s.reaper.joinable()) s.reaper.join();
+}
+
+}  // namespace earshot::host

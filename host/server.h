@@ -1,0 +1,56 @@
+// BridgeServer: one libwebsockets event loop for every connection, on its own thread.
+//
+// One port serves WebSocket (ws:// and, with a certificate, wss:// — both on the same port) with
+// the earshot.v1 subprotocol, and plain HTTP: /healthz, /metrics (Prometheus text) and the web
+// client page at /. The loop thread only moves bytes: it parses frames and messages, hands them to
+// the session (whose own threads do the CPU and engine work), and writes what the session's
+// Outbox releases. A 10 ms timer paces reply audio, checks handshake timeouts and end-of-turn
+// deadlines. See docs/bridge.md for the thread model.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "host/services.h"
+
+namespace earshot::host {
+
+struct ServerConfig {
+  std::string listen = "0.0.0.0";
+  int port = 8765;
+  std::string tls_cert;  // PEM; with tls_key: wss:// (and ws:// still) on the port
+  std::string tls_key;
+  std::map<std::string, std::string> node_tokens;  // node_id -> bearer token
+  std::string shared_token;                        // accepted for any node_id
+  bool allow_anonymous = false;                    // no token needed (local demos only)
+  int handshake_timeout_ms = 5000;
+  int max_sessions = 512;
+  int reply_lead_ms = 120;     // reply audio is sent this far ahead of real time
+  std::string web_root;        // serve the web client from here (empty: the built-in page)
+};
+
+class BridgeServer {
+ public:
+  BridgeServer(ServerConfig config, Services& services);
+  ~BridgeServer();
+  BridgeServer(const BridgeServer&) = delete;
+  BridgeServer& operator=(const BridgeServer&) = delete;
+
+  // Binds and starts the loop thread. False with a message if the port or certificate fails.
+  bool start(std::string* error);
+  int port() const;
+  size_t session_count() const;
+
+  // Graceful drain (SIGTERM): refuse new sessions, let replies in flight finish (up to
+  // `timeout`), then close every session with 1001 "going away" and stop the loop.
+  void drain_and_stop(std::chrono::milliseconds timeout);
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace earshot::host

@@ -1,0 +1,74 @@
+// Services: what every session of the bridge shares — the engines, the store, the metrics, the
+// turn settings, and the per-node delivery high-water marks. Owned by main(); outlives sessions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "host/engines/engines.h"
+#include "host/metrics.h"
+#include "host/turn_detector.h"
+
+namespace earshot::host {
+
+class Store;
+
+// What the bridge reports for each answered turn (main prints it; the store keeps it).
+struct TurnReport {
+  std::string node_id;
+  std::string session_id;
+  std::string turn_id;
+  std::string transcript;
+  std::string language;
+  std::string reply_heard;  // what the person actually heard (all of it unless interrupted)
+  std::string reply_full;   // what the LLM wrote
+  bool interrupted = false;
+  std::string error;        // an engine failed (the session goes on)
+  // Milliseconds from the end of the person's speech (the last speech frame's arrival).
+  double end_of_turn_ms = -1, stt_final_ms = -1, llm_first_token_ms = -1, first_sentence_ms = -1,
+         tts_first_audio_ms = -1, first_frame_queued_ms = -1, first_frame_sent_ms = -1;
+};
+
+struct ReplySettings {
+  std::string system_prompt =
+      "You are Earshot, a helpful voice assistant in a home. Answer briefly, in plain spoken "
+      "sentences, without markdown.";
+  size_t history_turns = 10;  // user+assistant pairs kept per session
+  bool speak_errors = true;   // say engine failures aloud (else only the error message is sent)
+  std::string error_speech = "Sorry, I can't answer right now.";
+  std::string voice;          // TTS voice (engine-specific; empty = engine default)
+  int first_clause_min_chars = 40;
+  int played_report_timeout_ms = 1500;  // wait this long for the node's interrupt/playback_done
+};
+
+class HighWaterMarks {
+ public:
+  explicit HighWaterMarks(Store* store) : store_(store) {}
+  std::optional<uint64_t> get(const std::string& node_id);
+  void set_in_memory(const std::string& node_id, uint64_t seq);
+
+ private:
+  Store* store_;
+  std::mutex mutex_;
+  std::map<std::string, uint64_t> marks_;
+};
+
+struct Services {
+  SttEngine* stt = nullptr;
+  LlmEngine* llm = nullptr;
+  TtsEngine* tts = nullptr;
+  Store* store = nullptr;  // may be null (no persistence)
+  Metrics metrics;
+  TurnConfig turn;
+  ReplySettings reply;
+  std::unique_ptr<HighWaterMarks> high_water;
+  std::function<void(const TurnReport&)> on_turn;  // optional; any thread
+  std::function<void(const std::string& node_id, const std::string& text, const std::string& lang)>
+      on_segment;  // ambient segment stored; optional
+};
+
+}  // namespace earshot::host

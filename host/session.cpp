@@ -1,0 +1,843 @@
+#include "host/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <variant>
+
+#include "dsp/audio_format.h"
+#include "dsp/opus_frame_decoder.h"
+#include "dsp/opus_frame_encoder.h"
+#include "dsp/resampler.h"
+#include "host/engines/sentence_splitter.h"
+#include "host/engines/speech_text.h"
+#include "host/log.h"
+#include "host/store/store.h"
+#include "protocol/sequence_tracker.h"
+
+namespace earshot::host {
+
+int64_t monotonic_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+constexpr int kFrame = dsp::kCodecFrameSamples;  // 320 samples, 20 ms
+constexpr size_t kInboundLimit = 1500;           // 30 s of frames waiting for this session's CPU
+constexpr int kAckEveryFrames = 10;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A blocking FIFO with close(); pop() returns false once closed and empty.
+template <typename T>
+class WorkQueue {
+ public:
+  explicit WorkQueue(size_t limit) : limit_(limit) {}
+  bool push(T item) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_ || items_.size() >= limit_) return false;
+    items_.push_back(std::move(item));
+    cv_.notify_one();
+    return true;
+  }
+  bool pop(T* out) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return false;
+    *out = std::move(items_.front());
+    items_.pop_front();
+    return true;
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  size_t limit_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+struct InFrame {
+  protocol::AudioFrameHeader header;
+  std::string payload;
+  int64_t arrived_ms = 0;
+};
+struct Tick {
+  int64_t now_ms = 0;
+};
+using InboundItem = std::variant<InFrame, protocol::Message, Tick>;
+
+// One sentence of a reply as sent: its text and where its audio starts (16 kHz samples).
+struct SentMark {
+  std::string text;
+  uint64_t first_sample = 0;
+  uint64_t end_sample = 0;
+};
+
+// What we know of a reply while it is produced and played. Shared by the reply thread, the voice
+// thread and the inbound thread (node reports); guarded by `mutex`.
+struct Reply {
+  std::string reply_id;
+  std::string turn_id;
+  CancelToken cancel;
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<SentMark> sentences;  // as voiced
+  uint64_t samples_sent = 0;
+  bool audio_started = false;
+  bool voice_done = false;
+  std::optional<uint64_t> played_ms;  // from the node: interrupt or playback_done
+  bool interrupted = false;
+  std::atomic<int64_t> first_frame_sent_ms{-1};  // set on the event loop when it leaves
+};
+
+// The words of `text` a listener heard when playback stopped after `fraction` of it.
+std::string leading_words(const std::string& text, double fraction) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  size_t n = size_t(double(words.size()) * std::clamp(fraction, 0.0, 1.0) + 1e-9);
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += (i ? " " : "") + words[i];
+  return out;
+}
+
+}  // namespace
+
+struct Session::Impl {
+  Impl(Services& s, std::shared_ptr<Outbox> o, std::string sid, protocol::Hello h,
+       std::optional<uint64_t> acked)
+      : services(s),
+        outbox(std::move(o)),
+        session_id(std::move(sid)),
+        hello(std::move(h)),
+        tracker(acked),
+        turn(s.turn),
+        inbound(kInboundLimit),
+        jobs(64),
+        sentences(256) {
+    ambient = hello.mode == protocol::Mode::kAmbient;
+    barge_in_capable = std::find(hello.capabilities.begin(), hello.capabilities.end(),
+                                 "barge_in") != hello.capabilities.end();
+  }
+
+  Services& services;
+  std::shared_ptr<Outbox> outbox;
+  std::string session_id;
+  protocol::Hello hello;
+  bool ambient = false;
+  bool barge_in_capable = false;
+
+  // inbound thread state
+  protocol::SequenceTracker tracker;
+  TurnDetector turn;
+  std::unique_ptr<dsp::OpusFrameDecoder> decoder;
+  float pcm[kFrame * 6] = {};  // a frame, or up to 120 ms if a node sends long packets
+  std::unique_ptr<SttStream> stt;
+  std::string turn_id;
+  uint64_t turn_counter = 0;
+  uint64_t segment_first_seq = 0;
+  int64_t segment_started_wall_ms = 0;
+  int frames_since_ack = 0;
+  std::atomic<int64_t> turn_deadline_ms{-1};  // published for the event loop's tick
+  WorkQueue<InboundItem> inbound;
+  std::thread inbound_thread;
+
+  // reply thread: turns and segments
+  struct TurnJob {
+    std::unique_ptr<SttStream> stt;
+    std::string turn_id;
+    int64_t speech_end_ms = 0;  // the last speech frame's arrival
+    int64_t turn_end_ms = 0;
+  };
+  struct SegmentJob {
+    std::unique_ptr<SttStream> stt;
+    uint64_t first_seq = 0, last_seq = 0;
+    int64_t started_wall_ms = 0, ended_wall_ms = 0;
+  };
+  using Job = std::variant<TurnJob, SegmentJob>;
+  WorkQueue<std::shared_ptr<Job>> jobs;
+  std::thread reply_thread;
+
+  // voice thread: sentences to speak for the current reply
+  struct SentenceJob {
+    std::shared_ptr<Reply> reply;
+    std::string text;
+    bool last = false;      // no sentence follows: finish the reply's audio
+    TurnReport* report = nullptr;
+    int64_t speech_end_ms = 0;
+  };
+  WorkQueue<SentenceJob> sentences;
+  std::thread voice_thread;
+  std::unique_ptr<dsp::OpusFrameEncoder> encoder;
+  std::unique_ptr<dsp::Resampler> resampler;
+  int resampler_rate = 0;
+
+  // the reply in flight (reply thread creates it; inbound thread and event loop read it)
+  std::mutex reply_mutex;
+  std::shared_ptr<Reply> current_reply;
+  uint64_t reply_counter = 0;
+
+  std::vector<ChatMessage> history;  // reply thread only
+  std::atomic<bool> stopping{false};
+
+  void send(const protocol::Message& m) { outbox->push_control(protocol::to_json(m)); }
+  void send_error(const std::string& code, const std::string& message) {
+    protocol::Error e;
+    e.code = code;
+    e.message = message;
+    send(e);
+  }
+
+  void inbound_loop();
+  void handle_frame(InFrame& f);
+  void handle_message(const protocol::Message& m);
+  void handle_turn_event(TurnDetector::Event event, int64_t now_ms);
+  void ack(uint64_t seq) { send(protocol::Ack{seq}); }
+  void interrupt_current(const char* why, std::optional<uint64_t> played_ms);
+
+  void reply_loop();
+  void run_turn(TurnJob& job);
+  void run_segment(SegmentJob& job);
+  void speak_error(const std::shared_ptr<Reply>& reply, TurnReport* report, int64_t t0);
+
+  void voice_loop();
+  std::shared_ptr<Reply> current_reply_of(Reply& reply) {
+    std::lock_guard<std::mutex> lock(reply_mutex);
+    return current_reply.get() == &reply ? current_reply : nullptr;
+  }
+  void voice_sentence(SentenceJob& job);
+  void emit_pcm16k(Reply& reply, const float* samples, size_t n, float* frame, int* fill,
+                   TurnReport* report, int64_t speech_end_ms);
+  uint64_t reply_seq = 0;
+  int64_t next_due_ms = 0;
+  float voice_frame[kFrame] = {};
+  int voice_fill = 0;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Inbound: frames and messages in arrival order.
+
+void Session::Impl::inbound_loop() {
+  InboundItem item;
+  while (inbound.pop(&item)) {
+    if (auto* f = std::get_if<InFrame>(&item)) {
+      handle_frame(*f);
+    } else if (auto* m = std::get_if<protocol::Message>(&item)) {
+      handle_message(*m);
+    } else if (auto* t = std::get_if<Tick>(&item)) {
+      if (!ambient) handle_turn_event(turn.on_tick(t->now_ms), t->now_ms);
+    }
+    turn_deadline_ms.store(ambient ? -1 : turn.deadline_ms());
+  }
+}
+
+void Session::Impl::handle_frame(InFrame& f) {
+  const protocol::SeqVerdict verdict = tracker.accept(f.header.seq);
+  if (verdict == protocol::SeqVerdict::kDuplicate) {
+    services.metrics.frames_duplicate_total.fetch_add(1);
+    return;
+  }
+  if (verdict == protocol::SeqVerdict::kGap) services.metrics.frames_lost_total.store(tracker.lost());
+  services.metrics.frames_received_total.fetch_add(1);
+
+  const int n = decoder->decode(reinterpret_cast<const uint8_t*>(f.payload.data()),
+                                f.payload.size(), pcm, sizeof pcm / sizeof pcm[0]);
+  if (n <= 0) {
+    services.metrics.protocol_errors_total.fetch_add(1);
+    send_error("bad_audio", "microphone frame " + std::to_string(f.header.seq) +
+                                " is not a valid Opus packet; dropped");
+    return;
+  }
+  const uint16_t flags = f.header.flags;
+  if (ambient) {
+    if ((flags & protocol::kFlagSegmentStart) || !stt) {
+      stt = services.stt->start(hello.language.value_or(""));
+      segment_first_seq = f.header.seq;
+      segment_started_wall_ms = wall_ms() - int64_t(0);
+    }
+    if (stt) stt->feed(pcm, size_t(n));
+    if (flags & protocol::kFlagSegmentEnd) {
+      auto job = std::make_shared<Job>(SegmentJob{std::move(stt), segment_first_seq, f.header.seq,
+                                                  segment_started_wall_ms, wall_ms()});
+      stt.reset();
+      if (!jobs.push(job)) send_error("overloaded", "too many segments waiting; one was dropped");
+    }
+    // Ambient frames are acknowledged only once their segment is stored (run_segment).
+    return;
+  }
+
+  // Conversation: the node proposes (flags), the turn detector confirms from the audio.
+  for (int off = 0; off + kFrame <= n; off += kFrame) {
+    const uint16_t frame_flags =
+        off == 0 ? flags : uint16_t(flags & ~protocol::kFlagSegmentStart);
+    const TurnDetector::Event event = turn.on_frame(
+        pcm + off, f.header.timestamp + uint64_t(off), frame_flags, f.arrived_ms);
+    if (event == TurnDetector::Event::kTurnStarted) {
+      handle_turn_event(event, f.arrived_ms);
+    }
+    if (stt) {
+      stt->feed(pcm + off, kFrame);
+      if (std::optional<std::string> partial = stt->partial()) {
+        protocol::Transcript t;
+        t.turn_id = turn_id;
+        t.text = *partial;
+        t.final = false;
+        send(t);
+      }
+    }
+    if (event == TurnDetector::Event::kTurnEnded) handle_turn_event(event, f.arrived_ms);
+  }
+  if (++frames_since_ack >= kAckEveryFrames || (flags & protocol::kFlagSegmentEnd)) {
+    frames_since_ack = 0;
+    ack(f.header.seq);
+    services.high_water->set_in_memory(hello.node_id, f.header.seq);
+  }
+}
+
+void Session::Impl::handle_turn_event(TurnDetector::Event event, int64_t now_ms) {
+  if (event == TurnDetector::Event::kTurnStarted) {
+    // Speech while a reply is being prepared or played is a barge-in, never part of the old turn.
+    interrupt_current("the person spoke", std::nullopt);
+    turn_id = "t" + std::to_string(++turn_counter);
+    stt = services.stt->start(hello.language.value_or(""));
+  } else if (event == TurnDetector::Event::kTurnEnded && stt) {
+    TurnJob job;
+    job.stt = std::move(stt);
+    job.turn_id = turn_id;
+    job.speech_end_ms = turn.last_speech_arrival_ms();
+    job.turn_end_ms = now_ms;
+    stt.reset();
+    if (!jobs.push(std::make_shared<Job>(std::move(job))))
+      send_error("overloaded", "too many turns waiting; this one was dropped");
+  }
+}
+
+// Stops the reply in flight (if any): no more audio leaves, LLM and TTS requests are cancelled.
+void Session::Impl::interrupt_current(const char* why, std::optional<uint64_t> played_ms) {
+  std::shared_ptr<Reply> reply;
+  {
+    std::lock_guard<std::mutex> lock(reply_mutex);
+    reply = current_reply;
+  }
+  if (!reply) return;
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(reply->mutex);
+    if (played_ms) reply->played_ms = played_ms;
+    if (!reply->interrupted && !reply->voice_done) {
+      reply->interrupted = true;
+      first = true;
+    } else if (!reply->interrupted && reply->voice_done && !reply->played_ms) {
+      reply->interrupted = played_ms.has_value();
+      first = reply->interrupted;
+    }
+    reply->cv.notify_all();
+  }
+  outbox->clear_audio();
+  reply->cancel.cancel();
+  if (first) {
+    services.metrics.barge_ins_total.fetch_add(1);
+    LOG_INFO("session", "%s: reply %s interrupted (%s)", session_id.c_str(),
+             reply->reply_id.c_str(), why);
+    if (!played_ms) {
+      // Tell the node to stop playing (it may not have noticed, e.g. no barge-in support).
+      protocol::Interrupt stop;
+      stop.reply_id = reply->reply_id;
+      send(stop);
+    }
+  }
+}
+
+void Session::Impl::handle_message(const protocol::Message& m) {
+  if (auto* i = std::get_if<protocol::Interrupt>(&m)) {
+    interrupt_current("node barge-in", i->played_ms);
+  } else if (auto* d = std::get_if<protocol::PlaybackDone>(&m)) {
+    std::lock_guard<std::mutex> lock(reply_mutex);
+    if (current_reply && current_reply->reply_id == d->reply_id) {
+      std::lock_guard<std::mutex> rl(current_reply->mutex);
+      current_reply->played_ms = d->played_ms;
+      current_reply->cv.notify_all();
+    }
+  } else if (auto* mc = std::get_if<protocol::ModeChange>(&m)) {
+    ambient = mc->mode == protocol::Mode::kAmbient;
+    turn.reset();
+    stt.reset();
+    LOG_INFO("session", "%s: mode %s", session_id.c_str(), protocol::to_string(mc->mode));
+  }
+  // speech_start / speech_end are informational: the frames' flags are authoritative.
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reply thread: one turn or segment at a time.
+
+void Session::Impl::reply_loop() {
+  std::shared_ptr<Job> job;
+  while (jobs.pop(&job)) {
+    if (auto* t = std::get_if<TurnJob>(job.get())) {
+      run_turn(*t);
+    } else if (auto* s = std::get_if<SegmentJob>(job.get())) {
+      run_segment(*s);
+    }
+  }
+}
+
+void Session::Impl::run_segment(SegmentJob& job) {
+  CancelToken never;
+  SttResult r = job.stt ? job.stt->finish(never) : SttResult{};
+  if (!r.ok) {
+    services.metrics.stt_errors_total.fetch_add(1);
+    send_error("stt_failed", r.error);
+    // Not acknowledged: the node keeps the audio and delivers it again on the next connection.
+    return;
+  }
+  SegmentRecord rec;
+  rec.node_id = hello.node_id;
+  rec.room = hello.room.value_or("");
+  rec.language = r.language;
+  rec.started_at_ms = job.started_wall_ms;
+  rec.ended_at_ms = job.ended_wall_ms;
+  rec.first_seq = job.first_seq;
+  rec.last_seq = job.last_seq;
+  rec.text = r.text;
+  if (services.store) {
+    std::string error;
+    if (!services.store->add_segment_and_advance(rec, job.last_seq, &error)) {
+      services.metrics.store_errors_total.fetch_add(1);
+      LOG_ERROR("store", "%s: segment not stored: %s", session_id.c_str(), error.c_str());
+      send_error("store_failed", "could not store what was said: " + error);
+      return;  // no ack: the node will deliver it again
+    }
+  }
+  services.high_water->set_in_memory(hello.node_id, job.last_seq);
+  services.metrics.segments_stored_total.fetch_add(1);
+  ack(job.last_seq);  // only now: the segment is committed
+  protocol::Transcript t;
+  t.turn_id = "s" + std::to_string(job.first_seq);
+  t.text = r.text;
+  t.final = true;
+  if (!r.language.empty()) t.language = r.language;
+  send(t);
+  if (services.on_segment) services.on_segment(hello.node_id, r.text, r.language);
+}
+
+void Session::Impl::speak_error(const std::shared_ptr<Reply>& reply, TurnReport* report,
+                                int64_t t0) {
+  if (!services.reply.speak_errors) return;
+  sentences.push(SentenceJob{reply, services.reply.error_speech, false, report, t0});
+}
+
+void Session::Impl::run_turn(TurnJob& job) {
+  TurnReport report;
+  report.node_id = hello.node_id;
+  report.session_id = session_id;
+  report.turn_id = job.turn_id;
+  const int64_t t0 = job.speech_end_ms;
+  report.end_of_turn_ms = double(job.turn_end_ms - t0);
+  services.metrics.end_of_turn_ms.observe(report.end_of_turn_ms);
+
+  auto reply = std::make_shared<Reply>();
+  reply->reply_id = session_id + "-r" + std::to_string(++reply_counter);
+  reply->turn_id = job.turn_id;
+  {
+    std::lock_guard<std::mutex> lock(reply_mutex);
+    current_reply = reply;
+  }
+
+  // 1. Final transcript.
+  SttResult stt = job.stt->finish(reply->cancel);
+  report.stt_final_ms = double(monotonic_ms() - t0);
+  services.metrics.stt_final_ms.observe(report.stt_final_ms);
+  protocol::Transcript t;
+  t.turn_id = job.turn_id;
+  t.final = true;
+  if (!stt.ok) {
+    services.metrics.stt_errors_total.fetch_add(1);
+    report.error = "speech recognition failed: " + stt.error;
+    send_error("stt_failed", report.error);
+  }
+  t.text = stt.ok ? stt.text : "";
+  if (!stt.language.empty()) t.language = stt.language;
+  report.transcript = t.text;
+  report.language = stt.language;
+  send(t);
+
+  std::string full;
+  if (stt.ok && !stt.text.empty() && !reply->cancel.cancelled()) {
+    // 2. The LLM, streaming; sentences go to the voice thread as soon as they are complete.
+    std::vector<ChatMessage> messages;
+    messages.push_back({"system", services.reply.system_prompt});
+    messages.insert(messages.end(), history.begin(), history.end());
+    messages.push_back({"user", stt.text});
+    SentenceSplitter splitter(SplitterConfig{size_t(services.reply.first_clause_min_chars)});
+    bool first_token = true, first_sentence = true;
+    auto speak = [&](std::string sentence) {
+      if (first_sentence) {
+        report.first_sentence_ms = double(monotonic_ms() - t0);
+        first_sentence = false;
+      }
+      sentences.push(SentenceJob{reply, std::move(sentence), false, &report, t0});
+    };
+    LlmResult llm = services.llm->chat(
+        messages,
+        [&](std::string_view text) {
+          if (first_token) {
+            report.llm_first_token_ms = double(monotonic_ms() - t0);
+            services.metrics.llm_first_token_ms.observe(report.llm_first_token_ms);
+            first_token = false;
+          }
+          protocol::ReplyText rt;
+          rt.reply_id = reply->reply_id;
+          rt.turn_id = job.turn_id;
+          rt.delta = std::string(text);
+          send(rt);
+          splitter.push(text, speak);
+          return !reply->cancel.cancelled();
+        },
+        reply->cancel);
+    if (!reply->cancel.cancelled()) splitter.finish(speak);
+    full = llm.spoken;
+    if (!llm.ok && !llm.cancelled && !reply->cancel.cancelled()) {
+      services.metrics.llm_errors_total.fetch_add(1);
+      report.error = "language model failed: " + llm.error;
+      LOG_WARN("session", "%s: %s", session_id.c_str(), report.error.c_str());
+      send_error("llm_failed", report.error);
+      speak_error(reply, &report, t0);
+    }
+    protocol::ReplyText done;
+    done.reply_id = reply->reply_id;
+    done.turn_id = job.turn_id;
+    done.final = true;
+    send(done);
+    history.push_back({"user", stt.text});
+    // The assistant's line is added below, once we know how much of it was heard.
+    report.reply_full = full;
+    (void)llm.history_content;
+  } else if (!stt.ok) {
+    speak_error(reply, &report, t0);
+  }
+
+  // 3. Wait for the voice thread to finish this reply, then for the node's played report.
+  sentences.push(SentenceJob{reply, "", true, &report, t0});
+  {
+    std::unique_lock<std::mutex> lock(reply->mutex);
+    reply->cv.wait(lock, [&] { return reply->voice_done || stopping.load(); });
+    if (reply->audio_started && !reply->played_ms) {
+      const auto audio_ms = int64_t(reply->samples_sent / 16);
+      const auto timeout = std::chrono::milliseconds(audio_ms + services.reply.played_report_timeout_ms);
+      reply->cv.wait_for(lock, timeout, [&] { return reply->played_ms.has_value() || stopping.load(); });
+    }
+    // What was heard: whole sentences before the played point, and the words of the one cut.
+    std::string heard;
+    const uint64_t played = reply->played_ms ? *reply->played_ms * 16 : reply->samples_sent;
+    const bool cut = reply->interrupted;
+    for (const SentMark& s : reply->sentences) {
+      std::string part;
+      if (!cut || played >= s.end_sample) {
+        part = s.text;
+      } else if (played > s.first_sample) {
+        part = leading_words(s.text, double(played - s.first_sample) /
+                                         double(std::max<uint64_t>(1, s.end_sample - s.first_sample)));
+      }
+      if (!part.empty()) heard += (heard.empty() ? "" : " ") + part;
+    }
+    report.reply_heard = cut ? heard : (full.empty() ? heard : full);
+    report.interrupted = cut;
+    const int64_t sent = reply->first_frame_sent_ms.load();
+    if (sent >= 0) report.first_frame_sent_ms = double(sent - t0);
+  }
+  if (!report.reply_heard.empty() || !report.transcript.empty()) {
+    if (!report.transcript.empty())
+      history.push_back({"assistant", report.reply_heard.empty() ? "…" : report.reply_heard});
+  }
+  while (history.size() > services.reply.history_turns * 2) history.erase(history.begin());
+  {
+    std::lock_guard<std::mutex> lock(reply_mutex);
+    if (current_reply == reply) current_reply.reset();
+  }
+  if (!report.transcript.empty()) services.metrics.turns_total.fetch_add(1);
+  if (services.store && !report.transcript.empty()) {
+    TurnRecord rec;
+    rec.session_id = session_id;
+    rec.turn_id = report.turn_id;
+    rec.transcript = report.transcript;
+    rec.language = report.language;
+    rec.reply = report.reply_heard;
+    rec.reply_full = report.reply_full;
+    rec.interrupted = report.interrupted;
+    rec.started_at_ms = wall_ms();
+    char timings[512];
+    snprintf(timings, sizeof timings,
+             "{\"end_of_turn_ms\":%.0f,\"stt_final_ms\":%.0f,\"llm_first_token_ms\":%.0f,"
+             "\"first_sentence_ms\":%.0f,\"tts_first_audio_ms\":%.0f,\"first_frame_sent_ms\":%.0f}",
+             report.end_of_turn_ms, report.stt_final_ms, report.llm_first_token_ms,
+             report.first_sentence_ms, report.tts_first_audio_ms, report.first_frame_sent_ms);
+    rec.timings_json = timings;
+    std::string error;
+    if (!services.store->add_turn(rec, &error)) {
+      services.metrics.store_errors_total.fetch_add(1);
+      LOG_ERROR("store", "%s: turn not stored: %s", session_id.c_str(), error.c_str());
+    }
+  }
+  if (services.on_turn) services.on_turn(report);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Voice thread: TTS → 16 kHz → Opus → paced outbox.
+
+void Session::Impl::emit_pcm16k(Reply& reply, const float* samples, size_t n, float* frame,
+                                int* fill, TurnReport* report, int64_t speech_end_ms) {
+  uint8_t packet[protocol::kMaxOpusPacket];
+  uint8_t wire[protocol::kMaxAudioFrameSize];
+  while (n > 0) {
+    const size_t take = std::min(n, size_t(kFrame - *fill));
+    std::copy(samples, samples + take, frame + *fill);
+    *fill += int(take);
+    samples += take;
+    n -= take;
+    if (*fill < kFrame) break;
+    *fill = 0;
+    const int bytes = encoder->encode(frame, packet, sizeof packet);
+    if (bytes <= 0) continue;
+    const int64_t now = monotonic_ms();
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> lock(reply.mutex);
+      if (reply.interrupted || reply.cancel.cancelled()) return;
+      if (!reply.audio_started) {
+        reply.audio_started = true;
+        first = true;
+        next_due_ms = now;
+        reply_seq = 0;
+        protocol::SpeechOutStart start;
+        start.reply_id = reply.reply_id;
+        start.turn_id = reply.turn_id;
+        send(start);
+      }
+      reply.samples_sent += kFrame;
+      if (!reply.sentences.empty()) reply.sentences.back().end_sample = reply.samples_sent;
+    }
+    protocol::AudioFrameHeader h;
+    h.stream = protocol::Stream::kReply;
+    h.seq = reply_seq;
+    h.timestamp = reply_seq * kFrame;
+    const size_t size = protocol::write_audio_frame(h, packet, size_t(bytes), wire, sizeof wire);
+    ++reply_seq;
+    next_due_ms = std::max(next_due_ms, now);
+    std::function<void(int64_t)> on_sent;
+    if (first) {
+      report->first_frame_queued_ms = double(now - speech_end_ms);
+      Metrics* metrics = &services.metrics;
+      std::shared_ptr<Reply> keep = current_reply_of(reply);
+      on_sent = [metrics, keep, speech_end_ms](int64_t sent_ms) {
+        if (keep) keep->first_frame_sent_ms.store(sent_ms);
+        metrics->first_frame_sent_ms.observe(double(sent_ms - speech_end_ms));
+      };
+    }
+    outbox->push_audio(std::string(reinterpret_cast<char*>(wire), size), next_due_ms,
+                       std::move(on_sent));
+    next_due_ms += 20;
+  }
+}
+
+void Session::Impl::voice_sentence(SentenceJob& job) {
+  Reply& reply = *job.reply;
+  if (job.last) {
+    // Pad the last partial frame with silence so the reply's end is heard, then close the reply.
+    uint64_t last_seq = 0;
+    bool started;
+    {
+      std::lock_guard<std::mutex> lock(reply.mutex);
+      started = reply.audio_started && !reply.interrupted;
+    }
+    if (started && voice_fill > 0) {
+      const float silence[kFrame] = {};
+      emit_pcm16k(reply, silence, size_t(kFrame - voice_fill), voice_frame, &voice_fill,
+                  job.report, job.speech_end_ms);
+    }
+    voice_fill = 0;
+    bool interrupted;
+    {
+      std::lock_guard<std::mutex> lock(reply.mutex);
+      started = reply.audio_started;
+      interrupted = reply.interrupted;
+      last_seq = reply_seq ? reply_seq - 1 : 0;
+    }
+    if (started) {
+      protocol::SpeechOutEnd end;
+      end.reply_id = reply.reply_id;
+      end.last_seq = last_seq;
+      end.reason = interrupted ? "interrupted" : "complete";
+      send(end);
+    }
+    std::lock_guard<std::mutex> lock(reply.mutex);
+    reply.voice_done = true;
+    reply.cv.notify_all();
+    return;
+  }
+  if (reply.cancel.cancelled()) return;
+  const std::string text = clean_for_speech(job.text);
+  if (text.empty()) return;
+  uint32_t index;
+  {
+    std::lock_guard<std::mutex> lock(reply.mutex);
+    index = uint32_t(reply.sentences.size());
+    reply.sentences.push_back({text, reply.samples_sent + uint64_t(voice_fill),
+                               reply.samples_sent + uint64_t(voice_fill)});
+  }
+  protocol::SpeechOutSentence s;
+  s.reply_id = reply.reply_id;
+  s.index = index;
+  s.text = text;
+  s.first_seq = reply_seq;
+  bool announced = false;
+  bool first_audio = job.report->tts_first_audio_ms < 0;
+  std::vector<float> out;
+  TtsResult r = services.tts->synthesize(
+      text, services.reply.voice,
+      [&](const float* samples, size_t n, int rate) {
+        if (reply.cancel.cancelled()) return false;
+        if (first_audio) {
+          job.report->tts_first_audio_ms = double(monotonic_ms() - job.speech_end_ms);
+          services.metrics.tts_first_audio_ms.observe(job.report->tts_first_audio_ms);
+          first_audio = false;
+        }
+        if (!announced) {
+          send(s);  // the sentence starts with the next frame sent
+          announced = true;
+        }
+        if (rate == dsp::kSampleRate) {
+          emit_pcm16k(reply, samples, n, voice_frame, &voice_fill, job.report, job.speech_end_ms);
+          return !reply.cancel.cancelled();
+        }
+        if (!resampler || resampler_rate != rate) {
+          std::string error;
+          resampler = dsp::Resampler::create(rate, dsp::kSampleRate, 4096, &error);
+          resampler_rate = rate;
+          if (!resampler) return false;
+        }
+        out.resize(resampler->max_output_frames());
+        for (size_t off = 0; off < n; off += 4096) {
+          const size_t chunk = std::min<size_t>(4096, n - off);
+          const size_t got = resampler->process(samples + off, chunk, out.data(), out.size());
+          emit_pcm16k(reply, out.data(), got, voice_frame, &voice_fill, job.report,
+                      job.speech_end_ms);
+        }
+        return !reply.cancel.cancelled();
+      },
+      reply.cancel);
+  if (resampler && !reply.cancel.cancelled()) {
+    out.resize(resampler->max_output_frames());
+    const size_t got = resampler->flush(out.data(), out.size());
+    emit_pcm16k(reply, out.data(), got, voice_frame, &voice_fill, job.report, job.speech_end_ms);
+    resampler.reset();  // the next sentence starts fresh
+  }
+  if (!r.ok && !r.cancelled && !reply.cancel.cancelled()) {
+    services.metrics.tts_errors_total.fetch_add(1);
+    job.report->error = "speech synthesis failed: " + r.error;
+    LOG_WARN("session", "%s: %s", session_id.c_str(), job.report->error.c_str());
+    send_error("tts_failed", job.report->error);
+  }
+}
+
+void Session::Impl::voice_loop() {
+  SentenceJob job;
+  while (sentences.pop(&job)) voice_sentence(job);
+}
+
+// ------------------------------------------------------------------------------------------------
+
+Session::Session(Services& services, std::shared_ptr<Outbox> outbox, std::string session_id,
+                 protocol::Hello hello, std::optional<uint64_t> acked_seq)
+    : impl_(std::make_unique<Impl>(services, std::move(outbox), std::move(session_id),
+                                   std::move(hello), acked_seq)) {}
+
+Session::~Session() { stop(); }
+
+bool Session::start(std::string* error) {
+  Impl& s = *impl_;
+  s.decoder = dsp::OpusFrameDecoder::create(dsp::kSampleRate, 1, error);
+  if (!s.decoder) return false;
+  dsp::OpusEncoderSettings es;
+  s.encoder = dsp::OpusFrameEncoder::create(es, error);
+  if (!s.encoder) return false;
+  s.inbound_thread = std::thread([this] { impl_->inbound_loop(); });
+  s.reply_thread = std::thread([this] { impl_->reply_loop(); });
+  s.voice_thread = std::thread([this] { impl_->voice_loop(); });
+  return true;
+}
+
+void Session::stop() {
+  Impl& s = *impl_;
+  if (s.stopping.exchange(true)) return;
+  s.inbound.close();
+  if (s.inbound_thread.joinable()) s.inbound_thread.join();
+  {
+    std::lock_guard<std::mutex> lock(s.reply_mutex);
+    if (s.current_reply) {
+      s.current_reply->cancel.cancel();
+      std::lock_guard<std::mutex> rl(s.current_reply->mutex);
+      s.current_reply->cv.notify_all();
+    }
+  }
+  s.jobs.close();
+  s.sentences.close();
+  if (s.voice_thread.joinable()) s.voice_thread.join();
+  {
+    // The reply thread may wait on voice_done for a job the closed queue never ran.
+    std::lock_guard<std::mutex> lock(s.reply_mutex);
+    if (s.current_reply) {
+      std::lock_guard<std::mutex> rl(s.current_reply->mutex);
+      s.current_reply->voice_done = true;
+      s.current_reply->cv.notify_all();
+    }
+  }
+  if (s.reply_thread.joinable()) s.reply_thread.join();
+  s.outbox->detach();
+}
+
+void Session::on_audio(const protocol::AudioFrameView& frame) {
+  InFrame f;
+  f.header = frame.header;
+  f.payload.assign(reinterpret_cast<const char*>(frame.payload), frame.payload_size);
+  f.arrived_ms = monotonic_ms();
+  if (!impl_->inbound.push(std::move(f))) {
+    impl_->services.metrics.frames_lost_total.fetch_add(1);
+  }
+}
+
+void Session::on_message(const protocol::Message& message) {
+  // Barge-in must stop audio at once, on this thread, not after the queue drains.
+  if (std::holds_alternative<protocol::Interrupt>(message)) impl_->outbox->clear_audio();
+  impl_->inbound.push(message);
+}
+
+void Session::on_tick(int64_t now_ms) {
+  // A cheap check on the loop; the detector itself lives on the inbound thread.
+  const int64_t deadline = impl_->turn_deadline_ms.load();
+  if (deadline >= 0 && now_ms >= deadline) {
+    impl_->turn_deadline_ms.store(-1);
+    impl_->inbound.push(Tick{now_ms});
+  }
+}
+
+const std::string& Session::id() const { return impl_->session_id; }
+const std::string& Session::node_id() const { return impl_->hello.node_id; }
+
+}  // namespace earshot::host

@@ -1,0 +1,54 @@
+// Session: one connected node (or browser) after a successful handshake.
+//
+//   event loop ──▶ on_audio / on_message / on_tick ──▶ inbound queue ──▶ inbound thread:
+//       dedup (SequenceTracker) → Opus decode → TurnDetector → STT stream (partials) → ack
+//   turn ended ──▶ reply thread: STT final → LLM (streaming) → SentenceSplitter ──▶ voice thread:
+//       TTS → resample 16 kHz → Opus encode → Outbox (paced by the event loop)
+//   ambient segment ended ──▶ reply thread: STT final → store (segment + high-water) → ack
+//
+// Interrupt (barge-in): the node's interrupt clears the outbox's reply audio on the event loop at
+// once (nothing more is sent), then cancels the LLM and TTS in flight; the history and the store
+// get only the part of the reply the node reports it played.
+//
+// Every session has its own threads and bounded queues, so a slow engine or a slow node delays
+// only its own session. Lifetime: owned by the server through a shared_ptr; stop() joins.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "host/outbox.h"
+#include "host/services.h"
+#include "protocol/audio_frame.h"
+#include "protocol/messages.h"
+
+namespace earshot::host {
+
+class Session {
+ public:
+  Session(Services& services, std::shared_ptr<Outbox> outbox, std::string session_id,
+          protocol::Hello hello, std::optional<uint64_t> acked_seq);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  bool start(std::string* error);
+  void stop();  // cancels engines in flight, joins every thread; idempotent
+
+  // Event-loop thread. Never block.
+  void on_audio(const protocol::AudioFrameView& frame);
+  void on_message(const protocol::Message& message);
+  void on_tick(int64_t now_ms);
+
+  const std::string& id() const;
+  const std::string& node_id() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Monotonic milliseconds (steady clock), the time base of every latency figure.
+int64_t monotonic_ms();
+
+}  // namespace earshot::host
