@@ -1,0 +1,43 @@
+// OpusFrameEncoder: 16 kHz mono speech to one Opus packet per 20 ms frame, VOIP application,
+// in-band FEC (the next packet carries a low-rate copy of this one, so one lost packet can be
+// rebuilt). Created once; encode() never allocates (libopus does not allocate in encode).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+struct OpusEncoder;
+
+namespace earshot::dsp {
+
+struct OpusEncoderSettings {
+  int sample_rate = 16000;
+  int bitrate = 24000;
+  int complexity = 5;  // 0-10: 5 keeps quality near 10's for speech at a third less CPU
+  bool inband_fec = true;
+  int expected_loss_percent = 10;  // FEC only engages when the encoder expects loss
+  bool dtx = false;
+};
+
+class OpusFrameEncoder {
+ public:
+  static std::unique_ptr<OpusFrameEncoder> create(const OpusEncoderSettings& settings,
+                                                  std::string* error);
+  ~OpusFrameEncoder();
+  OpusFrameEncoder(const OpusFrameEncoder&) = delete;
+  OpusFrameEncoder& operator=(const OpusFrameEncoder&) = delete;
+
+  int frame_samples() const { return frame_samples_; }  // 20 ms
+  // Encodes exactly frame_samples() samples. Returns the packet size, or a negative Opus error.
+  int encode(const float* pcm, uint8_t* out, size_t capacity);
+  void reset();
+
+ private:
+  OpusFrameEncoder() = default;
+  OpusEncoder* encoder_ = nullptr;
+  int frame_samples_ = 320;
+};
+
+}  // namespace earshot::dsp
