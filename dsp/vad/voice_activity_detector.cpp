@@ -1,0 +1,183 @@
+#include "dsp/vad/voice_activity_detector.h"
+
+#include <fftw3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+namespace earshot::dsp {
+namespace {
+
+constexpr int kFrame = 160;  // 10 ms at 16 kHz
+constexpr int kFft = 256;    // 16 ms analysis window
+constexpr int kBins = kFft / 2 + 1;
+constexpr float kBinHz = 16000.0f / kFft;
+// Band edges (Hz): roughly critical bands up to 8 kHz.
+constexpr float kEdges[] = {100,  250,  400,  550,  700,  900,  1100, 1350, 1650,
+                            2000, 2400, 2900, 3450, 4000, 5000, 6500, 8000};
+constexpr int kBands = int(sizeof kEdges / sizeof kEdges[0]) - 1;
+constexpr float kSpeechLowHz = 250, kSpeechHighHz = 4000;
+// Pitch search on the signal decimated to 8 kHz: lags 20..100 = 400..80 Hz over a 20 ms window.
+constexpr int kDecWindow = 160;
+constexpr int kMinLag = 20, kMaxLag = 100;
+constexpr int kDecHistory = kDecWindow + kMaxLag;
+
+std::mutex g_fftw_planner;  // FFTW's planner is not thread-safe; execution is.
+
+float sigmoid(float z) {
+  return 1.0f / (1.0f + std::exp(-z));
+}
+
+}  // namespace
+
+struct VoiceActivityDetector::Impl {
+  float* fft_in = nullptr;
+  fftwf_complex* fft_out = nullptr;
+  fftwf_plan plan = nullptr;
+  float window[kFft];
+  float history[kFft] = {};  // the last 256 input samples
+  float power[kBins] = {};
+  int band_lo[kBands], band_hi[kBands];
+  bool speech_band[kBands];
+  float noise[kBands] = {};
+  int frames = 0;
+  float dec[kDecHistory] = {};  // decimated history, newest at the end
+  float rise = 1.0f;            // noise-floor climb per frame
+
+  Impl() {
+    std::lock_guard<std::mutex> lock(g_fftw_planner);
+    fft_in = fftwf_alloc_real(kFft);
+    fft_out = fftwf_alloc_complex(kBins);
+    plan = fftwf_plan_dft_r2c_1d(kFft, fft_in, fft_out, FFTW_ESTIMATE);
+    for (int i = 0; i < kFft; ++i)
+      window[i] = 0.5f - 0.5f * std::cos(2.0f * float(M_PI) * float(i) / float(kFft));
+    for (int b = 0; b < kBands; ++b) {
+      band_lo[b] = std::max(1, int(std::lround(kEdges[b] / kBinHz)));
+      band_hi[b] =
+          std::min(kBins - 1, std::max(band_lo[b] + 1, int(std::lround(kEdges[b + 1] / kBinHz))));
+      speech_band[b] = kEdges[b] >= kSpeechLowHz && kEdges[b + 1] <= kSpeechHighHz;
+    }
+  }
+  ~Impl() {
+    std::lock_guard<std::mutex> lock(g_fftw_planner);
+    fftwf_destroy_plan(plan);
+    fftwf_free(fft_in);
+    fftwf_free(fft_out);
+  }
+
+  // Peak normalized autocorrelation over the pitch lags, coarse (step 2) then refined.
+  float harmonicity() const {
+    const float* seg = dec + kMaxLag;
+    float e0 = 0;
+    for (int i = 0; i < kDecWindow; ++i)
+      e0 += seg[i] * seg[i];
+    if (e0 < 1e-9f) return 0;
+    auto corr = [&](int lag) {
+      const float* lagged = seg - lag;
+      float dot = 0, el = 0;
+      for (int i = 0; i < kDecWindow; ++i) {
+        dot += seg[i] * lagged[i];
+        el += lagged[i] * lagged[i];
+      }
+      return el > 1e-9f ? dot / std::sqrt(e0 * el) : 0.0f;
+    };
+    float best = 0;
+    int best_lag = kMinLag;
+    for (int lag = kMinLag; lag <= kMaxLag; lag += 2) {
+      const float c = corr(lag);
+      if (c > best) best = c, best_lag = lag;
+    }
+    for (int lag : {best_lag - 1, best_lag + 1})
+      if (lag >= kMinLag && lag <= kMaxLag) best = std::max(best, corr(lag));
+    return std::clamp(best, 0.0f, 1.0f);
+  }
+};
+
+VoiceActivityDetector::VoiceActivityDetector(const VadConfig& config)
+    : impl_(std::make_unique<Impl>()), config_(config) {
+  impl_->rise = std::pow(10.0f, config_.noise_rise_db_per_s / 10.0f / 100.0f);
+}
+
+VoiceActivityDetector::~VoiceActivityDetector() = default;
+
+void VoiceActivityDetector::reset() {
+  Impl& s = *impl_;
+  std::fill(std::begin(s.history), std::end(s.history), 0.0f);
+  std::fill(std::begin(s.dec), std::end(s.dec), 0.0f);
+  std::fill(std::begin(s.noise), std::end(s.noise), 0.0f);
+  s.frames = 0;
+  raw_ = smoothed_ = 0;
+  speech_ = false;
+}
+
+float VoiceActivityDetector::process(const float* frame) {
+  Impl& s = *impl_;
+  // 1. Spectrum of the last 16 ms.
+  std::memmove(s.history, s.history + kFrame, (kFft - kFrame) * sizeof(float));
+  std::memcpy(s.history + kFft - kFrame, frame, kFrame * sizeof(float));
+  float level = 0;
+  for (int i = 0; i < kFrame; ++i)
+    level += frame[i] * frame[i];
+  features_.level_db = 10.0f * std::log10(level / kFrame + 1e-12f);
+  for (int i = 0; i < kFft; ++i)
+    s.fft_in[i] = s.history[i] * s.window[i];
+  fftwf_execute(s.plan);
+  for (int k = 0; k < kBins; ++k)
+    s.power[k] = s.fft_out[k][0] * s.fft_out[k][0] + s.fft_out[k][1] * s.fft_out[k][1];
+
+  // 2. Band SNR over a floor that falls at once and climbs slowly, and not during speech.
+  float snr_sum = 0;
+  int snr_bands = 0;
+  for (int b = 0; b < kBands; ++b) {
+    float e = 1e-10f;
+    for (int k = s.band_lo[b]; k < s.band_hi[b]; ++k)
+      e += s.power[k];
+    float& n = s.noise[b];
+    if (s.frames < 5) {
+      n = s.frames == 0 ? e : std::min(n, e);
+    } else if (e < n) {
+      n = 0.5f * n + 0.5f * e;
+    } else if (!speech_) {
+      n = std::min(e, n * s.rise);
+    }
+    if (s.speech_band[b]) {
+      snr_sum += std::max(0.0f, 10.0f * std::log10(e / n));
+      ++snr_bands;
+    }
+  }
+  features_.band_snr_db = snr_bands ? snr_sum / float(snr_bands) : 0;
+
+  // 3. Flatness of 200-2000 Hz: geometric over arithmetic mean of the power.
+  const int lo = int(200 / kBinHz), hi = int(2000 / kBinHz);
+  float log_sum = 0, sum = 0;
+  for (int k = lo; k < hi; ++k) {
+    log_sum += std::log(s.power[k] + 1e-12f);
+    sum += s.power[k] + 1e-12f;
+  }
+  const float n_bins = float(hi - lo);
+  const float flatness = std::exp(log_sum / n_bins) / (sum / n_bins);
+  features_.tonality = std::clamp(1.0f - flatness, 0.0f, 1.0f);
+
+  // 4. Harmonicity at 8 kHz (pairs averaged: a cheap low-pass before decimation).
+  std::memmove(s.dec, s.dec + kFrame / 2, (kDecHistory - kFrame / 2) * sizeof(float));
+  for (int i = 0; i < kFrame / 2; ++i)
+    s.dec[kDecHistory - kFrame / 2 + i] = 0.5f * (frame[2 * i] + frame[2 * i + 1]);
+  features_.harmonicity = s.harmonicity();
+
+  // 5. Score, smoothing, decision.
+  ++s.frames;
+  if (features_.level_db < config_.silence_dbfs) {
+    raw_ = 0;
+  } else {
+    raw_ = sigmoid(config_.bias + config_.w_snr * std::min(features_.band_snr_db, 30.0f) +
+                   config_.w_harm * features_.harmonicity + config_.w_tone * features_.tonality);
+  }
+  smoothed_ = std::max(raw_, config_.smoothing * smoothed_);
+  const float threshold = speech_ ? config_.threshold - config_.hysteresis : config_.threshold;
+  speech_ = smoothed_ >= threshold;
+  return smoothed_;
+}
+
+}  // namespace earshot::dsp
