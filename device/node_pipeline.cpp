@@ -7,10 +7,8 @@
 #include <optional>
 #include <vector>
 
-#include "device/audio/alsa_source.h"
+#include "device/audio/audio_source.h"
 #include "device/audio/capture_thread.h"
-#include "device/audio/file_source.h"
-#include "device/audio/raw_source.h"
 #include "device/audio/spsc_ring.h"
 #include "device/link/node_link.h"
 #include "device/link/speech_buffer.h"
@@ -283,7 +281,8 @@ bool NodePipeline::Impl::build(std::string* error) {
   cb.on_fatal = [this](const std::string& message) { fail(message); };
   link = std::make_unique<NodeLink>(lc, *speech, cb);
 
-  capture = std::make_unique<CaptureThread>(*source, *ring, period_frames);
+  const bool faster_than_real_time = config.source != "alsa" && !config.realtime;
+  capture = std::make_unique<CaptureThread>(*source, *ring, period_frames, faster_than_real_time);
   ES_LOG_INFO("node", "capturing from %s; sending to %s as '%s' (%s mode)",
               source->describe().c_str(), config.url.c_str(), config.node_id.c_str(),
               config.mode.c_str());
@@ -294,26 +293,26 @@ bool NodePipeline::Impl::build(std::string* error) {
 
 void NodePipeline::Impl::on_link_message(const protocol::Message& message) {
   // Called on the link thread: hand work off, never block.
-  if (auto* m = std::get_if<protocol::SpeechOutStart>(&message)) {
-    if (playback) playback->begin_reply(m->reply_id);
-  } else if (auto* m = std::get_if<protocol::SpeechOutEnd>(&message)) {
-    if (playback) playback->end_reply(m->reply_id, m->last_seq);
+  if (auto* start = std::get_if<protocol::SpeechOutStart>(&message)) {
+    if (playback) playback->begin_reply(start->reply_id);
+  } else if (auto* end = std::get_if<protocol::SpeechOutEnd>(&message)) {
+    if (playback) playback->end_reply(end->reply_id, end->last_seq);
     if (!playback) awaiting_reply.store(false);
-  } else if (auto* m = std::get_if<protocol::Interrupt>(&message)) {
+  } else if (auto* stop = std::get_if<protocol::Interrupt>(&message)) {
     if (playback) playback->interrupt();
-    ES_LOG_INFO("node", "host stopped reply %s", m->reply_id.c_str());
-  } else if (auto* m = std::get_if<protocol::ModeChange>(&message)) {
-    ambient.store(m->mode == protocol::Mode::kAmbient);
-    ES_LOG_INFO("node", "mode is now %s", protocol::to_string(m->mode));
-  } else if (auto* m = std::get_if<protocol::Transcript>(&message)) {
-    if (m->final) {
-      ES_LOG_INFO("turn", "heard: \"%s\"", m->text.c_str());
-      if (m->text.empty() || ambient.load()) awaiting_reply.store(false);
+    ES_LOG_INFO("node", "host stopped reply %s", stop->reply_id.c_str());
+  } else if (auto* mode = std::get_if<protocol::ModeChange>(&message)) {
+    ambient.store(mode->mode == protocol::Mode::kAmbient);
+    ES_LOG_INFO("node", "mode is now %s", protocol::to_string(mode->mode));
+  } else if (auto* transcript = std::get_if<protocol::Transcript>(&message)) {
+    if (transcript->final) {
+      ES_LOG_INFO("turn", "heard: \"%s\"", transcript->text.c_str());
+      if (transcript->text.empty() || ambient.load()) awaiting_reply.store(false);
     }
-  } else if (auto* m = std::get_if<protocol::ReplyText>(&message)) {
-    if (m->final) ES_LOG_DEBUG("turn", "reply %s complete", m->reply_id.c_str());
-  } else if (auto* m = std::get_if<protocol::Error>(&message)) {
-    ES_LOG_WARN("host", "error %s: %s", m->code.c_str(), m->message.c_str());
+  } else if (auto* reply = std::get_if<protocol::ReplyText>(&message)) {
+    if (reply->final) ES_LOG_DEBUG("turn", "reply %s complete", reply->reply_id.c_str());
+  } else if (auto* error = std::get_if<protocol::Error>(&message)) {
+    ES_LOG_WARN("host", "error %s: %s", error->code.c_str(), error->message.c_str());
     awaiting_reply.store(false);
   }
 }

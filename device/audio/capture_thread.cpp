@@ -10,8 +10,9 @@
 
 namespace earshot::device {
 
-CaptureThread::CaptureThread(AudioSource& source, SpscRing<int16_t>& ring, size_t period_frames)
-    : source_(source), ring_(ring), period_frames_(period_frames) {
+CaptureThread::CaptureThread(AudioSource& source, SpscRing<int16_t>& ring, size_t period_frames,
+                             bool backpressure)
+    : source_(source), ring_(ring), period_frames_(period_frames), backpressure_(backpressure) {
   period_.resize(period_frames_ * size_t(std::max(1, source_.format().channels)));
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
@@ -36,6 +37,7 @@ bool CaptureThread::start(std::string* error) {
 }
 
 void CaptureThread::stop() {
+  stopping_.store(true);
   source_.interrupt();
   if (thread_.joinable()) thread_.join();
 }
@@ -57,6 +59,12 @@ void CaptureThread::run() {
       break;
     }
     const size_t samples = size_t(n) * size_t(channels);
+    if (backpressure_) {
+      while (ring_.writable() < samples && !stopping_.load()) {
+        (void)!write(event_fd_, &one, sizeof one);  // make sure the reader is awake
+        usleep(1000);
+      }
+    }
     const size_t written = ring_.write(period_.data(), samples);
     if (written < samples) dropped_.fetch_add((samples - written) / size_t(channels));
     periods_.fetch_add(1, std::memory_order_relaxed);

@@ -25,7 +25,10 @@ struct CaptureStats {
 
 class CaptureThread {
  public:
-  CaptureThread(AudioSource& source, SpscRing<int16_t>& ring, size_t period_frames);
+  // `backpressure`: for sources faster than real time (a file read as fast as possible) wait for
+  // room in the ring instead of dropping; a live device never waits.
+  CaptureThread(AudioSource& source, SpscRing<int16_t>& ring, size_t period_frames,
+                bool backpressure = false);
   ~CaptureThread();
   CaptureThread(const CaptureThread&) = delete;
   CaptureThread& operator=(const CaptureThread&) = delete;
@@ -46,6 +49,8 @@ class CaptureThread {
   AudioSource& source_;
   SpscRing<int16_t>& ring_;
   size_t period_frames_;
+  bool backpressure_;
+  std::atomic<bool> stopping_{false};
   std::vector<int16_t> period_;
   std::thread thread_;
   int event_fd_ = -1;
