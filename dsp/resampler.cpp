@@ -52,9 +52,15 @@ size_t Resampler::process(const float* in, size_t in_frames, float* out, size_t 
 
 size_t Resampler::flush(float* out, size_t out_capacity) {
   if (passthrough_) return 0;
-  size_t done_out = 0;
-  soxr_process(soxr_, nullptr, 0, nullptr, out, out_capacity, &done_out);
-  return done_out;
+  // End of input: soxr may hand out its delay line over several calls.
+  size_t total = 0;
+  while (total < out_capacity) {
+    size_t done_out = 0;
+    soxr_process(soxr_, nullptr, 0, nullptr, out + total, out_capacity - total, &done_out);
+    if (done_out == 0) break;
+    total += done_out;
+  }
+  return total;
 }
 
 }  // namespace earshot::dsp

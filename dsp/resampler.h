@@ -21,7 +21,8 @@ class Resampler {
 
   // Converts up to max_input_frames; returns the frames written (at most out_capacity).
   size_t process(const float* in, size_t in_frames, float* out, size_t out_capacity);
-  // End of stream: drains the filter's delay line.
+  // End of stream: drains the filter's delay line into `out`. Call until it returns 0 (the delay
+  // line can be longer than one buffer).
   size_t flush(float* out, size_t out_capacity);
   // Output capacity that always suffices for one process() of max_input_frames.
   size_t max_output_frames() const { return max_output_; }

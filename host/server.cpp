@@ -45,6 +45,11 @@ struct Conn {
   int violations = 0;
 };
 
+struct TickTimer {
+  lws_sorted_usec_list_t sul{};
+  void* owner = nullptr;
+};
+
 struct HttpState {
   std::string* body;
   size_t sent;
@@ -63,7 +68,7 @@ struct BridgeServer::Impl {
   std::atomic<bool> stop_loop{false};
   std::atomic<bool> draining{false};
   std::atomic<int64_t> drain_deadline_ms{0};
-  lws_sorted_usec_list_t tick_sul{};
+  TickTimer tick_timer{{}, this};
   std::set<Conn*> conns;  // loop thread only
   std::atomic<size_t> session_count{0};
   uint64_t session_counter = 0;
@@ -278,11 +283,11 @@ void BridgeServer::Impl::tick() {
       close_conn(*c, 1001, "bridge shutting down");
     }
   }
-  if (!stop_loop.load()) lws_sul_schedule(context, 0, &tick_sul, on_tick, kTickUs);
+  if (!stop_loop.load()) lws_sul_schedule(context, 0, &tick_timer.sul, on_tick, kTickUs);
 }
 
 void BridgeServer::Impl::on_tick(lws_sorted_usec_list_t* sul) {
-  Impl* self = lws_container_of(sul, Impl, tick_sul);
+  Impl* self = static_cast<Impl*>(lws_container_of(sul, TickTimer, sul)->owner);
   self->tick();
 }
 
@@ -484,7 +489,7 @@ bool BridgeServer::start(std::string* error) {
   }
   s.vhost = lws_get_vhost_by_name(s.context, "default");
   s.bound_port = s.vhost ? lws_get_vhost_listen_port(s.vhost) : s.config.port;
-  lws_sul_schedule(s.context, 0, &s.tick_sul, Impl::on_tick, kTickUs);
+  lws_sul_schedule(s.context, 0, &s.tick_timer.sul, Impl::on_tick, kTickUs);
   s.reaper = std::thread([&s] {
     std::unique_lock<std::mutex> lock(s.reap_mutex);
     while (true) {
@@ -530,7 +535,7 @@ void BridgeServer::stop() {
   lws_cancel_service(s.context);
   if (s.loop.joinable()) s.loop.join();
   // Destroying the context closes every connection (LWS_CALLBACK_CLOSED reaps the sessions).
-  lws_sul_cancel(&s.tick_sul);
+  lws_sul_cancel(&s.tick_timer.sul);
   lws_context_destroy(s.context);
   s.context = nullptr;
   {

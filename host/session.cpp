@@ -744,8 +744,8 @@ void Session::Impl::voice_sentence(SentenceJob& job) {
       reply.cancel);
   if (resampler && !reply.cancel.cancelled()) {
     out.resize(resampler->max_output_frames());
-    const size_t got = resampler->flush(out.data(), out.size());
-    emit_pcm16k(reply, out.data(), got, voice_frame, &voice_fill, job.report, job.speech_end_ms);
+    while (const size_t got = resampler->flush(out.data(), out.size()))
+      emit_pcm16k(reply, out.data(), got, voice_frame, &voice_fill, job.report, job.speech_end_ms);
     resampler.reset();  // the next sentence starts fresh
   }
   if (!r.ok && !r.cancelled && !reply.cancel.cancelled()) {

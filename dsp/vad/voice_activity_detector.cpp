@@ -41,6 +41,13 @@ struct VoiceActivityDetector::Impl {
   float power[kBins] = {};
   int band_lo[kBands], band_hi[kBands];
   bool speech_band[kBands];
+  // Minimum statistics: the floor is the minimum of the smoothed band energy over the last
+  // kBlocks blocks of kBlockFrames frames (~2 s). Speech always has gaps within that, so the
+  // minimum sits on the noise; a new steady noise becomes the floor within 2 s.
+  static constexpr int kBlockFrames = 40, kBlocks = 5;
+  float smooth[kBands] = {};
+  float block_min[kBlocks][kBands] = {};
+  int block = 0, block_pos = 0;
   float noise[kBands] = {};
   int frames = 0;
   float dec[kDecHistory] = {};  // decimated history, newest at the end
@@ -96,9 +103,7 @@ struct VoiceActivityDetector::Impl {
 };
 
 VoiceActivityDetector::VoiceActivityDetector(const VadConfig& config)
-    : impl_(std::make_unique<Impl>()), config_(config) {
-  impl_->rise = std::pow(10.0f, config_.noise_rise_db_per_s / 10.0f / 100.0f);
-}
+    : impl_(std::make_unique<Impl>()), config_(config) {}
 
 VoiceActivityDetector::~VoiceActivityDetector() = default;
 
@@ -107,6 +112,7 @@ void VoiceActivityDetector::reset() {
   std::fill(std::begin(s.history), std::end(s.history), 0.0f);
   std::fill(std::begin(s.dec), std::end(s.dec), 0.0f);
   std::fill(std::begin(s.noise), std::end(s.noise), 0.0f);
+  s.block = s.block_pos = 0;
   s.frames = 0;
   raw_ = smoothed_ = 0;
   speech_ = false;
@@ -127,25 +133,33 @@ float VoiceActivityDetector::process(const float* frame) {
   for (int k = 0; k < kBins; ++k)
     s.power[k] = s.fft_out[k][0] * s.fft_out[k][0] + s.fft_out[k][1] * s.fft_out[k][1];
 
-  // 2. Band SNR over a floor that falls at once and climbs slowly, and not during speech.
+  // 2. Band SNR over the minimum-statistics floor.
+  constexpr float kFloor = 1e-7f;  // about -90 dBFS per band: digital silence is not a floor
   float snr_sum = 0;
   int snr_bands = 0;
   for (int b = 0; b < kBands; ++b) {
-    float e = 1e-10f;
+    float e = kFloor;
     for (int k = s.band_lo[b]; k < s.band_hi[b]; ++k)
       e += s.power[k];
-    float& n = s.noise[b];
-    if (s.frames < 5) {
-      n = s.frames == 0 ? e : std::min(n, e);
-    } else if (e < n) {
-      n = 0.5f * n + 0.5f * e;
-    } else if (!speech_) {
-      n = std::min(e, n * s.rise);
-    }
+    float& sm = s.smooth[b];
+    sm = s.frames == 0 ? e : 0.7f * sm + 0.3f * e;
+    if (s.frames == 0)
+      for (auto& blk : s.block_min)
+        blk[b] = sm;
+    float& cur = s.block_min[s.block][b];
+    cur = s.block_pos == 0 ? sm : std::min(cur, sm);
+    float floor = cur;
+    for (auto& blk : s.block_min)
+      floor = std::min(floor, blk[b]);
+    s.noise[b] = std::max(kFloor, floor * 1.5f);  // the minimum underestimates the mean noise
     if (s.speech_band[b]) {
-      snr_sum += std::max(0.0f, 10.0f * std::log10(e / n));
+      snr_sum += std::max(0.0f, 10.0f * std::log10(e / s.noise[b]));
       ++snr_bands;
     }
+  }
+  if (++s.block_pos == Impl::kBlockFrames) {
+    s.block_pos = 0;
+    s.block = (s.block + 1) % Impl::kBlocks;
   }
   features_.band_snr_db = snr_bands ? snr_sum / float(snr_bands) : 0;
 

@@ -2,14 +2,15 @@
 //
 // Designed for a kitchen: level-independent, and deaf to the clatter and running water that
 // energy detectors (and the WebRTC VAD) call speech. Per frame it measures
-//   1. band SNR: the log energy of each speech band (250-4000 Hz) over a noise floor tracked per
-//      band (fast down, slow up: minimum statistics), so loudness alone never counts;
+//   1. band SNR: the log energy of each speech band (250-4000 Hz) over a per-band noise floor (the
+//      minimum of the smoothed energy over the last ~2 s: minimum statistics), so loudness alone
+//      never counts and a new steady noise is learnt within two seconds;
 //   2. harmonicity: the peak normalized autocorrelation over pitch lags (80-400 Hz) of the
 //      signal decimated to 8 kHz — voiced speech is periodic, dishes and water are not;
 //   3. spectral flatness in 200-2000 Hz: voiced speech concentrates energy in harmonics.
 // It combines them in a logistic score (weights fitted on labelled speech mixed with kitchen
 // noise; see docs/vad.md), smooths it over time (speech lasts syllables, clatter milliseconds) and
-// decides with hysteresis. The noise floor does not learn from frames judged speech.
+// decides with hysteresis.
 //
 // Cost: one 256-point real FFT and ~40 autocorrelation lags of 160 samples per frame.
 // No allocation after construction. Not thread-safe: one detector per stream.

@@ -1,0 +1,81 @@
+// Resampling every common capture rate to 16 kHz: frequency and level kept, same as sox, and the
+// output does not depend on how the input was chunked.
+#include "dsp/resampler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/support/test_audio.h"
+
+namespace earshot::dsp {
+namespace {
+
+std::vector<float> run(Resampler& r, const std::vector<float>& in, size_t chunk) {
+  std::vector<float> out, buf(r.max_output_frames());
+  for (size_t i = 0; i < in.size(); i += chunk) {
+    const size_t n = std::min(chunk, in.size() - i);
+    const size_t got = r.process(in.data() + i, n, buf.data(), buf.size());
+    out.insert(out.end(), buf.begin(), buf.begin() + long(got));
+  }
+  while (const size_t got = r.flush(buf.data(), buf.size()))
+    out.insert(out.end(), buf.begin(), buf.begin() + long(got));
+  return out;
+}
+
+// Frequency of a sine from its zero crossings.
+double frequency(const std::vector<float>& x, double rate) {
+  int crossings = 0;
+  for (size_t i = 1; i < x.size(); ++i)
+    crossings += (x[i - 1] < 0) != (x[i] < 0);
+  return crossings / 2.0 / (double(x.size()) / rate);
+}
+
+class ResamplerRates : public ::testing::TestWithParam<int> {};
+
+TEST_P(ResamplerRates, SineKeepsFrequencyLevelAndLength) {
+  const int rate = GetParam();
+  std::vector<float> sine(static_cast<size_t>(rate));  // 1 s
+  for (size_t i = 0; i < sine.size(); ++i)
+    sine[i] = 0.5f * std::sin(2 * M_PI * 1000.0 * double(i) / rate);
+  std::string err;
+  auto r = Resampler::create(rate, 16000, size_t(rate / 100), &err);
+  ASSERT_TRUE(r) << err;
+  std::vector<float> out = run(*r, sine, size_t(rate / 100));
+  EXPECT_NEAR(double(out.size()), 16000.0, 16.0);  // within 1 ms of exactly 1 s
+  std::vector<float> middle(out.begin() + 1600, out.end() - 1600);
+  EXPECT_NEAR(frequency(middle, 16000), 1000.0, 5.0);
+  EXPECT_NEAR(test::rms(middle), 0.5 / std::sqrt(2.0), 0.01);
+}
+
+INSTANTIATE_TEST_SUITE_P(CommonRates, ResamplerRates,
+                         ::testing::Values(8000, 16000, 22050, 32000, 44100, 48000, 96000));
+
+TEST(Resampler, SpeechMatchesSoxAndChunkingDoesNotMatter) {
+  test::Audio jfk = test::read_audio(test::data_path("whisper.cpp/jfk.wav"));
+  std::string scratch = test::scratch_dir("resampler_sox");
+  test::Audio at44 = test::sox_convert(jfk, 44100, 1, scratch);
+  ASSERT_EQ(at44.sample_rate, 44100);
+  std::string err;
+  auto a = Resampler::create(44100, 16000, 441, &err);
+  auto b = Resampler::create(44100, 16000, 4096, &err);
+  std::vector<float> ours_small = run(*a, at44.samples, 441);
+  std::vector<float> ours_odd = run(*b, at44.samples, 1237);
+  ASSERT_EQ(ours_small.size(), ours_odd.size());
+  for (size_t i = 0; i < ours_small.size(); i += 997)
+    ASSERT_NEAR(ours_small[i], ours_odd[i], 1e-6);
+  test::Audio sox16 = test::sox_convert(at44, 16000, 1, scratch);
+  test::Alignment al = test::best_alignment(sox16.samples, ours_small, 64);
+  EXPECT_GT(al.correlation, 0.99) << "lag " << al.lag;
+}
+
+TEST(Resampler, UnsupportedRatesAreRefusedWithAClearError) {
+  std::string err;
+  EXPECT_FALSE(Resampler::create(4000, 16000, 40, &err));
+  EXPECT_NE(err.find("unsupported sample rate 4000 Hz"), std::string::npos) << err;
+  EXPECT_FALSE(Resampler::create(0, 16000, 40, &err));
+  EXPECT_FALSE(Resampler::create(500000, 16000, 40, &err));
+}
+
+}  // namespace
+}  // namespace earshot::dsp

@@ -1,0 +1,113 @@
+// Our VAD and the speech segmenter.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "dsp/vad/speech_segmenter.h"
+#include "dsp/vad/voice_activity_detector.h"
+#include "tests/support/test_audio.h"
+
+namespace earshot::dsp {
+namespace {
+
+// Fraction of 10 ms frames in [from_s, to_s) called speech.
+double speech_share(const std::vector<float>& x, double from_s, double to_s, float gain = 1) {
+  VoiceActivityDetector vad;
+  int in = 0, speech = 0;
+  std::vector<float> frame(160);
+  for (size_t i = 0; i + 160 <= x.size(); i += 160) {
+    for (int k = 0; k < 160; ++k)
+      frame[size_t(k)] = x[i + size_t(k)] * gain;
+    vad.process(frame.data());
+    const double t = double(i) / 16000;
+    if (t >= from_s && t < to_s) {
+      ++in;
+      speech += vad.is_speech();
+    }
+  }
+  return in ? double(speech) / in : 0;
+}
+
+TEST(Vad, FindsLabelledSpeechAndNotTheSilenceAroundIt) {
+  // LibriVox clip 0870: speech from 0.236 s to 6.762 s (its .lab file).
+  test::Audio clip = test::read_audio(
+      test::data_path("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-0870.wav"));
+  EXPECT_GT(speech_share(clip.samples, 0.5, 6.5), 0.75);
+}
+
+TEST(Vad, IsLevelIndependent) {
+  test::Audio jfk = test::read_audio(test::data_path("whisper.cpp/jfk.wav"));
+  const double loud = speech_share(jfk.samples, 0.5, 10.5, 1.0f);
+  const double quiet = speech_share(jfk.samples, 0.5, 10.5, 0.05f);  // -26 dB
+  EXPECT_NEAR(loud, quiet, 0.15);
+  EXPECT_GT(quiet, 0.4);
+}
+
+TEST(Vad, StaysQuietOnSilenceAndMostlyOnKitchenNoise) {
+  std::vector<float> silence(16000 * 3, 0.0f);
+  EXPECT_EQ(speech_share(silence, 0, 3), 0.0);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> n(0, 0.01f);
+  std::vector<float> hiss(16000 * 5);
+  for (float& v : hiss)
+    v = n(rng);
+  EXPECT_LT(speech_share(hiss, 1, 5), 0.05);
+  test::Audio dishes = test::read_audio(test::data_path("noise/doing_the_dishes.wav"));
+  std::vector<float> d(dishes.samples.begin(), dishes.samples.begin() + 30 * 16000);
+  EXPECT_LT(speech_share(d, 2, 30), 0.35);
+}
+
+TEST(Segmenter, SendsPreRollFirstThenSpeechThenEndsAfterHangover) {
+  SegmenterConfig cfg;
+  cfg.pre_roll_ms = 100;   // 5 frames
+  cfg.hangover_ms = 60;    // 3 frames
+  cfg.min_speech_ms = 40;  // 2 frames
+  SpeechSegmenter seg(cfg);
+  std::vector<SegmentFrame> out;
+  float pcm[320] = {};
+  auto emit = [&](const SegmentFrame& f) { out.push_back(f); };
+  uint64_t ts = 0;
+  auto push = [&](bool speech) {
+    bool started = seg.push(pcm, ts, speech, emit);
+    ts += 320;
+    return started;
+  };
+  for (int i = 0; i < 10; ++i)
+    EXPECT_FALSE(push(false));
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(push(true));   // one frame is not enough
+  EXPECT_TRUE(push(true));    // second consecutive: start
+  ASSERT_EQ(out.size(), 7u);  // 5 pre-roll (capacity) + ... the ring holds pre-roll + run
+  EXPECT_EQ(out.front().flags & kSegmentStart, kSegmentStart);
+  EXPECT_TRUE(out.front().flags & kPreRoll);
+  EXPECT_FALSE(out.back().flags & kPreRoll);
+  for (size_t i = 1; i < out.size(); ++i)
+    EXPECT_EQ(out[i].timestamp, out[i - 1].timestamp + 320);
+  EXPECT_EQ(out.back().timestamp, 11u * 320);
+  out.clear();
+  push(true);
+  push(false);
+  push(true);  // a short pause does not end the segment
+  push(false);
+  push(false);
+  EXPECT_TRUE(seg.in_segment());
+  push(false);  // the third silent frame: hangover over
+  EXPECT_FALSE(seg.in_segment());
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_EQ(out.back().flags, kSegmentEnd);
+  for (size_t i = 0; i + 1 < out.size(); ++i)
+    EXPECT_EQ(out[i].flags, 0);
+}
+
+TEST(Segmenter, ASingleClickNeverOpensASegment) {
+  SpeechSegmenter seg;  // min_speech 40 ms = 2 frames
+  float pcm[320] = {};
+  int emitted = 0;
+  for (int i = 0; i < 50; ++i)
+    seg.push(pcm, uint64_t(i) * 320, i % 5 == 0, [&](const SegmentFrame&) { ++emitted; });
+  EXPECT_EQ(emitted, 0);
+}
+
+}  // namespace
+}  // namespace earshot::dsp

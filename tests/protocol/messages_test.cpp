@@ -1,0 +1,146 @@
+// JSON control messages: every type round-trips, every field is validated, direction is enforced.
+#include "protocol/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace earshot::protocol {
+namespace {
+
+std::string roundtrip_error(const Message& m, Direction d) {
+  const std::string json = to_json(m);
+  ParseResult r = parse_message(json, d);
+  if (!r.ok()) return r.error + " in " + json;
+  if (to_json(*r.message) != json) return "changed: " + to_json(*r.message) + " vs " + json;
+  return "";
+}
+
+TEST(Messages, EveryNodeToHostTypeRoundTrips) {
+  Hello h;
+  h.node_id = "kitchen-1";
+  h.token = "t";
+  h.room = "kitchen";
+  h.capabilities = {"playback", "barge_in"};
+  h.mode = Mode::kAmbient;
+  h.language = "kn";
+  Interrupt i;
+  i.reply_id = "s1-r2";
+  i.played_ms = 1234;
+  i.played_seq = 61;
+  for (const Message& m : std::vector<Message>{h, SpeechStart{5, 1600}, SpeechEnd{9, 2880}, i,
+                                               PlaybackDone{"r1", 900}, ModeChange{Mode::kAmbient}})
+    EXPECT_EQ(roundtrip_error(m, Direction::kNodeToHost), "") << type_name(m);
+}
+
+TEST(Messages, EveryHostToNodeTypeRoundTrips) {
+  Welcome w;
+  w.session_id = "s7";
+  w.acked_seq = 41;
+  SpeechOutSentence s;
+  s.reply_id = "r1";
+  s.index = 2;
+  s.text = "Second sentence, with \"quotes\" and ünïcödé.";
+  s.first_seq = 100;
+  for (const Message& m :
+       std::vector<Message>{w, Ack{41}, Transcript{"t1", "hello there", true, std::string("en")},
+                            ReplyText{"r1", "t1", "Hel", false}, SpeechOutStart{"r1", "t1", {}}, s,
+                            SpeechOutEnd{"r1", 120, "interrupted"}, Error{"bad_token", "no", true},
+                            Interrupt{"r1", 0, std::nullopt}, ModeChange{Mode::kConversation}})
+    EXPECT_EQ(roundtrip_error(m, Direction::kHostToNode), "") << type_name(m);
+}
+
+TEST(Messages, TheDocumentedHelloParses) {
+  // The example from docs/protocol.md, verbatim.
+  const char* text = R"({"type":"hello","versions":[1],"node_id":"kitchen","room":"kitchen",
+    "audio":{"codec":"opus","sample_rate":16000,"channels":1,"frame_ms":20},
+    "capabilities":["playback","barge_in","partial_transcripts"],"mode":"conversation",
+    "language":"en"})";
+  ParseResult r = parse_message(text, Direction::kNodeToHost);
+  ASSERT_TRUE(r.ok()) << r.error;
+  const Hello& h = std::get<Hello>(*r.message);
+  EXPECT_EQ(h.node_id, "kitchen");
+  EXPECT_EQ(h.audio.sample_rate, 16000u);
+  EXPECT_EQ(h.capabilities.size(), 3u);
+}
+
+struct Bad {
+  const char* text;
+  const char* error_contains;
+};
+
+TEST(Messages, MalformedInputGivesAClearErrorNamingTheField) {
+  const Bad cases[] = {
+      {"", "not valid JSON"},
+      {"{\"type\":\"ack\"", "not valid JSON"},
+      {"[1,2]", "JSON object"},
+      {"{\"seq\":1}", "message.type"},
+      {"{\"type\":\"dance\"}", "unknown message type"},
+      {"{\"type\":\"hello\",\"versions\":[1],\"audio\":{\"codec\":\"opus\",\"sample_rate\":16000,"
+       "\"channels\":1,\"frame_ms\":20}}",
+       "hello.node_id: missing"},
+      {"{\"type\":\"hello\",\"versions\":[1],\"node_id\":\"a b\",\"audio\":{}}", "hello.node_id"},
+      {"{\"type\":\"hello\",\"versions\":[],\"node_id\":\"a\",\"audio\":{}}", "hello.versions"},
+      {"{\"type\":\"hello\",\"versions\":[1],\"node_id\":\"a\",\"audio\":{\"codec\":\"opus\","
+       "\"sample_rate\":44100,\"channels\":1,\"frame_ms\":20}}",
+       "sample_rate"},
+      {"{\"type\":\"hello\",\"versions\":[1],\"node_id\":\"a\",\"audio\":{\"codec\":\"pcm\","
+       "\"sample_rate\":16000,\"channels\":1,\"frame_ms\":20}}",
+       "codec"},
+      {"{\"type\":\"speech_start\",\"seq\":-1,\"timestamp\":0}", "speech_start.seq"},
+      {"{\"type\":\"speech_start\",\"seq\":1.5,\"timestamp\":0}", "speech_start.seq"},
+      {"{\"type\":\"speech_start\",\"seq\":9007199254740993,\"timestamp\":0}", "2^53"},
+      {"{\"type\":\"speech_end\",\"seq\":\"3\",\"timestamp\":0}", "speech_end.seq"},
+      {"{\"type\":\"interrupt\",\"played_ms\":3}", "interrupt.reply_id: missing"},
+      {"{\"type\":\"mode\",\"mode\":\"party\"}", "mode.mode"},
+      {"{\"type\":\"playback_done\",\"reply_id\":\"r\",\"played_ms\":true}", "played_ms"},
+  };
+  for (const Bad& c : cases) {
+    ParseResult r = parse_message(c.text, Direction::kNodeToHost);
+    EXPECT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.error.find(c.error_contains), std::string::npos) << c.text << " -> " << r.error;
+  }
+}
+
+TEST(Messages, DirectionIsEnforced) {
+  ParseResult r = parse_message("{\"type\":\"ack\",\"seq\":1}", Direction::kNodeToHost);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("not a node->host message"), std::string::npos);
+  r = parse_message("{\"type\":\"speech_start\",\"seq\":1,\"timestamp\":0}",
+                    Direction::kHostToNode);
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(
+      parse_message("{\"type\":\"interrupt\",\"reply_id\":\"r1\"}", Direction::kHostToNode).ok());
+}
+
+TEST(Messages, OversizedMessagesAreRefusedBeforeParsing) {
+  std::string big = "{\"type\":\"error\",\"code\":\"x\",\"message\":\"" +
+                    std::string(kMaxControlMessageSize, 'a') + "\"}";
+  ParseResult r = parse_message(big, Direction::kHostToNode);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("larger than"), std::string::npos);
+  std::string long_text = "{\"type\":\"transcript\",\"turn_id\":\"t\",\"final\":true,\"text\":\"" +
+                          std::string(kMaxTextLength + 1, 'a') + "\"}";
+  EXPECT_FALSE(parse_message(long_text, Direction::kHostToNode).ok());
+}
+
+TEST(Messages, UnknownFieldsAreIgnoredForForwardCompatibility) {
+  ParseResult r =
+      parse_message("{\"type\":\"ack\",\"seq\":3,\"future\":{\"x\":1}}", Direction::kHostToNode);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(std::get<Ack>(*r.message).seq, 3u);
+}
+
+TEST(Messages, VersionNegotiationPicksACommonVersionOrNone) {
+  EXPECT_EQ(negotiate_version({1}), 1);
+  EXPECT_EQ(negotiate_version({3, 2, 1}), 1);
+  EXPECT_FALSE(negotiate_version({2, 3}).has_value());
+  EXPECT_FALSE(negotiate_version({}).has_value());
+}
+
+TEST(Messages, InvalidUtf8FromAnEngineIsReplacedNotThrown) {
+  Transcript t{"t1", std::string("caf\xC3", 4), true, std::nullopt};
+  const std::string json = to_json(t);
+  EXPECT_TRUE(parse_message(json, Direction::kHostToNode).ok()) << json;
+}
+
+}  // namespace
+}  // namespace earshot::protocol
