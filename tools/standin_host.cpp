@@ -112,7 +112,8 @@ void prepare_reply(Host& h) {
   uint8_t packet[1500], wire[protocol::kMaxAudioFrameSize];
   float frame[320];
   for (size_t i = 0; i + 320 <= size_t(info.frames); i += 320) {
-    for (int k = 0; k < 320; ++k) frame[k] = pcm[(i + size_t(k)) * size_t(info.channels)];
+    for (int k = 0; k < 320; ++k)
+      frame[k] = pcm[(i + size_t(k)) * size_t(info.channels)];
     const int n = enc->encode(frame, packet, sizeof packet);
     protocol::AudioFrameHeader hdr;
     hdr.stream = protocol::Stream::kReply;
@@ -143,7 +144,8 @@ void start_reply(Host& h) {
 void pace_reply(Host& h) {
   if (!h.replying || !h.node) return;
   const auto elapsed = std::chrono::steady_clock::now() - h.reply_start;
-  const size_t due = size_t(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() / 20) + 3;
+  const size_t due =
+      size_t(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() / 20) + 3;
   while (h.reply_next < h.reply_frames.size() && h.reply_next < due)
     h.out.emplace_back(true, h.reply_frames[h.reply_next++]);
   if (h.reply_next >= h.reply_frames.size()) {
@@ -156,7 +158,8 @@ void pace_reply(Host& h) {
   if (!h.out.empty()) lws_callback_on_writable(h.node);
 }
 
-void refuse(Host& h, lws* wsi, const std::string& code, const std::string& message, uint16_t close) {
+void refuse(Host& h, lws* wsi, const std::string& code, const std::string& message,
+            uint16_t close) {
   h.out.emplace_back(false, protocol::to_json(protocol::Error{code, message, true}));
   h.closing = true;
   h.close_code = close;
@@ -196,7 +199,8 @@ void on_binary(Host& h, lws* wsi, const std::string& bytes) {
   const protocol::FrameError e =
       protocol::parse_audio_frame(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &v);
   if (e != protocol::FrameError::kOk || h.node != wsi) {
-    h.out.emplace_back(false, protocol::to_json(protocol::Error{"bad_frame", protocol::to_string(e), false}));
+    h.out.emplace_back(
+        false, protocol::to_json(protocol::Error{"bad_frame", protocol::to_string(e), false}));
     lws_callback_on_writable(wsi);
     return;
   }
@@ -205,10 +209,11 @@ void on_binary(Host& h, lws* wsi, const std::string& bytes) {
   const int n = h.decoder->decode(v.payload, v.payload_size, pcm, 5760);
   if (n > 0 && h.wav) sf_writef_float(h.wav, pcm, n);
   if (h.frames_log) {
-    fprintf(h.frames_log, "{\"seq\":%llu,\"ts\":%llu,\"flags\":%u,\"redelivery\":%s,\"bytes\":%zu}\n",
+    fprintf(h.frames_log,
+            "{\"seq\":%llu,\"ts\":%llu,\"flags\":%u,\"redelivery\":%s,\"bytes\":%zu}\n",
             (unsigned long long)v.header.seq, (unsigned long long)v.header.timestamp,
-            unsigned(v.header.flags), (v.header.flags & protocol::kFlagRedelivery) ? "true" : "false",
-            v.payload_size);
+            unsigned(v.header.flags),
+            (v.header.flags & protocol::kFlagRedelivery) ? "true" : "false", v.payload_size);
     fflush(h.frames_log);
   }
   h.high_water = v.header.seq;
@@ -229,7 +234,8 @@ int callback(lws* wsi, lws_callback_reasons reason, void*, void* in, size_t len)
   switch (reason) {
     case LWS_CALLBACK_ESTABLISHED: {
       char auth[512] = {};
-      h.authorization = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 ? auth : "";
+      h.authorization =
+          lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 ? auth : "";
       h.closing = false;
       h.out.clear();
       return 0;
@@ -241,7 +247,10 @@ int callback(lws* wsi, lws_callback_reasons reason, void*, void* in, size_t len)
       }
       h.rx.append(static_cast<const char*>(in), len);
       if (!lws_is_final_fragment(wsi)) return 0;
-      if (h.rx_binary) on_binary(h, wsi, h.rx); else on_text(h, wsi, h.rx);
+      if (h.rx_binary)
+        on_binary(h, wsi, h.rx);
+      else
+        on_text(h, wsi, h.rx);
       return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE: {
       if (!h.out.empty()) {
@@ -249,7 +258,8 @@ int callback(lws* wsi, lws_callback_reasons reason, void*, void* in, size_t len)
         h.out.pop_front();
         std::vector<unsigned char> buf(LWS_PRE + bytes.size());
         memcpy(buf.data() + LWS_PRE, bytes.data(), bytes.size());
-        if (lws_write(wsi, buf.data() + LWS_PRE, bytes.size(), binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0)
+        if (lws_write(wsi, buf.data() + LWS_PRE, bytes.size(),
+                      binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0)
           return -1;
         if (!h.out.empty() || h.closing) lws_callback_on_writable(wsi);
         return 0;
@@ -309,10 +319,9 @@ int main(int argc, char** argv) {
   prepare_reply(host);
 
   lws_set_log_level(LLL_ERR, nullptr);
-  static lws_protocols protocols[] = {
-      {"http", lws_callback_http_dummy, 0, 0, 0, nullptr, 0},
-      {protocol::kSubprotocol, callback, 0, 4096, 0, nullptr, 0},
-      {nullptr, nullptr, 0, 0, 0, nullptr, 0}};
+  static lws_protocols protocols[] = {{"http", lws_callback_http_dummy, 0, 0, 0, nullptr, 0},
+                                      {protocol::kSubprotocol, callback, 0, 4096, 0, nullptr, 0},
+                                      {nullptr, nullptr, 0, 0, 0, nullptr, 0}};
   lws_context_creation_info info{};
   info.port = opt.port;
   info.iface = "127.0.0.1";

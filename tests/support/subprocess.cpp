@@ -23,7 +23,8 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::string log_prefix,
   std::string out = log_prefix_ + ".out", err = log_prefix_ + ".err";
   pid_ = fork();
   if (pid_ == 0) {
-    for (auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    for (auto& [k, v] : env)
+      setenv(k.c_str(), v.c_str(), 1);
     int in = open(stdin_file.empty() ? "/dev/null" : stdin_file.c_str(), O_RDONLY);
     int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -31,7 +32,8 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::string log_prefix,
     if (o >= 0) dup2(o, 1);
     if (e >= 0) dup2(e, 2);
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv)
+      args.push_back(a.data());
     args.push_back(nullptr);
     execvp(args[0], args.data());
     fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
@@ -66,8 +68,12 @@ int Subprocess::wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-std::string Subprocess::stdout_text() const { return read_file(log_prefix_ + ".out"); }
-std::string Subprocess::stderr_text() const { return read_file(log_prefix_ + ".err"); }
+std::string Subprocess::stdout_text() const {
+  return read_file(log_prefix_ + ".out");
+}
+std::string Subprocess::stderr_text() const {
+  return read_file(log_prefix_ + ".err");
+}
 
 int run_command(const std::vector<std::string>& argv, const std::string& log_prefix,
                 std::chrono::milliseconds timeout, std::string* out) {

@@ -20,8 +20,7 @@ std::string data_path(const std::string& relative) {
 }
 
 std::string scratch_dir(const std::string& name) {
-  std::filesystem::path dir =
-      std::filesystem::path(EARSHOT_BINARY_DIR) / "test-scratch" / name;
+  std::filesystem::path dir = std::filesystem::path(EARSHOT_BINARY_DIR) / "test-scratch" / name;
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir);
@@ -94,9 +93,9 @@ Audio sox_convert(const Audio& in, int sample_rate, int channels, const std::str
     ADD_FAILURE() << "cannot write " << src;
     return {};
   }
-  int rc = run_command({"sox", "-D", src, "-r", std::to_string(sample_rate), "-c",
-                        std::to_string(channels), dst},
-                       scratch + "/sox");
+  int rc = run_command(
+      {"sox", "-D", src, "-r", std::to_string(sample_rate), "-c", std::to_string(channels), dst},
+      scratch + "/sox");
   if (rc != 0) {
     ADD_FAILURE() << "sox failed: " << rc;
     return {};
@@ -108,7 +107,8 @@ std::vector<float> to_mono(const Audio& audio) {
   std::vector<float> mono(audio.frames());
   for (size_t i = 0; i < mono.size(); ++i) {
     float sum = 0;
-    for (int c = 0; c < audio.channels; ++c) sum += audio.samples[i * audio.channels + c];
+    for (int c = 0; c < audio.channels; ++c)
+      sum += audio.samples[i * audio.channels + c];
     mono[i] = sum / float(audio.channels);
   }
   return mono;
@@ -117,7 +117,8 @@ std::vector<float> to_mono(const Audio& audio) {
 double rms(const std::vector<float>& x) {
   if (x.empty()) return 0;
   double sum = 0;
-  for (float v : x) sum += double(v) * v;
+  for (float v : x)
+    sum += double(v) * v;
   return std::sqrt(sum / double(x.size()));
 }
 
@@ -127,7 +128,8 @@ std::vector<float> mix_at_snr(const std::vector<float>& speech, const std::vecto
   if (noise.empty()) return out;
   double ps = rms(speech), pn = rms(noise);
   double gain = pn > 0 ? ps / (pn * std::pow(10.0, snr_db / 20.0)) : 0.0;
-  for (size_t i = 0; i < out.size(); ++i) out[i] += float(gain * noise[i % noise.size()]);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] += float(gain * noise[i % noise.size()]);
   return out;
 }
 
