@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
     fprintf(stderr, "earshot-node: %s\n", loaded.error.c_str());
     return 2;
   }
+  if (std::string problem = validate(config); !problem.empty()) {
+    fprintf(stderr, "earshot-node: config: %s\n", problem.c_str());
+    return 2;
+  }
   if (loaded.check) {
     std::string problem = NodePipeline::check(config);
     if (!problem.empty()) {

@@ -42,6 +42,10 @@ struct Options {
   long exit_after_frames = -1;
   int ack_every = 1;
   bool no_ack = false;
+  bool send_garbage =
+      false;  // after welcome: malformed messages and frames (the node ignores them)
+  bool refuse_version = false;    // answer hello with error + close 4002
+  bool reply_on_connect = false;  // start the reply right after welcome (barge-in tests)
 };
 
 struct Host {
@@ -68,7 +72,15 @@ struct Host {
   uint16_t close_code = 1000;
 };
 
+void pace_reply(Host& h);
 Host* g_host = nullptr;
+lws_sorted_usec_list_t g_pace_timer;
+
+// Every 10 ms: release due reply frames (the loop only wakes for events and timers).
+void on_pace_timer(lws_sorted_usec_list_t*) {
+  pace_reply(*g_host);
+  lws_sul_schedule(g_host->context, 0, &g_pace_timer, on_pace_timer, 10 * 1000);
+}
 std::atomic<bool> g_stop{false};
 
 void save_state(Host& h) {
@@ -83,7 +95,17 @@ void save_state(Host& h) {
   rename(tmp.c_str(), h.opt.state.c_str());
 }
 
+// What is stored is what the frames log holds: its last line is the high-water mark, so storing
+// a frame and advancing the mark are one atomic append (a crash can never split them).
 void load_state(Host& h) {
+  if (!h.opt.frames_log.empty()) {
+    std::ifstream log(h.opt.frames_log);
+    for (std::string line; std::getline(log, line);) {
+      const size_t at = line.find("\"seq\":");
+      if (at != std::string::npos) h.high_water = std::stoull(line.substr(at + 6));
+    }
+    if (h.high_water) return;
+  }
   if (h.opt.state.empty()) return;
   std::ifstream in(h.opt.state);
   unsigned long long v;
@@ -178,7 +200,7 @@ void on_text(Host& h, lws* wsi, const std::string& text) {
   if (auto* hello = std::get_if<protocol::Hello>(&*r.message)) {
     std::string token = hello->token.value_or("");
     if (h.authorization.rfind("Bearer ", 0) == 0) token = h.authorization.substr(7);
-    if (!protocol::negotiate_version(hello->versions))
+    if (!protocol::negotiate_version(hello->versions) || h.opt.refuse_version)
       return refuse(h, wsi, "unsupported_version", "version 1 only", protocol::kCloseBadVersion);
     if (!h.opt.token.empty() && token != h.opt.token)
       return refuse(h, wsi, "bad_token", "the token is not valid", protocol::kCloseUnauthorized);
@@ -189,6 +211,15 @@ void on_text(Host& h, lws* wsi, const std::string& text) {
     w.mode = hello->mode;
     w.acked_seq = h.high_water;
     queue_text(h, w);
+    if (h.opt.send_garbage) {
+      h.out.emplace_back(false, "{not json");
+      h.out.emplace_back(false, "{\"type\":\"ack\",\"seq\":-5}");
+      h.out.emplace_back(false, "{\"type\":\"hello\",\"versions\":[1]}");    // wrong direction
+      h.out.emplace_back(true, std::string("\x07\x01\x00\x00garbage", 11));  // bad version
+      h.out.emplace_back(true, std::string(3, '\x01'));                      // truncated
+      h.out.emplace_back(false, std::string(70000, 'x'));                    // oversized
+    }
+    if (h.opt.reply_on_connect) start_reply(h);
     return;
   }
   if (std::holds_alternative<protocol::SpeechEnd>(*r.message)) start_reply(h);
@@ -210,19 +241,22 @@ void on_binary(Host& h, lws* wsi, const std::string& bytes) {
   if (n > 0 && h.wav) sf_writef_float(h.wav, pcm, n);
   if (h.frames_log) {
     fprintf(h.frames_log,
-            "{\"seq\":%llu,\"ts\":%llu,\"flags\":%u,\"redelivery\":%s,\"bytes\":%zu}\n",
+            "{\"seq\":%llu,\"ts\":%llu,\"flags\":%u,\"redelivery\":%s,\"bytes\":%zu,"
+            "\"run\":%d}\n",
             (unsigned long long)v.header.seq, (unsigned long long)v.header.timestamp,
             unsigned(v.header.flags),
-            (v.header.flags & protocol::kFlagRedelivery) ? "true" : "false", v.payload_size);
+            (v.header.flags & protocol::kFlagRedelivery) ? "true" : "false", v.payload_size,
+            int(getpid()));
     fflush(h.frames_log);
   }
   h.high_water = v.header.seq;
   ++h.accepted;
   if (h.opt.exit_after_frames >= 0 && h.accepted >= h.opt.exit_after_frames) {
     if (h.wav) sf_write_sync(h.wav);
-    _exit(3);  // a crash: no ack for this frame, no goodbye
+    _exit(3);  // a crash after storing this frame, before acknowledging it
   }
-  if (!h.opt.no_ack && h.accepted % h.opt.ack_every == 0) {
+  if (!h.opt.no_ack &&
+      (h.accepted % h.opt.ack_every == 0 || (v.header.flags & protocol::kFlagSegmentEnd))) {
     save_state(h);  // durable before acknowledged
     queue_text(h, protocol::Ack{v.header.seq});
   }
@@ -297,6 +331,9 @@ int main(int argc, char** argv) {
   app.add_option("--exit-after-frames", opt.exit_after_frames, "crash after accepting N frames");
   app.add_option("--ack-every", opt.ack_every, "acknowledge every N frames");
   app.add_flag("--no-ack", opt.no_ack, "never acknowledge");
+  app.add_flag("--send-garbage", opt.send_garbage, "send malformed messages after welcome");
+  app.add_flag("--refuse-version", opt.refuse_version, "refuse every hello with close 4002");
+  app.add_flag("--reply-on-connect", opt.reply_on_connect, "send the reply right after welcome");
   CLI11_PARSE(app, argc, argv);
   if (opt.ack_every < 1) opt.ack_every = 1;
 
@@ -336,14 +373,19 @@ int main(int argc, char** argv) {
     fprintf(stderr, "standin: cannot listen on port %d\n", opt.port);
     return 1;
   }
-  signal(SIGTERM, [](int) { g_stop = true; });
-  signal(SIGINT, [](int) { g_stop = true; });
+  signal(SIGTERM, [](int) {
+    g_stop = true;
+    lws_cancel_service(g_host->context);
+  });
+  signal(SIGINT, [](int) {
+    g_stop = true;
+    lws_cancel_service(g_host->context);
+  });
   printf("listening on %d\n", opt.port);
   fflush(stdout);
-  while (!g_stop) {
-    lws_service(host.context, 10);
-    pace_reply(host);
-  }
+  lws_sul_schedule(host.context, 0, &g_pace_timer, on_pace_timer, 10 * 1000);
+  while (!g_stop)
+    lws_service(host.context, 0);
   lws_context_destroy(host.context);
   if (host.wav) sf_close(host.wav);
   if (host.frames_log) fclose(host.frames_log);
