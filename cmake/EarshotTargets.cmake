@@ -24,6 +24,15 @@ endif()
 if(EARSHOT_TSAN)
   list(APPEND EARSHOT_SANITIZE_FLAGS -fsanitize=thread)
 endif()
+if(EARSHOT_FUZZ)
+  # Everything a fuzzer links is instrumented for coverage and checked by ASan/UBSan; only the
+  # fuzz executables themselves add -fsanitize=fuzzer (which brings libFuzzer's main).
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "EARSHOT_FUZZ needs clang (-DCMAKE_CXX_COMPILER=clang++)")
+  endif()
+  list(APPEND EARSHOT_SANITIZE_FLAGS -fsanitize=fuzzer-no-link,address,undefined
+       -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+endif()
 
 # earshot_configure_target(<target>): warnings, standard, sanitizers.
 function(earshot_configure_target target)

@@ -141,7 +141,9 @@ ConfigResult parse_config_toml(const std::string& text, const std::string& origi
           position(section_node.source(), origin) + ": '" + section + "' must be a [section]";
       return result;
     }
-    for (auto&& [key, value] : *section_table) {
+    for (auto&& entry : *section_table) {
+      const toml::key& key = entry.first;
+      const toml::node& value = entry.second;  // a plain reference: lambdas may capture it
       const Option* option = nullptr;
       for (const Option& o : options())
         if (section == o.section && key.str() == o.key) option = &o;

@@ -347,13 +347,22 @@ void NodePipeline::Impl::process_20ms() {
     segments.fetch_add(1, std::memory_order_relaxed);
     // Barge-in: the person spoke over the reply. Stop it now and say how much was heard.
     if (playback && !ambient.load()) {
+      const auto fired = std::chrono::steady_clock::now();
       if (std::optional<PlaybackReport> r = playback->interrupt()) {
+        const double stop_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - fired)
+                .count();
         barge_ins.fetch_add(1, std::memory_order_relaxed);
         protocol::Interrupt msg;
         msg.reply_id = r->reply_id;
         msg.played_ms = r->played_ms;
         msg.played_seq = r->played_seq;
         link->send(msg);
+        // Once per barge-in, not per frame: how long the person heard the reply, and how fast
+        // playback stopped after the VAD fired (the contract: within two 20 ms frames).
+        ES_LOG_INFO("playback",
+                    "barge-in: reply %s stopped after %llu ms played, %.1f ms after the VAD fired",
+                    r->reply_id.c_str(), (unsigned long long)r->played_ms, stop_ms);
       }
     }
   }

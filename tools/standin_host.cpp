@@ -46,6 +46,7 @@ struct Options {
       false;  // after welcome: malformed messages and frames (the node ignores them)
   bool refuse_version = false;    // answer hello with error + close 4002
   bool reply_on_connect = false;  // start the reply right after welcome (barge-in tests)
+  int max_replies = -1;           // stop replying after this many (-1: no limit)
 };
 
 struct Host {
@@ -148,6 +149,7 @@ void prepare_reply(Host& h) {
 
 void start_reply(Host& h) {
   if (h.reply_frames.empty() || h.replying) return;
+  if (h.opt.max_replies >= 0 && h.reply_count >= h.opt.max_replies) return;
   h.replying = true;
   h.reply_next = 0;
   h.reply_id = "r" + std::to_string(++h.reply_count);
@@ -334,6 +336,7 @@ int main(int argc, char** argv) {
   app.add_flag("--send-garbage", opt.send_garbage, "send malformed messages after welcome");
   app.add_flag("--refuse-version", opt.refuse_version, "refuse every hello with close 4002");
   app.add_flag("--reply-on-connect", opt.reply_on_connect, "send the reply right after welcome");
+  app.add_option("--max-replies", opt.max_replies, "reply at most this many times");
   CLI11_PARSE(app, argc, argv);
   if (opt.ack_every < 1) opt.ack_every = 1;
 

@@ -273,6 +273,72 @@ TEST(Node, MalformedMessagesFromTheHostAreIgnoredAndStreamingGoesOn) {
   EXPECT_GT(count_lines(fx.dir + "/frames.jsonl"), 400u);
 }
 
+// Point 6: barge-in. The host starts a reply as soon as the node connects; the node plays it
+// through ALSA (`play`, whose file plugin writes what is played to played.raw) while the capture
+// side (`cap`) holds 2.5 s of room silence and then speech. When the VAD fires, playback stops
+// within two frames, the played file ends there, and the interrupt message says how much was
+// played.
+TEST(Node, BargeInStopsPlaybackWithinTwoFramesAndReportsThePlayedDuration) {
+  Fixture fx("node_barge_in");
+  test::Audio speech = test::read_audio(test::data_path("whisper.cpp/jfk.wav"));
+  test::Audio in;
+  in.sample_rate = 16000;
+  in.channels = 1;
+  in.samples.assign(40000, 0.0f);  // 2.5 s of silence
+  in.samples.insert(in.samples.end(), speech.samples.begin(), speech.samples.begin() + 48000);
+  in.samples.resize(in.samples.size() + 160000, 0.0f);  // then silence (the plugin loops at EOF)
+  ASSERT_TRUE(test::write_raw_s16(fx.dir + "/in.raw", in));
+  // The reply: 11 s of speech, far longer than the 2.5 s before the person talks over it.
+  auto host = fx.host("a", {"--reply-wav", test::data_path("whisper.cpp/jfk.wav"),
+                            "--reply-on-connect", "--max-replies", "1"});
+  auto node =
+      fx.node({"--source", "alsa", "--device", "cap", "--sample-rate", "16000", "--channels", "1",
+               "--pace", "--sink", "alsa", "--playback-device", "play", "--playback-pace"});
+  nlohmann::json interrupt;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        std::istringstream lines(host->stdout_text());
+        for (std::string line; std::getline(lines, line);) {
+          auto j = nlohmann::json::parse(line, nullptr, false);
+          if (!j.is_discarded() && j.is_object() && j.value("type", "") == "interrupt") {
+            interrupt = j;
+            return true;
+          }
+        }
+        return false;
+      },
+      30s))
+      << node->stderr_text() << host->stderr_text();
+  node->signal(SIGTERM);
+  EXPECT_EQ(node->wait(15s), 0) << node->stderr_text();
+
+  // The node measured the stop: VAD fired -> device flushed, at most two 20 ms frames.
+  const std::string log = node->stderr_text();
+  const size_t at = log.find("ms after the VAD fired");
+  ASSERT_NE(at, std::string::npos) << log;
+  const size_t comma = log.rfind(", ", at);
+  const double stop_ms = std::stod(log.substr(comma + 2, at - comma - 2));
+  EXPECT_LE(stop_ms, 40.0) << log;
+
+  // The interrupt names the reply and reports what was played: the reply started soon after the
+  // node connected and ran until the speech at 2.5 s (+ the VAD's onset), so between 1.5 and 3.5 s.
+  EXPECT_EQ(interrupt.value("reply_id", ""), "r1");
+  const uint64_t played_ms = interrupt.value("played_ms", uint64_t(0));
+  EXPECT_GT(played_ms, 1500u);
+  EXPECT_LT(played_ms, 3500u);
+  // The played file ends there: what ALSA received is what the node says was heard, give or take
+  // the one frame written ahead of the clock. Nothing of the reply was played after the interrupt.
+  const test::Audio played = test::read_raw_s16(fx.dir + "/played.raw", 16000, 1);
+  const double played_file_ms = played.seconds() * 1000.0;
+  EXPECT_NEAR(played_file_ms, double(played_ms), 20.0 + 1.0)
+      << "file " << played_file_ms << " ms, reported " << played_ms << " ms";
+  // What was played is the reply from its start: it correlates with the reply's first second.
+  ASSERT_GT(played.samples.size(), 16000u);
+  std::vector<float> head(speech.samples.begin(), speech.samples.begin() + 16000);
+  std::vector<float> got(played.samples.begin(), played.samples.begin() + 16000);
+  EXPECT_GT(test::best_alignment(head, got, 400).correlation, 0.8);
+}
+
 TEST(Node, MissingDeviceUnreadableFileAndBadRatesAreClearErrors) {
   Fixture fx("node_bad_input");
   auto run = [&](std::vector<std::string> args, const std::string& tag) {
