@@ -1,5 +1,6 @@
 // earshot-vad: runs the node's VAD over any audio file and prints one line per 10 ms frame:
-//   time_s score decision [webrtc_decision] [band_snr_db harmonicity tonality level_dbfs]
+//   time_s score decision [webrtc_decision]
+//          [band_snr_db harmonicity tonality low_high_db level_dbfs harm_mean snr_mean lh_mean]
 // so the detector can be evaluated on any labelled set (and compared with the WebRTC VAD).
 #include <sndfile.h>
 
@@ -67,8 +68,10 @@ int main(int argc, char** argv) {
     if (reference) printf(" %d", reference->is_speech(&pcm[i]) ? 1 : 0);
     if (features) {
       const VadFeatures& ft = vad.features();
-      printf(" %.1f %.2f %.2f %.1f", double(ft.band_snr_db), double(ft.harmonicity),
-             double(ft.tonality), double(ft.level_db));
+      printf(" %.1f %.2f %.2f %.1f %.1f %.2f %.1f %.1f", double(ft.band_snr_db),
+             double(ft.harmonicity), double(ft.tonality), double(ft.low_high_db),
+             double(ft.level_db), double(ft.harmonicity_mean), double(ft.band_snr_mean_db),
+             double(ft.low_high_mean_db));
     }
     printf("\n");
   }

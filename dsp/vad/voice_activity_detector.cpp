@@ -32,6 +32,16 @@ float sigmoid(float z) {
 
 }  // namespace
 
+void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]) {
+  out[0] = std::min(f.band_snr_db, 30.0f) / 10.0f;
+  out[1] = f.harmonicity;
+  out[2] = f.tonality;
+  out[3] = f.low_high_db / 10.0f;
+  out[4] = f.harmonicity_mean;
+  out[5] = f.band_snr_mean_db / 10.0f;
+  out[6] = f.low_high_mean_db / 10.0f;
+}
+
 struct VoiceActivityDetector::Impl {
   float* fft_in = nullptr;
   fftwf_complex* fft_out = nullptr;
@@ -51,7 +61,11 @@ struct VoiceActivityDetector::Impl {
   float noise[kBands] = {};
   int frames = 0;
   float dec[kDecHistory] = {};  // decimated history, newest at the end
-  float rise = 1.0f;            // noise-floor climb per frame
+  // Rings of the last kVadContextFrames values of the context features, and their sums.
+  float ctx_harm[kVadContextFrames] = {}, ctx_snr[kVadContextFrames] = {},
+        ctx_lh[kVadContextFrames] = {};
+  float sum_harm = 0, sum_snr = 0, sum_lh = 0;
+  int ctx_pos = 0;
 
   Impl() {
     std::lock_guard<std::mutex> lock(g_fftw_planner);
@@ -74,21 +88,26 @@ struct VoiceActivityDetector::Impl {
     fftwf_free(fft_out);
   }
 
-  // Peak normalized autocorrelation over the pitch lags, coarse (step 2) then refined.
-  float harmonicity() const {
+  // Peak normalized autocorrelation over the pitch lags, coarse (step 2) then refined. The lagged
+  // windows' energies come from one prefix sum, and the dot product keeps eight partial sums so
+  // the compiler can vectorize it without -ffast-math: this is most of the detector's cost.
+  float harmonicity() {
     const float* seg = dec + kMaxLag;
-    float e0 = 0;
-    for (int i = 0; i < kDecWindow; ++i)
-      e0 += seg[i] * seg[i];
-    if (e0 < 1e-9f) return 0;
+    cum_energy[0] = 0;
+    for (int i = 0; i < kDecHistory; ++i)
+      cum_energy[i + 1] = cum_energy[i] + double(dec[i]) * dec[i];
+    const double e0 = cum_energy[kDecHistory] - cum_energy[kMaxLag];
+    if (e0 < 1e-9) return 0;
     auto corr = [&](int lag) {
       const float* lagged = seg - lag;
-      float dot = 0, el = 0;
-      for (int i = 0; i < kDecWindow; ++i) {
-        dot += seg[i] * lagged[i];
-        el += lagged[i] * lagged[i];
-      }
-      return el > 1e-9f ? dot / std::sqrt(e0 * el) : 0.0f;
+      float acc[8] = {};
+      for (int i = 0; i < kDecWindow; i += 8)
+        for (int k = 0; k < 8; ++k)
+          acc[k] += seg[i + k] * lagged[i + k];
+      const float dot =
+          ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      const double el = cum_energy[kMaxLag - lag + kDecWindow] - cum_energy[kMaxLag - lag];
+      return el > 1e-9 ? float(dot / std::sqrt(e0 * el)) : 0.0f;
     };
     float best = 0;
     int best_lag = kMinLag;
@@ -100,6 +119,7 @@ struct VoiceActivityDetector::Impl {
       if (lag >= kMinLag && lag <= kMaxLag) best = std::max(best, corr(lag));
     return std::clamp(best, 0.0f, 1.0f);
   }
+  double cum_energy[kDecHistory + 1] = {};
 };
 
 VoiceActivityDetector::VoiceActivityDetector(const VadConfig& config)
@@ -114,6 +134,11 @@ void VoiceActivityDetector::reset() {
   std::fill(std::begin(s.noise), std::end(s.noise), 0.0f);
   s.block = s.block_pos = 0;
   s.frames = 0;
+  std::fill(std::begin(s.ctx_harm), std::end(s.ctx_harm), 0.0f);
+  std::fill(std::begin(s.ctx_snr), std::end(s.ctx_snr), 0.0f);
+  std::fill(std::begin(s.ctx_lh), std::end(s.ctx_lh), 0.0f);
+  s.sum_harm = s.sum_snr = s.sum_lh = 0;
+  s.ctx_pos = 0;
   raw_ = smoothed_ = 0;
   speech_ = false;
 }
@@ -180,13 +205,44 @@ float VoiceActivityDetector::process(const float* frame) {
     s.dec[kDecHistory - kFrame / 2 + i] = 0.5f * (frame[2 * i] + frame[2 * i + 1]);
   features_.harmonicity = s.harmonicity();
 
-  // 5. Score, smoothing, decision.
+  // 5. Balance of low to high frequencies.
+  float low = 1e-9f, high = 1e-9f;
+  for (int k = int(250 / kBinHz); k < int(3000 / kBinHz); ++k)
+    low += s.power[k];
+  for (int k = int(4000 / kBinHz); k < kBins; ++k)
+    high += s.power[k];
+  features_.low_high_db = std::clamp(10.0f * std::log10(low / high), -30.0f, 30.0f);
+
+  // 6. Context: running means over the last kVadContextFrames frames.
+  auto slide = [&](float* ring, float* running, float value) {
+    *running += value - ring[s.ctx_pos];
+    ring[s.ctx_pos] = value;
+    return *running / float(kVadContextFrames);
+  };
+  features_.harmonicity_mean = slide(s.ctx_harm, &s.sum_harm, features_.harmonicity);
+  features_.band_snr_mean_db = slide(s.ctx_snr, &s.sum_snr, std::min(features_.band_snr_db, 30.0f));
+  features_.low_high_mean_db = slide(s.ctx_lh, &s.sum_lh, features_.low_high_db);
+  s.ctx_pos = (s.ctx_pos + 1) % kVadContextFrames;
+  if (s.frames % 1000 == 999) {  // float sums drift; recompute them now and then
+    s.sum_harm = s.sum_snr = s.sum_lh = 0;
+    for (int i = 0; i < kVadContextFrames; ++i) {
+      s.sum_harm += s.ctx_harm[i];
+      s.sum_snr += s.ctx_snr[i];
+      s.sum_lh += s.ctx_lh[i];
+    }
+  }
+
+  // 7. Score, smoothing, decision.
   ++s.frames;
   if (features_.level_db < config_.silence_dbfs) {
     raw_ = 0;
   } else {
-    raw_ = sigmoid(config_.bias + config_.w_snr * std::min(features_.band_snr_db, 30.0f) +
-                   config_.w_harm * features_.harmonicity + config_.w_tone * features_.tonality);
+    float x[kVadFeatureCount];
+    vad_feature_vector(features_, x);
+    float z = config_.bias;
+    for (int i = 0; i < kVadFeatureCount; ++i)
+      z += config_.weights[i] * x[i];
+    raw_ = sigmoid(z);
   }
   smoothed_ = std::max(raw_, config_.smoothing * smoothed_);
   const float threshold = speech_ ? config_.threshold - config_.hysteresis : config_.threshold;

@@ -7,7 +7,9 @@
 //      never counts and a new steady noise is learnt within two seconds;
 //   2. harmonicity: the peak normalized autocorrelation over pitch lags (80-400 Hz) of the
 //      signal decimated to 8 kHz — voiced speech is periodic, dishes and water are not;
-//   3. spectral flatness in 200-2000 Hz: voiced speech concentrates energy in harmonics.
+//   3. spectral flatness in 200-2000 Hz: voiced speech concentrates energy in harmonics;
+//   4. the balance of low (250-3000 Hz) to high (4-8 kHz) energy: clatter and water are bright;
+//   5. the means of 1, 2 and 4 over the last 100 ms: speech is sustained, a clink is not.
 // It combines them in a logistic score (weights fitted on labelled speech mixed with kitchen
 // noise; see docs/vad.md), smooths it over time (speech lasts syllables, clatter milliseconds) and
 // decides with hysteresis.
@@ -22,20 +24,33 @@
 namespace earshot::dsp {
 
 // The per-frame evidence the score is computed from (exposed for tuning and the benchmark).
+// Everything is causal: context features look only at past frames.
 struct VadFeatures {
   float band_snr_db = 0;  // mean over speech bands of max(0, 10 log10(energy / noise floor))
   float harmonicity = 0;  // peak normalized autocorrelation over pitch lags, 0..1
   float tonality = 0;     // 1 - spectral flatness in 200-2000 Hz, 0..1
+  float low_high_db = 0;  // energy 250-3000 Hz over 4-8 kHz, dB: voices are low, clatter is not
   float level_db = -100;  // frame level, dBFS
+  // Context over the last kContextFrames (100 ms): speech is sustained, clatter is brief.
+  float harmonicity_mean = 0;
+  float band_snr_mean_db = 0;
+  float low_high_mean_db = 0;
 };
 
+inline constexpr int kVadFeatureCount = 7;
+inline constexpr int kVadContextFrames = 10;
+
+// The feature vector the logistic score weighs, each scaled to roughly 0..1.
+void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]);
+
 struct VadConfig {
-  float threshold = 0.5f;   // decision threshold on the smoothed score
-  float hysteresis = 0.1f;  // once speaking, stay until the score drops below threshold - this
-  float noise_rise_db_per_s = 3;  // how fast the noise floor may climb (it falls at once)
-  float silence_dbfs = -65;       // quieter frames are never speech
-  // Logistic weights: score = sigmoid(bias + w_snr * min(snr, 30) + w_harm * harm + w_tone * tone).
-  float bias = -6.0f, w_snr = 0.25f, w_harm = 7.0f, w_tone = 2.0f;
+  float threshold = 0.5f;    // decision threshold on the smoothed score
+  float hysteresis = 0.1f;   // once speaking, stay until the score drops below threshold - this
+  float silence_dbfs = -70;  // quieter frames are never speech
+  // score = sigmoid(bias + sum(weights[i] * vad_feature_vector[i])). Fitted by logistic regression
+  // on labelled speech mixed with kitchen noise (bench/vad_fit.cpp; docs/vad.md).
+  float bias = -5.164f;
+  float weights[kVadFeatureCount] = {0.949f, 0.291f, 2.264f, -0.001f, 10.793f, 0.230f, -0.582f};
   float smoothing = 0.6f;  // smoothed = max(raw, smoothing * previous): syllables, not clicks
 };
 
