@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -190,6 +191,9 @@ ConfigResult load_config(int argc, const char* const* argv, NodeConfig* config) 
   bool check = false;
   app.add_option("-c,--config", config_path, "TOML config file (default /etc/earshot/node.toml)");
   app.add_flag("--check", check, "validate the config and the audio devices, then exit");
+  bool reference = false;
+  app.add_flag("--config-reference", reference,
+               "print every setting as the Markdown table in docs/configuration.md, then exit");
 
   // Flags write into a scratch copy; only flags actually given are applied over the file.
   NodeConfig flags;
@@ -217,6 +221,11 @@ ConfigResult load_config(int argc, const char* const* argv, NodeConfig* config) 
     return result;
   } catch (const CLI::ParseError& e) {
     result.error = e.what();
+    return result;
+  }
+  if (reference) {
+    fputs(describe_options_markdown().c_str(), stdout);
+    result.help = true;
     return result;
   }
 

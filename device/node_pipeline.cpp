@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "device/audio/audio_source.h"
 #include "device/audio/capture_thread.h"
 #include "device/audio/spsc_ring.h"
+#include "device/latency_meter.h"
 #include "device/link/node_link.h"
 #include "device/link/speech_buffer.h"
 #include "device/log.h"
@@ -33,6 +35,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kVad = dsp::kVadFrameSamples;      // 160: 10 ms at 16 kHz
 constexpr int kCodec = dsp::kCodecFrameSamples;  // 320: 20 ms at 16 kHz
+
+// Peak resident set (VmHWM) of this process in kB, or -1 where /proc is not there.
+long peak_rss_kb() {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long kb = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+  fclose(f);
+  return kb;
+}
 
 LogLevel parse_level(const std::string& s) {
   if (s == "error") return LogLevel::kError;
@@ -134,7 +148,9 @@ struct NodePipeline::Impl {
   bool codec_speech = false;
   float echo_frame[kVad] = {};
   uint8_t packet[protocol::kMaxOpusPacket] = {};
-  uint64_t timestamp = 0;  // 16 kHz samples since capture began
+  uint64_t timestamp = 0;      // 16 kHz samples since capture began
+  int64_t chunk_ready_ns = 0;  // when the capture chunk being processed left the ring
+  LatencyMeter latency;
 
   // turn state, shared with the link thread
   std::atomic<bool> awaiting_reply{false};
@@ -279,6 +295,7 @@ bool NodePipeline::Impl::build(std::string* error) {
     if (!connected) ES_LOG_WARN("link", "disconnected: %s", reason.c_str());
   };
   cb.on_fatal = [this](const std::string& message) { fail(message); };
+  cb.on_frame_sent = [this](uint64_t seq) { latency.sent(seq, LatencyMeter::now_ns()); };
   link = std::make_unique<NodeLink>(lc, *speech, cb);
 
   const bool faster_than_real_time = config.source != "alsa" && !config.realtime;
@@ -327,6 +344,8 @@ void NodePipeline::Impl::emit_frame(const dsp::SegmentFrame& frame) {
   if (recorder) recorder->write(frame.pcm, kCodec);
   const uint16_t flags = wire_flags(frame.flags);
   const uint64_t seq = speech->push(flags, frame.timestamp, packet, size_t(bytes));
+  // Pre-roll waits in the segmenter by design; only live frames measure the node's own delay.
+  if (!(frame.flags & dsp::kPreRoll)) latency.mark(seq, chunk_ready_ns);
   frames_sent.fetch_add(1, std::memory_order_relaxed);
   if (flags & protocol::kFlagSegmentStart) {
     link->send(protocol::SpeechStart{seq, frame.timestamp});
@@ -400,6 +419,7 @@ bool NodePipeline::Impl::step() {
     return true;
   }
   const size_t frames = got / size_t(in_channels);
+  chunk_ready_ns = LatencyMeter::now_ns();
   dsp::downmix_to_mono(raw.data(), frames, in_channels, mono.data());
   if (high_pass) high_pass->process(mono.data(), frames);
   const size_t out = resampler->process(mono.data(), frames, resampled.data(), resampled.size());
@@ -517,10 +537,13 @@ int NodePipeline::run() {
   const NodeStats s = stats();
   ES_LOG_INFO("node",
               "stopped: %llu frames captured, %llu segments, %llu frames sent, %llu dropped, "
-              "%llu barge-ins",
+              "%llu barge-ins, peak RSS %ld kB",
               (unsigned long long)s.frames_captured, (unsigned long long)s.segments,
               (unsigned long long)s.frames_sent, (unsigned long long)s.frames_dropped_buffer_full,
-              (unsigned long long)s.barge_ins);
+              (unsigned long long)s.barge_ins, peak_rss_kb());
+  if (p.latency.count() > 0)
+    ES_LOG_INFO("node", "capture->socket latency over %zu live frames: p50 %.1f ms, p99 %.1f ms",
+                p.latency.count(), p.latency.percentile_ms(0.50), p.latency.percentile_ms(0.99));
   return code;
 }
 

@@ -56,10 +56,14 @@ bool parse_url(const std::string& url, ParsedUrl* out, std::string* error) {
 
 std::string close_code_text(uint16_t code) {
   switch (code) {
-    case protocol::kCloseUnauthorized: return "the bridge refused the token (4001)";
-    case protocol::kCloseBadVersion: return "no protocol version in common with the bridge (4002)";
-    case protocol::kCloseBadAudio: return "the bridge refused the audio parameters (4003)";
-    default: return "closed with code " + std::to_string(code);
+    case protocol::kCloseUnauthorized:
+      return "the bridge refused the token (4001)";
+    case protocol::kCloseBadVersion:
+      return "no protocol version in common with the bridge (4002)";
+    case protocol::kCloseBadAudio:
+      return "the bridge refused the audio parameters (4003)";
+    default:
+      return "closed with code " + std::to_string(code);
   }
 }
 
@@ -92,8 +96,8 @@ struct NodeLink::Impl {
   std::atomic<bool> exit_loop{false};
   std::atomic<bool> is_connected{false};
   std::atomic<bool> fatal{false};
-  bool welcomed = false;      // link thread
-  bool hello_sent = false;    // link thread
+  bool welcomed = false;    // link thread
+  bool hello_sent = false;  // link thread
   bool close_requested = false;
   int attempt = 0;
   uint16_t peer_close_code = 0;
@@ -139,8 +143,8 @@ void NodeLink::Impl::on_dial(lws_sorted_usec_list_t* sul) {
 void NodeLink::Impl::on_handshake_timeout(lws_sorted_usec_list_t* sul) {
   Impl* self = lws_container_of(sul, LinkTimer, sul)->owner;
   if (self->wsi && !self->welcomed) {
-    self->last_server_error = "no welcome within " +
-                              std::to_string(self->config.handshake_timeout_ms) + " ms";
+    self->last_server_error =
+        "no welcome within " + std::to_string(self->config.handshake_timeout_ms) + " ms";
     self->close_requested = true;
     lws_callback_on_writable(self->wsi);
   }
@@ -162,8 +166,8 @@ void NodeLink::Impl::dial() {
   if (url.tls) {
     ci.ssl_connection = LCCSCF_USE_SSL;
     if (config.tls_insecure)
-      ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                           LCCSCF_ALLOW_INSECURE;
+      ci.ssl_connection |=
+          LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_INSECURE;
   }
   ci.pwsi = &wsi;
   welcomed = false;
@@ -188,7 +192,8 @@ void NodeLink::Impl::lost(const std::string& reason) {
     cv.notify_all();
   }
   if (peer_close_code == protocol::kCloseUnauthorized ||
-      peer_close_code == protocol::kCloseBadVersion || peer_close_code == protocol::kCloseBadAudio) {
+      peer_close_code == protocol::kCloseBadVersion ||
+      peer_close_code == protocol::kCloseBadAudio) {
     fatal.store(true);
     std::string message = close_code_text(peer_close_code);
     if (!last_server_error.empty()) message += ": " + last_server_error;
@@ -230,13 +235,15 @@ int NodeLink::Impl::writeable() {
   } else {
     const size_t n = buffer.take_next_to_send(p, tx.size() - LWS_PRE);
     if (n == 0) return 0;
+    // Read the seq now: a client's lws_write masks the payload in place.
+    const uint64_t seq = protocol::load_be64(p + 4);
     if (lws_write(wsi, p, n, LWS_WRITE_BINARY) < int(n)) return -1;
     {
       std::lock_guard<std::mutex> lock(mutex);
       ++stats.frames_sent;
       stats.bytes_sent += n;
     }
-    if (callbacks.on_frame_sent) callbacks.on_frame_sent(protocol::load_be64(p + 4));
+    if (callbacks.on_frame_sent) callbacks.on_frame_sent(seq);
   }
   // More to send? Ask for another writeable callback rather than looping: fair to the loop.
   bool more;
@@ -343,7 +350,9 @@ int NodeLink::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, 
       return 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
       self->lost(std::string("cannot connect to ") + self->config.url + ": " +
-                 (in ? std::string(static_cast<const char*>(in), strnlen(static_cast<const char*>(in), len ? len : 200)) : "error"));
+                 (in ? std::string(static_cast<const char*>(in),
+                                   strnlen(static_cast<const char*>(in), len ? len : 200))
+                     : "error"));
       return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
       self->lost(self->peer_close_code ? close_code_text(self->peer_close_code)
@@ -368,7 +377,9 @@ int NodeLink::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, 
 NodeLink::NodeLink(LinkConfig config, SpeechBuffer& buffer, LinkCallbacks callbacks)
     : impl_(std::make_unique<Impl>(std::move(config), buffer, std::move(callbacks))) {}
 
-NodeLink::~NodeLink() { stop(); }
+NodeLink::~NodeLink() {
+  stop();
+}
 
 bool NodeLink::start(std::string* error) {
   Impl& s = *impl_;
@@ -394,7 +405,8 @@ bool NodeLink::start(std::string* error) {
   }
   lws_sul_schedule(s.context, 0, &s.dial_timer.sul, Impl::on_dial, 1);
   s.thread = std::thread([&s] {
-    while (!s.exit_loop.load()) lws_service(s.context, 0);
+    while (!s.exit_loop.load())
+      lws_service(s.context, 0);
   });
   return true;
 }
@@ -432,7 +444,9 @@ void NodeLink::wake() {
   if (impl_->context) lws_cancel_service(impl_->context);
 }
 
-bool NodeLink::connected() const { return impl_->is_connected.load(); }
+bool NodeLink::connected() const {
+  return impl_->is_connected.load();
+}
 
 LinkStats NodeLink::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);

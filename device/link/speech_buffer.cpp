@@ -46,7 +46,8 @@ uint64_t SpeechBuffer::push(uint16_t flags, uint64_t timestamp, const uint8_t* o
   std::lock_guard<std::mutex> lock(mutex_);
   if (size > protocol::kMaxOpusPacket) size = protocol::kMaxOpusPacket;
   uint32_t offset = 0;
-  while (next_seq_ - first_seq_ >= entries_.size() || !place(size, &offset)) drop_oldest();
+  while (next_seq_ - first_seq_ >= entries_.size() || !place(size, &offset))
+    drop_oldest();
   const uint64_t seq = next_seq_++;
   Entry& e = at(seq);
   e.timestamp = timestamp;
@@ -79,7 +80,8 @@ size_t SpeechBuffer::take_next_to_send(uint8_t* out, size_t capacity) {
 void SpeechBuffer::ack(uint64_t seq) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!acked_ || seq > *acked_) acked_ = seq;
-  while (first_seq_ < next_seq_ && first_seq_ <= seq) ++first_seq_;
+  while (first_seq_ < next_seq_ && first_seq_ <= seq)
+    ++first_seq_;
   if (send_seq_ < first_seq_) send_seq_ = first_seq_;
   if (first_seq_ == next_seq_) head_ = 0;
 }
@@ -93,12 +95,15 @@ void SpeechBuffer::on_welcome(std::optional<uint64_t> acked_seq) {
     const size_t count = size_t(next_seq_ - first_seq_);
     std::vector<Entry> kept;
     kept.reserve(count);
-    for (uint64_t s = first_seq_; s < next_seq_; ++s) kept.push_back(at(s));
+    for (uint64_t s = first_seq_; s < next_seq_; ++s)
+      kept.push_back(at(s));
     first_seq_ = base;
     next_seq_ = base + count;
-    for (size_t i = 0; i < count; ++i) at(base + i) = kept[i];
+    for (size_t i = 0; i < count; ++i)
+      at(base + i) = kept[i];
   } else if (acked_seq) {
-    while (first_seq_ < next_seq_ && first_seq_ <= *acked_seq) ++first_seq_;
+    while (first_seq_ < next_seq_ && first_seq_ <= *acked_seq)
+      ++first_seq_;
     if (first_seq_ > next_seq_) first_seq_ = next_seq_;
   }
   if (acked_seq) acked_ = acked_seq;

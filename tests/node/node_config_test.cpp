@@ -133,5 +133,14 @@ TEST(NodeConfig, OptionTableDocumentsEveryKey) {
     EXPECT_NE(table.find(std::string("`") + key + "`"), std::string::npos) << key;
 }
 
+// docs/configuration.md carries the generated table; a new or changed option must reach it.
+TEST(NodeConfig, DocsCarryTheGeneratedTable) {
+  std::ifstream in(std::string(EARSHOT_SOURCE_DIR) + "/docs/configuration.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  EXPECT_NE(doc.str().find(describe_options_markdown()), std::string::npos)
+      << "regenerate: earshot-node --config-reference";
+}
+
 }  // namespace
 }  // namespace earshot::device
