@@ -200,6 +200,7 @@ void NodeLink::Impl::lost(const std::string& reason) {
     if (callbacks.on_fatal) callbacks.on_fatal(message);
     return;
   }
+  if (stopping.load()) return;  // our own clean close at shutdown: nothing to report or redial
   if (callbacks.on_link_state && (was || attempt <= 1)) callbacks.on_link_state(false, reason);
   schedule_dial();
 }
