@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
     char extra[256];
     snprintf(extra, sizeof extra, "AUC %.3f; at recall 0.90: false alarm %.3f (threshold %.2f)",
              r.auc, fa90, double(th90));
-    print_row(cond.name, "ours (threshold 0.5)", score(c.label, ours.decision), extra);
+    print_row(cond.name, "ours (default 0.7)", score(c.label, ours.decision), extra);
     for (int l = 0; l < 4; ++l) {
       auto [fa_same, th_same] = fa_at_recall(r, webrtc[size_t(l)].recall);
       snprintf(extra, sizeof extra, "ours at this recall: false alarm %.3f (threshold %.2f)",
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   // The noise alone: every frame called speech is a false alarm (a node that wakes the bridge).
   std::vector<bool> none(noise.size() / kFrame, false);
   Run ours = run_ours(noise);
-  print_row("dishes", "ours (threshold 0.5)", score(none, ours.decision), "noise only");
+  print_row("dishes", "ours (default 0.7)", score(none, ours.decision), "noise only");
   for (int l = 0; l < 4; ++l) {
     char name[32];
     snprintf(name, sizeof name, "webrtc likelihood %d", l);

@@ -50,7 +50,7 @@ struct NodeConfig {
   bool noise_suppression = false;
   int noise_suppression_level = 2;
   // [vad]
-  double vad_threshold = 0.5;
+  double vad_threshold = 0.7;  // dsp::VadConfig::threshold; docs/vad.md
   int pre_roll_ms = 300;
   int hangover_ms = 400;
   int min_speech_ms = 40;

@@ -66,6 +66,9 @@ struct VoiceActivityDetector::Impl {
         ctx_lh[kVadContextFrames] = {};
   float sum_harm = 0, sum_snr = 0, sum_lh = 0;
   int ctx_pos = 0;
+  // The score's history: raw scores (for the mean) and means (for the hold).
+  float raw_ring[kVadMaxHoldFrames] = {}, mean_ring[kVadMaxHoldFrames] = {};
+  int score_pos = 0;
 
   Impl() {
     std::lock_guard<std::mutex> lock(g_fftw_planner);
@@ -139,6 +142,9 @@ void VoiceActivityDetector::reset() {
   std::fill(std::begin(s.ctx_lh), std::end(s.ctx_lh), 0.0f);
   s.sum_harm = s.sum_snr = s.sum_lh = 0;
   s.ctx_pos = 0;
+  std::fill(std::begin(s.raw_ring), std::end(s.raw_ring), 0.0f);
+  std::fill(std::begin(s.mean_ring), std::end(s.mean_ring), 0.0f);
+  s.score_pos = 0;
   raw_ = smoothed_ = 0;
   speech_ = false;
 }
@@ -244,7 +250,20 @@ float VoiceActivityDetector::process(const float* frame) {
       z += config_.weights[i] * x[i];
     raw_ = sigmoid(z);
   }
-  smoothed_ = std::max(raw_, config_.smoothing * smoothed_);
+  const int mean_n = std::clamp(config_.mean_frames, 1, kVadMaxHoldFrames);
+  const int hold_n = std::clamp(config_.hold_frames, 1, kVadMaxHoldFrames);
+  s.raw_ring[s.score_pos] = raw_;
+  float mean = 0;
+  for (int i = 0; i < mean_n; ++i)
+    mean += s.raw_ring[(s.score_pos + kVadMaxHoldFrames - i) % kVadMaxHoldFrames];
+  s.mean_ring[s.score_pos] = mean / float(mean_n);
+  smoothed_ = 0;
+  for (int i = 0; i < hold_n; ++i)
+    smoothed_ =
+        std::max(smoothed_, s.mean_ring[(s.score_pos + kVadMaxHoldFrames - i) % kVadMaxHoldFrames]);
+  s.score_pos = (s.score_pos + 1) % kVadMaxHoldFrames;
+  // Digital silence (a muted or disconnected microphone) ends the hold at once.
+  if (features_.level_db < config_.silence_dbfs) smoothed_ = 0;
   const float threshold = speech_ ? config_.threshold - config_.hysteresis : config_.threshold;
   speech_ = smoothed_ >= threshold;
   return smoothed_;

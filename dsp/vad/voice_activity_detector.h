@@ -39,19 +39,24 @@ struct VadFeatures {
 
 inline constexpr int kVadFeatureCount = 7;
 inline constexpr int kVadContextFrames = 10;
+inline constexpr int kVadMaxHoldFrames = 100;  // 1 s: the longest mean or hold
 
 // The feature vector the logistic score weighs, each scaled to roughly 0..1.
 void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]);
 
 struct VadConfig {
-  float threshold = 0.5f;    // decision threshold on the smoothed score
+  float threshold = 0.7f;    // decision threshold on the held score (docs/vad.md)
   float hysteresis = 0.1f;   // once speaking, stay until the score drops below threshold - this
   float silence_dbfs = -70;  // quieter frames are never speech
   // score = sigmoid(bias + sum(weights[i] * vad_feature_vector[i])). Fitted by logistic regression
   // on labelled speech mixed with kitchen noise (bench/vad_fit.cpp; docs/vad.md).
   float bias = -5.164f;
   float weights[kVadFeatureCount] = {0.949f, 0.291f, 2.264f, -0.001f, 10.793f, 0.230f, -0.582f};
-  float smoothing = 0.6f;  // smoothed = max(raw, smoothing * previous): syllables, not clicks
+  // The score is the maximum, over the last hold_frames, of the raw score averaged over the last
+  // mean_frames: the mean keeps one bright frame of clatter from counting, the hold carries the
+  // score across the short pauses between words (speech lasts syllables, clatter milliseconds).
+  int mean_frames = 5;   // 50 ms
+  int hold_frames = 30;  // 300 ms
 };
 
 class VoiceActivityDetector {
