@@ -60,7 +60,7 @@ for scheme in ws wss; do
     extra=(--tls-cert "$W/cert.pem" --tls-key "$W/key.pem")
     node_extra=(--ca-file "$W/cert.pem")
   fi
-  start_host "mem$scheme" "${extra[@]}"
+  start_host "mem$scheme" --ack-every 25 "${extra[@]}"
   "$NODE" --url "$scheme://127.0.0.1:$port/" --token bench --node-id bench --log-plain \
     --source file --file "$W/long48.wav" --realtime=false --sink none --drain-timeout-ms 60000 \
     "${node_extra[@]}" 2>"$W/mem$scheme.err" >/dev/null

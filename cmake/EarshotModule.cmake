@@ -24,3 +24,20 @@ function(earshot_add_subfolders)
     endif()
   endforeach()
 endfunction()
+
+# earshot_prefer_static(<imported target> <lib names...> [LINK <extra libs...>]): points the
+# imported target at lib<name>.a for every name, plus the LINK libraries those archives need. When
+# any archive is missing the target is left as it is (shared), with a note.
+function(earshot_prefer_static target)
+  cmake_parse_arguments(ARG "" "" "LINK" ${ARGN})
+  set(archives "")
+  foreach(name ${ARG_UNPARSED_ARGUMENTS})
+    find_library(EARSHOT_STATIC_${name} NAMES lib${name}.a)
+    if(NOT EARSHOT_STATIC_${name})
+      message(STATUS "earshot: lib${name}.a not found; ${target} stays shared")
+      return()
+    endif()
+    list(APPEND archives ${EARSHOT_STATIC_${name}})
+  endforeach()
+  set_target_properties(${target} PROPERTIES INTERFACE_LINK_LIBRARIES "${archives};${ARG_LINK}")
+endfunction()

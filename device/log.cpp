@@ -46,8 +46,13 @@ bool RateLimiter::allow(uint64_t* suppressed) {
   const int64_t now = now_ns();
   int64_t next = next_ns_.load(std::memory_order_relaxed);
   if (now >= next && next_ns_.compare_exchange_strong(next, now + interval_ns_)) {
+    burst_left_.store(burst_ - 1, std::memory_order_relaxed);
     const uint64_t held = held_.exchange(0);
     if (suppressed) *suppressed = held;
+    return true;
+  }
+  if (burst_left_.fetch_sub(1, std::memory_order_relaxed) > 0) {
+    if (suppressed) *suppressed = 0;
     return true;
   }
   held_.fetch_add(1, std::memory_order_relaxed);

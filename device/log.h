@@ -37,13 +37,16 @@ void log_line(LogLevel level, const char* component, const char* format, ...)
 // Lets at most one event through per interval; counts the rest. Lock-free; safe from any thread.
 class RateLimiter {
  public:
-  explicit RateLimiter(std::chrono::milliseconds interval)
-      : interval_ns_(interval.count() * 1000000) {}
+  // At most `burst` lines per `interval` (a burst lets distinct problems arriving together show).
+  explicit RateLimiter(std::chrono::milliseconds interval, int burst = 1)
+      : interval_ns_(interval.count() * 1000000), burst_(burst) {}
   // True if the caller may log now; `suppressed` (if given) receives how many were held back since.
   bool allow(uint64_t* suppressed = nullptr);
 
  private:
   int64_t interval_ns_;
+  int burst_;
+  std::atomic<int> burst_left_{0};
   std::atomic<int64_t> next_ns_{0};
   std::atomic<uint64_t> held_{0};
 };

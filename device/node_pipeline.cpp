@@ -163,6 +163,7 @@ struct NodePipeline::Impl {
   RateLimiter drop_log{std::chrono::seconds(5)};
   RateLimiter encode_log{std::chrono::seconds(5)};
   RateLimiter overrun_log{std::chrono::seconds(5)};
+  RateLimiter bad_input_log{std::chrono::seconds(5), 10};
   uint64_t last_overruns = 0;
 
   bool build(std::string* error);
@@ -296,6 +297,10 @@ bool NodePipeline::Impl::build(std::string* error) {
   };
   cb.on_fatal = [this](const std::string& message) { fail(message); };
   cb.on_frame_sent = [this](uint64_t seq) { latency.sent(seq, LatencyMeter::now_ns()); };
+  cb.on_bad_input = [this](const std::string& what) {
+    uint64_t held = 0;
+    if (bad_input_log.allow(&held)) ES_LOG_WARN("link", "ignored from the host: %s", what.c_str());
+  };
   link = std::make_unique<NodeLink>(lc, *speech, cb);
 
   const bool faster_than_real_time = config.source != "alsa" && !config.realtime;

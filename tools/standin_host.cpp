@@ -216,10 +216,20 @@ void on_text(Host& h, lws* wsi, const std::string& text) {
     if (h.opt.send_garbage) {
       h.out.emplace_back(false, "{not json");
       h.out.emplace_back(false, "{\"type\":\"ack\",\"seq\":-5}");
-      h.out.emplace_back(false, "{\"type\":\"hello\",\"versions\":[1]}");    // wrong direction
-      h.out.emplace_back(true, std::string("\x07\x01\x00\x00garbage", 11));  // bad version
-      h.out.emplace_back(true, std::string(3, '\x01'));                      // truncated
-      h.out.emplace_back(false, std::string(70000, 'x'));                    // oversized
+      h.out.emplace_back(false, "{\"type\":\"hello\",\"versions\":[1]}");  // wrong direction
+      std::string bad_version(24, 'g');                                    // bad version
+      bad_version[0] = 7;
+      h.out.emplace_back(true, bad_version);
+      h.out.emplace_back(true, std::string(3, '\x01'));          // truncated
+      h.out.emplace_back(false, std::string(70000, 'x'));        // oversized
+      std::string big(protocol::kMaxAudioFrameSize + 10, '\0');  // oversized frame
+      big[0] = 1;
+      big[1] = 1;
+      h.out.emplace_back(true, big);
+      std::string mic(21, '\0');  // a valid frame, but on the microphone stream
+      mic[0] = 1;
+      mic[20] = 0x78;
+      h.out.emplace_back(true, mic);
     }
     if (h.opt.reply_on_connect) start_reply(h);
     return;

@@ -259,9 +259,12 @@ int NodeLink::Impl::writeable() {
 void NodeLink::Impl::receive_text(const std::string& text) {
   protocol::ParseResult r = protocol::parse_message(text, protocol::Direction::kHostToNode);
   if (!r.ok()) {
-    std::lock_guard<std::mutex> lock(mutex);
-    ++stats.bad_messages;
-    return;  // the caller's on_link_state is not the place; counted, ignored, link goes on
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++stats.bad_messages;
+    }
+    if (callbacks.on_bad_input) callbacks.on_bad_input("control message: " + r.error);
+    return;  // counted, reported, ignored: the link goes on
   }
   if (auto* w = std::get_if<protocol::Welcome>(&*r.message)) {
     welcomed = true;
@@ -287,11 +290,17 @@ void NodeLink::Impl::receive_text(const std::string& text) {
 
 void NodeLink::Impl::receive_binary(const std::string& bytes) {
   protocol::AudioFrameView view;
-  if (protocol::parse_audio_frame(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
-                                  &view) != protocol::FrameError::kOk ||
-      view.header.stream != protocol::Stream::kReply) {
-    std::lock_guard<std::mutex> lock(mutex);
-    ++stats.bad_messages;
+  const protocol::FrameError error = protocol::parse_audio_frame(
+      reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &view);
+  if (error != protocol::FrameError::kOk || view.header.stream != protocol::Stream::kReply) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++stats.bad_messages;
+    }
+    if (callbacks.on_bad_input)
+      callbacks.on_bad_input(error != protocol::FrameError::kOk
+                                 ? std::string("audio frame: ") + protocol::to_string(error)
+                                 : std::string("audio frame on the microphone stream"));
     return;
   }
   if (callbacks.on_reply_frame) callbacks.on_reply_frame(view);

@@ -23,9 +23,9 @@
 namespace earshot::device {
 
 struct LinkConfig {
-  std::string url;          // ws://host:port/path or wss://...
+  std::string url;  // ws://host:port/path or wss://...
   std::string token;
-  std::string ca_file;      // wss: pinned CA (PEM); empty = system store
+  std::string ca_file;  // wss: pinned CA (PEM); empty = system store
   bool tls_insecure = false;
   protocol::Hello hello;
   int backoff_initial_ms = 200;
@@ -43,6 +43,9 @@ struct LinkCallbacks {
   std::function<void(const std::string& fatal_error)> on_fatal;
   // Optional: a microphone frame was handed to the socket (latency measurement).
   std::function<void(uint64_t seq)> on_frame_sent;
+  // Optional: the host sent something invalid; it was ignored and the link goes on. `what` says
+  // what was wrong, e.g. "hello is not a host->node message". Called on the link thread.
+  std::function<void(const std::string& what)> on_bad_input;
 };
 
 struct LinkStats {

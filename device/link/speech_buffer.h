@@ -21,13 +21,13 @@ namespace earshot::device {
 class SpeechBuffer {
  public:
   struct Config {
-    size_t max_frames = 3000;      // 60 s of 20 ms frames
+    size_t max_frames = 3000;  // 60 s of 20 ms frames
     size_t max_bytes = 512 * 1024;
   };
   struct Stats {
-    size_t pending = 0;   // kept, not yet acknowledged
-    size_t unsent = 0;    // not yet sent on this connection
-    uint64_t dropped = 0; // lost to a full buffer
+    size_t pending = 0;    // kept, not yet acknowledged
+    size_t unsent = 0;     // not yet sent on this connection
+    uint64_t dropped = 0;  // lost to a full buffer
     uint64_t next_seq = 0;
     std::optional<uint64_t> acked_seq;
   };
@@ -50,7 +50,7 @@ class SpeechBuffer {
     bool sent = false;
   };
   Entry& at(uint64_t seq) { return entries_[size_t(seq % entries_.size())]; }
-  void drop_oldest();   // with mutex_ held
+  void drop_oldest();  // with mutex_ held
   bool place(size_t size, uint32_t* offset) const;
 
   mutable std::mutex mutex_;

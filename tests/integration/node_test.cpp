@@ -271,6 +271,12 @@ TEST(Node, MalformedMessagesFromTheHostAreIgnoredAndStreamingGoesOn) {
                        "--realtime=false", "--sink", "none"});
   EXPECT_EQ(node->wait(60s), 0) << node->stderr_text();
   EXPECT_GT(count_lines(fx.dir + "/frames.jsonl"), 400u);
+  // Each was reported as what it was, and ignored.
+  const std::string log = node->stderr_text();
+  for (const char* what : {"control message: not valid JSON", "ack.seq: must be a non-negative",
+                           "hello is not a host->node message",
+                           "audio frame: ", "audio frame on the microphone stream"})
+    EXPECT_NE(log.find(what), std::string::npos) << what << "\n" << log;
 }
 
 // Point 6: barge-in. The host starts a reply as soon as the node connects; the node plays it
@@ -362,6 +368,14 @@ TEST(Node, MissingDeviceUnreadableFileAndBadRatesAreClearErrors) {
                          "c4");
   EXPECT_EQ(rc4, 1);
   EXPECT_NE(out4.find("cannot open ALSA playback device 'nosuchpcm'"), std::string::npos) << out4;
+  // A file that is not audio.
+  std::ofstream(fx.dir + "/notes.wav") << "this is not audio\n";
+  auto [rc6, out6] =
+      run({"--source", "file", "--file", fx.dir + "/notes.wav", "--sink", "none"}, "c6");
+  EXPECT_EQ(rc6, 1);
+  EXPECT_NE(out6.find("cannot open '" + fx.dir + "/notes.wav': Format not recognised"),
+            std::string::npos)
+      << out6;
   // A device that exists passes --check.
   std::ofstream(fx.dir + "/in.raw") << std::string(9600, '\0');
   auto [rc5, out5] =
