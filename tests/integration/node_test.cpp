@@ -153,6 +153,24 @@ TEST(Node, AlsaCaptureAt48kStereoReachesTheHostAsTheSameSpeech) {
     EXPECT_TRUE(sent.count(k) || sent.count(k + 1) || (k && sent.count(k - 1))) << "block " << k;
   }
   EXPECT_GT(speech_blocks, 200u);
+  // The same duration: the speech the host got starts and ends where the reference's does, within
+  // one 20 ms frame (first and last 20 ms blocks above -40 dBFS, in each).
+  auto speech_span = [](const std::vector<float>& x, size_t length) {
+    long first = -1, last = -1;
+    for (size_t k = 0; (k + 1) * 320 <= length; ++k) {
+      std::vector<float> block(x.begin() + long(k * 320), x.begin() + long(k * 320 + 320));
+      if (test::rms(block) < 0.01) continue;
+      if (first < 0) first = long(k);
+      last = long(k);
+    }
+    return std::make_pair(first, last);
+  };
+  const auto [ref_first, ref_last] = speech_span(ref.samples, end);
+  const auto [got_first, got_last] = speech_span(timeline, end);
+  EXPECT_LE(std::abs(got_first - ref_first), 1) << got_first << " vs " << ref_first;
+  EXPECT_LE(std::abs((got_last - got_first) - (ref_last - ref_first)), 1)
+      << "speech lasted " << (got_last - got_first) * 20 << " ms at the host, "
+      << (ref_last - ref_first) * 20 << " ms in the reference";
   // The same speech: the reference through the node's 80 Hz high-pass (whose phase shift a
   // waveform comparison would otherwise count) correlates with what the host decoded. Opus alone
   // at the node's settings scores 0.97 on this clip; the 48k->16k path matches sox at > 0.99;
