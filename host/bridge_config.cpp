@@ -102,7 +102,8 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
       const std::string name = section + "." + std::string(key.str());
       if (section == "nodes") {  // [nodes] node_id = "token"
         auto token = value.value_exact<std::string>();
-        if (!token || token->empty()) return where(value, origin) + ": " + name + ": expected a token string";
+        if (!token || token->empty())
+          return where(value, origin) + ": " + name + ": expected a token string";
         s.node_tokens[std::string(key.str())] = *token;
         continue;
       }

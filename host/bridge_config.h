@@ -11,7 +11,8 @@
 namespace earshot::host {
 
 struct EngineConfig {
-  std::string engine;  // stt: pocketsphinx | openai;  llm: echo | openai;  tts: flite | espeak-ng | openai
+  std::string
+      engine;  // stt: pocketsphinx | openai;  llm: echo | openai;  tts: flite | espeak-ng | openai
   std::string base_url;  // openai engines, e.g. http://127.0.0.1:8000/v1
   std::string api_key;
   std::string model;
@@ -24,9 +25,9 @@ struct EngineConfig {
   int max_tokens = 512;
   bool keep_think_in_history = false;
   int connect_timeout_ms = 2000;
-  int timeout_ms = 30000;             // whole request (stt, tts)
-  int first_token_timeout_ms = 15000; // llm
-  int idle_timeout_ms = 15000;        // llm: longest gap between tokens
+  int timeout_ms = 30000;              // whole request (stt, tts)
+  int first_token_timeout_ms = 15000;  // llm
+  int idle_timeout_ms = 15000;         // llm: longest gap between tokens
 };
 
 struct BridgeConfig {

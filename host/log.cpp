@@ -10,8 +10,12 @@ namespace {
 std::atomic<int> g_level{int(LogLevel::kInfo)};
 }
 
-void set_log_level(LogLevel level) { g_level.store(int(level)); }
-bool log_enabled(LogLevel level) { return int(level) <= g_level.load(std::memory_order_relaxed); }
+void set_log_level(LogLevel level) {
+  g_level.store(int(level));
+}
+bool log_enabled(LogLevel level) {
+  return int(level) <= g_level.load(std::memory_order_relaxed);
+}
 
 void log_line(LogLevel level, const char* component, const char* format, ...) {
   if (!log_enabled(level)) return;

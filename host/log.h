@@ -20,8 +20,8 @@ void log_line(LogLevel level, const char* component, const char* format, ...)
   ::earshot::host::log_line(::earshot::host::LogLevel::kWarning, component, __VA_ARGS__)
 #define LOG_INFO(component, ...) \
   ::earshot::host::log_line(::earshot::host::LogLevel::kInfo, component, __VA_ARGS__)
-#define LOG_DEBUG(component, ...)                                                              \
-  do {                                                                                         \
-    if (::earshot::host::log_enabled(::earshot::host::LogLevel::kDebug))                       \
-      ::earshot::host::log_line(::earshot::host::LogLevel::kDebug, component, __VA_ARGS__);    \
+#define LOG_DEBUG(component, ...)                                                           \
+  do {                                                                                      \
+    if (::earshot::host::log_enabled(::earshot::host::LogLevel::kDebug))                    \
+      ::earshot::host::log_line(::earshot::host::LogLevel::kDebug, component, __VA_ARGS__); \
   } while (0)

@@ -17,7 +17,9 @@
 
 namespace {
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  g_stop.store(true);
+}
 
 earshot::host::LogLevel parse_level(const std::string& s) {
   using earshot::host::LogLevel;
@@ -27,7 +29,9 @@ earshot::host::LogLevel parse_level(const std::string& s) {
   return LogLevel::kInfo;
 }
 
-std::string ms(double v) { return v < 0 ? "-" : std::to_string(long(v + 0.5)) + " ms"; }
+std::string ms(double v) {
+  return v < 0 ? "-" : std::to_string(long(v + 0.5)) + " ms";
+}
 
 }  // namespace
 
@@ -103,11 +107,12 @@ int main(int argc, char** argv) {
       printf("  reply%s: \"%s\"\n", r.interrupted ? " (interrupted; heard part)" : "",
              r.reply_heard.c_str());
       if (!r.error.empty()) printf("  error: %s\n", r.error.c_str());
-      printf("  after end of speech: turn end %s, transcript %s, first token %s, "
-             "first sentence %s, first audio %s, first frame sent %s\n",
-             ms(r.end_of_turn_ms).c_str(), ms(r.stt_final_ms).c_str(),
-             ms(r.llm_first_token_ms).c_str(), ms(r.first_sentence_ms).c_str(),
-             ms(r.tts_first_audio_ms).c_str(), ms(r.first_frame_sent_ms).c_str());
+      printf(
+          "  after end of speech: turn end %s, transcript %s, first token %s, "
+          "first sentence %s, first audio %s, first frame sent %s\n",
+          ms(r.end_of_turn_ms).c_str(), ms(r.stt_final_ms).c_str(),
+          ms(r.llm_first_token_ms).c_str(), ms(r.first_sentence_ms).c_str(),
+          ms(r.tts_first_audio_ms).c_str(), ms(r.first_frame_sent_ms).c_str());
       fflush(stdout);
     };
     services.on_segment = [&print_mutex](const std::string& node, const std::string& text,
@@ -140,7 +145,8 @@ int main(int argc, char** argv) {
   printf("earshot-bridge: listening on port %d (stt=%s, llm=%s, tts=%s)\n", server.port(),
          engines.stt->name().c_str(), engines.llm->name().c_str(), engines.tts->name().c_str());
   fflush(stdout);
-  while (!g_stop.load()) sigsuspend(&previous);
+  while (!g_stop.load())
+    sigsuspend(&previous);
   LOG_INFO("bridge", "SIGTERM: draining");
   server.drain_and_stop(std::chrono::milliseconds(config.drain_timeout_ms));
   return 0;

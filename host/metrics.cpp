@@ -58,7 +58,8 @@ std::string Metrics::render() const {
   counter("earshot_llm_errors_total", "Language model failures.", llm_errors_total.load());
   counter("earshot_tts_errors_total", "Text-to-speech failures.", tts_errors_total.load());
   counter("earshot_store_errors_total", "Store (SQLite) failures.", store_errors_total.load());
-  counter("earshot_segments_stored_total", "Ambient segments stored.", segments_stored_total.load());
+  counter("earshot_segments_stored_total", "Ambient segments stored.",
+          segments_stored_total.load());
   end_of_turn_ms.render("earshot_end_of_turn_ms",
                         "End of speech to turn confirmed (the configured silence), ms.", &out);
   stt_final_ms.render("earshot_stt_final_ms", "End of speech to final transcript, ms.", &out);

@@ -12,8 +12,8 @@ namespace earshot::host {
 // Latency histogram in milliseconds with fixed buckets.
 class LatencyHistogram {
  public:
-  static constexpr std::array<double, 12> kBucketsMs = {5,   10,  25,   50,   100,  250,
-                                                         500, 1000, 2500, 5000, 10000, 30000};
+  static constexpr std::array<double, 12> kBucketsMs = {5,   10,   25,   50,   100,   250,
+                                                        500, 1000, 2500, 5000, 10000, 30000};
   void observe(double ms);
   // Appends the histogram's lines for metric `name` (without _bucket/_sum/_count).
   void render(const std::string& name, const std::string& help, std::string* out) const;
@@ -44,13 +44,13 @@ struct Metrics {
   std::atomic<uint64_t> segments_stored_total{0};
 
   // Per-stage latency, from the end of the person's speech (last speech frame arrived).
-  LatencyHistogram end_of_turn_ms;     // → turn confirmed (the configured silence)
-  LatencyHistogram stt_final_ms;       // → final transcript
-  LatencyHistogram llm_first_token_ms; // → first LLM token
-  LatencyHistogram tts_first_audio_ms; // → first TTS audio
-  LatencyHistogram first_frame_sent_ms;// → first reply frame written to the socket
-  LatencyHistogram own_latency_ms;     // first frame sent minus the configured end-of-turn silence
-                                       // minus engine time: what the bridge itself adds
+  LatencyHistogram end_of_turn_ms;       // → turn confirmed (the configured silence)
+  LatencyHistogram stt_final_ms;         // → final transcript
+  LatencyHistogram llm_first_token_ms;   // → first LLM token
+  LatencyHistogram tts_first_audio_ms;   // → first TTS audio
+  LatencyHistogram first_frame_sent_ms;  // → first reply frame written to the socket
+  LatencyHistogram own_latency_ms;  // first frame sent minus the configured end-of-turn silence
+                                    // minus engine time: what the bridge itself adds
 
   std::string render() const;
 };

@@ -3,6 +3,7 @@
 #include <libwebsockets.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -178,8 +179,8 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   // One live session per node: a reconnecting node replaces its stale link.
   for (Conn* other : conns) {
     if (other != &c && other->session && other->session->node_id() == hello.node_id) {
-      other->outbox->push_control(protocol::to_json(protocol::Error{
-          "replaced", "node '" + hello.node_id + "' connected again", true}));
+      other->outbox->push_control(protocol::to_json(
+          protocol::Error{"replaced", "node '" + hello.node_id + "' connected again", true}));
       close_conn(*other, protocol::kCloseReplaced, "replaced by a new connection");
     }
   }
@@ -202,17 +203,15 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   auto session = std::make_shared<Session>(services, c.outbox, session_id, hello, acked);
   std::string error;
   if (!session->start(&error)) {
-    return refuse(c, "internal", "cannot start a session: " + error,
-                  protocol::kCloseInternalError);
+    return refuse(c, "internal", "cannot start a session: " + error, protocol::kCloseInternalError);
   }
   c.session = std::move(session);
   session_count.fetch_add(1);
   services.metrics.sessions_total.fetch_add(1);
   services.metrics.sessions_active.fetch_add(1);
-  LOG_INFO("server", "session %s: node '%s'%s%s, %s mode, resume after seq %s",
-           session_id.c_str(), hello.node_id.c_str(), hello.room ? " in " : "",
-           hello.room.value_or("").c_str(), protocol::to_string(hello.mode),
-           acked ? std::to_string(*acked).c_str() : "(none)");
+  LOG_INFO("server", "session %s: node '%s'%s%s, %s mode, resume after seq %s", session_id.c_str(),
+           hello.node_id.c_str(), hello.room ? " in " : "", hello.room.value_or("").c_str(),
+           protocol::to_string(hello.mode), acked ? std::to_string(*acked).c_str() : "(none)");
 }
 
 void BridgeServer::Impl::handle_text(Conn& c, const std::string& text) {
@@ -220,10 +219,10 @@ void BridgeServer::Impl::handle_text(Conn& c, const std::string& text) {
   if (!c.session) {
     if (!r.ok()) return refuse(c, "bad_message", r.error, protocol::kCloseProtocolError);
     if (auto* hello = std::get_if<protocol::Hello>(&*r.message)) return handle_hello(c, *hello);
-    return refuse(c, "expected_hello",
-                  std::string("the first message must be hello, not ") +
-                      protocol::type_name(*r.message),
-                  protocol::kCloseProtocolError);
+    return refuse(
+        c, "expected_hello",
+        std::string("the first message must be hello, not ") + protocol::type_name(*r.message),
+        protocol::kCloseProtocolError);
   }
   if (!r.ok()) return violation(c, "bad_message", r.error);
   if (std::holds_alternative<protocol::Hello>(*r.message))
@@ -291,8 +290,7 @@ void BridgeServer::Impl::on_tick(lws_sorted_usec_list_t* sul) {
   self->tick();
 }
 
-std::string BridgeServer::Impl::http_body(const std::string& path, const char** type,
-                                          int* status) {
+std::string BridgeServer::Impl::http_body(const std::string& path, const char** type, int* status) {
   *status = 200;
   if (path == "/healthz") {
     *type = "text/plain";
@@ -319,13 +317,14 @@ std::string BridgeServer::Impl::http_body(const std::string& path, const char** 
   return "not found\n";
 }
 
-int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, void* user,
-                                      void* in, size_t len) {
+int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
+                                      size_t len) {
   Impl* self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
   auto* st = static_cast<HttpState*>(user);
   switch (reason) {
     case LWS_CALLBACK_HTTP: {
-      const std::string path(static_cast<const char*>(in), strnlen(static_cast<const char*>(in), len ? len : 256));
+      const std::string path(static_cast<const char*>(in),
+                             strnlen(static_cast<const char*>(in), len ? len : 256));
       const char* type = "text/plain";
       int status = 200;
       st->body = new std::string(self->http_body(path, &type, &status));
@@ -335,7 +334,8 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
       if (lws_add_http_common_headers(wsi, unsigned(status), type, st->body->size(), &p, end))
         return 1;
       if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
-                                      reinterpret_cast<const unsigned char*>("no-store"), 8, &p, end))
+                                      reinterpret_cast<const unsigned char*>("no-store"), 8, &p,
+                                      end))
         return 1;
       if (lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
       lws_callback_on_writable(wsi);
@@ -409,8 +409,8 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
       if (!lws_is_final_fragment(wsi)) return 0;
       if (c->rx_overflow) {
         self->violation(*c, c->rx_binary ? "bad_frame" : "bad_message",
-                        std::string(c->rx_binary ? "audio frame" : "message") +
-                            " larger than " + std::to_string(limit) + " bytes; dropped");
+                        std::string(c->rx_binary ? "audio frame" : "message") + " larger than " +
+                            std::to_string(limit) + " bytes; dropped");
         if (!c->session) self->close_conn(*c, protocol::kCloseProtocolError, "oversized");
       } else if (c->rx_binary) {
         self->handle_binary(*c, c->rx);
@@ -453,7 +453,9 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
 BridgeServer::BridgeServer(ServerConfig config, Services& services)
     : impl_(std::make_unique<Impl>(std::move(config), services)) {}
 
-BridgeServer::~BridgeServer() { stop(); }
+BridgeServer::~BridgeServer() {
+  stop();
+}
 
 bool BridgeServer::start(std::string* error) {
   Impl& s = *impl_;
@@ -461,8 +463,7 @@ bool BridgeServer::start(std::string* error) {
     LOG_WARN("lws", "%.*s", int(strcspn(line, "\n")), line);
   });
   s.protocols[0] = {"http", Impl::http_callback, sizeof(HttpState), 0, 0, nullptr, 0};
-  s.protocols[1] = {protocol::kSubprotocol, Impl::ws_callback, sizeof(Conn*), 4096, 0, nullptr,
-                    0};
+  s.protocols[1] = {protocol::kSubprotocol, Impl::ws_callback, sizeof(Conn*), 4096, 0, nullptr, 0};
   s.protocols[2] = {nullptr, nullptr, 0, 0, 0, nullptr, 0};  // 4.1.6 has no LWS_PROTOCOL_LIST_TERM
 
   lws_context_creation_info info{};
@@ -476,7 +477,8 @@ bool BridgeServer::start(std::string* error) {
   info.ka_probes = 3;
   info.ka_interval = 5;
   if (!s.config.tls_cert.empty()) {
-    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+    info.options |=
+        LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
     info.ssl_cert_filepath = s.config.tls_cert.c_str();
     info.ssl_private_key_filepath = s.config.tls_key.c_str();
   }
@@ -498,21 +500,27 @@ bool BridgeServer::start(std::string* error) {
       std::vector<std::shared_ptr<Session>> batch;
       batch.swap(s.to_reap);
       lock.unlock();
-      for (auto& session : batch) session->stop();
+      for (auto& session : batch)
+        session->stop();
       batch.clear();
       lock.lock();
     }
   });
   s.loop = std::thread([&s] {
-    while (!s.stop_loop.load()) lws_service(s.context, 0);
+    while (!s.stop_loop.load())
+      lws_service(s.context, 0);
   });
   LOG_INFO("server", "listening on %s:%d (%s)", s.config.listen.c_str(), s.bound_port,
            s.config.tls_cert.empty() ? "ws, http" : "ws+wss, http+https");
   return true;
 }
 
-int BridgeServer::port() const { return impl_->bound_port; }
-size_t BridgeServer::session_count() const { return impl_->session_count.load(); }
+int BridgeServer::port() const {
+  return impl_->bound_port;
+}
+size_t BridgeServer::session_count() const {
+  return impl_->session_count.load();
+}
 
 void BridgeServer::drain_and_stop(std::chrono::milliseconds timeout) {
   Impl& s = *impl_;

@@ -27,8 +27,8 @@ struct ServerConfig {
   bool allow_anonymous = false;                    // no token needed (local demos only)
   int handshake_timeout_ms = 5000;
   int max_sessions = 512;
-  int reply_lead_ms = 120;     // reply audio is sent this far ahead of real time
-  std::string web_root;        // serve the web client from here (empty: the built-in page)
+  int reply_lead_ms = 120;  // reply audio is sent this far ahead of real time
+  std::string web_root;     // serve the web client from here (empty: the built-in page)
 };
 
 class BridgeServer {

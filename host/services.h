@@ -27,7 +27,7 @@ struct TurnReport {
   std::string reply_heard;  // what the person actually heard (all of it unless interrupted)
   std::string reply_full;   // what the LLM wrote
   bool interrupted = false;
-  std::string error;        // an engine failed (the session goes on)
+  std::string error;  // an engine failed (the session goes on)
   // Milliseconds from the end of the person's speech (the last speech frame's arrival).
   double end_of_turn_ms = -1, stt_final_ms = -1, llm_first_token_ms = -1, first_sentence_ms = -1,
          tts_first_audio_ms = -1, first_frame_queued_ms = -1, first_frame_sent_ms = -1;
@@ -40,7 +40,7 @@ struct ReplySettings {
   size_t history_turns = 10;  // user+assistant pairs kept per session
   bool speak_errors = true;   // say engine failures aloud (else only the error message is sent)
   std::string error_speech = "Sorry, I can't answer right now.";
-  std::string voice;          // TTS voice (engine-specific; empty = engine default)
+  std::string voice;  // TTS voice (engine-specific; empty = engine default)
   int first_clause_min_chars = 40;
   int played_report_timeout_ms = 1500;  // wait this long for the node's interrupt/playback_done
 };

@@ -111,10 +111,12 @@ struct Reply {
 std::string leading_words(const std::string& text, double fraction) {
   std::istringstream in(text);
   std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
+  for (std::string w; in >> w;)
+    words.push_back(w);
   size_t n = size_t(double(words.size()) * std::clamp(fraction, 0.0, 1.0) + 1e-9);
   std::string out;
-  for (size_t i = 0; i < n; ++i) out += (i ? " " : "") + words[i];
+  for (size_t i = 0; i < n; ++i)
+    out += (i ? " " : "") + words[i];
   return out;
 }
 
@@ -179,7 +181,7 @@ struct Session::Impl {
   struct SentenceJob {
     std::shared_ptr<Reply> reply;
     std::string text;
-    bool last = false;      // no sentence follows: finish the reply's audio
+    bool last = false;  // no sentence follows: finish the reply's audio
     TurnReport* report = nullptr;
     int64_t speech_end_ms = 0;
   };
@@ -254,7 +256,8 @@ void Session::Impl::handle_frame(InFrame& f) {
     services.metrics.frames_duplicate_total.fetch_add(1);
     return;
   }
-  if (verdict == protocol::SeqVerdict::kGap) services.metrics.frames_lost_total.store(tracker.lost());
+  if (verdict == protocol::SeqVerdict::kGap)
+    services.metrics.frames_lost_total.store(tracker.lost());
   services.metrics.frames_received_total.fetch_add(1);
 
   const int n = decoder->decode(reinterpret_cast<const uint8_t*>(f.payload.data()),
@@ -285,10 +288,9 @@ void Session::Impl::handle_frame(InFrame& f) {
 
   // Conversation: the node proposes (flags), the turn detector confirms from the audio.
   for (int off = 0; off + kFrame <= n; off += kFrame) {
-    const uint16_t frame_flags =
-        off == 0 ? flags : uint16_t(flags & ~protocol::kFlagSegmentStart);
-    const TurnDetector::Event event = turn.on_frame(
-        pcm + off, f.header.timestamp + uint64_t(off), frame_flags, f.arrived_ms);
+    const uint16_t frame_flags = off == 0 ? flags : uint16_t(flags & ~protocol::kFlagSegmentStart);
+    const TurnDetector::Event event =
+        turn.on_frame(pcm + off, f.header.timestamp + uint64_t(off), frame_flags, f.arrived_ms);
     if (event == TurnDetector::Event::kTurnStarted) {
       handle_turn_event(event, f.arrived_ms);
     }
@@ -461,30 +463,30 @@ void Session::Impl::run_turn(TurnJob& job) {
   }
 
   // 1. Final transcript.
-  SttResult stt = job.stt->finish(reply->cancel);
+  SttResult recognized = job.stt->finish(reply->cancel);
   report.stt_final_ms = double(monotonic_ms() - t0);
   services.metrics.stt_final_ms.observe(report.stt_final_ms);
   protocol::Transcript t;
   t.turn_id = job.turn_id;
   t.final = true;
-  if (!stt.ok) {
+  if (!recognized.ok) {
     services.metrics.stt_errors_total.fetch_add(1);
-    report.error = "speech recognition failed: " + stt.error;
+    report.error = "speech recognition failed: " + recognized.error;
     send_error("stt_failed", report.error);
   }
-  t.text = stt.ok ? stt.text : "";
-  if (!stt.language.empty()) t.language = stt.language;
+  t.text = recognized.ok ? recognized.text : "";
+  if (!recognized.language.empty()) t.language = recognized.language;
   report.transcript = t.text;
-  report.language = stt.language;
+  report.language = recognized.language;
   send(t);
 
   std::string full;
-  if (stt.ok && !stt.text.empty() && !reply->cancel.cancelled()) {
+  if (recognized.ok && !recognized.text.empty() && !reply->cancel.cancelled()) {
     // 2. The LLM, streaming; sentences go to the voice thread as soon as they are complete.
     std::vector<ChatMessage> messages;
     messages.push_back({"system", services.reply.system_prompt});
     messages.insert(messages.end(), history.begin(), history.end());
-    messages.push_back({"user", stt.text});
+    messages.push_back({"user", recognized.text});
     SentenceSplitter splitter(SplitterConfig{size_t(services.reply.first_clause_min_chars)});
     bool first_token = true, first_sentence = true;
     auto speak = [&](std::string sentence) {
@@ -525,11 +527,11 @@ void Session::Impl::run_turn(TurnJob& job) {
     done.turn_id = job.turn_id;
     done.final = true;
     send(done);
-    history.push_back({"user", stt.text});
+    history.push_back({"user", recognized.text});
     // The assistant's line is added below, once we know how much of it was heard.
     report.reply_full = full;
     (void)llm.history_content;
-  } else if (!stt.ok) {
+  } else if (!recognized.ok) {
     speak_error(reply, &report, t0);
   }
 
@@ -540,8 +542,10 @@ void Session::Impl::run_turn(TurnJob& job) {
     reply->cv.wait(lock, [&] { return reply->voice_done || stopping.load(); });
     if (reply->audio_started && !reply->played_ms) {
       const auto audio_ms = int64_t(reply->samples_sent / 16);
-      const auto timeout = std::chrono::milliseconds(audio_ms + services.reply.played_report_timeout_ms);
-      reply->cv.wait_for(lock, timeout, [&] { return reply->played_ms.has_value() || stopping.load(); });
+      const auto timeout =
+          std::chrono::milliseconds(audio_ms + services.reply.played_report_timeout_ms);
+      reply->cv.wait_for(lock, timeout,
+                         [&] { return reply->played_ms.has_value() || stopping.load(); });
     }
     // What was heard: whole sentences before the played point, and the words of the one cut.
     std::string heard;
@@ -552,8 +556,9 @@ void Session::Impl::run_turn(TurnJob& job) {
       if (!cut || played >= s.end_sample) {
         part = s.text;
       } else if (played > s.first_sample) {
-        part = leading_words(s.text, double(played - s.first_sample) /
-                                         double(std::max<uint64_t>(1, s.end_sample - s.first_sample)));
+        part =
+            leading_words(s.text, double(played - s.first_sample) /
+                                      double(std::max<uint64_t>(1, s.end_sample - s.first_sample)));
       }
       if (!part.empty()) heard += (heard.empty() ? "" : " ") + part;
     }
@@ -566,7 +571,8 @@ void Session::Impl::run_turn(TurnJob& job) {
     if (!report.transcript.empty())
       history.push_back({"assistant", report.reply_heard.empty() ? "…" : report.reply_heard});
   }
-  while (history.size() > services.reply.history_turns * 2) history.erase(history.begin());
+  while (history.size() > services.reply.history_turns * 2)
+    history.erase(history.begin());
   {
     std::lock_guard<std::mutex> lock(reply_mutex);
     if (current_reply == reply) current_reply.reset();
@@ -668,8 +674,8 @@ void Session::Impl::voice_sentence(SentenceJob& job) {
     }
     if (started && voice_fill > 0) {
       const float silence[kFrame] = {};
-      emit_pcm16k(reply, silence, size_t(kFrame - voice_fill), voice_frame, &voice_fill,
-                  job.report, job.speech_end_ms);
+      emit_pcm16k(reply, silence, size_t(kFrame - voice_fill), voice_frame, &voice_fill, job.report,
+                  job.speech_end_ms);
     }
     voice_fill = 0;
     bool interrupted;
@@ -758,7 +764,8 @@ void Session::Impl::voice_sentence(SentenceJob& job) {
 
 void Session::Impl::voice_loop() {
   SentenceJob job;
-  while (sentences.pop(&job)) voice_sentence(job);
+  while (sentences.pop(&job))
+    voice_sentence(job);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -768,7 +775,9 @@ Session::Session(Services& services, std::shared_ptr<Outbox> outbox, std::string
     : impl_(std::make_unique<Impl>(services, std::move(outbox), std::move(session_id),
                                    std::move(hello), acked_seq)) {}
 
-Session::~Session() { stop(); }
+Session::~Session() {
+  stop();
+}
 
 bool Session::start(std::string* error) {
   Impl& s = *impl_;
@@ -837,7 +846,11 @@ void Session::on_tick(int64_t now_ms) {
   }
 }
 
-const std::string& Session::id() const { return impl_->session_id; }
-const std::string& Session::node_id() const { return impl_->hello.node_id; }
+const std::string& Session::id() const {
+  return impl_->session_id;
+}
+const std::string& Session::node_id() const {
+  return impl_->hello.node_id;
+}
 
 }  // namespace earshot::host

@@ -5,7 +5,7 @@
 
 namespace earshot::host {
 namespace {
-constexpr uint64_t kFrame = 320;           // 20 ms at 16 kHz
+constexpr uint64_t kFrame = 320;  // 20 ms at 16 kHz
 constexpr uint64_t kSamplesPerMs = 16;
 }  // namespace
 

@@ -22,8 +22,8 @@ class VoiceActivityDetector;
 namespace earshot::host {
 
 struct TurnConfig {
-  int end_of_turn_ms = 700;   // silence after the last speech that ends a turn
-  int max_turn_ms = 30000;    // a turn this long ends regardless (someone left the TV on)
+  int end_of_turn_ms = 700;  // silence after the last speech that ends a turn
+  int max_turn_ms = 30000;   // a turn this long ends regardless (someone left the TV on)
   float vad_threshold = 0.5f;
 };
 

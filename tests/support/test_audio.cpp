@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -152,6 +153,37 @@ Alignment best_alignment(const std::vector<float>& a, const std::vector<float>& 
     }
   }
   return best;
+}
+
+std::vector<std::string> normalized_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '\'') {
+      word += char(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!word.empty()) {
+      words.push_back(word);
+      word.clear();
+    }
+  }
+  if (!word.empty()) words.push_back(word);
+  return words;
+}
+
+double word_error_rate(const std::string& reference, const std::string& hypothesis) {
+  const std::vector<std::string> r = normalized_words(reference), h = normalized_words(hypothesis);
+  if (r.empty()) return h.empty() ? 0.0 : 1.0;
+  std::vector<size_t> prev(h.size() + 1), cur(h.size() + 1);
+  for (size_t j = 0; j <= h.size(); ++j)
+    prev[j] = j;
+  for (size_t i = 1; i <= r.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= h.size(); ++j)
+      cur[j] =
+          std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r[i - 1] == h[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return double(prev[h.size()]) / double(r.size());
 }
 
 }  // namespace earshot::test

@@ -50,4 +50,9 @@ Alignment best_alignment(const std::vector<float>& a, const std::vector<float>& 
 
 double rms(const std::vector<float>& x);
 
+// Word error rate of `hypothesis` against `reference`: (substitutions + deletions + insertions) /
+// reference words, after lower-casing and dropping punctuation.
+double word_error_rate(const std::string& reference, const std::string& hypothesis);
+std::vector<std::string> normalized_words(const std::string& text);
+
 }  // namespace earshot::test

@@ -1,0 +1,401 @@
+#include "host/engines/openai_engines.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "host/engines/http_client.h"
+#include "host/engines/speech_text.h"
+#include "host/engines/sse_parser.h"
+
+namespace earshot::host {
+namespace {
+
+using json = nlohmann::json;
+
+std::string trim_slash(std::string url) {
+  while (!url.empty() && url.back() == '/')
+    url.pop_back();
+  return url;
+}
+
+std::vector<std::string> auth_headers(const EngineConfig& c, const char* content_type) {
+  std::vector<std::string> h;
+  if (content_type) h.push_back(std::string("Content-Type: ") + content_type);
+  if (!c.api_key.empty()) h.push_back("Authorization: Bearer " + c.api_key);
+  return h;
+}
+
+}  // namespace
+
+// --- chat stream -------------------------------------------------------------------------------
+
+struct ChatStreamParser::Impl {
+  SseParser sse;
+  ThinkFilter think;
+};
+
+bool ChatStreamParser::push(std::string_view bytes,
+                            const std::function<bool(std::string_view)>& on_text) {
+  if (!impl_) impl_ = std::make_shared<Impl>();
+  if (done_) return false;
+  bool keep_going = true;
+  impl_->sse.push(bytes, [&](const std::string& data) {
+    if (data == "[DONE]") {
+      done_ = true;
+      return false;
+    }
+    json j = json::parse(data, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      ++malformed_;
+      return true;  // one bad event does not end the answer
+    }
+    if (j.contains("error")) {  // some servers report failures mid-stream as an event
+      result_.error = summarize_error_body(data);
+      done_ = true;
+      return false;
+    }
+    if (j.contains("usage") && j["usage"].is_object()) {
+      LlmUsage u;
+      const json& usage = j["usage"];
+      if (usage.contains("prompt_tokens") && usage["prompt_tokens"].is_number_unsigned())
+        u.prompt_tokens = usage["prompt_tokens"].get<uint64_t>();
+      if (usage.contains("completion_tokens") && usage["completion_tokens"].is_number_unsigned())
+        u.completion_tokens = usage["completion_tokens"].get<uint64_t>();
+      result_.usage = u;
+    }
+    if (!j.contains("choices") || !j["choices"].is_array() || j["choices"].empty()) return true;
+    const json& choice = j["choices"][0];
+    if (!choice.is_object() || !choice.contains("delta") || !choice["delta"].is_object())
+      return true;
+    const json& delta = choice["delta"];
+    for (const char* field : {"reasoning_content", "reasoning"})
+      if (delta.contains(field) && delta[field].is_string())
+        result_.reasoning += delta[field].get<std::string>();
+    if (delta.contains("content") && delta["content"].is_string()) {
+      const std::string content = delta["content"].get<std::string>();
+      result_.history_content += content;
+      const std::string spoken = impl_->think.push(content);
+      if (!spoken.empty()) {
+        result_.spoken += spoken;
+        if (!on_text(spoken)) {
+          keep_going = false;
+          return false;
+        }
+      }
+    }
+    // delta.tool_calls and anything else: not spoken, ignored.
+    return true;
+  });
+  return keep_going && !done_;
+}
+
+void ChatStreamParser::finish(const std::function<bool(std::string_view)>& on_text) {
+  if (!impl_) return;
+  const std::string rest = impl_->think.finish();
+  if (!rest.empty()) {
+    result_.spoken += rest;
+    on_text(rest);
+  }
+  if (!keep_think_) {  // history without the inline thinking
+    ThinkFilter strip;
+    std::string h = strip.push(result_.history_content);
+    h += strip.finish();
+    result_.history_content = h;
+  }
+}
+
+namespace {
+
+// --- LLM ---------------------------------------------------------------------------------------
+
+class OpenAiLlm : public LlmEngine {
+ public:
+  explicit OpenAiLlm(EngineConfig c) : c_(std::move(c)) {}
+  std::string name() const override { return "openai(" + c_.base_url + ", " + c_.model + ")"; }
+
+  LlmResult chat(const std::vector<ChatMessage>& messages,
+                 const std::function<bool(std::string_view text)>& on_text,
+                 const CancelToken& cancel) override {
+    json body = {{"model", c_.model},
+                 {"stream", true},
+                 {"temperature", c_.temperature},
+                 {"max_tokens", c_.max_tokens},
+                 {"stream_options", {{"include_usage", true}}}};
+    json msgs = json::array();
+    for (const ChatMessage& m : messages)
+      msgs.push_back({{"role", m.role}, {"content", m.content}});
+    body["messages"] = msgs;
+    HttpRequest req;
+    req.url = trim_slash(c_.base_url) + "/chat/completions";
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    req.headers = auth_headers(c_, "application/json");
+    req.headers.push_back("Accept: text/event-stream");
+    req.connect_timeout_ms = c_.connect_timeout_ms;
+    req.first_byte_timeout_ms = c_.first_token_timeout_ms;
+    req.idle_timeout_ms = c_.idle_timeout_ms;
+    ChatStreamParser parser(c_.keep_think_in_history);
+    bool caller_stopped = false;
+    HttpResponse r = http_request(
+        req,
+        [&](std::string_view chunk) {
+          const bool more = parser.push(chunk, [&](std::string_view text) {
+            if (!on_text(text)) caller_stopped = true;
+            return !caller_stopped;
+          });
+          return more;
+        },
+        cancel);
+    parser.finish([&](std::string_view text) { return caller_stopped ? false : on_text(text); });
+    LlmResult result = parser.result();
+    result.cancelled = r.cancelled || caller_stopped;
+    if (r.cancelled) return result;
+    if (!r.ok) {
+      result.error = "LLM " + r.error;
+      return result;
+    }
+    if (!result.error.empty()) {
+      result.error = "LLM server error: " + result.error;
+      return result;
+    }
+    if (!parser.done() && !caller_stopped) {
+      result.error = "LLM " + trim_slash(c_.base_url) + " ended its stream without [DONE]";
+      // What arrived was spoken already; keep it, but say the answer was cut.
+      return result;
+    }
+    result.ok = true;
+    return result;
+  }
+
+ private:
+  EngineConfig c_;
+};
+
+// --- STT ---------------------------------------------------------------------------------------
+
+std::string wav_bytes(const std::vector<int16_t>& pcm, int rate) {
+  std::string w(44, '\0');
+  auto put32 = [&](size_t at, uint32_t v) { std::memcpy(&w[at], &v, 4); };
+  auto put16 = [&](size_t at, uint16_t v) { std::memcpy(&w[at], &v, 2); };
+  const uint32_t data = uint32_t(pcm.size() * 2);
+  std::memcpy(&w[0], "RIFF", 4);
+  put32(4, 36 + data);
+  std::memcpy(&w[8], "WAVEfmt ", 8);
+  put32(16, 16);
+  put16(20, 1);
+  put16(22, 1);
+  put32(24, uint32_t(rate));
+  put32(28, uint32_t(rate * 2));
+  put16(32, 2);
+  put16(34, 16);
+  std::memcpy(&w[36], "data", 4);
+  put32(40, data);
+  w.append(reinterpret_cast<const char*>(pcm.data()), pcm.size() * 2);
+  return w;
+}
+
+class OpenAiSttStream : public SttStream {
+ public:
+  OpenAiSttStream(EngineConfig c, std::string language)
+      : c_(std::move(c)), language_(std::move(language)) {}
+  void feed(const float* samples, size_t count) override {
+    for (size_t i = 0; i < count; ++i) {
+      const float v = samples[i] < -1.0f ? -1.0f : (samples[i] > 1.0f ? 1.0f : samples[i]);
+      pcm_.push_back(int16_t(v * 32767.0f));
+    }
+  }
+  std::optional<std::string> partial() override { return std::nullopt; }
+  SttResult finish(const CancelToken& cancel) override {
+    SttResult out;
+    std::vector<MultipartPart> parts = {{"file", wav_bytes(pcm_, 16000), "audio.wav", "audio/wav"},
+                                        {"model", c_.model, "", ""},
+                                        {"response_format", "json", "", ""}};
+    if (!language_.empty()) parts.push_back({"language", language_, "", ""});
+    std::string content_type;
+    HttpRequest req;
+    req.url = trim_slash(c_.base_url) + "/audio/transcriptions";
+    req.body = build_multipart(parts, &content_type);
+    req.headers = auth_headers(c_, content_type.c_str());
+    req.connect_timeout_ms = c_.connect_timeout_ms;
+    req.first_byte_timeout_ms = c_.timeout_ms;
+    req.idle_timeout_ms = c_.timeout_ms;
+    req.total_timeout_ms = c_.timeout_ms;
+    std::string body;
+    HttpResponse r = http_request(
+        req,
+        [&](std::string_view chunk) {
+          if (body.size() < (4u << 20)) body.append(chunk);
+          return true;
+        },
+        cancel);
+    if (!r.ok) {
+      out.error = "speech-to-text " + r.error;
+      return out;
+    }
+    json j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("text") || !j["text"].is_string()) {
+      out.error = "speech-to-text server sent an answer without \"text\": " + body.substr(0, 120);
+      return out;
+    }
+    out.ok = true;
+    out.text = j["text"].get<std::string>();
+    while (!out.text.empty() && out.text.front() == ' ')
+      out.text.erase(0, 1);
+    out.language = j.contains("language") && j["language"].is_string()
+                       ? j["language"].get<std::string>()
+                       : language_;
+    return out;
+  }
+
+ private:
+  EngineConfig c_;  // a copy: a stream may outlive the engine that started it
+  std::string language_;
+  std::vector<int16_t> pcm_;
+};
+
+class OpenAiStt : public SttEngine {
+ public:
+  explicit OpenAiStt(EngineConfig c) : c_(std::move(c)) {}
+  std::string name() const override { return "openai(" + c_.base_url + ")"; }
+  std::unique_ptr<SttStream> start(const std::string& language_hint) override {
+    return std::make_unique<OpenAiSttStream>(c_,
+                                             language_hint.empty() ? c_.language : language_hint);
+  }
+
+ private:
+  EngineConfig c_;
+};
+
+// --- TTS ---------------------------------------------------------------------------------------
+
+// Turns streamed audio bytes (raw s16le, or a WAV whose header may arrive in pieces) into floats.
+class PcmStream {
+ public:
+  PcmStream(bool wav, int rate) : wav_(wav), rate_(rate), header_done_(!wav) {}
+  // False with `error` set if the WAV header is not one we can play.
+  bool push(std::string_view bytes, std::vector<float>* out, std::string* error) {
+    buffer_.append(bytes);
+    if (!header_done_ && !parse_header(error)) return error->empty();
+    const size_t frame = size_t(2 * channels_);
+    const size_t usable = buffer_.size() / frame * frame;
+    for (size_t i = 0; i < usable; i += frame) {
+      int16_t s;
+      std::memcpy(&s, &buffer_[i], 2);  // first channel
+      out->push_back(float(s) / 32768.0f);
+    }
+    buffer_.erase(0, usable);
+    return true;
+  }
+  int rate() const { return rate_; }
+
+ private:
+  bool parse_header(std::string* error) {
+    if (buffer_.size() < 12) return false;
+    if (buffer_.compare(0, 4, "RIFF") != 0 || buffer_.compare(8, 4, "WAVE") != 0) {
+      *error = "text-to-speech server sent audio that is not a WAV file";
+      return false;
+    }
+    size_t at = 12;
+    while (at + 8 <= buffer_.size()) {
+      uint32_t size;
+      std::memcpy(&size, &buffer_[at + 4], 4);
+      const std::string id = buffer_.substr(at, 4);
+      if (id == "data") {
+        buffer_.erase(0, at + 8);
+        header_done_ = true;
+        return true;
+      }
+      if (at + 8 + size > buffer_.size()) return false;  // wait for the whole chunk
+      if (id == "fmt ") {
+        uint16_t format, channels, bits;
+        uint32_t rate;
+        std::memcpy(&format, &buffer_[at + 8], 2);
+        std::memcpy(&channels, &buffer_[at + 10], 2);
+        std::memcpy(&rate, &buffer_[at + 12], 4);
+        std::memcpy(&bits, &buffer_[at + 22], 2);
+        if (format != 1 || bits != 16 || channels < 1) {
+          *error = "text-to-speech server sent a WAV that is not 16-bit PCM";
+          return false;
+        }
+        channels_ = channels;
+        rate_ = int(rate);
+      }
+      at += 8 + size + (size & 1);
+    }
+    return false;
+  }
+  bool wav_;
+  int rate_;
+  int channels_ = 1;
+  bool header_done_;
+  std::string buffer_;
+};
+
+class OpenAiTts : public TtsEngine {
+ public:
+  explicit OpenAiTts(EngineConfig c) : c_(std::move(c)) {}
+  std::string name() const override { return "openai(" + c_.base_url + ", " + c_.model + ")"; }
+  TtsResult synthesize(const std::string& text, const std::string& voice,
+                       const std::function<bool(const float*, size_t, int)>& on_audio,
+                       const CancelToken& cancel) override {
+    TtsResult out;
+    const bool wav = c_.response_format == "wav";
+    json body = {{"model", c_.model},
+                 {"input", text},
+                 {"voice", voice.empty() ? c_.voice : voice},
+                 {"response_format", wav ? "wav" : "pcm"}};
+    HttpRequest req;
+    req.url = trim_slash(c_.base_url) + "/audio/speech";
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    req.headers = auth_headers(c_, "application/json");
+    req.connect_timeout_ms = c_.connect_timeout_ms;
+    req.first_byte_timeout_ms = c_.timeout_ms;
+    req.idle_timeout_ms = c_.timeout_ms;
+    PcmStream pcm(wav, c_.sample_rate);
+    std::vector<float> samples;
+    std::string error;
+    bool stopped = false;
+    HttpResponse r = http_request(
+        req,
+        [&](std::string_view chunk) {
+          samples.clear();
+          if (!pcm.push(chunk, &samples, &error)) return false;
+          if (!samples.empty()) {
+            out.samples += samples.size();
+            if (!on_audio(samples.data(), samples.size(), pcm.rate())) {
+              stopped = true;
+              return false;
+            }
+          }
+          return true;
+        },
+        cancel);
+    out.cancelled = r.cancelled || stopped;
+    if (!error.empty()) {
+      out.error = error;
+      return out;
+    }
+    if (!r.ok && !r.cancelled) {
+      out.error = "text-to-speech " + r.error;
+      return out;
+    }
+    out.ok = !r.cancelled;
+    return out;
+  }
+
+ private:
+  EngineConfig c_;
+};
+
+}  // namespace
+
+std::unique_ptr<LlmEngine> make_openai_llm(const EngineConfig& config) {
+  return std::make_unique<OpenAiLlm>(config);
+}
+std::unique_ptr<SttEngine> make_openai_stt(const EngineConfig& config) {
+  return std::make_unique<OpenAiStt>(config);
+}
+std::unique_ptr<TtsEngine> make_openai_tts(const EngineConfig& config) {
+  return std::make_unique<OpenAiTts>(config);
+}
+
+}  // namespace earshot::host

@@ -1,0 +1,82 @@
+// Store: what the bridge keeps, in one SQLite file (WAL mode).
+//
+//   turns      one row per conversation turn: transcript, the reply as heard and as written,
+//   timings segments   one row per ambient-mode segment: node, room, language, time, text
+//   high_water per node, the highest microphone seq committed (welcome.acked_seq after a restart)
+//
+// A segment and its node's high-water mark are committed in one transaction, and the node is
+// acknowledged only after the commit: a bridge killed at any moment loses no acknowledged speech.
+// Errors (a full disk, a read-only file) come back as messages; nothing throws. Thread-safe: one
+// connection behind a mutex (writes are a few per turn).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace earshot::host {
+
+struct TurnRecord {
+  std::string session_id;
+  std::string node_id;
+  std::string turn_id;
+  std::string transcript;
+  std::string language;
+  std::string reply;       // what the person heard (cut at the barge-in point)
+  std::string reply_full;  // what the LLM wrote
+  bool interrupted = false;
+  int64_t started_at_ms = 0;  // wall clock, ms since the epoch
+  std::string timings_json;
+};
+
+struct SegmentRecord {
+  std::string node_id;
+  std::string room;
+  std::string language;
+  int64_t started_at_ms = 0;
+  int64_t ended_at_ms = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  std::string text;
+};
+
+struct StoreOptions {
+  bool synchronous_full = false;  // FULL: fsync every commit (power-loss safe); NORMAL otherwise
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database; nullptr and `*error` when it cannot.
+  static std::unique_ptr<Store> open(const std::string& path, const StoreOptions& options,
+                                     std::string* error);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  bool add_turn(const TurnRecord& turn, std::string* error);
+  // Stores the segment and raises the node's high-water mark to `seq`, in one transaction.
+  bool add_segment_and_advance(const SegmentRecord& segment, uint64_t seq, std::string* error);
+  std::optional<uint64_t> acked_seq(const std::string& node_id);
+
+  // Size limit: the database may not grow past `pages` pages (of 4 KiB); writes beyond it fail
+  // exactly as on a full disk. page_count() is the current size.
+  bool set_max_pages(uint64_t pages);
+  uint64_t page_count();
+
+  // Reading back (tests, tools).
+  std::vector<TurnRecord> turns(const std::string& session_id = "");
+  std::vector<SegmentRecord> segments(const std::string& node_id = "");
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  bool exec(const char* sql, std::string* error);
+  std::mutex mutex_;
+  sqlite3* db_;
+};
+
+}  // namespace earshot::host
