@@ -55,8 +55,8 @@ struct NodeConfig {
   int hangover_ms = 400;
   int min_speech_ms = 40;
   // [opus]
-  int bitrate = 24000;
-  int complexity = 5;
+  int bitrate = 32000;
+  int complexity = 10;
   // [buffer]
   int buffer_seconds = 60;  // speech kept while the link is down
   // [debug]

@@ -147,6 +147,10 @@ struct NodePipeline::Impl {
   int codec_fill = 0;  // samples of codec_frame filled
   bool codec_speech = false;
   float echo_frame[kVad] = {};
+  float apm_frame[kVad] = {};
+  int echo_tail_frames = 0;  // 10 ms frames left in which the microphone may hear our playback
+  static constexpr int kEchoTailFrames = 50;  // 500 ms: a living room's reverberation and then some
+  static constexpr float kFarEndActiveEnergy = 160 * 1e-7f;  // about -70 dBFS over 10 ms
   uint8_t packet[protocol::kMaxOpusPacket] = {};
   uint64_t timestamp = 0;      // 16 kHz samples since capture began
   int64_t chunk_ready_ns = 0;  // when the capture chunk being processed left the ring
@@ -400,9 +404,21 @@ void NodePipeline::Impl::process_10ms(float* frame) {
       while (ref.readable() >= size_t(kVad)) {
         ref.read(echo_frame, kVad);
         processor->analyze_playback(echo_frame);
+        float energy = 0;
+        for (int i = 0; i < kVad; ++i)
+          energy += echo_frame[i] * echo_frame[i];
+        if (energy > kFarEndActiveEnergy) echo_tail_frames = kEchoTailFrames;
       }
     }
-    processor->process_capture(frame);
+    // The processor always sees the stream (its filters stay adapted), but its output is used
+    // only while the speaker played within the echo tail: with nothing to cancel, the AEC's
+    // suppression and the extra high-pass only cost the recogniser words.
+    std::copy(frame, frame + kVad, apm_frame);
+    processor->process_capture(apm_frame);
+    if (echo_tail_frames > 0 || config.noise_suppression) {
+      std::copy(apm_frame, apm_frame + kVad, frame);
+      if (echo_tail_frames > 0) --echo_tail_frames;
+    }
   }
   vad->process(frame);
   std::copy(frame, frame + kVad, codec_frame + codec_fill);

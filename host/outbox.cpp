@@ -18,7 +18,7 @@ void Outbox::push_control(std::string json) {
 void Outbox::push_audio(std::string wire_frame, int64_t due_ms,
                         std::function<void(int64_t sent_ms)> on_sent) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (detached_) return;
+  if (detached_ || audio_closed_) return;
   if (audio_.size() >= limits_.max_audio_frames) {
     audio_.pop_front();  // a slow node loses stale audio, not our memory
     ++audio_dropped_;
@@ -31,7 +31,13 @@ size_t Outbox::clear_audio() {
   std::lock_guard<std::mutex> lock(mutex_);
   size_t n = audio_.size();
   audio_.clear();
+  audio_closed_ = true;
   return n;
+}
+
+void Outbox::open_audio() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  audio_closed_ = false;
 }
 
 void Outbox::detach() {

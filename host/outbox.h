@@ -38,8 +38,12 @@ class Outbox {
   // (the first frame of a reply uses it for latency accounting).
   void push_audio(std::string wire_frame, int64_t due_ms,
                   std::function<void(int64_t sent_ms)> on_sent = nullptr);
-  // Barge-in: drop every queued reply frame now. Returns how many were dropped.
+  // Barge-in: drop every queued reply frame now and refuse reply audio until open_audio() (so a
+  // worker that had not yet seen the interrupt cannot slip one more frame out). Returns how many
+  // were dropped.
   size_t clear_audio();
+  // A new reply starts: reply audio is accepted again.
+  void open_audio();
   // After close: drop everything and stop waking.
   void detach();
 
@@ -64,6 +68,7 @@ class Outbox {
   std::deque<std::string> control_;
   std::deque<AudioItem> audio_;
   bool detached_ = false;
+  bool audio_closed_ = false;
   uint64_t audio_dropped_ = 0;
   uint64_t audio_sent_ = 0;
 };

@@ -157,7 +157,8 @@ struct Session::Impl {
   uint64_t segment_first_seq = 0;
   int64_t segment_started_wall_ms = 0;
   int frames_since_ack = 0;
-  std::atomic<int64_t> turn_deadline_ms{-1};  // published for the event loop's tick
+  std::atomic<int64_t> turn_deadline_ms{-1};         // published for the event loop's tick
+  std::atomic<int64_t> audio_sent_at_interrupt{-1};  // outbox count when the node's interrupt came
   WorkQueue<InboundItem> inbound;
   std::thread inbound_thread;
 
@@ -564,6 +565,13 @@ void Session::Impl::run_turn(TurnJob& job) {
     }
     report.reply_heard = cut ? heard : (full.empty() ? heard : full);
     report.interrupted = cut;
+    const int64_t at_interrupt = audio_sent_at_interrupt.exchange(-1);
+    if (cut && at_interrupt >= 0) {
+      LOG_INFO("session",
+               "%s: reply %s: %lld reply frame(s) sent after the node's interrupt arrived",
+               session_id.c_str(), reply->reply_id.c_str(),
+               (long long)(int64_t(outbox->audio_sent()) - at_interrupt));
+    }
     const int64_t sent = reply->first_frame_sent_ms.load();
     if (sent >= 0) report.first_frame_sent_ms = double(sent - t0);
   }
@@ -581,6 +589,7 @@ void Session::Impl::run_turn(TurnJob& job) {
   if (services.store && !report.transcript.empty()) {
     TurnRecord rec;
     rec.session_id = session_id;
+    rec.node_id = hello.node_id;
     rec.turn_id = report.turn_id;
     rec.transcript = report.transcript;
     rec.language = report.language;
@@ -629,6 +638,7 @@ void Session::Impl::emit_pcm16k(Reply& reply, const float* samples, size_t n, fl
       if (!reply.audio_started) {
         reply.audio_started = true;
         first = true;
+        outbox->open_audio();
         next_due_ms = now;
         reply_seq = 0;
         protocol::SpeechOutStart start;
@@ -833,7 +843,10 @@ void Session::on_audio(const protocol::AudioFrameView& frame) {
 
 void Session::on_message(const protocol::Message& message) {
   // Barge-in must stop audio at once, on this thread, not after the queue drains.
-  if (std::holds_alternative<protocol::Interrupt>(message)) impl_->outbox->clear_audio();
+  if (std::holds_alternative<protocol::Interrupt>(message)) {
+    impl_->audio_sent_at_interrupt.store(int64_t(impl_->outbox->audio_sent()));
+    impl_->outbox->clear_audio();
+  }
   impl_->inbound.push(message);
 }
 

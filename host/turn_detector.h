@@ -22,9 +22,9 @@ class VoiceActivityDetector;
 namespace earshot::host {
 
 struct TurnConfig {
-  int end_of_turn_ms = 700;  // silence after the last speech that ends a turn
-  int max_turn_ms = 30000;   // a turn this long ends regardless (someone left the TV on)
-  float vad_threshold = 0.5f;
+  int end_of_turn_ms = 700;    // silence after the last speech that ends a turn
+  int max_turn_ms = 30000;     // a turn this long ends regardless (someone left the TV on)
+  float vad_threshold = 0.7f;  // dsp::VadConfig::threshold (docs/vad.md)
 };
 
 class TurnDetector {

@@ -1,9 +1,10 @@
-// PocketsphinxStt: a pool of decoders (each loads the model once, ~30 MB); a stream borrows one
-// for its utterance and gives it back.
+// PocketsphinxStt: incremental recognition with pocketsphinx 0.8 and Debian's en-us model.
 #include <pocketsphinx.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "host/engines/embedded_engines.h"
@@ -13,22 +14,54 @@ namespace {
 
 constexpr const char* kDefaultModelDir = "/usr/share/pocketsphinx/model/en-us";
 
+// Every utterance gets a fresh decoder. A used one carries state into the next utterance (live
+// cepstral mean, noise estimate, pre-speech buffer), so the same words would be recognised
+// differently depending on what some other room said before — measurably so on our test speech.
+// A model load takes ~170 ms of CPU, so a background thread keeps spare decoders loaded and frees
+// used ones, off every session's path.
 class DecoderPool {
  public:
-  DecoderPool(std::string model_dir) : dir_(std::move(model_dir)) {}
+  DecoderPool(std::string model_dir, size_t spares) : dir_(std::move(model_dir)), spares_(spares) {}
   ~DecoderPool() {
-    for (ps_decoder_t* d : free_)
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    for (ps_decoder_t* d : ready_)
       ps_free(d);
+    for (ps_decoder_t* d : used_)
+      ps_free(d);
+  }
+  // Loads the first decoder now (so a missing model is a start-up error) and starts the worker.
+  bool start(std::string* error) {
+    ps_decoder_t* d = load(error);
+    if (!d) return false;
+    ready_.push_back(d);
+    worker_ = std::thread([this] { run(); });
+    return true;
   }
   ps_decoder_t* take(std::string* error) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!free_.empty()) {
-        ps_decoder_t* d = free_.back();
-        free_.pop_back();
+      if (!ready_.empty()) {
+        ps_decoder_t* d = ready_.back();
+        ready_.pop_back();
+        cv_.notify_all();  // load a replacement
         return d;
       }
     }
+    return load(error);  // more turns at once than spares: load one here
+  }
+  void give_back(ps_decoder_t* d) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    used_.push_back(d);
+    cv_.notify_all();
+  }
+
+ private:
+  ps_decoder_t* load(std::string* error) {
     const std::string hmm = dir_ + "/en-us", lm = dir_ + "/en-us.lm.bin",
                       dict = dir_ + "/cmudict-en-us.dict";
     cmd_ln_t* config = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(),
@@ -38,15 +71,37 @@ class DecoderPool {
     if (!d) *error = "pocketsphinx could not load its model from " + dir_;
     return d;
   }
-  void give_back(ps_decoder_t* d) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    free_.push_back(d);
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      if (!used_.empty()) {
+        ps_decoder_t* d = used_.back();
+        used_.pop_back();
+        lock.unlock();
+        ps_free(d);
+        lock.lock();
+        continue;
+      }
+      if (ready_.size() < spares_) {
+        lock.unlock();
+        std::string error;
+        ps_decoder_t* d = load(&error);
+        lock.lock();
+        if (d) ready_.push_back(d);
+        continue;
+      }
+      cv_.wait(lock);
+    }
   }
 
- private:
   std::string dir_;
+  size_t spares_;
   std::mutex mutex_;
-  std::vector<ps_decoder_t*> free_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<ps_decoder_t*> ready_;  // fresh, never used
+  std::vector<ps_decoder_t*> used_;   // to free
+  std::thread worker_;
 };
 
 class PocketsphinxStream : public SttStream {
@@ -107,7 +162,7 @@ class PocketsphinxStream : public SttStream {
 
 class PocketsphinxStt : public SttEngine {
  public:
-  explicit PocketsphinxStt(std::string dir) : pool_(std::move(dir)) {}
+  explicit PocketsphinxStt(std::string dir) : pool_(std::move(dir), /*spares=*/2) {}
   std::string name() const override { return "pocketsphinx(en-us)"; }
   std::unique_ptr<SttStream> start(const std::string&) override {
     std::string error;
@@ -122,10 +177,7 @@ class PocketsphinxStt : public SttEngine {
 std::unique_ptr<SttEngine> make_pocketsphinx_stt(const EngineConfig& config, std::string* error) {
   auto engine = std::make_unique<PocketsphinxStt>(config.model_dir.empty() ? kDefaultModelDir
                                                                            : config.model_dir);
-  // Load one decoder now: a missing model is a start-up error, not a first-turn surprise.
-  ps_decoder_t* d = engine->pool_.take(error);
-  if (!d) return nullptr;
-  engine->pool_.give_back(d);
+  if (!engine->pool_.start(error)) return nullptr;
   return engine;
 }
 
