@@ -12,6 +12,7 @@
 
 #include "dsp/resampler.h"
 #include "host/engines/embedded_engines.h"
+#include "host/engines/http_client.h"
 #include "host/store/store.h"
 #include "tests/support/fake_http_server.h"
 #include "tests/support/subprocess.h"
@@ -68,6 +69,23 @@ struct Bridge {
     process->signal(SIGTERM);
     return process->wait(20s);
   }
+  // earshot_frames_received_total from the bridge's /metrics, or -1.
+  long frames_received() {
+    std::string body;
+    host::HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
+    req.first_byte_timeout_ms = 2000;
+    host::http_request(
+        req,
+        [&](std::string_view chunk) {
+          body.append(chunk);
+          return true;
+        },
+        host::CancelToken());
+    const std::string name = "\nearshot_frames_received_total ";
+    const size_t at = body.find(name);
+    return at == std::string::npos ? -1 : std::stol(body.substr(at + name.size()));
+  }
   std::unique_ptr<Subprocess> node(int index, std::vector<std::string> extra,
                                    const std::string& tag = "") {
     const std::string id = "n" + std::to_string(index);
@@ -116,9 +134,9 @@ struct WordErrors {
   double rate() const { return words ? errors / words : 0; }
 };
 
-// Point 1: real speech through node -> bridge (pocketsphinx, echo, flite) -> node. The path costs
-// recognition nothing: word error rate within 2 points of pocketsphinx on the original files. The
-// reply the node plays is the reply the bridge wrote: recognised again, within the stated WER.
+// Points 1 and 4: real speech through node -> bridge (pocketsphinx, echo, flite) -> node. The path
+// costs recognition nothing: word error rate within 2 points of pocketsphinx on the original files.
+// The reply the node plays is the reply the bridge wrote: recognised again, within the stated WER.
 TEST(Bridge, RealSpeechThroughNodeAndBridgeIsRecognisedAsWellAsTheOriginalAndAnswered) {
   // One turn per clip: the clips' pauses are shorter than 1.5 s.
   Bridge bridge("bridge_e2e", "[turn]\nend_of_turn_ms = 1500\n");
@@ -143,6 +161,7 @@ TEST(Bridge, RealSpeechThroughNodeAndBridgeIsRecognisedAsWellAsTheOriginalAndAns
   auto stt = host::make_pocketsphinx_stt({}, &error);
   ASSERT_TRUE(stt) << error;
   WordErrors through_bridge, original, reply_words;
+  std::vector<std::string> replies(clips.size()), played_text(clips.size());
   for (size_t i = 0; i < clips.size(); ++i) {
     std::string heard, replied;
     for (const host::TurnRecord& t : store->turns())
@@ -151,12 +170,24 @@ TEST(Bridge, RealSpeechThroughNodeAndBridgeIsRecognisedAsWellAsTheOriginalAndAns
         replied += (replied.empty() ? "" : " ") + t.reply_full;
       }
     ASSERT_FALSE(heard.empty()) << "no turn stored for clip " << i;
+    replies[i] = replied;
     through_bridge.add(clips[i].reference, heard);
     original.add(clips[i].reference, recognise(*stt, to_16k_mono(test::read_audio(clips[i].wav))));
     // The echo reply, spoken by flite and played by the node, recognised again.
     test::Audio played = test::read_audio(bridge.dir + "/reply-" + std::to_string(i) + ".wav");
     EXPECT_GT(played.seconds(), 1.0) << "clip " << i;
-    reply_words.add(replied, recognise(*stt, to_16k_mono(played)));
+    played_text[i] = recognise(*stt, to_16k_mono(played));
+    reply_words.add(replied, played_text[i]);
+  }
+  // Point 4: three nodes talked at once in each batch. Each heard its own reply: what it played is
+  // closer to the reply written for it than to any other node's.
+  for (size_t i = 0; i < clips.size(); ++i) {
+    for (size_t j = 0; j < clips.size(); ++j) {
+      if (j == i) continue;
+      EXPECT_LT(test::word_error_rate(replies[i], played_text[i]),
+                test::word_error_rate(replies[j], played_text[i]))
+          << "node n" << i << " played \"" << played_text[i] << "\"";
+    }
   }
   printf("WER through node+bridge %.3f, pocketsphinx on the originals %.3f, reply audio %.3f\n",
          through_bridge.rate(), original.rate(), reply_words.rate());
@@ -164,6 +195,233 @@ TEST(Bridge, RealSpeechThroughNodeAndBridgeIsRecognisedAsWellAsTheOriginalAndAns
   // flite read back by pocketsphinx: its own errors on synthetic speech, measured at 0.29 on these
   // replies; 0.35 leaves a little room and still fails if the audio were cut, garbled or mixed up.
   EXPECT_LT(reply_words.rate(), 0.35);
+}
+
+// Point 3: barge-in. The LLM (a test server speaking vLLM's stream format) writes a long answer
+// slowly; the person speaks over the reply. The bridge stops sending within 2 frames of the
+// interrupt, cancels the LLM request (the server sees the connection close), and stores only the
+// part of the answer that was played.
+TEST(Bridge, BargeInStopsTheReplyCancelsTheLlmAndStoresOnlyWhatWasHeard) {
+  std::atomic<bool> llm_saw_close{false};
+  std::atomic<int> llm_requests{0};
+  test::FakeHttpServer llm([&](const test::HttpRequestSeen&, test::HttpResponder& r) {
+    const int n = llm_requests.fetch_add(1);
+    r.start_chunked(200, "text/event-stream; charset=utf-8");
+    auto delta = [&](const std::string& text) {
+      return r.chunk(test::sse(
+          R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":")" +
+          text + R"("},"finish_reason":null}]})"));
+    };
+    if (n > 0) {  // later turns: a short answer
+      delta("Okay.");
+      r.chunk(test::sse("[DONE]"));
+      r.end_chunked();
+      return;
+    }
+    // Twenty sentences, a word every 60 ms: far longer than the person waits.
+    for (int s = 0; s < 20; ++s) {
+      for (const char* w : {"This ", "is ", "sentence ", "number ", "something ", "of ", "a ",
+                            "very ", "long ", "answer. "}) {
+        if (!delta(w) || !r.wait_ms(60)) {
+          llm_saw_close.store(true);
+          return;
+        }
+      }
+    }
+    r.chunk(test::sse("[DONE]"));
+    r.end_chunked();
+  });
+  Bridge bridge("bridge_barge_in", "[llm]\nengine = \"openai\"\nbase_url = \"" + llm.base_url() +
+                                       "\"\nmodel = \"m\"\n");
+  bridge.start();
+  // The capture side: a question, silence while the reply plays, then the person talks over it.
+  test::Audio question = test::read_audio(librivox("0880", ".wav"));
+  test::Audio over = test::read_audio(test::data_path("whisper.cpp/jfk.wav"));
+  test::Audio in;
+  in.sample_rate = 16000;
+  in.channels = 1;
+  in.samples = question.samples;
+  in.samples.resize(in.samples.size() + 16000 * 7, 0.0f);  // 7 s: the reply starts and plays
+  in.samples.insert(in.samples.end(), over.samples.begin(), over.samples.end());
+  in.samples.resize(in.samples.size() + 16000 * 30, 0.0f);
+  ASSERT_TRUE(test::write_raw_s16(bridge.dir + "/in.raw", in));
+  std::ofstream(bridge.dir + "/asound.conf")
+      << "pcm.cap { type file slave.pcm { type null } file \"/dev/null\" infile \"" << bridge.dir
+      << "/in.raw\" format \"raw\" }\n";
+  std::vector<std::string> argv = {kNode,
+                                   "--url",
+                                   "ws://127.0.0.1:" + std::to_string(bridge.port) + "/",
+                                   "--token",
+                                   "t0",
+                                   "--node-id",
+                                   "n0",
+                                   "--log-plain",
+                                   "--source",
+                                   "alsa",
+                                   "--device",
+                                   "cap",
+                                   "--sample-rate",
+                                   "16000",
+                                   "--channels",
+                                   "1",
+                                   "--pace",
+                                   "--sink",
+                                   "wav",
+                                   "--playback-file",
+                                   bridge.dir + "/played.wav",
+                                   "--playback-pace"};
+  Subprocess node(argv, bridge.dir + "/n0", {{"ALSA_CONFIG_PATH", bridge.dir + "/asound.conf"}});
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        return bridge.process->stdout_text().find("(interrupted; heard part)") != std::string::npos;
+      },
+      60s))
+      << node.stderr_text() << bridge.process->stderr_text();
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait(20s), 0) << node.stderr_text();
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+
+  // The node stopped playing and said how much it had played.
+  EXPECT_NE(node.stderr_text().find("barge-in: reply"), std::string::npos) << node.stderr_text();
+  // The bridge sent nothing more (at most 2 frames) once the interrupt arrived.
+  const std::string log = bridge.process->stderr_text();
+  const size_t at = log.find(" reply frame(s) sent after the node's interrupt arrived");
+  ASSERT_NE(at, std::string::npos) << log;
+  const size_t colon = log.rfind(": ", at);
+  EXPECT_LE(std::stoi(log.substr(colon + 2, at - colon - 2)), 2) << log;
+  // The LLM request was cancelled: the server saw its connection close mid-answer.
+  EXPECT_TRUE(test::wait_until([&] { return llm_saw_close.load(); }, 5s));
+  // History holds only what was heard.
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turns = store->turns();
+  ASSERT_GE(turns.size(), 1u);
+  const host::TurnRecord& first = turns[0];
+  EXPECT_TRUE(first.interrupted);
+  EXPECT_FALSE(first.reply.empty());
+  EXPECT_LT(first.reply.size(), first.reply_full.size());
+  EXPECT_EQ(first.reply_full.rfind(first.reply.substr(0, 20), 0), 0u)
+      << "heard: " << first.reply << "\nwritten: " << first.reply_full;
+  // What the node played lasts about as long as the heard text takes to say (flite: ~14
+  // characters a second); a reply that kept playing would be several times longer.
+  const double played_s = test::read_audio(bridge.dir + "/played.wav").seconds();
+  EXPECT_LT(played_s, double(first.reply.size()) / 8.0 + 1.0) << first.reply;
+}
+
+// Point 5: ambient mode. Segments are stored with language and time and acknowledged only after
+// the commit; the bridge is killed in the middle of the stream and restarted: no acknowledged
+// segment is lost, the node delivers the rest again, and every frame ends up in exactly one
+// stored segment.
+TEST(Bridge, AmbientSegmentsSurviveABridgeKilledMidStream) {
+  Bridge bridge("bridge_ambient");
+  bridge.start("bridge-1");
+  std::vector<std::string> ids = {"0880", "0930", "0890"};
+  test::Audio in;
+  in.sample_rate = 16000;
+  in.channels = 1;
+  std::string reference;
+  for (const std::string& id : ids) {
+    test::Audio clip = test::read_audio(librivox(id, ".wav"));
+    in.samples.insert(in.samples.end(), clip.samples.begin(), clip.samples.end());
+    in.samples.resize(in.samples.size() + 16000 * 2, 0.0f);
+    reference += test::read_file(librivox(id, ".txt")) + " ";
+  }
+  ASSERT_TRUE(test::write_wav(bridge.dir + "/in.wav", in));
+  auto node = bridge.node(0, {"--mode", "ambient", "--source", "file", "--file",
+                              bridge.dir + "/in.wav", "--sink", "none"});
+  // Kill the bridge once the first segment is stored and the second is half spoken (its
+  // /metrics counts the frames received).
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.process->stdout_text().find("segment [n0]") != std::string::npos; }, 60s))
+      << bridge.process->stderr_text();
+  ASSERT_TRUE(test::wait_until([&] { return bridge.frames_received() >= 240; }, 30s));
+  bridge.process->signal(SIGKILL);
+  bridge.process->wait(10s);
+  bridge.start("bridge-2");
+  ASSERT_EQ(node->wait(120s), 0) << node->stderr_text();
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto segments = store->segments("n0");
+  ASSERT_EQ(segments.size(), ids.size());
+  // Every frame the node sent is in exactly one segment, in order.
+  uint64_t next = 0;
+  std::string text;
+  for (const host::SegmentRecord& g : segments) {
+    EXPECT_EQ(g.first_seq, next) << "a gap or an overlap before seq " << g.first_seq;
+    next = g.last_seq + 1;
+    EXPECT_EQ(g.language, "en");
+    EXPECT_GT(g.started_at_ms, 1700000000000);
+    EXPECT_GE(g.ended_at_ms, g.started_at_ms);
+    text += g.text + " ";
+  }
+  const std::string log = node->stderr_text();
+  const size_t at = log.find(" frames sent");
+  ASSERT_NE(at, std::string::npos) << log;
+  const size_t comma = log.rfind(", ", at);
+  EXPECT_EQ(next, std::stoull(log.substr(comma + 2, at - comma - 2))) << log;
+  ASSERT_TRUE(store->acked_seq("n0"));
+  EXPECT_EQ(*store->acked_seq("n0"), next - 1);
+  // The node redelivered after the restart, and what was said was recognised.
+  EXPECT_NE(log.find("host has speech up to seq"), std::string::npos);
+  EXPECT_LT(test::word_error_rate(reference, text), 0.5) << text;
+}
+
+// Point 2 at the session level: a failing LLM server gives the node a clear error (spoken, as
+// configured by default), the session goes on, and the next turn works.
+TEST(Bridge, AFailingLlmIsReportedAndSpokenAndTheNextTurnWorks) {
+  std::atomic<int> requests{0};
+  test::FakeHttpServer llm([&](const test::HttpRequestSeen&, test::HttpResponder& r) {
+    const int n = requests.fetch_add(1);
+    if (n == 0) {
+      r.full(
+          500, "application/json",
+          R"({"object":"error","message":"CUDA out of memory","type":"InternalServerError","param":null,"code":500})");
+      return;
+    }
+    r.start_chunked(200, "text/event-stream");
+    if (n == 1) {  // the stream is cut in the middle
+      r.chunk(test::sse(R"({"choices":[{"index":0,"delta":{"content":"Half"}}]})"));
+      return;
+    }
+    r.chunk(test::sse(R"({"choices":[{"index":0,"delta":{"content":"Okay, all good."}}]})"));
+    r.chunk(test::sse("[DONE]"));
+    r.end_chunked();
+  });
+  Bridge bridge("bridge_llm_failures", "[llm]\nengine = \"openai\"\nbase_url = \"" +
+                                           llm.base_url() + "\"\nmodel = \"m\"\n");
+  bridge.start();
+  test::Audio in;
+  in.sample_rate = 16000;
+  in.channels = 1;
+  for (const char* id : {"0880", "0930", "0920"}) {
+    test::Audio clip = test::read_audio(librivox(id, ".wav"));
+    in.samples.insert(in.samples.end(), clip.samples.begin(), clip.samples.end());
+    in.samples.resize(in.samples.size() + 16000 * 5, 0.0f);  // the reply (or error) plays
+  }
+  ASSERT_TRUE(test::write_wav(bridge.dir + "/in.wav", in));
+  auto node = bridge.node(0, {"--source", "file", "--file", bridge.dir + "/in.wav", "--sink", "wav",
+                              "--playback-file", bridge.dir + "/played.wav", "--playback-pace"});
+  ASSERT_EQ(node->wait(120s), 0) << node->stderr_text();
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+  const std::string log = node->stderr_text();
+  // Both failures reached the node as errors naming what went wrong.
+  EXPECT_NE(log.find("error llm_failed: language model failed: LLM "), std::string::npos) << log;
+  EXPECT_NE(log.find("HTTP 500: CUDA out of memory"), std::string::npos) << log;
+  EXPECT_NE(log.find("closed the connection in the middle of its answer"), std::string::npos)
+      << log;
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turns = store->turns();
+  ASSERT_EQ(turns.size(), 3u);
+  EXPECT_EQ(turns[2].reply_full, "Okay, all good.");
+  // The failures were spoken ("Sorry, I can't answer right now.") and the last reply played:
+  // flite reads those in about 2 s each.
+  EXPECT_GT(test::read_audio(bridge.dir + "/played.wav").seconds(), 4.0);
 }
 
 }  // namespace
