@@ -47,6 +47,9 @@ std::string Metrics::render() const {
           frames_duplicate_total.load());
   counter("earshot_frames_lost_total", "Microphone frames never received (sequence gaps).",
           frames_lost_total.load());
+  counter("earshot_frames_late_total",
+          "Microphone frames processed more than 20 ms after they arrived (CPU saturated).",
+          frames_late_total.load());
   counter("earshot_reply_frames_sent_total", "Reply audio frames sent.", frames_sent_total.load());
   counter("earshot_reply_frames_dropped_total", "Reply frames dropped for slow nodes.",
           reply_frames_dropped_total.load());
@@ -60,6 +63,9 @@ std::string Metrics::render() const {
   counter("earshot_store_errors_total", "Store (SQLite) failures.", store_errors_total.load());
   counter("earshot_segments_stored_total", "Ambient segments stored.",
           segments_stored_total.load());
+  inbound_lag_ms.render("earshot_inbound_lag_ms",
+                        "Microphone frame arrival to its processing on the session thread, ms.",
+                        &out);
   end_of_turn_ms.render("earshot_end_of_turn_ms",
                         "End of speech to turn confirmed (the configured silence), ms.", &out);
   stt_final_ms.render("earshot_stt_final_ms", "End of speech to final transcript, ms.", &out);

@@ -33,6 +33,7 @@ struct Metrics {
   std::atomic<uint64_t> frames_received_total{0};
   std::atomic<uint64_t> frames_duplicate_total{0};
   std::atomic<uint64_t> frames_lost_total{0};
+  std::atomic<uint64_t> frames_late_total{0};  // processed more than 20 ms after arrival
   std::atomic<uint64_t> frames_sent_total{0};
   std::atomic<uint64_t> reply_frames_dropped_total{0};
   std::atomic<uint64_t> protocol_errors_total{0};
@@ -44,6 +45,7 @@ struct Metrics {
   std::atomic<uint64_t> segments_stored_total{0};
 
   // Per-stage latency, from the end of the person's speech (last speech frame arrived).
+  LatencyHistogram inbound_lag_ms;       // microphone frame: event loop → session thread
   LatencyHistogram end_of_turn_ms;       // → turn confirmed (the configured silence)
   LatencyHistogram stt_final_ms;         // → final transcript
   LatencyHistogram llm_first_token_ms;   // → first LLM token

@@ -157,8 +157,10 @@ struct Session::Impl {
   uint64_t segment_first_seq = 0;
   int64_t segment_started_wall_ms = 0;
   int frames_since_ack = 0;
-  std::atomic<int64_t> turn_deadline_ms{-1};         // published for the event loop's tick
-  std::atomic<int64_t> audio_sent_at_interrupt{-1};  // outbox count when the node's interrupt came
+  std::atomic<int64_t> turn_deadline_ms{-1};  // published for the event loop's tick
+  std::atomic<int64_t> audio_sent_at_interrupt{-1};
+  uint64_t lost_reported = 0;  // of tracker.lost(), already added to the metric  // outbox count
+                               // when the node's interrupt came
   WorkQueue<InboundItem> inbound;
   std::thread inbound_thread;
 
@@ -257,9 +259,16 @@ void Session::Impl::handle_frame(InFrame& f) {
     services.metrics.frames_duplicate_total.fetch_add(1);
     return;
   }
-  if (verdict == protocol::SeqVerdict::kGap)
-    services.metrics.frames_lost_total.store(tracker.lost());
+  if (verdict == protocol::SeqVerdict::kGap) {
+    const uint64_t lost = tracker.lost();
+    services.metrics.frames_lost_total.fetch_add(lost - lost_reported);
+    lost_reported = lost;
+  }
   services.metrics.frames_received_total.fetch_add(1);
+  // How long the frame waited between the event loop and this thread: CPU saturation shows here.
+  const int64_t lag = monotonic_ms() - f.arrived_ms;
+  services.metrics.inbound_lag_ms.observe(double(lag));
+  if (lag > 20) services.metrics.frames_late_total.fetch_add(1);
 
   const int n = decoder->decode(reinterpret_cast<const uint8_t*>(f.payload.data()),
                                 f.payload.size(), pcm, sizeof pcm / sizeof pcm[0]);
