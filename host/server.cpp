@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -73,6 +74,7 @@ struct BridgeServer::Impl {
   std::set<Conn*> conns;  // loop thread only
   std::atomic<size_t> session_count{0};
   uint64_t session_counter = 0;
+  const long long started_at_s = (long long)time(nullptr);
   int bound_port = 0;
 
   // Sessions are stopped off the loop thread (stop() joins threads that may be in an engine call).
@@ -185,7 +187,9 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
     }
   }
 
-  const std::string session_id = "s" + std::to_string(++session_counter);
+  // Unique across restarts too (the store keeps sessions): the bridge's start time, then a count.
+  const std::string session_id =
+      "s" + std::to_string(started_at_s) + "-" + std::to_string(++session_counter);
   std::shared_ptr<WakeSignal> wake = c.wake;
   lws_context* ctx = context;
   Outbox::Limits limits;

@@ -805,6 +805,19 @@ bool Session::start(std::string* error) {
   dsp::OpusEncoderSettings es;
   s.encoder = dsp::OpusFrameEncoder::create(es, error);
   if (!s.encoder) return false;
+  if (s.services.store) {
+    SessionRecord rec;
+    rec.session_id = s.session_id;
+    rec.node_id = s.hello.node_id;
+    rec.room = s.hello.room.value_or("");
+    rec.mode = s.ambient ? "ambient" : "conversation";
+    rec.started_at_ms = wall_ms();
+    std::string store_error;
+    if (!s.services.store->open_session(rec, &store_error)) {
+      s.services.metrics.store_errors_total.fetch_add(1);
+      LOG_ERROR("store", "%s: %s", s.session_id.c_str(), store_error.c_str());
+    }
+  }
   s.inbound_thread = std::thread([this] { impl_->inbound_loop(); });
   s.reply_thread = std::thread([this] { impl_->reply_loop(); });
   s.voice_thread = std::thread([this] { impl_->voice_loop(); });
@@ -814,6 +827,11 @@ bool Session::start(std::string* error) {
 void Session::stop() {
   Impl& s = *impl_;
   if (s.stopping.exchange(true)) return;
+  if (s.services.store) {
+    std::string store_error;
+    if (!s.services.store->close_session(s.session_id, wall_ms(), &store_error))
+      LOG_ERROR("store", "%s: %s", s.session_id.c_str(), store_error.c_str());
+  }
   s.inbound.close();
   if (s.inbound_thread.joinable()) s.inbound_thread.join();
   {

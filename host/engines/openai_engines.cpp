@@ -270,7 +270,7 @@ class OpenAiStt : public SttEngine {
 // Turns streamed audio bytes (raw s16le, or a WAV whose header may arrive in pieces) into floats.
 class PcmStream {
  public:
-  PcmStream(bool wav, int rate) : wav_(wav), rate_(rate), header_done_(!wav) {}
+  PcmStream(bool wav, int rate) : rate_(rate), header_done_(!wav) {}
   // False with `error` set if the WAV header is not one we can play.
   bool push(std::string_view bytes, std::vector<float>* out, std::string* error) {
     buffer_.append(bytes);
@@ -323,7 +323,6 @@ class PcmStream {
     }
     return false;
   }
-  bool wav_;
   int rate_;
   int channels_ = 1;
   bool header_done_;

@@ -6,6 +6,13 @@ namespace earshot::host {
 namespace {
 
 constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS sessions (
+  session_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  room TEXT NOT NULL DEFAULT '',
+  mode TEXT NOT NULL DEFAULT 'conversation',
+  started_at_ms INTEGER NOT NULL,
+  ended_at_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS turns (
   id INTEGER PRIMARY KEY,
   session_id TEXT NOT NULL,
@@ -102,6 +109,48 @@ bool Store::exec(const char* sql, std::string* error) {
     return false;
   }
   return true;
+}
+
+bool Store::open_session(const SessionRecord& r, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_,
+              "INSERT OR REPLACE INTO sessions (session_id, node_id, room, mode, started_at_ms, "
+              "ended_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0)");
+  if (!s.ok()) return *error = describe(db_, "storing a session"), false;
+  s.text(1, r.session_id).text(2, r.node_id).text(3, r.room).text(4, r.mode);
+  s.integer(5, r.started_at_ms);
+  if (s.step() != SQLITE_DONE) return *error = describe(db_, "storing a session"), false;
+  return true;
+}
+
+bool Store::close_session(const std::string& session_id, int64_t ended_at_ms, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_, "UPDATE sessions SET ended_at_ms = ?2 WHERE session_id = ?1");
+  if (!s.ok()) return *error = describe(db_, "closing a session"), false;
+  s.text(1, session_id).integer(2, ended_at_ms);
+  if (s.step() != SQLITE_DONE) return *error = describe(db_, "closing a session"), false;
+  return true;
+}
+
+std::vector<SessionRecord> Store::sessions(const std::string& node_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<SessionRecord> out;
+  Statement s(db_,
+              "SELECT session_id, node_id, room, mode, started_at_ms, ended_at_ms FROM sessions "
+              "WHERE ?1 = '' OR node_id = ?1 ORDER BY started_at_ms");
+  if (!s.ok()) return out;
+  s.text(1, node_id);
+  while (s.step() == SQLITE_ROW) {
+    SessionRecord r;
+    r.session_id = s.column_text(0);
+    r.node_id = s.column_text(1);
+    r.room = s.column_text(2);
+    r.mode = s.column_text(3);
+    r.started_at_ms = s.column_int(4);
+    r.ended_at_ms = s.column_int(5);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 bool Store::add_turn(const TurnRecord& t, std::string* error) {

@@ -1,5 +1,6 @@
 // Store: what the bridge keeps, in one SQLite file (WAL mode).
 //
+//   sessions   one row per connection: node, room, mode, when it started and ended
 //   turns      one row per conversation turn: transcript, the reply as heard and as written,
 //   timings segments   one row per ambient-mode segment: node, room, language, time, text
 //   high_water per node, the highest microphone seq committed (welcome.acked_seq after a restart)
@@ -34,6 +35,15 @@ struct TurnRecord {
   std::string timings_json;
 };
 
+struct SessionRecord {
+  std::string session_id;
+  std::string node_id;
+  std::string room;
+  std::string mode;  // "conversation" | "ambient"
+  int64_t started_at_ms = 0;
+  int64_t ended_at_ms = 0;  // 0 while connected (or if the bridge died first)
+};
+
 struct SegmentRecord {
   std::string node_id;
   std::string room;
@@ -58,6 +68,8 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  bool open_session(const SessionRecord& session, std::string* error);
+  bool close_session(const std::string& session_id, int64_t ended_at_ms, std::string* error);
   bool add_turn(const TurnRecord& turn, std::string* error);
   // Stores the segment and raises the node's high-water mark to `seq`, in one transaction.
   bool add_segment_and_advance(const SegmentRecord& segment, uint64_t seq, std::string* error);
@@ -69,6 +81,7 @@ class Store {
   uint64_t page_count();
 
   // Reading back (tests, tools).
+  std::vector<SessionRecord> sessions(const std::string& node_id = "");
   std::vector<TurnRecord> turns(const std::string& session_id = "");
   std::vector<SegmentRecord> segments(const std::string& node_id = "");
 

@@ -53,6 +53,27 @@ TEST(Store, TurnsAndSegmentsSurviveReopening) {
   EXPECT_FALSE(store->acked_seq("hall"));
 }
 
+TEST(Store, SessionsAreOpenedAndClosed) {
+  const std::string path = test::scratch_dir("store_sessions") + "/earshot.db";
+  unlink(path.c_str());
+  std::string error;
+  auto store = Store::open(path, {}, &error);
+  ASSERT_TRUE(store) << error;
+  SessionRecord r;
+  r.session_id = "s1700000000-1";
+  r.node_id = "kitchen";
+  r.room = "kitchen";
+  r.mode = "ambient";
+  r.started_at_ms = 1700000000000;
+  ASSERT_TRUE(store->open_session(r, &error)) << error;
+  EXPECT_EQ(store->sessions("kitchen").at(0).ended_at_ms, 0);
+  ASSERT_TRUE(store->close_session(r.session_id, 1700000060000, &error)) << error;
+  auto sessions = store->sessions("kitchen");
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].mode, "ambient");
+  EXPECT_EQ(sessions[0].ended_at_ms, 1700000060000);
+}
+
 TEST(Store, UnwritablePathIsAClearError) {
   std::string error;
   EXPECT_FALSE(Store::open("/nonexistent-dir/x/earshot.db", {}, &error));

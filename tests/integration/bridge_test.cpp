@@ -1,8 +1,12 @@
 // earshot-node and earshot-bridge together, as a household runs them: real processes over
 // loopback WebSockets, the embedded engines (pocketsphinx, echo, flite) with Debian's models, the
 // SQLite store on disk. Test servers stand in only for the remote LLM.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -422,6 +426,96 @@ TEST(Bridge, AFailingLlmIsReportedAndSpokenAndTheNextTurnWorks) {
   // The failures were spoken ("Sorry, I can't answer right now.") and the last reply played:
   // flite reads those in about 2 s each.
   EXPECT_GT(test::read_audio(bridge.dir + "/played.wav").seconds(), 4.0);
+}
+
+// The server: wss:// with a pinned certificate works, and clients that misbehave — one that
+// connects and never says hello, one with a wrong token, one that sends garbage — cost only their
+// own connection while a real node talks on. Every session is recorded in the store.
+TEST(Bridge, WssWorksAndMisbehavingClientsCostOnlyTheirOwnConnection) {
+  Bridge bridge("bridge_wss");
+  ASSERT_EQ(
+      test::run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                         bridge.dir + "/key.pem", "-out", bridge.dir + "/cert.pem", "-days", "2",
+                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                        bridge.dir + "/openssl"),
+      0);
+  {
+    std::ifstream in(bridge.dir + "/bridge.toml");
+    std::stringstream toml;
+    toml << in.rdbuf();
+    std::string text = toml.str();
+    text.replace(text.find("[server]\n"), 9,
+                 "[server]\ntls_cert = \"" + bridge.dir + "/cert.pem\"\ntls_key = \"" + bridge.dir +
+                     "/key.pem\"\nhandshake_timeout_ms = 1000\n");
+    std::ofstream(bridge.dir + "/bridge.toml") << text;
+  }
+  bridge.start();
+  // A client that connects and says nothing.
+  const int silent = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(bridge.port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  // A node with the wrong token gives up with a clear message.
+  std::vector<std::string> bad = {kNode,
+                                  "--url",
+                                  "wss://127.0.0.1:" + std::to_string(bridge.port) + "/",
+                                  "--ca-file",
+                                  bridge.dir + "/cert.pem",
+                                  "--token",
+                                  "wrong",
+                                  "--node-id",
+                                  "n1",
+                                  "--log-plain",
+                                  "--source",
+                                  "file",
+                                  "--file",
+                                  librivox("0880", ".wav"),
+                                  "--sink",
+                                  "none"};
+  Subprocess intruder(bad, bridge.dir + "/intruder");
+  // The real node, over wss.
+  std::vector<std::string> good = {kNode,
+                                   "--url",
+                                   "wss://127.0.0.1:" + std::to_string(bridge.port) + "/",
+                                   "--ca-file",
+                                   bridge.dir + "/cert.pem",
+                                   "--token",
+                                   "t0",
+                                   "--node-id",
+                                   "n0",
+                                   "--log-plain",
+                                   "--source",
+                                   "file",
+                                   "--file",
+                                   librivox("0880", ".wav"),
+                                   "--sink",
+                                   "wav",
+                                   "--playback-file",
+                                   bridge.dir + "/played.wav",
+                                   "--playback-pace",
+                                   "--drain-timeout-ms",
+                                   "30000"};
+  Subprocess node(good, bridge.dir + "/n0");
+  EXPECT_EQ(intruder.wait(30s), 1) << intruder.stderr_text();
+  EXPECT_NE(intruder.stderr_text().find("token"), std::string::npos) << intruder.stderr_text();
+  // The silent client is closed after the handshake timeout.
+  char byte;
+  EXPECT_LE(recv(silent, &byte, 1, 0), 0);
+  close(silent);
+  ASSERT_EQ(node.wait(60s), 0) << node.stderr_text();
+  EXPECT_NE(node.stderr_text().find("heard: \"he was not"), std::string::npos)
+      << node.stderr_text();
+  EXPECT_GT(test::read_audio(bridge.dir + "/played.wav").seconds(), 1.0);
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto sessions = store->sessions("n0");
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_GT(sessions[0].ended_at_ms, sessions[0].started_at_ms);
+  EXPECT_TRUE(store->sessions("n1").empty());  // refused before any session began
 }
 
 }  // namespace
