@@ -52,7 +52,7 @@ endfunction()
 # earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...]): one GoogleTest executable
 # registered with CTest, linked with tests/support.
 function(earshot_add_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;RESOURCE_LOCK" "SOURCES;LIBS;LABELS" ${ARGN})
   if("slow" IN_LIST ARG_LABELS AND NOT EARSHOT_SLOW_TESTS)
     return()
   endif()
@@ -63,6 +63,18 @@ function(earshot_add_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+  # Labels and the resource lock are set by a script CTest includes after the discovered tests:
+  # gtest_discover_tests (CMake 3.25) writes its PROPERTIES unquoted, so a list value such as two
+  # labels would lose its second item.
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+  set(script "${CMAKE_CURRENT_BINARY_DIR}/${name}_properties.cmake")
+  set(properties "LABELS [==[${ARG_LABELS}]==]")
+  if(ARG_RESOURCE_LOCK)
+    string(APPEND properties " RESOURCE_LOCK ${ARG_RESOURCE_LOCK}")
+  endif()
+  file(WRITE "${script}"
+       "foreach(t IN LISTS ${name}_TESTS)\n"
+       "  set_tests_properties(\"\${t}\" PROPERTIES ${properties})\n"
+       "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${script}")
 endfunction()

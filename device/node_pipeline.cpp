@@ -175,6 +175,7 @@ struct NodePipeline::Impl {
   void process_10ms(float* frame);
   void process_20ms();
   void emit_frame(const dsp::SegmentFrame& frame);
+  void barge_in();
   bool step();  // one read from the ring; false at end of stream
   void close_open_segment();
   int drain();
@@ -325,8 +326,16 @@ void NodePipeline::Impl::on_link_message(const protocol::Message& message) {
     if (playback) playback->end_reply(end->reply_id, end->last_seq);
     if (!playback) awaiting_reply.store(false);
   } else if (auto* stop = std::get_if<protocol::Interrupt>(&message)) {
-    if (playback) playback->interrupt();
     ES_LOG_INFO("node", "host stopped reply %s", stop->reply_id.c_str());
+    // Answer with what was heard, so the host's history holds only that without waiting for a
+    // report that would otherwise never come.
+    if (std::optional<PlaybackReport> r = playback ? playback->interrupt() : std::nullopt) {
+      protocol::Interrupt heard;
+      heard.reply_id = r->reply_id;
+      heard.played_ms = r->played_ms;
+      heard.played_seq = r->played_seq;
+      link->send(heard);
+    }
   } else if (auto* mode = std::get_if<protocol::ModeChange>(&message)) {
     ambient.store(mode->mode == protocol::Mode::kAmbient);
     ES_LOG_INFO("node", "mode is now %s", protocol::to_string(mode->mode));
@@ -344,6 +353,7 @@ void NodePipeline::Impl::on_link_message(const protocol::Message& message) {
 }
 
 void NodePipeline::Impl::emit_frame(const dsp::SegmentFrame& frame) {
+  if (frame.flags & dsp::kSegmentStart) barge_in();
   const int bytes = encoder->encode(frame.pcm, packet, sizeof packet);
   if (bytes <= 0) {
     uint64_t held = 0;
@@ -371,29 +381,31 @@ void NodePipeline::Impl::process_20ms() {
                                        [this](const dsp::SegmentFrame& f) { emit_frame(f); });
   timestamp += kCodec;
   frames_captured.fetch_add(1, std::memory_order_relaxed);
-  if (started) {
-    segments.fetch_add(1, std::memory_order_relaxed);
-    // Barge-in: the person spoke over the reply. Stop it now and say how much was heard.
-    if (playback && !ambient.load()) {
-      const auto fired = std::chrono::steady_clock::now();
-      if (std::optional<PlaybackReport> r = playback->interrupt()) {
-        const double stop_ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - fired)
-                .count();
-        barge_ins.fetch_add(1, std::memory_order_relaxed);
-        protocol::Interrupt msg;
-        msg.reply_id = r->reply_id;
-        msg.played_ms = r->played_ms;
-        msg.played_seq = r->played_seq;
-        link->send(msg);
-        // Once per barge-in, not per frame: how long the person heard the reply, and how fast
-        // playback stopped after the VAD fired (the contract: within two 20 ms frames).
-        ES_LOG_INFO("playback",
-                    "barge-in: reply %s stopped after %llu ms played, %.1f ms after the VAD fired",
-                    r->reply_id.c_str(), (unsigned long long)r->played_ms, stop_ms);
-      }
-    }
-  }
+  if (started) segments.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Barge-in: the person spoke over the reply. Stop it now and say how much was heard. This runs
+// before the new segment's first frame is queued, so the host learns of the interrupt (with the
+// played duration) before it sees the new speech; were it the other way round, the host could stop
+// the reply itself first and the node would have nothing left to report.
+void NodePipeline::Impl::barge_in() {
+  if (!playback || ambient.load()) return;
+  const auto fired = std::chrono::steady_clock::now();
+  std::optional<PlaybackReport> r = playback->interrupt();
+  if (!r) return;  // nothing was playing
+  const double stop_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - fired).count();
+  barge_ins.fetch_add(1, std::memory_order_relaxed);
+  protocol::Interrupt msg;
+  msg.reply_id = r->reply_id;
+  msg.played_ms = r->played_ms;
+  msg.played_seq = r->played_seq;
+  link->send(msg);
+  // Once per barge-in, not per frame: how long the person heard the reply, and how fast playback
+  // stopped after the VAD fired (the contract: within two 20 ms frames).
+  ES_LOG_INFO("playback",
+              "barge-in: reply %s stopped after %llu ms played, %.1f ms after the VAD fired",
+              r->reply_id.c_str(), (unsigned long long)r->played_ms, stop_ms);
 }
 
 void NodePipeline::Impl::process_10ms(float* frame) {

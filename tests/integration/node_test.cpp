@@ -336,6 +336,14 @@ TEST(Node, BargeInStopsPlaybackWithinTwoFramesAndReportsThePlayedDuration) {
   node->signal(SIGTERM);
   EXPECT_EQ(node->wait(15s), 0) << node->stderr_text();
 
+  // The host hears of the barge-in before the speech that caused it: were it the other way round,
+  // a host could stop the reply itself first and never learn how much of it was heard.
+  const std::string messages = host->stdout_text();
+  const size_t interrupt_at = messages.find("\"type\":\"interrupt\"");
+  const size_t speech_at = messages.find("\"type\":\"speech_start\"");
+  ASSERT_NE(speech_at, std::string::npos) << messages;
+  EXPECT_LT(interrupt_at, speech_at) << messages;
+
   // The node measured the stop: VAD fired -> device flushed, at most two 20 ms frames.
   const std::string log = node->stderr_text();
   const size_t at = log.find("ms after the VAD fired");
