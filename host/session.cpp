@@ -491,7 +491,11 @@ void Session::Impl::run_turn(TurnJob& job) {
   send(t);
 
   std::string full;
-  if (recognized.ok && !recognized.text.empty() && !reply->cancel.cancelled()) {
+  if (recognized.ok && !recognized.text.empty() && stopping.load()) {
+    // The node went away mid-turn: what was said is kept (stored below), but nobody is there to
+    // hear an answer.
+    report.error = "the node disconnected before the reply";
+  } else if (recognized.ok && !recognized.text.empty() && !reply->cancel.cancelled()) {
     // 2. The LLM, streaming; sentences go to the voice thread as soon as they are complete.
     std::vector<ChatMessage> messages;
     messages.push_back({"system", services.reply.system_prompt});
@@ -834,6 +838,20 @@ void Session::stop() {
   }
   s.inbound.close();
   if (s.inbound_thread.joinable()) s.inbound_thread.join();
+  // A turn still open when the node goes away (it crashed, or the network dropped) is still what
+  // the person said, and its frames were acknowledged: finish its transcript and store it rather
+  // than drop it. The inbound thread is gone, so its turn state is ours now.
+  if (!s.ambient && s.stt) {
+    Impl::TurnJob job;
+    job.stt = std::move(s.stt);
+    job.turn_id = s.turn_id;
+    job.speech_end_ms = s.turn.last_speech_arrival_ms();
+    job.turn_end_ms = monotonic_ms();
+    s.turn.reset();
+    if (!s.jobs.push(std::make_shared<Impl::Job>(std::move(job))))
+      LOG_WARN("session", "%s: the open turn could not be queued; it is lost",
+               s.session_id.c_str());
+  }
   {
     std::lock_guard<std::mutex> lock(s.reply_mutex);
     if (s.current_reply) {

@@ -428,6 +428,45 @@ TEST(Bridge, AFailingLlmIsReportedAndSpokenAndTheNextTurnWorks) {
   EXPECT_GT(test::read_audio(bridge.dir + "/played.wav").seconds(), 4.0);
 }
 
+// "Never drops what they said": a node that dies in the middle of a turn (SIGKILL, as a power cut
+// would) leaves an open turn whose frames the bridge already acknowledged. The bridge still
+// finishes its transcript and stores it, marked as having had no reply.
+TEST(Bridge, ATurnCutShortByTheNodeDyingIsStillTranscribedAndStored) {
+  Bridge bridge("bridge_node_dies");
+  bridge.start();
+  // 7.1 s of one continuous sentence; the node dies about halfway through it.
+  auto node =
+      bridge.node(0, {"--source", "file", "--file", librivox("0870", ".wav"), "--sink", "none"});
+  ASSERT_TRUE(test::wait_until([&] { return bridge.frames_received() >= 175; }, 30s))
+      << node->stderr_text();
+  node->signal(SIGKILL);
+  node->wait(10s);
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.process->stdout_text().find("heard \"") != std::string::npos; }, 30s))
+      << bridge.process->stderr_text();
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+  EXPECT_NE(bridge.process->stdout_text().find("the node disconnected before the reply"),
+            std::string::npos)
+      << bridge.process->stdout_text();
+
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turns = store->turns();
+  ASSERT_EQ(turns.size(), 1u);
+  EXPECT_TRUE(turns[0].reply.empty());
+  // What was said before the node died: the opening of the speech, not the part never sent.
+  // ("and mister john dashwood had then leisure to consider how much ..."; pocketsphinx gets
+  // the names wrong, so the check is on the plain words), not the end it never sent ("... in his
+  // power to do for them").
+  const std::string& heard = turns[0].transcript;
+  int found = 0;
+  for (const char* word : {"john", "leisure", "consider"})
+    found += heard.find(word) != std::string::npos;
+  EXPECT_GE(found, 2) << heard;
+  EXPECT_EQ(heard.find("power"), std::string::npos) << heard;
+}
+
 // The server: wss:// with a pinned certificate works, and clients that misbehave — one that
 // connects and never says hello, one with a wrong token, one that sends garbage — cost only their
 // own connection while a real node talks on. Every session is recorded in the store.
