@@ -29,6 +29,7 @@ const std::string kBridge = std::string(EARSHOT_BINARY_DIR) + "/host/earshot-bri
 
 struct Stages {
   double turn_end, transcript, first_token, first_audio, first_frame;
+  double played = -1;  // the node's own measure: its end of speech -> first reply frame played
 };
 
 std::vector<Stages> run(const std::string& name, const std::string& engines_toml) {
@@ -72,6 +73,14 @@ std::vector<Stages> run(const std::string& name, const std::string& engines_toml
       out.push_back(
           {std::stod(m[1]), std::stod(m[2]), std::stod(m[3]), std::stod(m[4]), std::stod(m[5])});
   }
+  // The node logs, per reply in order, when the person started to hear it.
+  std::istringstream node_lines(node.stderr_text());
+  const std::regex played_re("first audio played ([0-9]+) ms after the end of speech");
+  size_t i = 0;
+  for (std::string line; std::getline(node_lines, line) && i < out.size();) {
+    std::smatch m;
+    if (std::regex_search(line, m, played_re)) out[i++].played = std::stod(m[1]);
+  }
   return out;
 }
 
@@ -80,16 +89,24 @@ void report(const char* name, const std::vector<Stages>& turns, double engine_ms
          turns.size());
   printf(
       "| turn | turn end | final transcript | first LLM token | first TTS audio | first frame "
-      "sent | ours |\n|---|---|---|---|---|---|---|\n");
-  double sum = 0;
+      "sent | ours | first frame played (node) |\n|---|---|---|---|---|---|---|---|\n");
+  double sum = 0, played_sum = 0;
+  int played_n = 0;
   for (size_t i = 0; i < turns.size(); ++i) {
     const Stages& s = turns[i];
     const double ours = s.first_frame - 600 - engine_ms;
     sum += ours;
-    printf("| %zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", i + 1, s.turn_end, s.transcript,
-           s.first_token, s.first_audio, s.first_frame, ours);
+    if (s.played >= 0) {
+      played_sum += s.played;
+      ++played_n;
+    }
+    printf("| %zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", i + 1, s.turn_end,
+           s.transcript, s.first_token, s.first_audio, s.first_frame, ours, s.played);
   }
   if (!turns.empty()) printf("\nmean ours: %.0f ms\n", sum / double(turns.size()));
+  if (played_n > 0)
+    printf("mean end of speech -> first frame played at the node: %.0f ms\n",
+           played_sum / played_n);
 }
 
 }  // namespace

@@ -152,8 +152,9 @@ struct NodePipeline::Impl {
   static constexpr int kEchoTailFrames = 50;  // 500 ms: a living room's reverberation and then some
   static constexpr float kFarEndActiveEnergy = 160 * 1e-7f;  // about -70 dBFS over 10 ms
   uint8_t packet[protocol::kMaxOpusPacket] = {};
-  uint64_t timestamp = 0;      // 16 kHz samples since capture began
-  int64_t chunk_ready_ns = 0;  // when the capture chunk being processed left the ring
+  uint64_t timestamp = 0;                 // 16 kHz samples since capture began
+  int64_t chunk_ready_ns = 0;             // when the capture chunk being processed left the ring
+  std::atomic<int64_t> speech_end_ns{0};  // LatencyMeter clock: the last segment's end of speech
   LatencyMeter latency;
 
   // turn state, shared with the link thread
@@ -269,6 +270,14 @@ bool NodePipeline::Impl::build(std::string* error) {
       if (link) link->send(done);
       awaiting_reply.store(false);
     });
+    playback->on_first_sound([this](const std::string& reply_id) {
+      // What the person experiences: from the end of their speech to the answer starting to
+      // sound. Logged once per reply.
+      const int64_t end = speech_end_ns.load(std::memory_order_relaxed);
+      if (end <= 0) return;
+      ES_LOG_INFO("playback", "reply %s: first audio played %.0f ms after the end of speech",
+                  reply_id.c_str(), double(LatencyMeter::now_ns() - end) / 1e6);
+    });
     if (!playback->start(error)) return false;
   }
 
@@ -370,6 +379,9 @@ void NodePipeline::Impl::emit_frame(const dsp::SegmentFrame& frame) {
     link->send(protocol::SpeechStart{seq, frame.timestamp});
   }
   if (flags & protocol::kFlagSegmentEnd) {
+    // The last speech was one hangover before the end of this frame's capture chunk.
+    speech_end_ns.store(chunk_ready_ns - int64_t(config.hangover_ms) * 1000000,
+                        std::memory_order_relaxed);
     link->send(protocol::SpeechEnd{seq, frame.timestamp});
     if (!ambient.load() && playback) awaiting_reply.store(true);
   }

@@ -47,6 +47,7 @@ void Playback::begin_reply(const std::string& reply_id) {
   active_ = true;
   ended_ = false;
   sounding_ = false;
+  first_sound_reported_ = false;
   next_seq_ = 0;
   last_played_seq_.reset();
   ++stats_.replies;
@@ -182,10 +183,14 @@ void Playback::run() {
     }
     ++next_seq_;
     if (n <= 0) continue;
+    const bool first_sound = !first_sound_reported_ && on_first_sound_;
+    first_sound_reported_ = true;
+    const std::string first_id = first_sound ? reply_id_ : std::string();  // once per reply
     lock.unlock();
     dsp::float_to_s16(pcm, out, size_t(n));
     sink_->write(out, size_t(n));
     echo_.write(pcm, size_t(n));
+    if (first_sound) on_first_sound_(first_id);
     lock.lock();
     ++stats_.frames_played;
   }

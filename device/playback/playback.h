@@ -56,6 +56,12 @@ class Playback {
   Playback(const Playback&) = delete;
   Playback& operator=(const Playback&) = delete;
 
+  // Called on the playback thread once per reply, right after its first frame went to the sink
+  // (latency accounting: when the person starts to hear the answer). Set before start().
+  void on_first_sound(std::function<void(const std::string& reply_id)> callback) {
+    on_first_sound_ = std::move(callback);
+  }
+
   bool start(std::string* error);  // opens the sink, starts the thread
   void stop();
 
@@ -74,6 +80,7 @@ class Playback {
   std::unique_ptr<AudioSink> sink_;
   PlaybackConfig config_;
   std::function<void(const PlaybackReport&)> on_done_;
+  std::function<void(const std::string&)> on_first_sound_;
   std::unique_ptr<dsp::OpusFrameDecoder> decoder_;
   SpscRing<float> echo_;
   JitterBuffer jitter_;
@@ -88,6 +95,7 @@ class Playback {
   std::string reply_id_;
   uint64_t reply_base_frames_ = 0;  // sink frames_played() when this reply began sounding
   bool sounding_ = false;
+  bool first_sound_reported_ = false;
   std::optional<uint64_t> last_played_seq_;
   // interrupt handshake
   bool interrupt_requested_ = false;
