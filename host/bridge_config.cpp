@@ -77,6 +77,7 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["server.max_sessions"] = bind(&s.max_sessions);
   keys["server.reply_lead_ms"] = bind(&s.reply_lead_ms);
   keys["server.web_root"] = bind(&s.web_root);
+  keys["server.status_token"] = bind(&s.status_token);
   keys["server.drain_timeout_ms"] = bind(&c->drain_timeout_ms);
   keys["turn.end_of_turn_ms"] = bind(&c->turn.end_of_turn_ms);
   keys["turn.max_turn_ms"] = bind(&c->turn.max_turn_ms);

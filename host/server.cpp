@@ -2,6 +2,8 @@
 
 #include <libwebsockets.h>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -16,6 +18,7 @@
 #include "host/log.h"
 #include "host/outbox.h"
 #include "host/session.h"
+#include "host/store/store.h"
 #include "host/web_client.h"
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
@@ -45,6 +48,9 @@ struct Conn {
   uint16_t close_code = 1000;
   std::string close_reason;
   int violations = 0;
+  // From the hello, for the status page.
+  std::string node_id, room, mode;
+  int64_t started_wall_ms = 0;
 };
 
 struct TickTimer {
@@ -99,7 +105,9 @@ struct BridgeServer::Impl {
   void close_conn(Conn& c, uint16_t code, const std::string& reason);
   void reap(std::shared_ptr<Session> session);
   int write_one(Conn& c);
-  std::string http_body(const std::string& path, const char** type, int* status);
+  std::string http_body(lws* wsi, const std::string& path, const char** type, int* status);
+  bool status_allowed(lws* wsi) const;
+  std::string status_json();
 };
 
 void BridgeServer::Impl::reap(std::shared_ptr<Session> session) {
@@ -210,6 +218,10 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
     return refuse(c, "internal", "cannot start a session: " + error, protocol::kCloseInternalError);
   }
   c.session = std::move(session);
+  c.node_id = hello.node_id;
+  c.room = hello.room.value_or("");
+  c.mode = protocol::to_string(hello.mode);
+  c.started_wall_ms = int64_t(time(nullptr)) * 1000;
   session_count.fetch_add(1);
   services.metrics.sessions_total.fetch_add(1);
   services.metrics.sessions_active.fetch_add(1);
@@ -294,8 +306,62 @@ void BridgeServer::Impl::on_tick(lws_sorted_usec_list_t* sul) {
   self->tick();
 }
 
-std::string BridgeServer::Impl::http_body(const std::string& path, const char** type, int* status) {
+// Loopback callers (the box itself, an ssh tunnel, a reverse proxy on the box) may read the
+// status; anyone else needs server.status_token.
+bool BridgeServer::Impl::status_allowed(lws* wsi) const {
+  char token[256] = {};
+  if (!config.status_token.empty()) {
+    char auth[512] = {};
+    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        std::string(auth) == "Bearer " + config.status_token)
+      return true;
+    const char* arg = lws_get_urlarg_by_name(wsi, "token=", token, int(sizeof token));
+    if (arg && config.status_token == arg) return true;
+  }
+  char peer[128] = {};
+  lws_get_peer_simple(wsi, peer, sizeof peer);
+  const std::string p(peer);
+  return p.rfind("127.", 0) == 0 || p == "::1" || p.rfind("::ffff:127.", 0) == 0;
+}
+
+std::string BridgeServer::Impl::status_json() {
+  nlohmann::json j;
+  j["draining"] = draining.load();
+  j["sessions"] = nlohmann::json::array();
+  for (const Conn* c : conns) {
+    if (!c->session || c->closing) continue;
+    j["sessions"].push_back({{"session_id", c->session->id()},
+                             {"node_id", c->node_id},
+                             {"room", c->room},
+                             {"mode", c->mode},
+                             {"connected_for_s", (monotonic_ms() - c->connected_ms) / 1000}});
+  }
+  j["turns"] = nlohmann::json::array();
+  if (services.store) {
+    for (const TurnRecord& t : services.store->recent_turns(20)) {
+      j["turns"].push_back({{"node_id", t.node_id},
+                            {"turn_id", t.turn_id},
+                            {"at_ms", t.started_at_ms},
+                            {"transcript", t.transcript},
+                            {"reply", t.reply},
+                            {"interrupted", t.interrupted}});
+    }
+  }
+  // Text from speech recognition and models may hold invalid UTF-8: replace, never throw.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string BridgeServer::Impl::http_body(lws* wsi, const std::string& path, const char** type,
+                                          int* status) {
   *status = 200;
+  if (path == "/api/status") {
+    *type = "application/json";
+    if (!status_allowed(wsi)) {
+      *status = 401;
+      return "{\"error\":\"status is served to this machine, or with server.status_token\"}\n";
+    }
+    return status_json();
+  }
   if (path == "/healthz") {
     *type = "text/plain";
     return draining.load() ? "draining\n" : "ok\n";
@@ -331,7 +397,7 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
                              strnlen(static_cast<const char*>(in), len ? len : 256));
       const char* type = "text/plain";
       int status = 200;
-      st->body = new std::string(self->http_body(path, &type, &status));
+      st->body = new std::string(self->http_body(wsi, path, &type, &status));
       st->sent = 0;
       unsigned char buf[LWS_PRE + 1024];
       unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;

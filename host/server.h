@@ -29,6 +29,9 @@ struct ServerConfig {
   int max_sessions = 512;
   int reply_lead_ms = 120;  // reply audio is sent this far ahead of real time
   std::string web_root;     // serve the web client from here (empty: the built-in page)
+  // /api/status (live sessions and recent turns, which hold what people said) is served to this
+  // machine only, unless the request carries this token (Authorization: Bearer, or ?token=).
+  std::string status_token;
 };
 
 class BridgeServer {

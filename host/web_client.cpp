@@ -2,10 +2,73 @@
 
 namespace earshot::host {
 
+// Transcripts and replies are put in the page with textContent, never as HTML: what a person said
+// (or a model wrote) must not be able to run script in the page.
 const std::string& web_client_html() {
   static const std::string page = R"html(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Earshot</title></head>
-<body><h1>Earshot bridge</h1><p>The bridge is running. See /metrics and /healthz.</p></body></html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Earshot</title>
+<style>
+body { font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin-bottom: 1.5em; }
+th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #ddd; vertical-align: top; }
+td.empty { color: #888; }
+#state { color: #666; }
+</style></head>
+<body>
+<h1>Earshot bridge</h1>
+<p id="state">loading…</p>
+<h2>Live sessions</h2>
+<table><thead><tr><th>node</th><th>room</th><th>mode</th><th>connected</th><th>session</th></tr></thead>
+<tbody id="sessions"></tbody></table>
+<h2>Recent turns</h2>
+<table><thead><tr><th>time</th><th>node</th><th>heard</th><th>reply</th></tr></thead>
+<tbody id="turns"></tbody></table>
+<p><a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></p>
+<script>
+"use strict";
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const text of cells) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    tr.appendChild(td);
+  }
+  return tr;
+}
+function fill(id, rows, columns, empty) {
+  const body = document.getElementById(id);
+  body.replaceChildren(...rows);
+  if (rows.length === 0) {
+    const tr = row([empty]);
+    tr.firstChild.colSpan = columns;
+    tr.firstChild.className = "empty";
+    body.appendChild(tr);
+  }
+}
+function duration(s) {
+  return s < 60 ? s + " s" : s < 3600 ? Math.floor(s / 60) + " min" : Math.floor(s / 3600) + " h";
+}
+async function refresh() {
+  const state = document.getElementById("state");
+  try {
+    const r = await fetch("/api/status" + location.search, {cache: "no-store"});
+    const status = await r.json();
+    if (!r.ok) throw new Error(status.error || ("HTTP " + r.status));
+    fill("sessions", status.sessions.map(s => row([s.node_id, s.room, s.mode,
+        duration(s.connected_for_s), s.session_id])), 5, "no node connected");
+    fill("turns", status.turns.map(t => row([new Date(t.at_ms).toLocaleString(), t.node_id,
+        t.transcript, t.reply + (t.interrupted ? " [interrupted]" : "")])), 4, "no turns yet");
+    state.textContent = (status.draining ? "draining; " : "") + "updated " +
+        new Date().toLocaleTimeString();
+  } catch (e) {
+    state.textContent = "cannot read the bridge's status: " + e.message;
+  }
+}
+refresh();
+setInterval(refresh, 2000);
+</script>
+</body></html>
 )html";
   return page;
 }

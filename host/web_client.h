@@ -1,4 +1,5 @@
-// The web client page served at "/": a browser becomes a node (microphone in, replies out).
+// The status page served at "/": live sessions and recent turns, read from /api/status every two
+// seconds. (A browser that is itself a node — microphone in, replies out — is not built yet.)
 #pragma once
 
 #include <string>

@@ -18,6 +18,7 @@ PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libsqlite3-dev sqlite3
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx openssl python3
+  chromium  # the status page, in a real (headless) browser
 )
 
 missing=()

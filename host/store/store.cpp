@@ -221,29 +221,47 @@ uint64_t Store::page_count() {
   return s.ok() && s.step() == SQLITE_ROW ? uint64_t(s.column_int(0)) : 0;
 }
 
+namespace {
+constexpr const char* kTurnColumns =
+    "SELECT session_id, node_id, turn_id, transcript, language, reply, reply_full, interrupted, "
+    "started_at_ms, timings_json FROM turns ";
+
+TurnRecord read_turn(Statement& s) {
+  TurnRecord t;
+  t.session_id = s.column_text(0);
+  t.node_id = s.column_text(1);
+  t.turn_id = s.column_text(2);
+  t.transcript = s.column_text(3);
+  t.language = s.column_text(4);
+  t.reply = s.column_text(5);
+  t.reply_full = s.column_text(6);
+  t.interrupted = s.column_int(7) != 0;
+  t.started_at_ms = s.column_int(8);
+  t.timings_json = s.column_text(9);
+  return t;
+}
+}  // namespace
+
 std::vector<TurnRecord> Store::turns(const std::string& session_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<TurnRecord> out;
   Statement s(db_,
-              "SELECT session_id, node_id, turn_id, transcript, language, reply, reply_full, "
-              "interrupted, started_at_ms, timings_json FROM turns "
-              "WHERE ?1 = '' OR session_id = ?1 ORDER BY id");
+              (std::string(kTurnColumns) + "WHERE ?1 = '' OR session_id = ?1 ORDER BY id").c_str());
   if (!s.ok()) return out;
   s.text(1, session_id);
-  while (s.step() == SQLITE_ROW) {
-    TurnRecord t;
-    t.session_id = s.column_text(0);
-    t.node_id = s.column_text(1);
-    t.turn_id = s.column_text(2);
-    t.transcript = s.column_text(3);
-    t.language = s.column_text(4);
-    t.reply = s.column_text(5);
-    t.reply_full = s.column_text(6);
-    t.interrupted = s.column_int(7) != 0;
-    t.started_at_ms = s.column_int(8);
-    t.timings_json = s.column_text(9);
-    out.push_back(std::move(t));
-  }
+  while (s.step() == SQLITE_ROW)
+    out.push_back(read_turn(s));
+  return out;
+}
+
+std::vector<TurnRecord> Store::recent_turns(int limit) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<TurnRecord> out;
+  Statement s(db_, (std::string(kTurnColumns) + "ORDER BY id DESC LIMIT ?1").c_str());
+  if (!s.ok()) return out;
+  s.integer(1, limit);
+  while (s.step() == SQLITE_ROW)
+    out.push_back(read_turn(s));
   return out;
 }
 

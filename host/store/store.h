@@ -83,6 +83,7 @@ class Store {
   // Reading back (tests, tools).
   std::vector<SessionRecord> sessions(const std::string& node_id = "");
   std::vector<TurnRecord> turns(const std::string& session_id = "");
+  std::vector<TurnRecord> recent_turns(int limit);  // newest first
   std::vector<SegmentRecord> segments(const std::string& node_id = "");
 
  private:

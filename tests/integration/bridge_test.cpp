@@ -3,6 +3,8 @@
 // SQLite store on disk. Test servers stand in only for the remote LLM.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -53,10 +55,12 @@ struct Bridge {
   int port = test::free_port();
   std::unique_ptr<Subprocess> process;
 
-  Bridge(const std::string& name, const std::string& extra_toml = "")
+  Bridge(const std::string& name, const std::string& extra_toml = "",
+         const std::string& server_toml = "listen = \"127.0.0.1\"\n")
       : dir(test::scratch_dir(name)) {
     std::ofstream(dir + "/bridge.toml")
-        << "[server]\nlisten = \"127.0.0.1\"\nport = " << port << "\n"
+        << "[server]\n"
+        << server_toml << "port = " << port << "\n"
         << "[nodes]\nn0 = \"t0\"\nn1 = \"t1\"\nn2 = \"t2\"\nn3 = \"t3\"\nn4 = \"t4\"\nn5 = \"t5\"\n"
         << "[store]\npath = \"" << dir << "/earshot.db\"\n"
         << extra_toml;
@@ -465,6 +469,101 @@ TEST(Bridge, ATurnCutShortByTheNodeDyingIsStillTranscribedAndStored) {
     found += heard.find(word) != std::string::npos;
   EXPECT_GE(found, 2) << heard;
   EXPECT_EQ(heard.find("power"), std::string::npos) << heard;
+}
+
+// GET url; returns the HTTP status (0 if none) and the body in `body`.
+long http_get(const std::string& url, std::string* body, std::vector<std::string> headers = {}) {
+  host::HttpRequest req;
+  req.url = url;
+  req.headers = std::move(headers);
+  req.first_byte_timeout_ms = 5000;
+  host::HttpResponse r = host::http_request(
+      req,
+      [&](std::string_view chunk) {
+        body->append(chunk);
+        return true;
+      },
+      host::CancelToken());
+  if (!r.ok) *body += r.error_body;
+  return r.status;
+}
+
+// An IPv4 address of this machine that is not loopback, or "" if it has none.
+std::string non_loopback_address() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string found;
+  for (ifaddrs* a = list; a && found.empty(); a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_LOOPBACK))
+      continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, text, sizeof text);
+    found = text;
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+// The status page, in a real browser (Debian's chromium, headless): it shows the connected node
+// and the turn just taken, with what was heard and the reply. /api/status holds what people said,
+// so it is served to this machine only, or to others with server.status_token.
+TEST(Bridge, TheStatusPageShowsLiveSessionsAndRecentTurnsInARealBrowser) {
+  Bridge bridge("bridge_status", "", "listen = \"0.0.0.0\"\nstatus_token = \"s3cret-status\"\n");
+  bridge.start();
+  test::Audio in = test::read_audio(librivox("0880", ".wav"));
+  in.samples.resize(in.samples.size() + 16000 * 40, 0.0f);  // stays connected while we look
+  ASSERT_TRUE(test::write_wav(bridge.dir + "/in.wav", in));
+  auto node = bridge.node(0, {"--source", "file", "--file", bridge.dir + "/in.wav", "--sink",
+                              "none", "--room", "kitchen"});
+  std::string heard;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        const std::string out = bridge.process->stdout_text();
+        const size_t at = out.find("  reply: ");
+        if (at == std::string::npos) return false;
+        const size_t q = out.find("heard \"");
+        heard = out.substr(q + 7, out.find('"', q + 7) - q - 7);
+        return true;
+      },
+      40s))
+      << bridge.process->stderr_text();
+  ASSERT_FALSE(heard.empty());
+
+  const std::string base = "http://127.0.0.1:" + std::to_string(bridge.port);
+  std::string dom;
+  ASSERT_EQ(test::run_command({"chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                               "--user-data-dir=" + bridge.dir + "/chromium",
+                               "--virtual-time-budget=5000", "--dump-dom", base + "/"},
+                              bridge.dir + "/chromium", 90s, &dom),
+            0)
+      << test::read_file(bridge.dir + "/chromium.err");
+  EXPECT_NE(dom.find("<td>n0</td><td>kitchen</td><td>conversation</td>"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("<td>" + heard + "</td>"), std::string::npos) << heard << "\n" << dom;
+  EXPECT_NE(dom.find("updated "), std::string::npos) << dom;  // the script ran and succeeded
+
+  // Loopback may read the status; another address needs the token.
+  std::string body;
+  EXPECT_EQ(http_get(base + "/api/status", &body), 200) << body;
+  const std::string address = non_loopback_address();
+  if (address.empty()) {
+    ADD_FAILURE() << "no non-loopback IPv4 address to test remote access from";
+  } else {
+    const std::string remote = "http://" + address + ":" + std::to_string(bridge.port);
+    body.clear();
+    EXPECT_EQ(http_get(remote + "/api/status", &body), 401) << body;
+    EXPECT_EQ(body.find(heard), std::string::npos);
+    body.clear();
+    EXPECT_EQ(http_get(remote + "/api/status?token=wrong", &body), 401) << body;
+    body.clear();
+    EXPECT_EQ(http_get(remote + "/api/status?token=s3cret-status", &body), 200) << body;
+    EXPECT_NE(body.find(heard), std::string::npos) << body;
+    body.clear();
+    EXPECT_EQ(http_get(remote + "/api/status", &body, {"Authorization: Bearer s3cret-status"}), 200)
+        << body;
+  }
+  node->signal(SIGTERM);
+  EXPECT_EQ(node->wait(20s), 0);
+  EXPECT_EQ(bridge.stop(), 0);
 }
 
 // The server: wss:// with a pinned certificate works, and clients that misbehave — one that
