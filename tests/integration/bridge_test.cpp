@@ -595,47 +595,33 @@ TEST(Bridge, WssWorksAndMisbehavingClientsCostOnlyTheirOwnConnection) {
   addr.sin_port = htons(uint16_t(bridge.port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  // A node over wss:// with the certificate pinned, the first clip as its speech.
+  auto wss_node = [&](const std::string& id, const std::string& token,
+                      std::vector<std::string> sink) {
+    std::vector<std::string> argv = {kNode,
+                                     "--url",
+                                     "wss://127.0.0.1:" + std::to_string(bridge.port) + "/",
+                                     "--ca-file",
+                                     bridge.dir + "/cert.pem",
+                                     "--token",
+                                     token,
+                                     "--node-id",
+                                     id,
+                                     "--log-plain",
+                                     "--source",
+                                     "file",
+                                     "--file",
+                                     librivox("0880", ".wav")};
+    argv.insert(argv.end(), sink.begin(), sink.end());
+    return argv;
+  };
   // A node with the wrong token gives up with a clear message.
-  std::vector<std::string> bad = {kNode,
-                                  "--url",
-                                  "wss://127.0.0.1:" + std::to_string(bridge.port) + "/",
-                                  "--ca-file",
-                                  bridge.dir + "/cert.pem",
-                                  "--token",
-                                  "wrong",
-                                  "--node-id",
-                                  "n1",
-                                  "--log-plain",
-                                  "--source",
-                                  "file",
-                                  "--file",
-                                  librivox("0880", ".wav"),
-                                  "--sink",
-                                  "none"};
-  Subprocess intruder(bad, bridge.dir + "/intruder");
-  // The real node, over wss.
-  std::vector<std::string> good = {kNode,
-                                   "--url",
-                                   "wss://127.0.0.1:" + std::to_string(bridge.port) + "/",
-                                   "--ca-file",
-                                   bridge.dir + "/cert.pem",
-                                   "--token",
-                                   "t0",
-                                   "--node-id",
-                                   "n0",
-                                   "--log-plain",
-                                   "--source",
-                                   "file",
-                                   "--file",
-                                   librivox("0880", ".wav"),
-                                   "--sink",
-                                   "wav",
-                                   "--playback-file",
-                                   bridge.dir + "/played.wav",
-                                   "--playback-pace",
-                                   "--drain-timeout-ms",
-                                   "30000"};
-  Subprocess node(good, bridge.dir + "/n0");
+  Subprocess intruder(wss_node("n1", "wrong", {"--sink", "none"}), bridge.dir + "/intruder");
+  // The real node.
+  Subprocess node(wss_node("n0", "t0",
+                           {"--sink", "wav", "--playback-file", bridge.dir + "/played.wav",
+                            "--playback-pace", "--drain-timeout-ms", "30000"}),
+                  bridge.dir + "/n0");
   EXPECT_EQ(intruder.wait(30s), 1) << intruder.stderr_text();
   EXPECT_NE(intruder.stderr_text().find("token"), std::string::npos) << intruder.stderr_text();
   // The silent client is closed after the handshake timeout.
