@@ -81,6 +81,7 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["server.drain_timeout_ms"] = bind(&c->drain_timeout_ms);
   keys["turn.end_of_turn_ms"] = bind(&c->turn.end_of_turn_ms);
   keys["turn.max_turn_ms"] = bind(&c->turn.max_turn_ms);
+  keys["turn.early_final_ms"] = bind(&c->turn.early_final_ms);
   keys["turn.vad_threshold"] = bind(&c->turn.vad_threshold);
   keys["reply.system_prompt"] = bind(&c->reply.system_prompt);
   keys["reply.history_turns"] = bind(&c->reply.history_turns);
@@ -140,6 +141,8 @@ std::string validate(const BridgeConfig& c) {
       return "an openai engine needs base_url (e.g. http://127.0.0.1:8000/v1)";
   if (c.turn.end_of_turn_ms < 100 || c.turn.end_of_turn_ms > 5000)
     return "turn.end_of_turn_ms: must be 100-5000";
+  if (c.turn.early_final_ms < 0 || c.turn.early_final_ms >= c.turn.end_of_turn_ms)
+    return "turn.early_final_ms: must be 0 (off) or less than turn.end_of_turn_ms";
   if (c.server.node_tokens.empty() && c.server.shared_token.empty() && !c.server.allow_anonymous)
     return "no node can connect: set [nodes] tokens, server.shared_token, or "
            "server.allow_anonymous = true";

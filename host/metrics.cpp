@@ -58,6 +58,9 @@ std::string Metrics::render() const {
   counter("earshot_auth_failures_total", "Connections refused for a bad token.",
           auth_failures_total.load());
   counter("earshot_stt_errors_total", "Speech-to-text failures.", stt_errors_total.load());
+  counter("earshot_stt_early_finals_dropped_total",
+          "Final passes started early, then dropped because the person spoke again.",
+          stt_early_finals_dropped_total.load());
   counter("earshot_llm_errors_total", "Language model failures.", llm_errors_total.load());
   counter("earshot_tts_errors_total", "Text-to-speech failures.", tts_errors_total.load());
   counter("earshot_store_errors_total", "Store (SQLite) failures.", store_errors_total.load());

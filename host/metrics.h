@@ -39,6 +39,7 @@ struct Metrics {
   std::atomic<uint64_t> protocol_errors_total{0};
   std::atomic<uint64_t> auth_failures_total{0};
   std::atomic<uint64_t> stt_errors_total{0};
+  std::atomic<uint64_t> stt_early_finals_dropped_total{0};
   std::atomic<uint64_t> llm_errors_total{0};
   std::atomic<uint64_t> tts_errors_total{0};
   std::atomic<uint64_t> store_errors_total{0};

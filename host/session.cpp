@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -154,6 +155,18 @@ struct Session::Impl {
   std::unique_ptr<SttStream> stt;
   std::string turn_id;
   uint64_t turn_counter = 0;
+  // Early final: once the person has been quiet for turn.early_final_ms, the STT's final pass
+  // starts on its own thread, so the transcript is (nearly) ready when the turn is confirmed
+  // end_of_turn_ms later. If they speak again first, it is dropped and a fresh stream catches up
+  // on the turn's audio, kept for that.
+  struct EarlyFinal {
+    std::future<SttResult> result;
+    std::shared_ptr<CancelToken> cancel;
+  };
+  std::optional<EarlyFinal> early;
+  uint64_t early_speech_end = 0;          // turn.last_speech_end() when it started
+  std::vector<float> turn_audio;          // the open turn's audio
+  std::vector<EarlyFinal> dropped_early;  // finishing in the background; reaped when done
   uint64_t segment_first_seq = 0;
   int64_t segment_started_wall_ms = 0;
   int frames_since_ack = 0;
@@ -166,7 +179,8 @@ struct Session::Impl {
 
   // reply thread: turns and segments
   struct TurnJob {
-    std::unique_ptr<SttStream> stt;
+    std::unique_ptr<SttStream> stt;  // or, if the final pass started early:
+    std::optional<EarlyFinal> early;
     std::string turn_id;
     int64_t speech_end_ms = 0;  // the last speech frame's arrival
     int64_t turn_end_ms = 0;
@@ -219,6 +233,8 @@ struct Session::Impl {
 
   void reply_loop();
   void run_turn(TurnJob& job);
+  void start_early_final();
+  void drop_early_final();
   void run_segment(SegmentJob& job);
   void speak_error(const std::shared_ptr<Reply>& reply, TurnReport* report, int64_t t0);
 
@@ -297,14 +313,23 @@ void Session::Impl::handle_frame(InFrame& f) {
   }
 
   // Conversation: the node proposes (flags), the turn detector confirms from the audio.
+  const uint64_t early_after = uint64_t(services.turn.early_final_ms) * 16;
   for (int off = 0; off + kFrame <= n; off += kFrame) {
     const uint16_t frame_flags = off == 0 ? flags : uint16_t(flags & ~protocol::kFlagSegmentStart);
+    const uint64_t timestamp = f.header.timestamp + uint64_t(off);
     const TurnDetector::Event event =
-        turn.on_frame(pcm + off, f.header.timestamp + uint64_t(off), frame_flags, f.arrived_ms);
+        turn.on_frame(pcm + off, timestamp, frame_flags, f.arrived_ms);
     if (event == TurnDetector::Event::kTurnStarted) {
       handle_turn_event(event, f.arrived_ms);
     }
-    if (stt) {
+    if (stt || early) turn_audio.insert(turn_audio.end(), pcm + off, pcm + off + kFrame);
+    if (early && turn.in_turn() && turn.last_speech_end() > early_speech_end) {
+      // They spoke again before the turn ended: the early final is void. A fresh stream hears
+      // the whole turn so far (this frame included).
+      drop_early_final();
+      stt = services.stt->start(hello.language.value_or(""));
+      stt->feed(turn_audio.data(), turn_audio.size());
+    } else if (stt) {
       stt->feed(pcm + off, kFrame);
       if (std::optional<std::string> partial = stt->partial()) {
         protocol::Transcript t;
@@ -313,6 +338,11 @@ void Session::Impl::handle_frame(InFrame& f) {
         t.final = false;
         send(t);
       }
+    }
+    if (stt && turn.in_turn() && early_after > 0 &&
+        (timestamp + kFrame - turn.last_speech_end() >= early_after ||
+         (frame_flags & protocol::kFlagSegmentEnd))) {
+      start_early_final();
     }
     if (event == TurnDetector::Event::kTurnEnded) handle_turn_event(event, f.arrived_ms);
   }
@@ -328,10 +358,14 @@ void Session::Impl::handle_turn_event(TurnDetector::Event event, int64_t now_ms)
     // Speech while a reply is being prepared or played is a barge-in, never part of the old turn.
     interrupt_current("the person spoke", std::nullopt);
     turn_id = "t" + std::to_string(++turn_counter);
+    if (early) drop_early_final();
+    turn_audio.clear();
     stt = services.stt->start(hello.language.value_or(""));
-  } else if (event == TurnDetector::Event::kTurnEnded && stt) {
+  } else if (event == TurnDetector::Event::kTurnEnded && (stt || early)) {
     TurnJob job;
     job.stt = std::move(stt);
+    job.early = std::move(early);
+    early.reset();
     job.turn_id = turn_id;
     job.speech_end_ms = turn.last_speech_arrival_ms();
     job.turn_end_ms = now_ms;
@@ -339,6 +373,29 @@ void Session::Impl::handle_turn_event(TurnDetector::Event event, int64_t now_ms)
     if (!jobs.push(std::make_shared<Job>(std::move(job))))
       send_error("overloaded", "too many turns waiting; this one was dropped");
   }
+}
+
+void Session::Impl::start_early_final() {
+  auto cancel = std::make_shared<CancelToken>();
+  std::unique_ptr<SttStream> stream = std::move(stt);
+  early = EarlyFinal{std::async(std::launch::async, [stream = std::move(stream),
+                                                     cancel] { return stream->finish(*cancel); }),
+                     cancel};
+  early_speech_end = turn.last_speech_end();
+}
+
+void Session::Impl::drop_early_final() {
+  services.metrics.stt_early_finals_dropped_total.fetch_add(1);
+  early->cancel->cancel();
+  dropped_early.push_back(std::move(*early));
+  early.reset();
+  // Forget those that are done (a future from std::async waits for its thread when destroyed).
+  dropped_early.erase(std::remove_if(dropped_early.begin(), dropped_early.end(),
+                                     [](const EarlyFinal& e) {
+                                       return e.result.wait_for(std::chrono::seconds(0)) ==
+                                              std::future_status::ready;
+                                     }),
+                      dropped_early.end());
 }
 
 // Stops the reply in flight (if any): no more audio leaves, LLM and TTS requests are cancelled.
@@ -473,7 +530,7 @@ void Session::Impl::run_turn(TurnJob& job) {
   }
 
   // 1. Final transcript.
-  SttResult recognized = job.stt->finish(reply->cancel);
+  SttResult recognized = job.early ? job.early->result.get() : job.stt->finish(reply->cancel);
   report.stt_final_ms = double(monotonic_ms() - t0);
   services.metrics.stt_final_ms.observe(report.stt_final_ms);
   protocol::Transcript t;
@@ -841,9 +898,11 @@ void Session::stop() {
   // A turn still open when the node goes away (it crashed, or the network dropped) is still what
   // the person said, and its frames were acknowledged: finish its transcript and store it rather
   // than drop it. The inbound thread is gone, so its turn state is ours now.
-  if (!s.ambient && s.stt) {
+  if (!s.ambient && (s.stt || s.early)) {
     Impl::TurnJob job;
     job.stt = std::move(s.stt);
+    job.early = std::move(s.early);
+    s.early.reset();
     job.turn_id = s.turn_id;
     job.speech_end_ms = s.turn.last_speech_arrival_ms();
     job.turn_end_ms = monotonic_ms();
@@ -873,6 +932,7 @@ void Session::stop() {
     }
   }
   if (s.reply_thread.joinable()) s.reply_thread.join();
+  s.dropped_early.clear();  // waits for any dropped early final still running
   s.outbox->detach();
 }
 

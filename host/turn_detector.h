@@ -23,6 +23,7 @@ namespace earshot::host {
 
 struct TurnConfig {
   int end_of_turn_ms = 700;    // silence after the last speech that ends a turn
+  int early_final_ms = 300;    // silence after which the STT's final pass starts (0: at turn end)
   int max_turn_ms = 30000;     // a turn this long ends regardless (someone left the TV on)
   float vad_threshold = 0.7f;  // dsp::VadConfig::threshold (docs/vad.md)
 };

@@ -77,8 +77,9 @@ struct Bridge {
     process->signal(SIGTERM);
     return process->wait(20s);
   }
-  // earshot_frames_received_total from the bridge's /metrics, or -1.
-  long frames_received() {
+  long frames_received() { return metric("earshot_frames_received_total"); }
+  // A counter from the bridge's /metrics, or -1.
+  long metric(const std::string& counter) {
     std::string body;
     host::HttpRequest req;
     req.url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
@@ -90,7 +91,7 @@ struct Bridge {
           return true;
         },
         host::CancelToken());
-    const std::string name = "\nearshot_frames_received_total ";
+    const std::string name = "\n" + counter + " ";
     const size_t at = body.find(name);
     return at == std::string::npos ? -1 : std::stol(body.substr(at + name.size()));
   }
@@ -430,6 +431,33 @@ TEST(Bridge, AFailingLlmIsReportedAndSpokenAndTheNextTurnWorks) {
   // The failures were spoken ("Sorry, I can't answer right now.") and the last reply played:
   // flite reads those in about 2 s each.
   EXPECT_GT(test::read_audio(bridge.dir + "/played.wav").seconds(), 4.0);
+}
+
+// A pause shorter than the end-of-turn silence but longer than turn.early_final_ms: the final
+// pass starts early at the pause, is dropped when the person goes on, and the turn's one
+// transcript still holds both halves — the catch-up stream heard the whole turn.
+TEST(Bridge, AnEarlyFinalDroppedAtAPauseStillGivesOneTurnWithBothHalves) {
+  Bridge bridge("bridge_early_final");
+  bridge.start();
+  // "he was not an ill disposed young man" — 0.49 s of quiet — "he might even have been made
+  // amiable himself": the clips' own edges make the pause.
+  test::Audio in = test::read_audio(librivox("0880", ".wav"));
+  test::Audio second = test::read_audio(librivox("0930", ".wav"));
+  in.samples.insert(in.samples.end(), second.samples.begin(), second.samples.end());
+  in.samples.resize(in.samples.size() + 16000 * 4, 0.0f);
+  ASSERT_TRUE(test::write_wav(bridge.dir + "/in.wav", in));
+  auto node =
+      bridge.node(0, {"--source", "file", "--file", bridge.dir + "/in.wav", "--sink", "none"});
+  ASSERT_EQ(node->wait(60s), 0) << node->stderr_text();
+  EXPECT_GE(bridge.metric("earshot_stt_early_finals_dropped_total"), 1);
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turns = store->turns();
+  ASSERT_EQ(turns.size(), 1u) << bridge.process->stdout_text();
+  EXPECT_NE(turns[0].transcript.find("young"), std::string::npos) << turns[0].transcript;
+  EXPECT_NE(turns[0].transcript.find("might even"), std::string::npos) << turns[0].transcript;
 }
 
 // "Never drops what they said": a node that dies in the middle of a turn (SIGKILL, as a power cut
