@@ -60,12 +60,21 @@ for scheme in ws wss; do
     extra=(--tls-cert "$W/cert.pem" --tls-key "$W/key.pem")
     node_extra=(--ca-file "$W/cert.pem")
   fi
+  # As a room node runs (raw PCM, as ALSA hands it over: libsndfile is never loaded) ...
   start_host "mem$scheme" --ack-every 25 "${extra[@]}"
+  sox "$W/long48.wav" -t raw - | "$NODE" --url "$scheme://127.0.0.1:$port/" --token bench \
+    --node-id bench --log-plain --source stdin --stdin-rate 48000 --stdin-channels 2 \
+    --realtime=false --sink none --drain-timeout-ms 60000 "${node_extra[@]}" \
+    2>"$W/mem$scheme.err" >/dev/null
+  stop_host
+  echo "raw PCM source: $(grep -o 'frames sent.*' "$W/mem$scheme.err" | tail -1)"
+  # ... and reading the WAV file (libsndfile and its codec libraries loaded).
+  start_host "memf$scheme" --ack-every 25 "${extra[@]}"
   "$NODE" --url "$scheme://127.0.0.1:$port/" --token bench --node-id bench --log-plain \
     --source file --file "$W/long48.wav" --realtime=false --sink none --drain-timeout-ms 60000 \
-    "${node_extra[@]}" 2>"$W/mem$scheme.err" >/dev/null
+    "${node_extra[@]}" 2>"$W/memf$scheme.err" >/dev/null
   stop_host
-  grep -o 'frames sent.*' "$W/mem$scheme.err" | tail -1
+  echo "WAV file source: $(grep -o 'frames sent.*' "$W/memf$scheme.err" | tail -1)"
 done
 
 echo "== latency (real-time paced, $secs s)"

@@ -1,10 +1,9 @@
 // WAV/FLAC/... through libsndfile, optionally paced to real time (a recording standing in for a
 // microphone) and looped.
-#include <sndfile.h>
-
 #include <atomic>
 
 #include "device/audio/audio_source.h"
+#include "device/audio/optional_libs.h"
 
 namespace earshot::device {
 namespace {
@@ -13,14 +12,16 @@ class FileSource final : public AudioSource {
  public:
   explicit FileSource(FileSourceConfig c) : config_(std::move(c)), pacer_(1) {}
   ~FileSource() override {
-    if (file_) sf_close(file_);
+    if (file_) sf_->close(file_);
   }
 
   bool open(std::string* error) override {
+    sf_ = sndfile_api(error);
+    if (!sf_) return false;
     SF_INFO info{};
-    file_ = sf_open(config_.path.c_str(), SFM_READ, &info);
+    file_ = sf_->open(config_.path.c_str(), SFM_READ, &info);
     if (!file_) {
-      *error = "cannot open '" + config_.path + "': " + sf_strerror(nullptr);
+      *error = "cannot open '" + config_.path + "': " + sf_->strerror(nullptr);
       return false;
     }
     if (info.channels < 1 || info.samplerate < 1) {
@@ -37,17 +38,17 @@ class FileSource final : public AudioSource {
   long read(int16_t* out, size_t max_frames) override {
     while (!interrupted_.load()) {
       if (config_.realtime && !pacer_.wait_for(frames_read_ + max_frames, &interrupted_)) return 0;
-      const sf_count_t n = sf_readf_short(file_, out, sf_count_t(max_frames));
+      const sf_count_t n = sf_->readf_short(file_, out, sf_count_t(max_frames));
       if (n > 0) {
         frames_read_ += uint64_t(n);
         return long(n);
       }
-      if (sf_error(file_) != SF_ERR_NO_ERROR) {
-        error_ = std::string("reading '") + config_.path + "': " + sf_strerror(file_);
+      if (sf_->error(file_) != SF_ERR_NO_ERROR) {
+        error_ = std::string("reading '") + config_.path + "': " + sf_->strerror(file_);
         return -1;
       }
       if (!config_.loop) return 0;
-      sf_seek(file_, 0, SEEK_SET);
+      sf_->seek(file_, 0, SEEK_SET);
     }
     return 0;
   }
@@ -62,6 +63,7 @@ class FileSource final : public AudioSource {
 
  private:
   FileSourceConfig config_;
+  const SndfileApi* sf_ = nullptr;
   SNDFILE* file_ = nullptr;
   AudioFormat format_;
   RealtimePacer pacer_;

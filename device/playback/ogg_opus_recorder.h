@@ -11,6 +11,8 @@ struct OggOpusEnc;
 
 namespace earshot::device {
 
+struct OpusencApi;
+
 class OggOpusRecorder {
  public:
   static std::unique_ptr<OggOpusRecorder> create(const std::string& path, int sample_rate,
@@ -24,6 +26,7 @@ class OggOpusRecorder {
 
  private:
   OggOpusRecorder() = default;
+  const OpusencApi* ope_ = nullptr;  // libopusenc, loaded on first use (optional_libs.h)
   OggOpusEnc* encoder_ = nullptr;
   std::string path_;
 };

@@ -1,12 +1,12 @@
 // The two sinks. Pacing uses absolute CLOCK_MONOTONIC deadlines restarted after each idle gap, so
 // a paced sink is heard exactly as fast as a real device would play it.
 #include <alsa/asoundlib.h>
-#include <sndfile.h>
 #include <time.h>
 
 #include <algorithm>
 #include <atomic>
 
+#include "device/audio/optional_libs.h"
 #include "device/playback/audio_sink.h"
 
 namespace earshot::device {
@@ -133,28 +133,30 @@ class WavSink final : public AudioSink {
  public:
   explicit WavSink(WavSinkConfig c) : config_(std::move(c)) {}
   ~WavSink() override {
-    if (file_) sf_close(file_);
+    if (file_) sf_->close(file_);
   }
 
   bool open(std::string* error) override {
+    sf_ = sndfile_api(error);
+    if (!sf_) return false;
     SF_INFO info{};
     info.samplerate = kRate;
     info.channels = 1;
     info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-    file_ = sf_open(config_.path.c_str(), SFM_WRITE, &info);
+    file_ = sf_->open(config_.path.c_str(), SFM_WRITE, &info);
     if (!file_) {
-      *error = "cannot write '" + config_.path + "': " + sf_strerror(nullptr);
+      *error = "cannot write '" + config_.path + "': " + sf_->strerror(nullptr);
       return false;
     }
     // Keep the header right after every write, so the file is valid even if we are killed.
-    sf_command(file_, SFC_SET_UPDATE_HEADER_AUTO, nullptr, SF_TRUE);
+    sf_->command(file_, SFC_SET_UPDATE_HEADER_AUTO, nullptr, SF_TRUE);
     return true;
   }
 
   long write(const int16_t* samples, size_t frames) override {
     if (config_.pace) pacer_.before_write(written_.load());
-    if (sf_writef_short(file_, samples, sf_count_t(frames)) != sf_count_t(frames)) {
-      error_ = std::string("writing '") + config_.path + "': " + sf_strerror(file_);
+    if (sf_->writef_short(file_, samples, sf_count_t(frames)) != sf_count_t(frames)) {
+      error_ = std::string("writing '") + config_.path + "': " + sf_->strerror(file_);
       return -1;
     }
     written_.fetch_add(frames);
@@ -169,8 +171,8 @@ class WavSink final : public AudioSink {
     const uint64_t written = written_.load();
     if (heard < written) {
       sf_count_t frames = sf_count_t(heard);
-      sf_command(file_, SFC_FILE_TRUNCATE, &frames, sizeof frames);
-      sf_seek(file_, 0, SEEK_END);
+      sf_->command(file_, SFC_FILE_TRUNCATE, &frames, sizeof frames);
+      sf_->seek(file_, 0, SEEK_END);
       written_.store(heard);
     }
     pacer_.reset();
@@ -184,6 +186,7 @@ class WavSink final : public AudioSink {
 
  private:
   WavSinkConfig config_;
+  const SndfileApi* sf_ = nullptr;
   SNDFILE* file_ = nullptr;
   SinkPacer pacer_;
   std::atomic<uint64_t> written_{0};
