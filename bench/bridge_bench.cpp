@@ -13,6 +13,8 @@
 //      behind its pace, "lost" if any frame went missing.
 //
 //   build/release/bench/bridge_bench [max_nodes]
+// For experiments: EARSHOT_BENCH_ONLY=N runs only the scale row for N nodes;
+// EARSHOT_BENCH_EARLY_FINAL_MS=ms sets turn.early_final_ms (0: the final pass at the turn's end).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -147,6 +149,8 @@ RunResult run(size_t count, double seconds, const std::vector<Packet>& speech) {
   services.llm = &llm;
   services.tts = &tts;
   services.turn.end_of_turn_ms = 500;
+  if (const char* e = getenv("EARSHOT_BENCH_EARLY_FINAL_MS"))
+    services.turn.early_final_ms = atoi(e);
   services.high_water = std::make_unique<host::HighWaterMarks>(nullptr);
   std::mutex mutex;
   RunResult result;
@@ -274,6 +278,7 @@ int main(int argc, char** argv) {
       "| nodes | turns | uplink frames late (>20 ms) | lost | reply frames | late (>20 ms) | "
       "worst lateness ms | reply dropped |\n|---|---|---|---|---|---|---|---|\n");
   for (size_t n : {25, 50, 100, 200, 300, 400}) {
+    if (getenv("EARSHOT_BENCH_ONLY") && n != size_t(atoi(getenv("EARSHOT_BENCH_ONLY")))) continue;
     if (n > max_nodes) break;
     RunResult r = run(n, 15, speech);
     printf("| %zu | %zu | %llu | %llu | %llu | %llu | %.1f | %llu |\n", n, r.turns,

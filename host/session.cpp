@@ -156,17 +156,24 @@ struct Session::Impl {
   std::string turn_id;
   uint64_t turn_counter = 0;
   // Early final: once the person has been quiet for turn.early_final_ms, the STT's final pass
-  // starts on its own thread, so the transcript is (nearly) ready when the turn is confirmed
-  // end_of_turn_ms later. If they speak again first, it is dropped and a fresh stream catches up
-  // on the turn's audio, kept for that.
+  // starts on the session's final thread, so the transcript is (nearly) ready when the turn is
+  // confirmed end_of_turn_ms later. If they speak again first, it is dropped and a fresh stream
+  // catches up on the turn's audio, kept for that. (A thread per session, not per turn: hundreds
+  // of sessions ending turns together would otherwise create hundreds of threads at once.)
   struct EarlyFinal {
     std::future<SttResult> result;
     std::shared_ptr<CancelToken> cancel;
   };
+  struct FinalTask {
+    std::unique_ptr<SttStream> stream;
+    std::shared_ptr<CancelToken> cancel;
+    std::promise<SttResult> result;
+  };
   std::optional<EarlyFinal> early;
-  uint64_t early_speech_end = 0;          // turn.last_speech_end() when it started
-  std::vector<float> turn_audio;          // the open turn's audio
-  std::vector<EarlyFinal> dropped_early;  // finishing in the background; reaped when done
+  uint64_t early_speech_end = 0;  // turn.last_speech_end() when it started
+  std::vector<float> turn_audio;  // the open turn's audio
+  WorkQueue<FinalTask> finals{16};
+  std::thread final_thread;
   uint64_t segment_first_seq = 0;
   int64_t segment_started_wall_ms = 0;
   int frames_since_ack = 0;
@@ -239,6 +246,7 @@ struct Session::Impl {
   void speak_error(const std::shared_ptr<Reply>& reply, TurnReport* report, int64_t t0);
 
   void voice_loop();
+  void final_loop();
   std::shared_ptr<Reply> current_reply_of(Reply& reply) {
     std::lock_guard<std::mutex> lock(reply_mutex);
     return current_reply.get() == &reply ? current_reply : nullptr;
@@ -376,26 +384,33 @@ void Session::Impl::handle_turn_event(TurnDetector::Event event, int64_t now_ms)
 }
 
 void Session::Impl::start_early_final() {
-  auto cancel = std::make_shared<CancelToken>();
-  std::unique_ptr<SttStream> stream = std::move(stt);
-  early = EarlyFinal{std::async(std::launch::async, [stream = std::move(stream),
-                                                     cancel] { return stream->finish(*cancel); }),
-                     cancel};
+  FinalTask task;
+  task.cancel = std::make_shared<CancelToken>();
+  EarlyFinal e{task.result.get_future(), task.cancel};
+  task.stream = std::move(stt);
+  if (!finals.push(std::move(task))) {
+    // Too many dropped finals still running (or stopping): keep decoding the normal way. The
+    // stream went with the refused task, so a fresh one catches up on the turn.
+    stt = services.stt->start(hello.language.value_or(""));
+    stt->feed(turn_audio.data(), turn_audio.size());
+    return;
+  }
+  early = std::move(e);
   early_speech_end = turn.last_speech_end();
 }
 
 void Session::Impl::drop_early_final() {
   services.metrics.stt_early_finals_dropped_total.fetch_add(1);
-  early->cancel->cancel();
-  dropped_early.push_back(std::move(*early));
+  early->cancel->cancel();  // the final thread finishes it and nobody reads the result
   early.reset();
-  // Forget those that are done (a future from std::async waits for its thread when destroyed).
-  dropped_early.erase(std::remove_if(dropped_early.begin(), dropped_early.end(),
-                                     [](const EarlyFinal& e) {
-                                       return e.result.wait_for(std::chrono::seconds(0)) ==
-                                              std::future_status::ready;
-                                     }),
-                      dropped_early.end());
+}
+
+void Session::Impl::final_loop() {
+  FinalTask task;
+  while (finals.pop(&task)) {
+    task.result.set_value(task.stream->finish(*task.cancel));
+    task.stream.reset();  // gives a pooled decoder back now, not at the next task
+  }
 }
 
 // Stops the reply in flight (if any): no more audio leaves, LLM and TTS requests are cancelled.
@@ -882,6 +897,7 @@ bool Session::start(std::string* error) {
   s.inbound_thread = std::thread([this] { impl_->inbound_loop(); });
   s.reply_thread = std::thread([this] { impl_->reply_loop(); });
   s.voice_thread = std::thread([this] { impl_->voice_loop(); });
+  s.final_thread = std::thread([this] { impl_->final_loop(); });
   return true;
 }
 
@@ -932,7 +948,9 @@ void Session::stop() {
     }
   }
   if (s.reply_thread.joinable()) s.reply_thread.join();
-  s.dropped_early.clear();  // waits for any dropped early final still running
+  // After the reply thread: a turn it ran may have waited on an early final.
+  s.finals.close();
+  if (s.final_thread.joinable()) s.final_thread.join();
   s.outbox->detach();
 }
 
