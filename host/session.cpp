@@ -242,6 +242,8 @@ struct Session::Impl {
   void run_turn(TurnJob& job);
   void start_early_final();
   void drop_early_final();
+  void restart_stt_on_turn_audio();
+  bool queue_open_turn(int64_t turn_end_ms);
   void run_segment(SegmentJob& job);
   void speak_error(const std::shared_ptr<Reply>& reply, TurnReport* report, int64_t t0);
 
@@ -335,8 +337,7 @@ void Session::Impl::handle_frame(InFrame& f) {
       // They spoke again before the turn ended: the early final is void. A fresh stream hears
       // the whole turn so far (this frame included).
       drop_early_final();
-      stt = services.stt->start(hello.language.value_or(""));
-      stt->feed(turn_audio.data(), turn_audio.size());
+      restart_stt_on_turn_audio();
     } else if (stt) {
       stt->feed(pcm + off, kFrame);
       if (std::optional<std::string> partial = stt->partial()) {
@@ -370,17 +371,28 @@ void Session::Impl::handle_turn_event(TurnDetector::Event event, int64_t now_ms)
     turn_audio.clear();
     stt = services.stt->start(hello.language.value_or(""));
   } else if (event == TurnDetector::Event::kTurnEnded && (stt || early)) {
-    TurnJob job;
-    job.stt = std::move(stt);
-    job.early = std::move(early);
-    early.reset();
-    job.turn_id = turn_id;
-    job.speech_end_ms = turn.last_speech_arrival_ms();
-    job.turn_end_ms = now_ms;
-    stt.reset();
-    if (!jobs.push(std::make_shared<Job>(std::move(job))))
+    if (!queue_open_turn(now_ms))
       send_error("overloaded", "too many turns waiting; this one was dropped");
   }
+}
+
+// Hands the open turn (its stream, or its early final) to the reply thread.
+bool Session::Impl::queue_open_turn(int64_t turn_end_ms) {
+  TurnJob job;
+  job.stt = std::move(stt);
+  job.early = std::move(early);
+  stt.reset();
+  early.reset();
+  job.turn_id = turn_id;
+  job.speech_end_ms = turn.last_speech_arrival_ms();
+  job.turn_end_ms = turn_end_ms;
+  return jobs.push(std::make_shared<Job>(std::move(job)));
+}
+
+// A fresh stream that has heard the whole turn so far.
+void Session::Impl::restart_stt_on_turn_audio() {
+  stt = services.stt->start(hello.language.value_or(""));
+  stt->feed(turn_audio.data(), turn_audio.size());
 }
 
 void Session::Impl::start_early_final() {
@@ -391,8 +403,7 @@ void Session::Impl::start_early_final() {
   if (!finals.push(std::move(task))) {
     // Too many dropped finals still running (or stopping): keep decoding the normal way. The
     // stream went with the refused task, so a fresh one catches up on the turn.
-    stt = services.stt->start(hello.language.value_or(""));
-    stt->feed(turn_audio.data(), turn_audio.size());
+    restart_stt_on_turn_audio();
     return;
   }
   early = std::move(e);
@@ -915,15 +926,9 @@ void Session::stop() {
   // the person said, and its frames were acknowledged: finish its transcript and store it rather
   // than drop it. The inbound thread is gone, so its turn state is ours now.
   if (!s.ambient && (s.stt || s.early)) {
-    Impl::TurnJob job;
-    job.stt = std::move(s.stt);
-    job.early = std::move(s.early);
-    s.early.reset();
-    job.turn_id = s.turn_id;
-    job.speech_end_ms = s.turn.last_speech_arrival_ms();
-    job.turn_end_ms = monotonic_ms();
+    const bool queued = s.queue_open_turn(monotonic_ms());
     s.turn.reset();
-    if (!s.jobs.push(std::make_shared<Impl::Job>(std::move(job))))
+    if (!queued)
       LOG_WARN("session", "%s: the open turn could not be queued; it is lost",
                s.session_id.c_str());
   }

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <utility>
+
 namespace earshot::device {
 namespace {
 
@@ -27,57 +29,55 @@ class Library {
   std::string error_;
 };
 
-template <typename Api>
-struct Loaded {
-  Api api{};
-  std::string error;
-};
+// Loads `soname` once per API and resolves its functions with `bind(lib, api)`.
+template <typename Api, typename Bind>
+const Api* load_once(const char* soname, Bind bind, std::string* error) {
+  static const std::pair<Api, std::string> loaded = [&] {
+    Api api{};
+    Library lib(soname);
+    bind(lib, api);
+    return std::make_pair(api, lib.error());
+  }();
+  if (!loaded.second.empty()) {
+    *error = loaded.second;
+    return nullptr;
+  }
+  return &loaded.first;
+}
 
 }  // namespace
 
 const SndfileApi* sndfile_api(std::string* error) {
-  static const Loaded<SndfileApi> loaded = [] {
-    Loaded<SndfileApi> l;
-    Library lib("libsndfile.so.1");
-    lib.get(&l.api.open, "sf_open");
-    lib.get(&l.api.close, "sf_close");
-    lib.get(&l.api.strerror, "sf_strerror");
-    lib.get(&l.api.error, "sf_error");
-    lib.get(&l.api.readf_short, "sf_readf_short");
-    lib.get(&l.api.writef_short, "sf_writef_short");
-    lib.get(&l.api.seek, "sf_seek");
-    lib.get(&l.api.command, "sf_command");
-    l.error = lib.error();
-    return l;
-  }();
-  if (!loaded.error.empty()) {
-    *error = loaded.error;
-    return nullptr;
-  }
-  return &loaded.api;
+  return load_once<SndfileApi>(
+      "libsndfile.so.1",
+      [](Library& lib, SndfileApi& a) {
+        lib.get(&a.open, "sf_open");
+        lib.get(&a.close, "sf_close");
+        lib.get(&a.strerror, "sf_strerror");
+        lib.get(&a.error, "sf_error");
+        lib.get(&a.readf_short, "sf_readf_short");
+        lib.get(&a.writef_short, "sf_writef_short");
+        lib.get(&a.seek, "sf_seek");
+        lib.get(&a.command, "sf_command");
+      },
+      error);
 }
 
 const OpusencApi* opusenc_api(std::string* error) {
-  static const Loaded<OpusencApi> loaded = [] {
-    Loaded<OpusencApi> l;
-    Library lib("libopusenc.so.0");
-    lib.get(&l.api.comments_create, "ope_comments_create");
-    lib.get(&l.api.comments_add, "ope_comments_add");
-    lib.get(&l.api.comments_destroy, "ope_comments_destroy");
-    lib.get(&l.api.encoder_create_file, "ope_encoder_create_file");
-    lib.get(&l.api.encoder_ctl, "ope_encoder_ctl");
-    lib.get(&l.api.encoder_write_float, "ope_encoder_write_float");
-    lib.get(&l.api.encoder_drain, "ope_encoder_drain");
-    lib.get(&l.api.encoder_destroy, "ope_encoder_destroy");
-    lib.get(&l.api.strerror, "ope_strerror");
-    l.error = lib.error();
-    return l;
-  }();
-  if (!loaded.error.empty()) {
-    *error = loaded.error;
-    return nullptr;
-  }
-  return &loaded.api;
+  return load_once<OpusencApi>(
+      "libopusenc.so.0",
+      [](Library& lib, OpusencApi& a) {
+        lib.get(&a.comments_create, "ope_comments_create");
+        lib.get(&a.comments_add, "ope_comments_add");
+        lib.get(&a.comments_destroy, "ope_comments_destroy");
+        lib.get(&a.encoder_create_file, "ope_encoder_create_file");
+        lib.get(&a.encoder_ctl, "ope_encoder_ctl");
+        lib.get(&a.encoder_write_float, "ope_encoder_write_float");
+        lib.get(&a.encoder_drain, "ope_encoder_drain");
+        lib.get(&a.encoder_destroy, "ope_encoder_destroy");
+        lib.get(&a.strerror, "ope_strerror");
+      },
+      error);
 }
 
 }  // namespace earshot::device
