@@ -151,7 +151,7 @@ RunResult run(size_t count, double seconds, const std::vector<Packet>& speech) {
   services.turn.end_of_turn_ms = 500;
   if (const char* e = getenv("EARSHOT_BENCH_EARLY_FINAL_MS"))
     services.turn.early_final_ms = atoi(e);
-  services.high_water = std::make_unique<host::HighWaterMarks>(nullptr);
+  services.delivery = std::make_unique<host::DeliveryLedger>(nullptr);
   std::mutex mutex;
   RunResult result;
   result.nodes = count;

@@ -79,6 +79,8 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["server.web_root"] = bind(&s.web_root);
   keys["server.status_token"] = bind(&s.status_token);
   keys["server.drain_timeout_ms"] = bind(&c->drain_timeout_ms);
+  keys["server.audio_burst_s"] = bind(&s.audio_burst_s);
+  keys["server.stalled_client_ms"] = bind(&s.stalled_client_ms);
   keys["turn.end_of_turn_ms"] = bind(&c->turn.end_of_turn_ms);
   keys["turn.max_turn_ms"] = bind(&c->turn.max_turn_ms);
   keys["turn.early_final_ms"] = bind(&c->turn.early_final_ms);
@@ -148,6 +150,12 @@ std::string validate(const BridgeConfig& c) {
            "server.allow_anonymous = true";
   if (c.store_synchronous != "normal" && c.store_synchronous != "full")
     return "store.synchronous: must be normal or full";
+  if (c.server.audio_burst_s < 1 || c.server.audio_burst_s > 3600)
+    return "server.audio_burst_s: must be 1-3600";
+  if (c.server.stalled_client_ms < 1000 || c.server.stalled_client_ms > 600000)
+    return "server.stalled_client_ms: must be 1000-600000";
+  if (c.drain_timeout_ms < 0 || c.drain_timeout_ms > 600000)
+    return "server.drain_timeout_ms: must be 0-600000";
   return "";
 }
 

@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
     }
     services.store = store.get();
   }
-  services.high_water = std::make_unique<HighWaterMarks>(services.store);
+  services.delivery = std::make_unique<DeliveryLedger>(services.store);
   Engines engines;
   if (!make_engines(config, &engines, &error)) {
     fprintf(stderr, "earshot-bridge: %s\n", error.c_str());

@@ -66,6 +66,19 @@ std::string Metrics::render() const {
   counter("earshot_store_errors_total", "Store (SQLite) failures.", store_errors_total.load());
   counter("earshot_segments_stored_total", "Ambient segments stored.",
           segments_stored_total.load());
+  counter("earshot_commits_fenced_total",
+          "Stores refused because a newer session of the node holds it (replaced links).",
+          commits_fenced_total.load());
+  counter("earshot_frames_refused_total",
+          "Microphone frames refused with a full inbound queue (the session closed; the node "
+          "delivers them again).",
+          frames_refused_total.load());
+  counter("earshot_clients_too_fast_total",
+          "Connections closed for sending audio faster than real time beyond the burst (4029).",
+          clients_too_fast_total.load());
+  counter("earshot_clients_stalled_total",
+          "Connections closed for not reading what the bridge sends (4012).",
+          clients_stalled_total.load());
   inbound_lag_ms.render("earshot_inbound_lag_ms",
                         "Microphone frame arrival to its processing on the session thread, ms.",
                         &out);

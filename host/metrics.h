@@ -44,6 +44,10 @@ struct Metrics {
   std::atomic<uint64_t> tts_errors_total{0};
   std::atomic<uint64_t> store_errors_total{0};
   std::atomic<uint64_t> segments_stored_total{0};
+  std::atomic<uint64_t> commits_fenced_total{0};    // refused: a newer session holds the node
+  std::atomic<uint64_t> frames_refused_total{0};    // inbound queue full: the session closed
+  std::atomic<uint64_t> clients_too_fast_total{0};  // closed for audio faster than real time
+  std::atomic<uint64_t> clients_stalled_total{0};   // closed for not reading
 
   // Per-stage latency, from the end of the person's speech (last speech frame arrived).
   LatencyHistogram inbound_lag_ms;       // microphone frame: event loop → session thread

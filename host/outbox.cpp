@@ -47,6 +47,20 @@ void Outbox::detach() {
   audio_.clear();
 }
 
+void Outbox::request_close(uint16_t code, std::string reason) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (close_request_.code != 0) return;
+    close_request_ = {code, std::move(reason)};
+  }
+  wake_();
+}
+
+Outbox::CloseRequest Outbox::close_request() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return close_request_;
+}
+
 bool Outbox::pop_ready(int64_t now_ms, OutItem* out) {
   std::function<void(int64_t)> on_sent;
   {

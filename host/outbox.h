@@ -46,6 +46,14 @@ class Outbox {
   void open_audio();
   // After close: drop everything and stop waking.
   void detach();
+  // A worker asks the event loop to close the connection with `code` once what is queued has
+  // been written (the first request wins). The loop polls close_request() on its tick.
+  void request_close(uint16_t code, std::string reason);
+  struct CloseRequest {
+    uint16_t code = 0;  // 0: none
+    std::string reason;
+  };
+  CloseRequest close_request() const;
 
   // Event loop: the next item ready at `now_ms`, control first.
   bool pop_ready(int64_t now_ms, OutItem* out);
@@ -69,6 +77,7 @@ class Outbox {
   std::deque<AudioItem> audio_;
   bool detached_ = false;
   bool audio_closed_ = false;
+  CloseRequest close_request_;
   uint64_t audio_dropped_ = 0;
   uint64_t audio_sent_ = 0;
 };

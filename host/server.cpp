@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "host/audio_rate_limit.h"
 #include "host/log.h"
 #include "host/outbox.h"
 #include "host/session.h"
@@ -28,6 +29,11 @@ namespace {
 
 constexpr int kTickUs = 10 * 1000;
 constexpr int kMaxViolations = 50;  // malformed inputs tolerated before the link is closed
+// Audio may arrive this much faster than real time on average (clock drift, jitter) on top of
+// the burst credit.
+constexpr double kAudioRateSlack = 1.1;
+// A closing connection that cannot even take its close frame is dropped after this long.
+constexpr int64_t kCloseGraceMs = 2000;
 
 // Set by a worker thread (through the Outbox's wake), read by the loop after lws_cancel_service.
 struct WakeSignal {
@@ -48,6 +54,12 @@ struct Conn {
   uint16_t close_code = 1000;
   std::string close_reason;
   int violations = 0;
+  // Backpressure and limits (loop thread only).
+  std::unique_ptr<AudioRateLimit> rate;  // from the hello on
+  int frame_ms = 20;                     // audio per microphone frame, from the hello
+  bool rx_paused = false;                // the session's inbound queue is full: not reading
+  int64_t waiting_since_ms = -1;         // output has been ready but unwritten since then
+  int64_t closing_since_ms = -1;
   // From the hello, for the status page.
   std::string node_id, room, mode;
   int64_t started_wall_ms = 0;
@@ -120,6 +132,7 @@ void BridgeServer::Impl::reap(std::shared_ptr<Session> session) {
 void BridgeServer::Impl::close_conn(Conn& c, uint16_t code, const std::string& reason) {
   if (c.closing) return;
   c.closing = true;
+  c.closing_since_ms = monotonic_ms();
   c.close_code = code;
   c.close_reason = reason;
   lws_callback_on_writable(c.wsi);
@@ -206,13 +219,25 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
     wake->pending.store(true);
     lws_cancel_service(ctx);
   });
-  const std::optional<uint64_t> acked = services.high_water->get(hello.node_id);
+  // The new session's claim fences every older session of this node: from here on they can
+  // neither store nor acknowledge (the replaced link above may still be working through its
+  // backlog). The welcome tells the node what it may forget.
+  std::string claim_error;
+  std::optional<NodeLease> lease = services.delivery->claim(hello.node_id, &claim_error);
+  if (!lease) {
+    services.metrics.store_errors_total.fetch_add(1);
+    return refuse(c, "store_failed", "cannot record the session in the store: " + claim_error,
+                  protocol::kCloseInternalError);
+  }
+  const std::optional<uint64_t> acked = lease->acked_seq;
   protocol::Welcome w;
   w.session_id = session_id;
   w.mode = hello.mode;
   w.acked_seq = acked;
   c.outbox->push_control(protocol::to_json(w));  // before anything the session says
-  auto session = std::make_shared<Session>(services, c.outbox, session_id, hello, acked);
+  c.frame_ms = a.frame_ms;
+  c.rate = std::make_unique<AudioRateLimit>(int64_t(config.audio_burst_s) * 1000, kAudioRateSlack);
+  auto session = std::make_shared<Session>(services, c.outbox, session_id, hello, *lease);
   std::string error;
   if (!session->start(&error)) {
     return refuse(c, "internal", "cannot start a session: " + error, protocol::kCloseInternalError);
@@ -257,7 +282,25 @@ void BridgeServer::Impl::handle_binary(Conn& c, const std::string& bytes) {
     return violation(c, "bad_frame", std::string("audio frame dropped: ") + protocol::to_string(e));
   if (view.header.stream != protocol::Stream::kMicrophone)
     return violation(c, "bad_frame", "audio frame dropped: nodes send on the microphone stream");
+  if (!c.rate->admit(monotonic_ms(), c.frame_ms)) {
+    services.metrics.clients_too_fast_total.fetch_add(1);
+    LOG_WARN("server",
+             "node '%s': %lld s of audio is faster than real time beyond the %d s burst; "
+             "closing (4029)",
+             c.node_id.c_str(), (long long)(c.rate->received_ms() / 1000), config.audio_burst_s);
+    c.outbox->push_control(protocol::to_json(
+        protocol::Error{"too_fast",
+                        "audio is arriving faster than real time beyond the allowed burst of " +
+                            std::to_string(config.audio_burst_s) + " s",
+                        true}));
+    return close_conn(c, protocol::kCloseTooFast, "audio faster than real time");
+  }
   c.session->on_audio(view);
+  // Backpressure: the session is behind; stop reading until it catches up (tick resumes).
+  if (!c.rx_paused && c.session->input_pace() == Session::InputPace::kPause) {
+    c.rx_paused = true;
+    lws_rx_flow_control(c.wsi, 0);
+  }
 }
 
 int BridgeServer::Impl::write_one(Conn& c) {
@@ -268,6 +311,7 @@ int BridgeServer::Impl::write_one(Conn& c) {
     const int n = lws_write(c.wsi, buf.data() + LWS_PRE, item.bytes.size(),
                             item.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
     if (n < int(item.bytes.size())) return -1;
+    c.waiting_since_ms = -1;
     if (item.binary) services.metrics.frames_sent_total.fetch_add(1);
     if (c.outbox->has_ready(monotonic_ms()) || c.closing) lws_callback_on_writable(c.wsi);
     return 0;
@@ -292,7 +336,28 @@ void BridgeServer::Impl::tick() {
       continue;
     }
     c->session->on_tick(now);
-    if (c->outbox->has_ready(now)) lws_callback_on_writable(c->wsi);
+    if (c->rx_paused && c->session->input_pace() == Session::InputPace::kResume) {
+      c->rx_paused = false;
+      lws_rx_flow_control(c->wsi, 1);
+    }
+    if (const Outbox::CloseRequest req = c->outbox->close_request(); req.code && !c->closing)
+      close_conn(*c, req.code, req.reason);
+    if (c->outbox->has_ready(now)) {
+      lws_callback_on_writable(c->wsi);
+      // A client that reads nothing of what waits for it: its socket never becomes writable.
+      if (c->waiting_since_ms < 0) c->waiting_since_ms = now;
+      if (!c->closing && now - c->waiting_since_ms > config.stalled_client_ms) {
+        services.metrics.clients_stalled_total.fetch_add(1);
+        LOG_WARN("server", "node '%s' has read nothing for %d ms; closing (4012)",
+                 c->node_id.c_str(), config.stalled_client_ms);
+        close_conn(*c, protocol::kCloseStalled, "not reading");
+      }
+    } else {
+      c->waiting_since_ms = -1;
+    }
+    // A close frame that cannot be written (the peer reads nothing) does not keep it open.
+    if (c->closing && now - c->closing_since_ms > kCloseGraceMs)
+      lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     if (drain && !c->closing &&
         (now >= drain_deadline_ms.load() || c->outbox->next_audio_release_ms() < 0)) {
       close_conn(*c, 1001, "bridge shutting down");

@@ -28,7 +28,13 @@ struct ServerConfig {
   int handshake_timeout_ms = 5000;
   int max_sessions = 512;
   int reply_lead_ms = 120;  // reply audio is sent this far ahead of real time
-  std::string web_root;     // serve the web client from here (empty: the built-in page)
+  // A client may send audio faster than real time by this much in all (a node redelivering its
+  // buffer after a reconnect: keep it above the nodes' buffer_seconds); past it, it is told
+  // `too_fast` and closed with 4029.
+  int audio_burst_s = 120;
+  // A client that reads nothing of what is waiting for it for this long is closed (4012).
+  int stalled_client_ms = 10000;
+  std::string web_root;  // serve the web client from here (empty: the built-in page)
   // /api/status (live sessions and recent turns, which hold what people said) is served to this
   // machine only, unless the request carries this token (Authorization: Bearer, or ?token=).
   std::string status_token;

@@ -9,13 +9,12 @@
 #include <optional>
 #include <string>
 
+#include "host/delivery.h"
 #include "host/engines/engines.h"
 #include "host/metrics.h"
 #include "host/turn_detector.h"
 
 namespace earshot::host {
-
-class Store;
 
 // What the bridge reports for each answered turn (main prints it; the store keeps it).
 struct TurnReport {
@@ -45,18 +44,6 @@ struct ReplySettings {
   int played_report_timeout_ms = 1500;  // wait this long for the node's interrupt/playback_done
 };
 
-class HighWaterMarks {
- public:
-  explicit HighWaterMarks(Store* store) : store_(store) {}
-  std::optional<uint64_t> get(const std::string& node_id);
-  void set_in_memory(const std::string& node_id, uint64_t seq);
-
- private:
-  Store* store_;
-  std::mutex mutex_;
-  std::map<std::string, uint64_t> marks_;
-};
-
 struct Services {
   SttEngine* stt = nullptr;
   LlmEngine* llm = nullptr;
@@ -65,7 +52,7 @@ struct Services {
   Metrics metrics;
   TurnConfig turn;
   ReplySettings reply;
-  std::unique_ptr<HighWaterMarks> high_water;
+  std::unique_ptr<DeliveryLedger> delivery;        // who may ack what, per node
   std::function<void(const TurnReport&)> on_turn;  // optional; any thread
   std::function<void(const std::string& node_id, const std::string& text, const std::string& lang)>
       on_segment;  // ambient segment stored; optional

@@ -18,6 +18,7 @@
 #include "host/engines/speech_text.h"
 #include "host/log.h"
 #include "host/store/store.h"
+#include "host/work_queue.h"
 #include "protocol/sequence_tracker.h"
 
 namespace earshot::host {
@@ -31,48 +32,22 @@ int64_t monotonic_ms() {
 namespace {
 
 constexpr int kFrame = dsp::kCodecFrameSamples;  // 320 samples, 20 ms
-constexpr size_t kInboundLimit = 1500;           // 30 s of frames waiting for this session's CPU
+// Frames waiting for this session's inbound thread. Above kInboundPauseAt the event loop stops
+// reading the socket (TCP holds the rest back, the node keeps it); kInboundLimit is the hard
+// bound for what one read can still deliver after that.
+constexpr size_t kInboundPauseAt = 250;  // 5 s of 20 ms frames
+constexpr size_t kInboundResumeAt = 50;
+constexpr size_t kInboundLimit = 1500;
 constexpr int kAckEveryFrames = 10;
+// Commits that failed (the store is down) wait in order and are retried; past this many the
+// session gives up and closes, and the node delivers them again later.
+constexpr size_t kMaxWaitingCommits = 256;
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// A blocking FIFO with close(); pop() returns false once closed and empty.
-template <typename T>
-class WorkQueue {
- public:
-  explicit WorkQueue(size_t limit) : limit_(limit) {}
-  bool push(T item) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (closed_ || items_.size() >= limit_) return false;
-    items_.push_back(std::move(item));
-    cv_.notify_one();
-    return true;
-  }
-  bool pop(T* out) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return closed_ || !items_.empty(); });
-    if (items_.empty()) return false;
-    *out = std::move(items_.front());
-    items_.pop_front();
-    return true;
-  }
-  void close() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    closed_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  size_t limit_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<T> items_;
-  bool closed_ = false;
-};
 
 struct InFrame {
   protocol::AudioFrameHeader header;
@@ -105,6 +80,11 @@ struct Reply {
   bool voice_done = false;
   std::optional<uint64_t> played_ms;  // from the node: interrupt or playback_done
   bool interrupted = false;
+  uint64_t outbox_sent_at_start = 0;       // the outbox's audio_sent() when this reply's began
+  std::optional<uint64_t> frames_on_wire;  // reply frames written when it was interrupted
+  // The voice thread's findings, for the turn report (read once voice_done).
+  std::string tts_error;
+  double tts_first_audio_ms = -1, first_frame_queued_ms = -1;
   std::atomic<int64_t> first_frame_sent_ms{-1};  // set on the event loop when it leaves
 };
 
@@ -124,13 +104,14 @@ std::string leading_words(const std::string& text, double fraction) {
 }  // namespace
 
 struct Session::Impl {
-  Impl(Services& s, std::shared_ptr<Outbox> o, std::string sid, protocol::Hello h,
-       std::optional<uint64_t> acked)
+  Impl(Services& s, std::shared_ptr<Outbox> o, std::string sid, protocol::Hello h, NodeLease l)
       : services(s),
         outbox(std::move(o)),
         session_id(std::move(sid)),
         hello(std::move(h)),
-        tracker(acked),
+        lease(std::move(l)),
+        tracker(lease.acked_seq),
+        queued_upto(lease.acked_seq),
         turn(s.turn),
         inbound(kInboundLimit),
         jobs(64),
@@ -144,11 +125,13 @@ struct Session::Impl {
   std::shared_ptr<Outbox> outbox;
   std::string session_id;
   protocol::Hello hello;
+  const NodeLease lease;  // this session's claim on the node (DeliveryLedger)
   bool ambient = false;
   bool barge_in_capable = false;
 
   // inbound thread state
   protocol::SequenceTracker tracker;
+  std::optional<uint64_t> queued_upto;  // the last seq handed to the reply thread in a job
   TurnDetector turn;
   std::unique_ptr<dsp::OpusFrameDecoder> decoder;
   float pcm[kFrame * 6] = {};  // a frame, or up to 120 ms if a node sends long packets
@@ -188,6 +171,7 @@ struct Session::Impl {
   struct TurnJob {
     std::unique_ptr<SttStream> stt;  // or, if the final pass started early:
     std::optional<EarlyFinal> early;
+    SeqRange seqs;  // every frame since the last job, through the turn's end
     std::string turn_id;
     int64_t speech_end_ms = 0;  // the last speech frame's arrival
     int64_t turn_end_ms = 0;
@@ -197,16 +181,39 @@ struct Session::Impl {
     uint64_t first_seq = 0, last_seq = 0;
     int64_t started_wall_ms = 0, ended_wall_ms = 0;
   };
-  using Job = std::variant<TurnJob, SegmentJob>;
+  struct AdvanceJob {  // frames up to `seq` belong to no turn
+    uint64_t seq = 0;
+  };
+  using Job = std::variant<TurnJob, SegmentJob, AdvanceJob>;
   WorkQueue<std::shared_ptr<Job>> jobs;
   std::thread reply_thread;
+  CancelToken stop_token;  // cancelled by stop(): engine work for a gone node ends early
+
+  // Reply thread: what waits to be committed, in seq order. An ack covers a frame only once
+  // every commit up to it is stored, so a failed commit holds back every ack after it; it is
+  // retried (the store may have space again) until it succeeds or the session ends.
+  struct TurnCommit {
+    TurnRecord record;
+    SeqRange seqs;
+    int64_t row_id = -1;    // once stored
+    bool finished = false;  // the record has its reply
+  };
+  struct Commit {
+    uint64_t last_seq = 0;
+    std::optional<SegmentRecord> segment;
+    std::shared_ptr<TurnCommit> turn;  // neither: frames that belong to no turn
+  };
+  std::deque<Commit> commits;
+  bool fenced = false;  // a newer session holds the node, or a commit cannot succeed: no more acks
+  bool store_failing = false;
+  int retry_delay_ms = 0;
+  std::chrono::steady_clock::time_point next_retry;
 
   // voice thread: sentences to speak for the current reply
   struct SentenceJob {
     std::shared_ptr<Reply> reply;
     std::string text;
     bool last = false;  // no sentence follows: finish the reply's audio
-    TurnReport* report = nullptr;
     int64_t speech_end_ms = 0;
   };
   WorkQueue<SentenceJob> sentences;
@@ -238,14 +245,18 @@ struct Session::Impl {
   void ack(uint64_t seq) { send(protocol::Ack{seq}); }
   void interrupt_current(const char* why, std::optional<uint64_t> played_ms);
 
+  void queue_job(Job job);
   void reply_loop();
+  void commit(Commit c);
+  void flush_commits();
+  void stop_acknowledging(const std::string& why, uint16_t close_code);
   void run_turn(TurnJob& job);
   void start_early_final();
   void drop_early_final();
   void restart_stt_on_turn_audio();
-  bool queue_open_turn(int64_t turn_end_ms);
+  void queue_open_turn(int64_t turn_end_ms);
   void run_segment(SegmentJob& job);
-  void speak_error(const std::shared_ptr<Reply>& reply, TurnReport* report, int64_t t0);
+  void speak_error(const std::shared_ptr<Reply>& reply, int64_t t0);
 
   void voice_loop();
   void final_loop();
@@ -255,7 +266,7 @@ struct Session::Impl {
   }
   void voice_sentence(SentenceJob& job);
   void emit_pcm16k(Reply& reply, const float* samples, size_t n, float* frame, int* fill,
-                   TurnReport* report, int64_t speech_end_ms);
+                   int64_t speech_end_ms);
   uint64_t reply_seq = 0;
   int64_t next_due_ms = 0;
   float voice_frame[kFrame] = {};
@@ -313,12 +324,11 @@ void Session::Impl::handle_frame(InFrame& f) {
     }
     if (stt) stt->feed(pcm, size_t(n));
     if (flags & protocol::kFlagSegmentEnd) {
-      auto job = std::make_shared<Job>(SegmentJob{std::move(stt), segment_first_seq, f.header.seq,
-                                                  segment_started_wall_ms, wall_ms()});
+      queue_job(SegmentJob{std::move(stt), segment_first_seq, f.header.seq, segment_started_wall_ms,
+                           wall_ms()});
       stt.reset();
-      if (!jobs.push(job)) send_error("overloaded", "too many segments waiting; one was dropped");
     }
-    // Ambient frames are acknowledged only once their segment is stored (run_segment).
+    // Ambient frames are acknowledged only once their segment is stored (the reply thread).
     return;
   }
 
@@ -355,11 +365,23 @@ void Session::Impl::handle_frame(InFrame& f) {
     }
     if (event == TurnDetector::Event::kTurnEnded) handle_turn_event(event, f.arrived_ms);
   }
-  if (++frames_since_ack >= kAckEveryFrames || (flags & protocol::kFlagSegmentEnd)) {
+  // Frames outside any turn are acknowledged as they come, in order behind whatever turn is still
+  // being stored; a turn's frames only once its transcript is stored (run_turn).
+  const bool in_open_turn = stt || early;
+  if (!in_open_turn && (++frames_since_ack >= kAckEveryFrames ||
+                        (flags & protocol::kFlagSegmentEnd) || !queued_upto)) {
     frames_since_ack = 0;
-    ack(f.header.seq);
-    services.high_water->set_in_memory(hello.node_id, f.header.seq);
+    if (!queued_upto || f.header.seq > *queued_upto) queue_job(AdvanceJob{f.header.seq});
   }
+}
+
+// Hands a job to the reply thread, waiting while it is behind: the wait backs up into the inbound
+// queue and from there into the socket, so nothing is dropped and nothing grows without bound.
+void Session::Impl::queue_job(Job job) {
+  if (auto* a = std::get_if<AdvanceJob>(&job)) queued_upto = a->seq;
+  if (auto* t = std::get_if<TurnJob>(&job)) queued_upto = t->seqs.last;
+  if (auto* g = std::get_if<SegmentJob>(&job)) queued_upto = g->last_seq;
+  jobs.push_wait(std::make_shared<Job>(std::move(job)));  // false only when stopping
 }
 
 void Session::Impl::handle_turn_event(TurnDetector::Event event, int64_t now_ms) {
@@ -371,22 +393,24 @@ void Session::Impl::handle_turn_event(TurnDetector::Event event, int64_t now_ms)
     turn_audio.clear();
     stt = services.stt->start(hello.language.value_or(""));
   } else if (event == TurnDetector::Event::kTurnEnded && (stt || early)) {
-    if (!queue_open_turn(now_ms))
-      send_error("overloaded", "too many turns waiting; this one was dropped");
+    queue_open_turn(now_ms);
   }
 }
 
-// Hands the open turn (its stream, or its early final) to the reply thread.
-bool Session::Impl::queue_open_turn(int64_t turn_end_ms) {
+// Hands the open turn (its stream, or its early final) to the reply thread, with every frame
+// received since the last job: they are acknowledged when the turn is stored.
+void Session::Impl::queue_open_turn(int64_t turn_end_ms) {
   TurnJob job;
   job.stt = std::move(stt);
   job.early = std::move(early);
   stt.reset();
   early.reset();
+  job.seqs.first = queued_upto ? *queued_upto + 1 : 0;
+  job.seqs.last = tracker.high_water().value_or(job.seqs.first);
   job.turn_id = turn_id;
   job.speech_end_ms = turn.last_speech_arrival_ms();
   job.turn_end_ms = turn_end_ms;
-  return jobs.push(std::make_shared<Job>(std::move(job)));
+  queue_job(std::move(job));
 }
 
 // A fresh stream that has heard the whole turn so far.
@@ -433,9 +457,13 @@ void Session::Impl::interrupt_current(const char* why, std::optional<uint64_t> p
   }
   if (!reply) return;
   bool first = false;
+  const uint64_t on_wire = outbox->audio_sent();
   {
     std::lock_guard<std::mutex> lock(reply->mutex);
     if (played_ms) reply->played_ms = played_ms;
+    if (!reply->frames_on_wire)
+      reply->frames_on_wire =
+          reply->audio_started ? on_wire - std::min(on_wire, reply->outbox_sent_at_start) : 0;
     if (!reply->interrupted && !reply->voice_done) {
       reply->interrupted = true;
       first = true;
@@ -462,7 +490,13 @@ void Session::Impl::interrupt_current(const char* why, std::optional<uint64_t> p
 
 void Session::Impl::handle_message(const protocol::Message& m) {
   if (auto* i = std::get_if<protocol::Interrupt>(&m)) {
-    interrupt_current("node barge-in", i->played_ms);
+    // The node reports what it played of the reply it names; of any other reply, nothing.
+    std::optional<uint64_t> played = i->played_ms;
+    {
+      std::lock_guard<std::mutex> lock(reply_mutex);
+      if (current_reply && current_reply->reply_id != i->reply_id) played = 0;
+    }
+    interrupt_current("node barge-in", played);
   } else if (auto* d = std::get_if<protocol::PlaybackDone>(&m)) {
     std::lock_guard<std::mutex> lock(reply_mutex);
     if (current_reply && current_reply->reply_id == d->reply_id) {
@@ -471,6 +505,14 @@ void Session::Impl::handle_message(const protocol::Message& m) {
       current_reply->cv.notify_all();
     }
   } else if (auto* mc = std::get_if<protocol::ModeChange>(&m)) {
+    // What is open is finished as it was (a segment, or a turn), never dropped: a later ack
+    // would cover its frames.
+    if (ambient && stt && tracker.high_water()) {
+      queue_job(SegmentJob{std::move(stt), segment_first_seq, *tracker.high_water(),
+                           segment_started_wall_ms, wall_ms()});
+    } else if (!ambient && (stt || early)) {
+      queue_open_turn(monotonic_ms());
+    }
     ambient = mc->mode == protocol::Mode::kAmbient;
     turn.reset();
     stt.reset();
@@ -484,22 +526,122 @@ void Session::Impl::handle_message(const protocol::Message& m) {
 
 void Session::Impl::reply_loop() {
   std::shared_ptr<Job> job;
-  while (jobs.pop(&job)) {
+  while (true) {
+    std::optional<std::chrono::steady_clock::time_point> retry_at;
+    if (!commits.empty() && !fenced) retry_at = next_retry;
+    const auto popped = jobs.pop_until(retry_at, &job);
+    if (popped == WorkQueue<std::shared_ptr<Job>>::Popped::kClosed) break;
+    if (popped == WorkQueue<std::shared_ptr<Job>>::Popped::kTimeout) {
+      flush_commits();
+      continue;
+    }
     if (auto* t = std::get_if<TurnJob>(job.get())) {
       run_turn(*t);
-    } else if (auto* s = std::get_if<SegmentJob>(job.get())) {
-      run_segment(*s);
+    } else if (auto* g = std::get_if<SegmentJob>(job.get())) {
+      run_segment(*g);
+    } else if (auto* a = std::get_if<AdvanceJob>(job.get())) {
+      if (!stopping.load()) commit(Commit{a->seq, std::nullopt, nullptr});
     }
+    job.reset();
+  }
+  // Commits still waiting when the session ends get one last try; what fails is not
+  // acknowledged, and the node delivers it again.
+  if (!commits.empty() && !fenced) flush_commits();
+}
+
+void Session::Impl::commit(Commit c) {
+  if (fenced) return;
+  commits.push_back(std::move(c));
+  if (commits.size() == 1 || !store_failing) flush_commits();
+  if (commits.size() > kMaxWaitingCommits) {
+    stop_acknowledging("the store has failed for " + std::to_string(commits.size()) +
+                           " commits in a row; closing so the node delivers them again later",
+                       protocol::kCloseInternalError);
   }
 }
 
+// Stores what waits, in order, and acknowledges each as it is stored. Stops at the first failure
+// (retried later) and for good once this session is fenced.
+void Session::Impl::flush_commits() {
+  while (!commits.empty() && !fenced) {
+    Commit& c = commits.front();
+    std::string error;
+    CommitResult r;
+    if (c.segment) {
+      r = services.delivery->store_segment(lease, *c.segment, &error);
+    } else if (c.turn) {
+      r = services.delivery->store_turn(lease, c.turn->record, c.turn->seqs, &c.turn->row_id,
+                                        &error);
+    } else {
+      r = services.delivery->advance(lease, c.last_seq, &error);
+    }
+    if (r == CommitResult::kFailed) {
+      services.metrics.store_errors_total.fetch_add(1);
+      if (!store_failing) {
+        LOG_ERROR("store", "%s: not stored, kept and retried; acknowledgements wait: %s",
+                  session_id.c_str(), error.c_str());
+        send_error("store_failed",
+                   "could not store what was said; it is kept and retried, and not "
+                   "acknowledged until stored: " +
+                       error);
+      }
+      store_failing = true;
+      retry_delay_ms = std::clamp(retry_delay_ms * 2, 250, 5000);
+      next_retry = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_delay_ms);
+      return;
+    }
+    if (r != CommitResult::kStored) {
+      // kSuperseded: the node has a newer session, which asked for all of this again.
+      // kAlreadyStored: the same; either way this session must neither store nor ack any more.
+      services.metrics.commits_fenced_total.fetch_add(1);
+      stop_acknowledging(error, protocol::kCloseReplaced);
+      return;
+    }
+    if (store_failing) {
+      LOG_INFO("store", "%s: storing works again", session_id.c_str());
+      store_failing = false;
+    }
+    retry_delay_ms = 0;
+    if (c.segment) {
+      services.metrics.segments_stored_total.fetch_add(1);
+      protocol::Transcript t;
+      t.turn_id = "s" + std::to_string(c.segment->first_seq);
+      t.text = c.segment->text;
+      t.final = true;
+      if (!c.segment->language.empty()) t.language = c.segment->language;
+      send(t);
+      if (services.on_segment)
+        services.on_segment(hello.node_id, c.segment->text, c.segment->language);
+    }
+    ack(c.last_seq);  // only now: everything up to it is stored
+    commits.pop_front();
+  }
+}
+
+// This session may not acknowledge anything more: everything waiting is dropped (unacknowledged,
+// so the node keeps it) and the connection is closed, so the node delivers it again to a session
+// that can store it.
+void Session::Impl::stop_acknowledging(const std::string& why, uint16_t close_code) {
+  if (fenced) return;
+  fenced = true;
+  LOG_WARN("session", "%s: stops acknowledging (%zu commit(s) dropped, to be delivered again): %s",
+           session_id.c_str(), commits.size(), why.c_str());
+  commits.clear();
+  outbox->request_close(close_code, why.substr(0, 100));
+}
+
 void Session::Impl::run_segment(SegmentJob& job) {
-  CancelToken never;
-  SttResult r = job.stt ? job.stt->finish(never) : SttResult{};
+  // A segment of a session that has ended is not acknowledged: the node delivers it again.
+  if (stopping.load() || fenced) return;
+  SttResult r = job.stt ? job.stt->finish(stop_token) : SttResult{};
+  if (stopping.load()) return;
   if (!r.ok) {
     services.metrics.stt_errors_total.fetch_add(1);
     send_error("stt_failed", r.error);
-    // Not acknowledged: the node keeps the audio and delivers it again on the next connection.
+    // Its audio is gone from here, and a later ack would cover it: store what is before it, then
+    // stop acknowledging, so that the node delivers it again on its next connection.
+    flush_commits();
+    stop_acknowledging("speech recognition failed: " + r.error, protocol::kCloseInternalError);
     return;
   }
   SegmentRecord rec;
@@ -511,31 +653,40 @@ void Session::Impl::run_segment(SegmentJob& job) {
   rec.first_seq = job.first_seq;
   rec.last_seq = job.last_seq;
   rec.text = r.text;
-  if (services.store) {
-    std::string error;
-    if (!services.store->add_segment_and_advance(rec, job.last_seq, &error)) {
-      services.metrics.store_errors_total.fetch_add(1);
-      LOG_ERROR("store", "%s: segment not stored: %s", session_id.c_str(), error.c_str());
-      send_error("store_failed", "could not store what was said: " + error);
-      return;  // no ack: the node will deliver it again
-    }
-  }
-  services.high_water->set_in_memory(hello.node_id, job.last_seq);
-  services.metrics.segments_stored_total.fetch_add(1);
-  ack(job.last_seq);  // only now: the segment is committed
-  protocol::Transcript t;
-  t.turn_id = "s" + std::to_string(job.first_seq);
-  t.text = r.text;
-  t.final = true;
-  if (!r.language.empty()) t.language = r.language;
-  send(t);
-  if (services.on_segment) services.on_segment(hello.node_id, r.text, r.language);
+  commit(Commit{job.last_seq, std::move(rec), nullptr});
 }
 
-void Session::Impl::speak_error(const std::shared_ptr<Reply>& reply, TurnReport* report,
-                                int64_t t0) {
+void Session::Impl::speak_error(const std::shared_ptr<Reply>& reply, int64_t t0) {
   if (!services.reply.speak_errors) return;
-  sentences.push(SentenceJob{reply, services.reply.error_speech, false, report, t0});
+  sentences.push(SentenceJob{reply, services.reply.error_speech, false, t0});
+}
+
+// What the person heard of `reply`: whole sentences before the point playback reached, and the
+// leading words of the sentence it stopped in. Only for an interrupted reply; the point is what
+// the node reported it played, else the frames that reached the wire (an upper bound), else
+// nothing — a reply cut before its first frame left was not heard at all.
+static std::string heard_part(const Reply& reply) {
+  uint64_t played = 0;
+  if (reply.played_ms) {
+    played = *reply.played_ms * 16;
+  } else if (reply.frames_on_wire) {
+    played = *reply.frames_on_wire * uint64_t(kFrame);
+  } else if (reply.first_frame_sent_ms.load() >= 0) {
+    played = reply.samples_sent;
+  }
+  std::string heard;
+  for (const SentMark& s : reply.sentences) {
+    std::string part;
+    if (played >= s.end_sample) {
+      part = s.text;
+    } else if (played > s.first_sample) {
+      part =
+          leading_words(s.text, double(played - s.first_sample) /
+                                    double(std::max<uint64_t>(1, s.end_sample - s.first_sample)));
+    }
+    if (!part.empty()) heard += (heard.empty() ? "" : " ") + part;
+  }
+  return heard;
 }
 
 void Session::Impl::run_turn(TurnJob& job) {
@@ -573,13 +724,32 @@ void Session::Impl::run_turn(TurnJob& job) {
   report.language = recognized.language;
   send(t);
 
+  // 2. Stored as heard, before the answer: its frames are acknowledged once this commits. (A
+  // turn with nothing recognised holds nothing to keep; its frames are acknowledged as handled.
+  // A failed recognition is logged and spoken; conversation audio is not replayed later.)
+  std::shared_ptr<TurnCommit> stored;
+  if (!report.transcript.empty()) {
+    stored = std::make_shared<TurnCommit>();
+    stored->seqs = job.seqs;
+    TurnRecord& rec = stored->record;
+    rec.session_id = session_id;
+    rec.node_id = hello.node_id;
+    rec.turn_id = report.turn_id;
+    rec.transcript = report.transcript;
+    rec.language = report.language;
+    rec.started_at_ms = wall_ms();
+    commit(Commit{job.seqs.last, std::nullopt, stored});
+  } else {
+    commit(Commit{job.seqs.last, std::nullopt, nullptr});
+  }
+
   std::string full;
   if (recognized.ok && !recognized.text.empty() && stopping.load()) {
-    // The node went away mid-turn: what was said is kept (stored below), but nobody is there to
+    // The node went away mid-turn: what was said is kept (stored above), but nobody is there to
     // hear an answer.
     report.error = "the node disconnected before the reply";
   } else if (recognized.ok && !recognized.text.empty() && !reply->cancel.cancelled()) {
-    // 2. The LLM, streaming; sentences go to the voice thread as soon as they are complete.
+    // 3. The LLM, streaming; sentences go to the voice thread as soon as they are complete.
     std::vector<ChatMessage> messages;
     messages.push_back({"system", services.reply.system_prompt});
     messages.insert(messages.end(), history.begin(), history.end());
@@ -591,7 +761,7 @@ void Session::Impl::run_turn(TurnJob& job) {
         report.first_sentence_ms = double(monotonic_ms() - t0);
         first_sentence = false;
       }
-      sentences.push(SentenceJob{reply, std::move(sentence), false, &report, t0});
+      sentences.push(SentenceJob{reply, std::move(sentence), false, t0});
     };
     LlmResult llm = services.llm->chat(
         messages,
@@ -617,7 +787,7 @@ void Session::Impl::run_turn(TurnJob& job) {
       report.error = "language model failed: " + llm.error;
       LOG_WARN("session", "%s: %s", session_id.c_str(), report.error.c_str());
       send_error("llm_failed", report.error);
-      speak_error(reply, &report, t0);
+      speak_error(reply, t0);
     }
     protocol::ReplyText done;
     done.reply_id = reply->reply_id;
@@ -629,11 +799,11 @@ void Session::Impl::run_turn(TurnJob& job) {
     report.reply_full = full;
     (void)llm.history_content;
   } else if (!recognized.ok) {
-    speak_error(reply, &report, t0);
+    speak_error(reply, t0);
   }
 
-  // 3. Wait for the voice thread to finish this reply, then for the node's played report.
-  sentences.push(SentenceJob{reply, "", true, &report, t0});
+  // 4. Wait for the voice thread to finish this reply, then for the node's played report.
+  sentences.push(SentenceJob{reply, "", true, t0});
   {
     std::unique_lock<std::mutex> lock(reply->mutex);
     reply->cv.wait(lock, [&] { return reply->voice_done || stopping.load(); });
@@ -644,23 +814,16 @@ void Session::Impl::run_turn(TurnJob& job) {
       reply->cv.wait_for(lock, timeout,
                          [&] { return reply->played_ms.has_value() || stopping.load(); });
     }
-    // What was heard: whole sentences before the played point, and the words of the one cut.
-    std::string heard;
-    const uint64_t played = reply->played_ms ? *reply->played_ms * 16 : reply->samples_sent;
     const bool cut = reply->interrupted;
-    for (const SentMark& s : reply->sentences) {
-      std::string part;
-      if (!cut || played >= s.end_sample) {
-        part = s.text;
-      } else if (played > s.first_sample) {
-        part =
-            leading_words(s.text, double(played - s.first_sample) /
-                                      double(std::max<uint64_t>(1, s.end_sample - s.first_sample)));
-      }
-      if (!part.empty()) heard += (heard.empty() ? "" : " ") + part;
+    report.reply_heard = cut ? heard_part(*reply) : full;
+    if (!cut && full.empty()) {  // an error spoken, say: what was voiced is what was heard
+      for (const SentMark& s : reply->sentences)
+        report.reply_heard += (report.reply_heard.empty() ? "" : " ") + s.text;
     }
-    report.reply_heard = cut ? heard : (full.empty() ? heard : full);
     report.interrupted = cut;
+    if (!reply->tts_error.empty() && report.error.empty()) report.error = reply->tts_error;
+    report.tts_first_audio_ms = reply->tts_first_audio_ms;
+    report.first_frame_queued_ms = reply->first_frame_queued_ms;
     const int64_t at_interrupt = audio_sent_at_interrupt.exchange(-1);
     if (cut && at_interrupt >= 0) {
       LOG_INFO("session",
@@ -671,10 +834,8 @@ void Session::Impl::run_turn(TurnJob& job) {
     const int64_t sent = reply->first_frame_sent_ms.load();
     if (sent >= 0) report.first_frame_sent_ms = double(sent - t0);
   }
-  if (!report.reply_heard.empty() || !report.transcript.empty()) {
-    if (!report.transcript.empty())
-      history.push_back({"assistant", report.reply_heard.empty() ? "…" : report.reply_heard});
-  }
+  if (!report.transcript.empty())
+    history.push_back({"assistant", report.reply_heard.empty() ? "…" : report.reply_heard});
   while (history.size() > services.reply.history_turns * 2)
     history.erase(history.begin());
   {
@@ -682,17 +843,12 @@ void Session::Impl::run_turn(TurnJob& job) {
     if (current_reply == reply) current_reply.reset();
   }
   if (!report.transcript.empty()) services.metrics.turns_total.fetch_add(1);
-  if (services.store && !report.transcript.empty()) {
-    TurnRecord rec;
-    rec.session_id = session_id;
-    rec.node_id = hello.node_id;
-    rec.turn_id = report.turn_id;
-    rec.transcript = report.transcript;
-    rec.language = report.language;
+  if (stored) {
+    // 5. The reply as heard joins the stored turn (or the commit still waiting for the store).
+    TurnRecord& rec = stored->record;
     rec.reply = report.reply_heard;
     rec.reply_full = report.reply_full;
     rec.interrupted = report.interrupted;
-    rec.started_at_ms = wall_ms();
     char timings[512];
     snprintf(timings, sizeof timings,
              "{\"end_of_turn_ms\":%.0f,\"stt_final_ms\":%.0f,\"llm_first_token_ms\":%.0f,"
@@ -700,10 +856,13 @@ void Session::Impl::run_turn(TurnJob& job) {
              report.end_of_turn_ms, report.stt_final_ms, report.llm_first_token_ms,
              report.first_sentence_ms, report.tts_first_audio_ms, report.first_frame_sent_ms);
     rec.timings_json = timings;
+    stored->finished = true;
     std::string error;
-    if (!services.store->add_turn(rec, &error)) {
+    if (stored->row_id >= 0 && services.store &&
+        !services.store->finish_turn(stored->row_id, rec, &error)) {
       services.metrics.store_errors_total.fetch_add(1);
-      LOG_ERROR("store", "%s: turn not stored: %s", session_id.c_str(), error.c_str());
+      LOG_ERROR("store", "%s: the reply of turn %s was not stored: %s", session_id.c_str(),
+                rec.turn_id.c_str(), error.c_str());
     }
   }
   if (services.on_turn) services.on_turn(report);
@@ -713,7 +872,7 @@ void Session::Impl::run_turn(TurnJob& job) {
 // Voice thread: TTS → 16 kHz → Opus → paced outbox.
 
 void Session::Impl::emit_pcm16k(Reply& reply, const float* samples, size_t n, float* frame,
-                                int* fill, TurnReport* report, int64_t speech_end_ms) {
+                                int* fill, int64_t speech_end_ms) {
   uint8_t packet[protocol::kMaxOpusPacket];
   uint8_t wire[protocol::kMaxAudioFrameSize];
   while (n > 0) {
@@ -735,6 +894,7 @@ void Session::Impl::emit_pcm16k(Reply& reply, const float* samples, size_t n, fl
         reply.audio_started = true;
         first = true;
         outbox->open_audio();
+        reply.outbox_sent_at_start = outbox->audio_sent();
         next_due_ms = now;
         reply_seq = 0;
         protocol::SpeechOutStart start;
@@ -754,7 +914,10 @@ void Session::Impl::emit_pcm16k(Reply& reply, const float* samples, size_t n, fl
     next_due_ms = std::max(next_due_ms, now);
     std::function<void(int64_t)> on_sent;
     if (first) {
-      report->first_frame_queued_ms = double(now - speech_end_ms);
+      {
+        std::lock_guard<std::mutex> lock(reply.mutex);
+        reply.first_frame_queued_ms = double(now - speech_end_ms);
+      }
       Metrics* metrics = &services.metrics;
       std::shared_ptr<Reply> keep = current_reply_of(reply);
       on_sent = [metrics, keep, speech_end_ms](int64_t sent_ms) {
@@ -780,7 +943,7 @@ void Session::Impl::voice_sentence(SentenceJob& job) {
     }
     if (started && voice_fill > 0) {
       const float silence[kFrame] = {};
-      emit_pcm16k(reply, silence, size_t(kFrame - voice_fill), voice_frame, &voice_fill, job.report,
+      emit_pcm16k(reply, silence, size_t(kFrame - voice_fill), voice_frame, &voice_fill,
                   job.speech_end_ms);
     }
     voice_fill = 0;
@@ -819,15 +982,21 @@ void Session::Impl::voice_sentence(SentenceJob& job) {
   s.text = text;
   s.first_seq = reply_seq;
   bool announced = false;
-  bool first_audio = job.report->tts_first_audio_ms < 0;
+  bool first_audio;
+  {
+    std::lock_guard<std::mutex> lock(reply.mutex);
+    first_audio = reply.tts_first_audio_ms < 0;
+  }
   std::vector<float> out;
   TtsResult r = services.tts->synthesize(
       text, services.reply.voice,
       [&](const float* samples, size_t n, int rate) {
         if (reply.cancel.cancelled()) return false;
         if (first_audio) {
-          job.report->tts_first_audio_ms = double(monotonic_ms() - job.speech_end_ms);
-          services.metrics.tts_first_audio_ms.observe(job.report->tts_first_audio_ms);
+          const double ms = double(monotonic_ms() - job.speech_end_ms);
+          services.metrics.tts_first_audio_ms.observe(ms);
+          std::lock_guard<std::mutex> lock(reply.mutex);
+          reply.tts_first_audio_ms = ms;
           first_audio = false;
         }
         if (!announced) {
@@ -835,7 +1004,7 @@ void Session::Impl::voice_sentence(SentenceJob& job) {
           announced = true;
         }
         if (rate == dsp::kSampleRate) {
-          emit_pcm16k(reply, samples, n, voice_frame, &voice_fill, job.report, job.speech_end_ms);
+          emit_pcm16k(reply, samples, n, voice_frame, &voice_fill, job.speech_end_ms);
           return !reply.cancel.cancelled();
         }
         if (!resampler || resampler_rate != rate) {
@@ -848,8 +1017,7 @@ void Session::Impl::voice_sentence(SentenceJob& job) {
         for (size_t off = 0; off < n; off += 4096) {
           const size_t chunk = std::min<size_t>(4096, n - off);
           const size_t got = resampler->process(samples + off, chunk, out.data(), out.size());
-          emit_pcm16k(reply, out.data(), got, voice_frame, &voice_fill, job.report,
-                      job.speech_end_ms);
+          emit_pcm16k(reply, out.data(), got, voice_frame, &voice_fill, job.speech_end_ms);
         }
         return !reply.cancel.cancelled();
       },
@@ -857,14 +1025,16 @@ void Session::Impl::voice_sentence(SentenceJob& job) {
   if (resampler && !reply.cancel.cancelled()) {
     out.resize(resampler->max_output_frames());
     while (const size_t got = resampler->flush(out.data(), out.size()))
-      emit_pcm16k(reply, out.data(), got, voice_frame, &voice_fill, job.report, job.speech_end_ms);
+      emit_pcm16k(reply, out.data(), got, voice_frame, &voice_fill, job.speech_end_ms);
     resampler.reset();  // the next sentence starts fresh
   }
   if (!r.ok && !r.cancelled && !reply.cancel.cancelled()) {
     services.metrics.tts_errors_total.fetch_add(1);
-    job.report->error = "speech synthesis failed: " + r.error;
-    LOG_WARN("session", "%s: %s", session_id.c_str(), job.report->error.c_str());
-    send_error("tts_failed", job.report->error);
+    const std::string error = "speech synthesis failed: " + r.error;
+    LOG_WARN("session", "%s: %s", session_id.c_str(), error.c_str());
+    send_error("tts_failed", error);
+    std::lock_guard<std::mutex> lock(reply.mutex);
+    reply.tts_error = error;
   }
 }
 
@@ -877,9 +1047,9 @@ void Session::Impl::voice_loop() {
 // ------------------------------------------------------------------------------------------------
 
 Session::Session(Services& services, std::shared_ptr<Outbox> outbox, std::string session_id,
-                 protocol::Hello hello, std::optional<uint64_t> acked_seq)
+                 protocol::Hello hello, NodeLease lease)
     : impl_(std::make_unique<Impl>(services, std::move(outbox), std::move(session_id),
-                                   std::move(hello), acked_seq)) {}
+                                   std::move(hello), std::move(lease))) {}
 
 Session::~Session() {
   stop();
@@ -920,17 +1090,20 @@ void Session::stop() {
     if (!s.services.store->close_session(s.session_id, wall_ms(), &store_error))
       LOG_ERROR("store", "%s: %s", s.session_id.c_str(), store_error.c_str());
   }
-  s.inbound.close();
+  // The backlog is dropped, not worked through: none of it was acknowledged, so the node still
+  // holds it and delivers it again. Engine work for segments ends early (stop_token).
+  const size_t dropped = s.inbound.close_and_drop();
+  if (dropped > 0)
+    LOG_INFO("session", "%s: %zu unprocessed inbound item(s) dropped (unacknowledged)",
+             s.session_id.c_str(), dropped);
+  s.stop_token.cancel();
   if (s.inbound_thread.joinable()) s.inbound_thread.join();
   // A turn still open when the node goes away (it crashed, or the network dropped) is still what
   // the person said, and its frames were acknowledged: finish its transcript and store it rather
   // than drop it. The inbound thread is gone, so its turn state is ours now.
-  if (!s.ambient && (s.stt || s.early)) {
-    const bool queued = s.queue_open_turn(monotonic_ms());
+  if (!s.ambient && (s.stt || s.early) && s.tracker.high_water()) {
+    s.queue_open_turn(monotonic_ms());
     s.turn.reset();
-    if (!queued)
-      LOG_WARN("session", "%s: the open turn could not be queued; it is lost",
-               s.session_id.c_str());
   }
   {
     std::lock_guard<std::mutex> lock(s.reply_mutex);
@@ -965,8 +1138,19 @@ void Session::on_audio(const protocol::AudioFrameView& frame) {
   f.payload.assign(reinterpret_cast<const char*>(frame.payload), frame.payload_size);
   f.arrived_ms = monotonic_ms();
   if (!impl_->inbound.push(std::move(f))) {
-    impl_->services.metrics.frames_lost_total.fetch_add(1);
+    // The loop stops reading at kInboundPauseAt; this is what one read brought on top of that,
+    // and more. Not dropped-and-acked: the session closes and the node delivers it again.
+    impl_->services.metrics.frames_refused_total.fetch_add(1);
+    impl_->outbox->request_close(protocol::kCloseInternalError,
+                                 "inbound queue full; deliver again");
   }
+}
+
+Session::InputPace Session::input_pace() const {
+  const size_t backlog = impl_->inbound.size();
+  if (backlog >= kInboundPauseAt) return InputPace::kPause;
+  if (backlog <= kInboundResumeAt) return InputPace::kResume;
+  return InputPace::kHold;
 }
 
 void Session::on_message(const protocol::Message& message) {
@@ -975,7 +1159,8 @@ void Session::on_message(const protocol::Message& message) {
     impl_->audio_sent_at_interrupt.store(int64_t(impl_->outbox->audio_sent()));
     impl_->outbox->clear_audio();
   }
-  impl_->inbound.push(message);
+  if (!impl_->inbound.push(message))
+    impl_->outbox->request_close(protocol::kCloseInternalError, "inbound queue full");
 }
 
 void Session::on_tick(int64_t now_ms) {

@@ -28,14 +28,16 @@ inline constexpr size_t kMaxTextLength = 16 * 1024;          // transcript / rep
 // WebSocket close codes (RFC 6455 private range 4000-4999 for ours).
 enum CloseCode : uint16_t {
   kCloseNormal = 1000,
-  kCloseGoingAway = 1001,       // server draining (SIGTERM) or node shutting down
-  kCloseProtocolError = 4000,   // a malformed frame/message that makes the session unusable
-  kCloseUnauthorized = 4001,    // missing or wrong bearer token
-  kCloseBadVersion = 4002,      // no protocol version in common
-  kCloseBadAudio = 4003,        // audio parameters the server cannot take
-  kCloseReplaced = 4004,        // the same node_id connected again; the old link is closed
-  kCloseHandshakeTimeout = 4008,// no hello within the handshake timeout
-  kCloseInternalError = 4011,
+  kCloseGoingAway = 1001,         // server draining (SIGTERM) or node shutting down
+  kCloseProtocolError = 4000,     // a malformed frame/message that makes the session unusable
+  kCloseUnauthorized = 4001,      // missing or wrong bearer token
+  kCloseBadVersion = 4002,        // no protocol version in common
+  kCloseBadAudio = 4003,          // audio parameters the server cannot take
+  kCloseReplaced = 4004,          // the same node_id connected again; the old link is closed
+  kCloseHandshakeTimeout = 4008,  // no hello within the handshake timeout
+  kCloseInternalError = 4011,     // the host failed (e.g. could not store what was said): redial
+  kCloseStalled = 4012,           // the peer stopped reading what the host sends
+  kCloseTooFast = 4029,           // audio faster than real time beyond the allowed burst
 };
 
 enum class Mode { kConversation, kAmbient };
@@ -156,9 +158,9 @@ struct Error {
   bool fatal = false;   // true: a close follows
 };
 
-using Message = std::variant<Hello, SpeechStart, SpeechEnd, Interrupt, PlaybackDone, ModeChange,
-                             Welcome, Ack, Transcript, ReplyText, SpeechOutStart,
-                             SpeechOutSentence, SpeechOutEnd, Error>;
+using Message =
+    std::variant<Hello, SpeechStart, SpeechEnd, Interrupt, PlaybackDone, ModeChange, Welcome, Ack,
+                 Transcript, ReplyText, SpeechOutStart, SpeechOutSentence, SpeechOutEnd, Error>;
 
 // The wire name of a message's "type" field, e.g. "hello", "speech_out_start".
 const char* type_name(const Message& message);

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <functional>
+
 namespace earshot::host {
 namespace {
 
@@ -40,6 +42,9 @@ CREATE INDEX IF NOT EXISTS segments_by_node ON segments(node_id, started_at_ms);
 CREATE TABLE IF NOT EXISTS high_water (
   node_id TEXT PRIMARY KEY,
   seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS node_epochs (
+  node_id TEXT PRIMARY KEY,
+  epoch INTEGER NOT NULL);
 )sql";
 
 // A prepared statement that finalizes itself.
@@ -153,51 +158,146 @@ std::vector<SessionRecord> Store::sessions(const std::string& node_id) {
   return out;
 }
 
-bool Store::add_turn(const TurnRecord& t, std::string* error) {
+// Runs `body` inside BEGIN IMMEDIATE … COMMIT, rolling back when it or the commit fails.
+CommitResult Store::in_transaction(const std::function<CommitResult()>& body, std::string* error) {
+  if (!exec("BEGIN IMMEDIATE;", error)) return CommitResult::kFailed;
+  CommitResult result = body();
+  if (result == CommitResult::kStored && !exec("COMMIT;", error)) result = CommitResult::kFailed;
+  if (result != CommitResult::kStored) {
+    std::string ignored;
+    exec("ROLLBACK;", &ignored);
+  }
+  return result;
+}
+
+// Inside a transaction: may the session holding `epoch` still write for `node_id`, and is
+// `first_seq` above what is already stored? Sets *error when not.
+CommitResult Store::check_fence(const std::string& node_id, uint64_t epoch, uint64_t first_seq,
+                                std::string* error) {
+  Statement e(db_, "SELECT epoch FROM node_epochs WHERE node_id = ?1");
+  if (!e.ok()) return *error = describe(db_, "reading the node's epoch"), CommitResult::kFailed;
+  e.text(1, node_id);
+  const int64_t current = e.step() == SQLITE_ROW ? e.column_int(0) : 0;
+  if (int64_t(epoch) != current) {
+    *error = "session epoch " + std::to_string(epoch) + " of node '" + node_id +
+             "' was superseded by epoch " + std::to_string(current);
+    return CommitResult::kSuperseded;
+  }
+  Statement h(db_, "SELECT seq FROM high_water WHERE node_id = ?1");
+  if (!h.ok()) return *error = describe(db_, "reading the high-water mark"), CommitResult::kFailed;
+  h.text(1, node_id);
+  if (h.step() == SQLITE_ROW && int64_t(first_seq) <= h.column_int(0)) {
+    *error = "seq " + std::to_string(first_seq) + " of node '" + node_id +
+             "' is at or below the stored high-water mark " + std::to_string(h.column_int(0));
+    return CommitResult::kAlreadyStored;
+  }
+  return CommitResult::kStored;
+}
+
+bool Store::advance_high_water(const std::string& node_id, uint64_t seq) {
+  Statement h(db_,
+              "INSERT INTO high_water (node_id, seq) VALUES (?1, ?2) ON CONFLICT(node_id) "
+              "DO UPDATE SET seq = max(seq, excluded.seq)");
+  if (!h.ok()) return false;
+  h.text(1, node_id).integer(2, int64_t(seq));
+  return h.step() == SQLITE_DONE;
+}
+
+std::optional<NodeClaim> Store::claim_node(const std::string& node_id, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  NodeClaim claim;
+  const CommitResult r = in_transaction(
+      [&] {
+        Statement bump(db_,
+                       "INSERT INTO node_epochs (node_id, epoch) VALUES (?1, 1) ON "
+                       "CONFLICT(node_id) DO UPDATE SET epoch = epoch + 1 RETURNING epoch");
+        if (!bump.ok()) return *error = describe(db_, "claiming a node"), CommitResult::kFailed;
+        bump.text(1, node_id);
+        if (bump.step() != SQLITE_ROW)
+          return *error = describe(db_, "claiming a node"), CommitResult::kFailed;
+        claim.epoch = uint64_t(bump.column_int(0));
+        bump.step();  // finish the statement inside the transaction
+        Statement h(db_, "SELECT seq FROM high_water WHERE node_id = ?1");
+        if (!h.ok()) return *error = describe(db_, "claiming a node"), CommitResult::kFailed;
+        h.text(1, node_id);
+        if (h.step() == SQLITE_ROW) claim.acked_seq = uint64_t(h.column_int(0));
+        return CommitResult::kStored;
+      },
+      error);
+  if (r != CommitResult::kStored) return std::nullopt;
+  return claim;
+}
+
+CommitResult Store::add_turn(const TurnRecord& t, const SeqRange& seqs, uint64_t epoch,
+                             int64_t* row_id, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return in_transaction(
+      [&] {
+        if (CommitResult f = check_fence(t.node_id, epoch, seqs.first, error);
+            f != CommitResult::kStored)
+          return f;
+        Statement s(db_,
+                    "INSERT INTO turns (session_id, node_id, turn_id, transcript, language, reply, "
+                    "reply_full, interrupted, started_at_ms, timings_json) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        if (!s.ok()) return *error = describe(db_, "storing a turn"), CommitResult::kFailed;
+        s.text(1, t.session_id).text(2, t.node_id).text(3, t.turn_id).text(4, t.transcript);
+        s.text(5, t.language).text(6, t.reply).text(7, t.reply_full);
+        s.integer(8, t.interrupted ? 1 : 0).integer(9, t.started_at_ms);
+        s.text(10, t.timings_json.empty() ? "{}" : t.timings_json);
+        if (s.step() != SQLITE_DONE || !advance_high_water(t.node_id, seqs.last))
+          return *error = describe(db_, "storing a turn"), CommitResult::kFailed;
+        if (row_id) *row_id = sqlite3_last_insert_rowid(db_);
+        return CommitResult::kStored;
+      },
+      error);
+}
+
+bool Store::finish_turn(int64_t row_id, const TurnRecord& t, std::string* error) {
   std::lock_guard<std::mutex> lock(mutex_);
   Statement s(db_,
-              "INSERT INTO turns (session_id, node_id, turn_id, transcript, language, reply, "
-              "reply_full, interrupted, started_at_ms, timings_json) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-  if (!s.ok()) return *error = describe(db_, "storing a turn"), false;
-  s.text(1, t.session_id).text(2, t.node_id).text(3, t.turn_id).text(4, t.transcript);
-  s.text(5, t.language).text(6, t.reply).text(7, t.reply_full).integer(8, t.interrupted ? 1 : 0);
-  s.integer(9, t.started_at_ms).text(10, t.timings_json.empty() ? "{}" : t.timings_json);
-  if (s.step() != SQLITE_DONE) return *error = describe(db_, "storing a turn"), false;
+              "UPDATE turns SET reply = ?2, reply_full = ?3, interrupted = ?4, timings_json = ?5 "
+              "WHERE id = ?1");
+  if (!s.ok()) return *error = describe(db_, "finishing a turn"), false;
+  s.integer(1, row_id).text(2, t.reply).text(3, t.reply_full).integer(4, t.interrupted ? 1 : 0);
+  s.text(5, t.timings_json.empty() ? "{}" : t.timings_json);
+  if (s.step() != SQLITE_DONE) return *error = describe(db_, "finishing a turn"), false;
   return true;
 }
 
-bool Store::add_segment_and_advance(const SegmentRecord& g, uint64_t seq, std::string* error) {
+CommitResult Store::add_segment(const SegmentRecord& g, uint64_t epoch, std::string* error) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!exec("BEGIN IMMEDIATE;", error)) return false;
-  bool ok = false;
-  {
-    Statement s(db_,
-                "INSERT INTO segments (node_id, room, language, started_at_ms, ended_at_ms, "
-                "first_seq, last_seq, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    Statement h(db_,
-                "INSERT INTO high_water (node_id, seq) VALUES (?1, ?2) ON CONFLICT(node_id) "
-                "DO UPDATE SET seq = max(seq, excluded.seq)");
-    if (s.ok() && h.ok()) {
-      s.text(1, g.node_id).text(2, g.room).text(3, g.language).integer(4, g.started_at_ms);
-      s.integer(5, g.ended_at_ms).integer(6, int64_t(g.first_seq)).integer(7, int64_t(g.last_seq));
-      s.text(8, g.text);
-      h.text(1, g.node_id).integer(2, int64_t(seq));
-      ok = s.step() == SQLITE_DONE && h.step() == SQLITE_DONE;
-    }
-    if (!ok) *error = describe(db_, "storing a segment");
-  }
-  if (!ok) {
-    std::string ignored;
-    exec("ROLLBACK;", &ignored);
-    return false;
-  }
-  if (!exec("COMMIT;", error)) {
-    std::string ignored;
-    exec("ROLLBACK;", &ignored);
-    return false;
-  }
-  return true;
+  return in_transaction(
+      [&] {
+        if (CommitResult f = check_fence(g.node_id, epoch, g.first_seq, error);
+            f != CommitResult::kStored)
+          return f;
+        Statement s(db_,
+                    "INSERT INTO segments (node_id, room, language, started_at_ms, ended_at_ms, "
+                    "first_seq, last_seq, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        if (!s.ok()) return *error = describe(db_, "storing a segment"), CommitResult::kFailed;
+        s.text(1, g.node_id).text(2, g.room).text(3, g.language).integer(4, g.started_at_ms);
+        s.integer(5, g.ended_at_ms).integer(6, int64_t(g.first_seq));
+        s.integer(7, int64_t(g.last_seq)).text(8, g.text);
+        if (s.step() != SQLITE_DONE || !advance_high_water(g.node_id, g.last_seq))
+          return *error = describe(db_, "storing a segment"), CommitResult::kFailed;
+        return CommitResult::kStored;
+      },
+      error);
+}
+
+CommitResult Store::advance(const std::string& node_id, uint64_t seq, uint64_t epoch,
+                            std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return in_transaction(
+      [&] {
+        if (CommitResult f = check_fence(node_id, epoch, seq, error); f != CommitResult::kStored)
+          return f;
+        if (!advance_high_water(node_id, seq))
+          return *error = describe(db_, "advancing the high-water mark"), CommitResult::kFailed;
+        return CommitResult::kStored;
+      },
+      error);
 }
 
 std::optional<uint64_t> Store::acked_seq(const std::string& node_id) {

@@ -4,14 +4,21 @@
 //   turns      one row per conversation turn: transcript, the reply as heard and as written,
 //   timings segments   one row per ambient-mode segment: node, room, language, time, text
 //   high_water per node, the highest microphone seq committed (welcome.acked_seq after a restart)
+//   node_epochs per node, the epoch of its newest session (the fence against older ones)
 //
-// A segment and its node's high-water mark are committed in one transaction, and the node is
-// acknowledged only after the commit: a bridge killed at any moment loses no acknowledged speech.
+// Delivery: a segment or a turn and its node's high-water mark are committed in one transaction,
+// and the node is acknowledged only after the commit, so a bridge killed at any moment loses no
+// acknowledged speech. Each session of a node first claims it (claim_node: a new epoch); every
+// later write names that epoch and is refused inside its transaction once a newer session has
+// claimed the node (kSuperseded), or when its first seq is at or below the stored high-water mark
+// (kAlreadyStored). So a replaced session still working through its backlog can neither store
+// nor advance anything, and nothing is stored twice.
 // Errors (a full disk, a read-only file) come back as messages; nothing throws. Thread-safe: one
 // connection behind a mutex (writes are a few per turn).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +62,25 @@ struct SegmentRecord {
   std::string text;
 };
 
+// A run of microphone frames, both ends included.
+struct SeqRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+};
+
+// What a new session of a node holds: its epoch, and what the store already has of the node.
+struct NodeClaim {
+  uint64_t epoch = 0;
+  std::optional<uint64_t> acked_seq;
+};
+
+enum class CommitResult {
+  kStored,         // committed: the frames it covers may be acknowledged
+  kFailed,         // the database failed (full disk, I/O): nothing written, try again later
+  kSuperseded,     // a newer session of the node holds it: this session must stop writing
+  kAlreadyStored,  // the first seq is at or below the high-water mark: stored before
+};
+
 struct StoreOptions {
   bool synchronous_full = false;  // FULL: fsync every commit (power-loss safe); NORMAL otherwise
 };
@@ -70,9 +96,21 @@ class Store {
 
   bool open_session(const SessionRecord& session, std::string* error);
   bool close_session(const std::string& session_id, int64_t ended_at_ms, std::string* error);
-  bool add_turn(const TurnRecord& turn, std::string* error);
-  // Stores the segment and raises the node's high-water mark to `seq`, in one transaction.
-  bool add_segment_and_advance(const SegmentRecord& segment, uint64_t seq, std::string* error);
+
+  // Starts a new epoch for the node (fencing every older session) and reads its high-water mark,
+  // in one transaction. nullopt and `*error` if the database fails.
+  std::optional<NodeClaim> claim_node(const std::string& node_id, std::string* error);
+  // Stores the turn (as transcribed; the reply is filled in by finish_turn) and raises the
+  // node's high-water mark to `seqs.last`, in one fenced transaction. `*row_id` names the row.
+  CommitResult add_turn(const TurnRecord& turn, const SeqRange& seqs, uint64_t epoch,
+                        int64_t* row_id, std::string* error);
+  // The reply of a stored turn: as heard, as written, interrupted, timings.
+  bool finish_turn(int64_t row_id, const TurnRecord& turn, std::string* error);
+  // Stores the segment and raises the node's high-water mark to its last seq, fenced.
+  CommitResult add_segment(const SegmentRecord& segment, uint64_t epoch, std::string* error);
+  // Raises the high-water mark alone (frames that belong to no turn), fenced.
+  CommitResult advance(const std::string& node_id, uint64_t seq, uint64_t epoch,
+                       std::string* error);
   std::optional<uint64_t> acked_seq(const std::string& node_id);
 
   // Size limit: the database may not grow past `pages` pages (of 4 KiB); writes beyond it fail
@@ -89,6 +127,10 @@ class Store {
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   bool exec(const char* sql, std::string* error);
+  CommitResult in_transaction(const std::function<CommitResult()>& body, std::string* error);
+  CommitResult check_fence(const std::string& node_id, uint64_t epoch, uint64_t first_seq,
+                           std::string* error);
+  bool advance_high_water(const std::string& node_id, uint64_t seq);
   std::mutex mutex_;
   sqlite3* db_;
 };

@@ -1,5 +1,6 @@
 // The store, on a real SQLite file: what is committed survives reopening, a segment and its
-// high-water mark go together, and a full disk is an error, not a crash.
+// high-water mark go together, a full disk is an error, not a crash, and a session that a newer
+// one of its node has superseded can write nothing.
 #include "host/store/store.h"
 
 #include <gtest/gtest.h>
@@ -27,7 +28,14 @@ TEST(Store, TurnsAndSegmentsSurviveReopening) {
     t.reply_full = "It is noon.";
     t.interrupted = true;
     t.started_at_ms = 1700000000000;
-    ASSERT_TRUE(store->add_turn(t, &error)) << error;
+    auto claim = store->claim_node("kitchen", &error);
+    ASSERT_TRUE(claim) << error;
+    EXPECT_FALSE(claim->acked_seq);
+    int64_t row = 0;
+    ASSERT_EQ(store->add_turn(t, {0, 9}, claim->epoch, &row, &error), CommitResult::kStored)
+        << error;
+    t.reply = "It is";
+    ASSERT_TRUE(store->finish_turn(row, t, &error)) << error;
     SegmentRecord g;
     g.node_id = "kitchen";
     g.room = "kitchen";
@@ -35,9 +43,10 @@ TEST(Store, TurnsAndSegmentsSurviveReopening) {
     g.first_seq = 10;
     g.last_seq = 60;
     g.text = "the kettle is on";
-    ASSERT_TRUE(store->add_segment_and_advance(g, 60, &error)) << error;
-    g.last_seq = 40;  // an older segment never lowers the mark
-    ASSERT_TRUE(store->add_segment_and_advance(g, 40, &error)) << error;
+    ASSERT_EQ(store->add_segment(g, claim->epoch, &error), CommitResult::kStored) << error;
+    g.first_seq = 61;
+    g.last_seq = 70;
+    ASSERT_EQ(store->add_segment(g, claim->epoch, &error), CommitResult::kStored) << error;
   }
   auto store = Store::open(path, {}, &error);
   ASSERT_TRUE(store) << error;
@@ -49,8 +58,63 @@ TEST(Store, TurnsAndSegmentsSurviveReopening) {
   EXPECT_EQ(store->segments("kitchen").size(), 2u);
   EXPECT_EQ(store->segments("kitchen")[0].text, "the kettle is on");
   ASSERT_TRUE(store->acked_seq("kitchen"));
-  EXPECT_EQ(*store->acked_seq("kitchen"), 60u);
+  EXPECT_EQ(*store->acked_seq("kitchen"), 70u);
   EXPECT_FALSE(store->acked_seq("hall"));
+  // A new session after the restart sees the mark and a newer epoch.
+  auto claim = store->claim_node("kitchen", &error);
+  ASSERT_TRUE(claim) << error;
+  EXPECT_EQ(claim->epoch, 2u);
+  EXPECT_EQ(claim->acked_seq, std::optional<uint64_t>(70));
+}
+
+// The reconnect race: the old session is still working through its backlog when the node's new
+// session claims the node. Whatever the old one tries afterwards is refused inside its
+// transaction, and the insert itself refuses seqs the store already has.
+TEST(Store, ASupersededSessionCanNeitherStoreNorAdvanceAndNothingIsStoredTwice) {
+  const std::string path = test::scratch_dir("store_fence") + "/earshot.db";
+  unlink(path.c_str());
+  std::string error;
+  auto store = Store::open(path, {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto old_session = store->claim_node("n", &error);
+  ASSERT_TRUE(old_session) << error;
+  SegmentRecord g;
+  g.node_id = "n";
+  g.first_seq = 0;
+  g.last_seq = 99;
+  g.text = "first";
+  ASSERT_EQ(store->add_segment(g, old_session->epoch, &error), CommitResult::kStored);
+  auto new_session = store->claim_node("n", &error);
+  ASSERT_TRUE(new_session) << error;
+  EXPECT_EQ(new_session->acked_seq, std::optional<uint64_t>(99));
+
+  g.first_seq = 100;
+  g.last_seq = 199;
+  g.text = "the old session's backlog";
+  EXPECT_EQ(store->add_segment(g, old_session->epoch, &error), CommitResult::kSuperseded);
+  EXPECT_NE(error.find("superseded"), std::string::npos) << error;
+  TurnRecord t;
+  t.node_id = "n";
+  t.transcript = "a turn of the old session";
+  EXPECT_EQ(store->add_turn(t, {100, 150}, old_session->epoch, nullptr, &error),
+            CommitResult::kSuperseded);
+  EXPECT_EQ(store->advance("n", 300, old_session->epoch, &error), CommitResult::kSuperseded);
+
+  // The same segment again from the new session: once.
+  g.text = "delivered again";
+  EXPECT_EQ(store->add_segment(g, new_session->epoch, &error), CommitResult::kStored) << error;
+  EXPECT_EQ(store->add_segment(g, new_session->epoch, &error), CommitResult::kAlreadyStored);
+  g.first_seq = 150;  // overlapping what is stored
+  g.last_seq = 250;
+  EXPECT_EQ(store->add_segment(g, new_session->epoch, &error), CommitResult::kAlreadyStored);
+  EXPECT_EQ(store->advance("n", 199, new_session->epoch, &error), CommitResult::kAlreadyStored);
+  EXPECT_EQ(store->advance("n", 220, new_session->epoch, &error), CommitResult::kStored);
+
+  auto segments = store->segments("n");
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[1].text, "delivered again");
+  EXPECT_TRUE(store->turns().empty());
+  EXPECT_EQ(*store->acked_seq("n"), 220u);
 }
 
 TEST(Store, SessionsAreOpenedAndClosed) {
@@ -88,16 +152,26 @@ TEST(Store, AFullDiskFailsTheWriteAndLeavesTheMarkWhereItWas) {
   std::string error;
   auto store = Store::open(path, {}, &error);
   ASSERT_TRUE(store) << error;
+  auto claim = store->claim_node("n", &error);
+  ASSERT_TRUE(claim) << error;
   SegmentRecord g;
   g.node_id = "n";
+  g.first_seq = 0;
+  g.last_seq = 5;
   g.text = "first";
-  ASSERT_TRUE(store->add_segment_and_advance(g, 5, &error)) << error;
+  ASSERT_EQ(store->add_segment(g, claim->epoch, &error), CommitResult::kStored) << error;
   ASSERT_TRUE(store->set_max_pages(store->page_count()));
+  g.first_seq = 6;
+  g.last_seq = 9;
   g.text = std::string(200000, 'x');
-  EXPECT_FALSE(store->add_segment_and_advance(g, 9, &error));
+  EXPECT_EQ(store->add_segment(g, claim->epoch, &error), CommitResult::kFailed);
   EXPECT_NE(error.find("full"), std::string::npos) << error;
   EXPECT_EQ(*store->acked_seq("n"), 5u);
   EXPECT_EQ(store->segments("n").size(), 1u);
+  // Space comes back: the same segment is stored.
+  ASSERT_TRUE(store->set_max_pages(1u << 20));
+  EXPECT_EQ(store->add_segment(g, claim->epoch, &error), CommitResult::kStored) << error;
+  EXPECT_EQ(*store->acked_seq("n"), 9u);
 }
 
 }  // namespace

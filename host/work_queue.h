@@ -1,0 +1,90 @@
+// WorkQueue: the bounded FIFO between a session's threads.
+//
+// push() refuses when full (the caller decides what that means); push_wait() blocks until there is
+// room, which is how a slow stage holds back the one before it instead of dropping work. close()
+// lets the consumer finish what is queued; close_and_drop() discards it (a session that ends does
+// not work through its backlog). pop() returns false once closed and empty.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+namespace earshot::host {
+
+template <typename T>
+class WorkQueue {
+ public:
+  explicit WorkQueue(size_t limit) : limit_(limit) {}
+
+  bool push(T item) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_ || items_.size() >= limit_) return false;
+    items_.push_back(std::move(item));
+    ready_.notify_one();
+    return true;
+  }
+  // Waits for room; false only if the queue was closed first.
+  bool push_wait(T item) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [&] { return closed_ || items_.size() < limit_; });
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    ready_.notify_one();
+    return true;
+  }
+  bool pop(T* out) { return pop_until(std::nullopt, out) == Popped::kItem; }
+
+  enum class Popped { kItem, kTimeout, kClosed };
+  // Like pop(), but gives up at `deadline` (if set) with kTimeout.
+  Popped pop_until(std::optional<std::chrono::steady_clock::time_point> deadline, T* out) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto ready = [&] { return closed_ || !items_.empty(); };
+    if (deadline) {
+      if (!ready_.wait_until(lock, *deadline, ready)) return Popped::kTimeout;
+    } else {
+      ready_.wait(lock, ready);
+    }
+    if (items_.empty()) return Popped::kClosed;
+    *out = std::move(items_.front());
+    items_.pop_front();
+    room_.notify_one();
+    return Popped::kItem;
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    ready_.notify_all();
+    room_.notify_all();
+  }
+  // Closes and discards what is queued; returns how many items were dropped.
+  size_t close_and_drop() {
+    std::deque<T> dropped;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed_ = true;
+      dropped.swap(items_);
+      ready_.notify_all();
+      room_.notify_all();
+    }
+    return dropped.size();  // destroyed outside the lock
+  }
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return items_.size();
+  }
+
+ private:
+  const size_t limit_;
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::condition_variable room_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+}  // namespace earshot::host
