@@ -127,7 +127,10 @@ class LoopbackServer {
       if (fds[0].revents & POLLIN) (void)!read(wake_[0], drain, sizeof drain);
       if (fds[1].revents & POLLIN) {
         int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK);
-        if (fd >= 0) peers_.push_back(Peer{fd});
+        if (fd >= 0) {
+          peers_.emplace_back();
+          peers_.back().fd = fd;
+        }
       }
       for (size_t i = 2; i < fds.size(); ++i)
         serve(peers_[i - 2], fds[i].revents);
