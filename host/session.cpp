@@ -16,6 +16,7 @@
 #include "dsp/resampler.h"
 #include "host/engines/sentence_splitter.h"
 #include "host/engines/speech_text.h"
+#include "host/heard_reply.h"
 #include "host/log.h"
 #include "host/store/store.h"
 #include "host/work_queue.h"
@@ -59,13 +60,6 @@ struct Tick {
 };
 using InboundItem = std::variant<InFrame, protocol::Message, Tick>;
 
-// One sentence of a reply as sent: its text and where its audio starts (16 kHz samples).
-struct SentMark {
-  std::string text;
-  uint64_t first_sample = 0;
-  uint64_t end_sample = 0;
-};
-
 // What we know of a reply while it is produced and played. Shared by the reply thread, the voice
 // thread and the inbound thread (node reports); guarded by `mutex`.
 struct Reply {
@@ -74,7 +68,7 @@ struct Reply {
   CancelToken cancel;
   std::mutex mutex;
   std::condition_variable cv;
-  std::vector<SentMark> sentences;  // as voiced
+  std::vector<VoicedSentence> sentences;  // as voiced
   uint64_t samples_sent = 0;
   bool audio_started = false;
   bool voice_done = false;
@@ -87,19 +81,6 @@ struct Reply {
   double tts_first_audio_ms = -1, first_frame_queued_ms = -1;
   std::atomic<int64_t> first_frame_sent_ms{-1};  // set on the event loop when it leaves
 };
-
-// The words of `text` a listener heard when playback stopped after `fraction` of it.
-std::string leading_words(const std::string& text, double fraction) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;)
-    words.push_back(w);
-  size_t n = size_t(double(words.size()) * std::clamp(fraction, 0.0, 1.0) + 1e-9);
-  std::string out;
-  for (size_t i = 0; i < n; ++i)
-    out += (i ? " " : "") + words[i];
-  return out;
-}
 
 }  // namespace
 
@@ -661,32 +642,13 @@ void Session::Impl::speak_error(const std::shared_ptr<Reply>& reply, int64_t t0)
   sentences.push(SentenceJob{reply, services.reply.error_speech, false, t0});
 }
 
-// What the person heard of `reply`: whole sentences before the point playback reached, and the
-// leading words of the sentence it stopped in. Only for an interrupted reply; the point is what
-// the node reported it played, else the frames that reached the wire (an upper bound), else
-// nothing — a reply cut before its first frame left was not heard at all.
-static std::string heard_part(const Reply& reply) {
-  uint64_t played = 0;
-  if (reply.played_ms) {
-    played = *reply.played_ms * 16;
-  } else if (reply.frames_on_wire) {
-    played = *reply.frames_on_wire * uint64_t(kFrame);
-  } else if (reply.first_frame_sent_ms.load() >= 0) {
-    played = reply.samples_sent;
-  }
-  std::string heard;
-  for (const SentMark& s : reply.sentences) {
-    std::string part;
-    if (played >= s.end_sample) {
-      part = s.text;
-    } else if (played > s.first_sample) {
-      part =
-          leading_words(s.text, double(played - s.first_sample) /
-                                    double(std::max<uint64_t>(1, s.end_sample - s.first_sample)));
-    }
-    if (!part.empty()) heard += (heard.empty() ? "" : " ") + part;
-  }
-  return heard;
+// What the person heard of an interrupted reply (heard_reply.h); frames_on_wire was taken when
+// the interrupt came.
+static std::string heard_of(const Reply& reply) {
+  PlayedPoint point;
+  point.reported_ms = reply.played_ms;
+  point.frames_on_wire = reply.frames_on_wire;
+  return heard_part(reply.sentences, point);
 }
 
 void Session::Impl::run_turn(TurnJob& job) {
@@ -815,9 +777,9 @@ void Session::Impl::run_turn(TurnJob& job) {
                          [&] { return reply->played_ms.has_value() || stopping.load(); });
     }
     const bool cut = reply->interrupted;
-    report.reply_heard = cut ? heard_part(*reply) : full;
+    report.reply_heard = cut ? heard_of(*reply) : full;
     if (!cut && full.empty()) {  // an error spoken, say: what was voiced is what was heard
-      for (const SentMark& s : reply->sentences)
+      for (const VoicedSentence& s : reply->sentences)
         report.reply_heard += (report.reply_heard.empty() ? "" : " ") + s.text;
     }
     report.interrupted = cut;

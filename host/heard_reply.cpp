@@ -1,0 +1,44 @@
+#include "host/heard_reply.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "dsp/audio_format.h"
+
+namespace earshot::host {
+
+std::string leading_words(const std::string& text, double fraction) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;)
+    words.push_back(w);
+  const size_t n = size_t(double(words.size()) * std::clamp(fraction, 0.0, 1.0) + 1e-9);
+  std::string out;
+  for (size_t i = 0; i < n; ++i)
+    out += (i ? " " : "") + words[i];
+  return out;
+}
+
+std::string heard_part(const std::vector<VoicedSentence>& sentences, const PlayedPoint& played) {
+  uint64_t point = 0;  // samples heard
+  if (played.reported_ms) {
+    point = *played.reported_ms * uint64_t(dsp::kSampleRate / 1000);
+  } else if (played.frames_on_wire) {
+    point = *played.frames_on_wire * uint64_t(dsp::kCodecFrameSamples);
+  }
+  std::string heard;
+  for (const VoicedSentence& s : sentences) {
+    std::string part;
+    if (point >= s.end_sample) {
+      part = s.text;
+    } else if (point > s.first_sample) {
+      part =
+          leading_words(s.text, double(point - s.first_sample) /
+                                    double(std::max<uint64_t>(1, s.end_sample - s.first_sample)));
+    }
+    if (!part.empty()) heard += (heard.empty() ? "" : " ") + part;
+  }
+  return heard;
+}
+
+}  // namespace earshot::host

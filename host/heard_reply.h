@@ -1,0 +1,33 @@
+// What the person heard of a reply that was cut off (barge-in), for the history and the store.
+//
+// The reply is known as the sentences voiced, each with the span of 16 kHz samples it took. How far
+// playback got is, in order of trust: what the node reported it played; else the reply frames that
+// reached the wire (an upper bound: the node cannot have played more); else nothing — a reply cut
+// before its first frame left the bridge was not heard at all, however much of it was synthesized.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace earshot::host {
+
+struct VoicedSentence {
+  std::string text;
+  uint64_t first_sample = 0;  // where its audio starts in the reply (16 kHz samples)
+  uint64_t end_sample = 0;    // one past its last sample
+};
+
+struct PlayedPoint {
+  std::optional<uint64_t> reported_ms;     // the node's interrupt / playback_done
+  std::optional<uint64_t> frames_on_wire;  // reply frames written when it was cut
+};
+
+// Whole sentences before the point, then the leading words of the sentence it fell in.
+std::string heard_part(const std::vector<VoicedSentence>& sentences, const PlayedPoint& played);
+
+// The words of `text` a listener heard when playback stopped after `fraction` of it.
+std::string leading_words(const std::string& text, double fraction);
+
+}  // namespace earshot::host
