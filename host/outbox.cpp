@@ -17,12 +17,10 @@ void Outbox::push_control(std::string json) {
 
 void Outbox::push_audio(std::string wire_frame, int64_t due_ms,
                         std::function<void(int64_t sent_ms)> on_sent) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
+  audio_room_.wait(
+      lock, [&] { return detached_ || audio_closed_ || audio_.size() < limits_.max_audio_frames; });
   if (detached_ || audio_closed_) return;
-  if (audio_.size() >= limits_.max_audio_frames) {
-    audio_.pop_front();  // a slow node loses stale audio, not our memory
-    ++audio_dropped_;
-  }
   audio_.push_back({std::move(wire_frame), due_ms - limits_.lead_ms, std::move(on_sent)});
   // No wake: the pacer's tick releases audio when it is due.
 }
@@ -32,6 +30,8 @@ size_t Outbox::clear_audio() {
   size_t n = audio_.size();
   audio_.clear();
   audio_closed_ = true;
+  audio_dropped_ += n;
+  audio_room_.notify_all();
   return n;
 }
 
@@ -45,6 +45,7 @@ void Outbox::detach() {
   detached_ = true;
   control_.clear();
   audio_.clear();
+  audio_room_.notify_all();
 }
 
 void Outbox::request_close(uint16_t code, std::string reason) {
@@ -77,6 +78,7 @@ bool Outbox::pop_ready(int64_t now_ms, OutItem* out) {
     on_sent = std::move(audio_.front().on_sent);
     audio_.pop_front();
     ++audio_sent_;
+    audio_room_.notify_one();
   }
   if (on_sent) on_sent(now_ms);  // outside the lock: it may take the session's locks
   return true;
@@ -90,6 +92,11 @@ bool Outbox::has_ready(int64_t now_ms) const {
 int64_t Outbox::next_audio_release_ms() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return audio_.empty() ? -1 : audio_.front().release_ms;
+}
+
+size_t Outbox::audio_queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return audio_.size();
 }
 
 uint64_t Outbox::audio_dropped() const {

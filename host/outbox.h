@@ -3,12 +3,17 @@
 // Worker threads put control messages and reply audio in; the event-loop thread takes them out
 // when the socket is writable. Control messages go first. Reply audio frames carry a due time: the
 // pacer releases each one `lead_ms` before it is due to play, so the node's jitter buffer stays a
-// few frames deep instead of receiving a whole sentence at once. Both queues are bounded: a node
-// that does not read loses its oldest reply audio (counted), never the bridge's memory.
+// few frames deep instead of receiving a whole sentence at once. Both queues are bounded. Reply
+// audio is produced faster than real time; when `max_audio_frames` wait, push_audio() holds the
+// producer (the voice thread) back until the pacer has released some — it never drops audio still
+// to be played. A node that stops reading is closed by the server (server.stalled_client_ms),
+// which detaches the outbox and so frees the producer. Control messages past `max_control` drop
+// the oldest (counted).
 //
 // Thread-safety: all methods are safe from any thread (one mutex, held only for queue operations).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -27,15 +32,16 @@ class Outbox {
  public:
   struct Limits {
     size_t max_control = 1000;
-    size_t max_audio_frames = 3000;  // 60 s of 20 ms frames
-    int lead_ms = 120;               // how far ahead of real time reply audio is sent
+    size_t max_audio_frames = 500;  // 10 s of 20 ms frames ahead of the pacer
+    int lead_ms = 120;              // how far ahead of real time reply audio is sent
   };
   explicit Outbox(Limits limits, std::function<void()> wake);
 
   void push_control(std::string json);
   // A reply frame to be played at `due_ms` (monotonic): released at due_ms - lead_ms.
   // `on_sent`, if set, runs on the event loop with the time the frame was handed to the socket
-  // (the first frame of a reply uses it for latency accounting).
+  // (the first frame of a reply uses it for latency accounting). Blocks while max_audio_frames
+  // wait; returns at once (dropping the frame) once audio is closed (barge-in) or detached.
   void push_audio(std::string wire_frame, int64_t due_ms,
                   std::function<void(int64_t sent_ms)> on_sent = nullptr);
   // Barge-in: drop every queued reply frame now and refuse reply audio until open_audio() (so a
@@ -62,6 +68,7 @@ class Outbox {
   int64_t next_audio_release_ms() const;
 
   uint64_t audio_dropped() const;
+  size_t audio_queued() const;
   uint64_t audio_sent() const;
 
  private:
@@ -73,6 +80,7 @@ class Outbox {
   Limits limits_;
   std::function<void()> wake_;
   mutable std::mutex mutex_;
+  std::condition_variable audio_room_;
   std::deque<std::string> control_;
   std::deque<AudioItem> audio_;
   bool detached_ = false;

@@ -1,6 +1,7 @@
 #include "host/server.h"
 
 #include <libwebsockets.h>
+#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,8 @@ constexpr int kMaxViolations = 50;  // malformed inputs tolerated before the lin
 // Audio may arrive this much faster than real time on average (clock drift, jitter) on top of
 // the burst credit.
 constexpr double kAudioRateSlack = 1.1;
+// Per WebSocket connection; the kernel doubles it. ~16 s of reply audio.
+constexpr int kSocketSendBufferBytes = 32 * 1024;
 // A closing connection that cannot even take its close frame is dropped after this long.
 constexpr int64_t kCloseGraceMs = 2000;
 
@@ -519,6 +522,11 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
       Conn* c = new Conn;
       c->wsi = wsi;
       c->connected_ms = monotonic_ms();
+      // What a peer has not read backs up in the outbox — where barge-in can drop it and a peer
+      // that stopped reading shows — not in megabytes of kernel buffer (loopback autotunes to 4
+      // MB).
+      const int send_buffer = kSocketSendBufferBytes;
+      setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
       char auth[512] = {};
       if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
         c->authorization = auth;

@@ -1077,6 +1077,7 @@ void Session::stop() {
   }
   s.jobs.close();
   s.sentences.close();
+  s.outbox->detach();  // frees a voice thread waiting for room in the outbox
   if (s.voice_thread.joinable()) s.voice_thread.join();
   {
     // The reply thread may wait on voice_done for a job the closed queue never ran.
@@ -1091,7 +1092,6 @@ void Session::stop() {
   // After the reply thread: a turn it ran may have waited on an early final.
   s.finals.close();
   if (s.final_thread.joinable()) s.final_thread.join();
-  s.outbox->detach();
 }
 
 void Session::on_audio(const protocol::AudioFrameView& frame) {

@@ -20,6 +20,7 @@
 #include "host/engines/embedded_engines.h"
 #include "host/engines/http_client.h"
 #include "host/store/store.h"
+#include "tests/integration/bridge_fixture.h"
 #include "tests/support/fake_http_server.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_audio.h"
@@ -28,14 +29,12 @@ namespace earshot {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Bridge;
+using test::http_get;
+using test::kBridge;
+using test::kNode;
+using test::librivox;
 using test::Subprocess;
-
-const std::string kNode = std::string(EARSHOT_BINARY_DIR) + "/device/earshot-node";
-const std::string kBridge = std::string(EARSHOT_BINARY_DIR) + "/host/earshot-bridge";
-
-std::string librivox(const std::string& id, const char* ext) {
-  return test::data_path("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-" + id + ext);
-}
 
 struct Clip {
   std::string wav, reference;
@@ -50,68 +49,6 @@ std::vector<Clip> real_speech() {
 }
 
 // A bridge with its config, store and logs in a scratch directory.
-struct Bridge {
-  std::string dir;
-  int port = test::free_port();
-  std::unique_ptr<Subprocess> process;
-
-  Bridge(const std::string& name, const std::string& extra_toml = "",
-         const std::string& server_toml = "listen = \"127.0.0.1\"\n")
-      : dir(test::scratch_dir(name)) {
-    std::ofstream(dir + "/bridge.toml")
-        << "[server]\n"
-        << server_toml << "port = " << port << "\n"
-        << "[nodes]\nn0 = \"t0\"\nn1 = \"t1\"\nn2 = \"t2\"\nn3 = \"t3\"\nn4 = \"t4\"\nn5 = \"t5\"\n"
-        << "[store]\npath = \"" << dir << "/earshot.db\"\n"
-        << extra_toml;
-  }
-  void start(const std::string& tag = "bridge") {
-    process = std::make_unique<Subprocess>(
-        std::vector<std::string>{kBridge, "--config", dir + "/bridge.toml", "--print-turns"},
-        dir + "/" + tag);
-    ASSERT_TRUE(test::wait_until(
-        [&] { return process->stdout_text().find("listening on port") != std::string::npos; }, 60s))
-        << process->stderr_text();
-  }
-  int stop() {
-    process->signal(SIGTERM);
-    return process->wait(20s);
-  }
-  long frames_received() { return metric("earshot_frames_received_total"); }
-  // A counter from the bridge's /metrics, or -1.
-  long metric(const std::string& counter) {
-    std::string body;
-    host::HttpRequest req;
-    req.url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
-    req.first_byte_timeout_ms = 2000;
-    host::http_request(
-        req,
-        [&](std::string_view chunk) {
-          body.append(chunk);
-          return true;
-        },
-        host::CancelToken());
-    const std::string name = "\n" + counter + " ";
-    const size_t at = body.find(name);
-    return at == std::string::npos ? -1 : std::stol(body.substr(at + name.size()));
-  }
-  std::unique_ptr<Subprocess> node(int index, std::vector<std::string> extra,
-                                   const std::string& tag = "") {
-    const std::string id = "n" + std::to_string(index);
-    std::vector<std::string> argv = {kNode,
-                                     "--url",
-                                     "ws://127.0.0.1:" + std::to_string(port) + "/",
-                                     "--token",
-                                     "t" + std::to_string(index),
-                                     "--node-id",
-                                     id,
-                                     "--log-plain",
-                                     "--drain-timeout-ms",
-                                     "40000"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<Subprocess>(argv, dir + "/" + (tag.empty() ? id : tag));
-  }
-};
 
 std::vector<float> to_16k_mono(const test::Audio& a) {
   std::vector<float> mono = test::to_mono(a);
@@ -497,23 +434,6 @@ TEST(Bridge, ATurnCutShortByTheNodeDyingIsStillTranscribedAndStored) {
     found += heard.find(word) != std::string::npos;
   EXPECT_GE(found, 2) << heard;
   EXPECT_EQ(heard.find("power"), std::string::npos) << heard;
-}
-
-// GET url; returns the HTTP status (0 if none) and the body in `body`.
-long http_get(const std::string& url, std::string* body, std::vector<std::string> headers = {}) {
-  host::HttpRequest req;
-  req.url = url;
-  req.headers = std::move(headers);
-  req.first_byte_timeout_ms = 5000;
-  host::HttpResponse r = host::http_request(
-      req,
-      [&](std::string_view chunk) {
-        body->append(chunk);
-        return true;
-      },
-      host::CancelToken());
-  if (!r.ok) *body += r.error_body;
-  return r.status;
 }
 
 // An IPv4 address of this machine that is not loopback, or "" if it has none.
