@@ -40,6 +40,10 @@ constexpr size_t kInboundPauseAt = 250;  // 5 s of 20 ms frames
 constexpr size_t kInboundResumeAt = 50;
 constexpr size_t kInboundLimit = 1500;
 constexpr int kAckEveryFrames = 10;
+// Turns and segments waiting for the reply thread, and early finals for the final thread. Each
+// holds a live speech-to-text stream (for pocketsphinx a whole decoder, ~10-20 MB): a client that
+// floods segments fills these first, and a full queue holds back the inbound thread instead.
+constexpr size_t kMaxWaitingJobs = 4;
 // Commits that failed (the store is down) wait in order and are retried; past this many the
 // session gives up and closes, and the node delivers them again later.
 constexpr size_t kMaxWaitingCommits = 256;
@@ -95,7 +99,7 @@ struct Session::Impl {
         queued_upto(lease.acked_seq),
         turn(s.turn),
         inbound(kInboundLimit),
-        jobs(64),
+        jobs(kMaxWaitingJobs),
         sentences(256) {
     ambient = hello.mode == protocol::Mode::kAmbient;
     barge_in_capable = std::find(hello.capabilities.begin(), hello.capabilities.end(),
@@ -136,7 +140,7 @@ struct Session::Impl {
   std::optional<EarlyFinal> early;
   uint64_t early_speech_end = 0;  // turn.last_speech_end() when it started
   std::vector<float> turn_audio;  // the open turn's audio
-  WorkQueue<FinalTask> finals{16};
+  WorkQueue<FinalTask> finals{kMaxWaitingJobs};
   std::thread final_thread;
   uint64_t segment_first_seq = 0;
   int64_t segment_started_wall_ms = 0;
@@ -304,7 +308,10 @@ void Session::Impl::handle_frame(InFrame& f) {
       segment_started_wall_ms = wall_ms() - int64_t(0);
     }
     if (stt) stt->feed(pcm, size_t(n));
-    if (flags & protocol::kFlagSegmentEnd) {
+    // A segment is cut at turn.max_turn_ms (a radio left on): one stream's memory stays bounded.
+    const bool too_long = f.header.seq - segment_first_seq + 1 >=
+                          uint64_t(services.turn.max_turn_ms / 20);  // 20 ms frames
+    if ((flags & protocol::kFlagSegmentEnd) || too_long) {
       queue_job(SegmentJob{std::move(stt), segment_first_seq, f.header.seq, segment_started_wall_ms,
                            wall_ms()});
       stt.reset();

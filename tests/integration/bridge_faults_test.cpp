@@ -201,6 +201,7 @@ TEST(BridgeFaults, ALinkResetDuringABacklogStoresEverySegmentOnce) {
                                    "ambient",
                                    "--source",
                                    "file",
+                                   "--realtime=false",
                                    "--file",
                                    bridge.dir + "/in.wav",
                                    "--sink",
@@ -314,8 +315,7 @@ TEST(BridgeFaults, AFloodingClientIsCutOffAndOthersAreServed) {
 }
 
 TEST(BridgeFaults, SigtermWithAFloodingClientsBacklogExitsWithinTheDrainTimeout) {
-  Bridge bridge("faults_sigterm", "",
-                "listen = \"127.0.0.1\"\ndrain_timeout_ms = 2000\n");
+  Bridge bridge("faults_sigterm", "", "listen = \"127.0.0.1\"\ndrain_timeout_ms = 2000\n");
   bridge.start();
   RawNode flooder;
   ASSERT_TRUE(flooder.start(bridge.port, "n1", "t1", protocol::Mode::kAmbient));
