@@ -116,7 +116,8 @@ struct Session::Impl {
 
   // inbound thread state
   protocol::SequenceTracker tracker;
-  std::optional<uint64_t> queued_upto;  // the last seq handed to the reply thread in a job
+  std::optional<uint64_t> queued_upto;     // the last seq handed to the reply thread in a job
+  std::optional<uint64_t> last_frame_seq;  // ambient: the last frame decoded
   TurnDetector turn;
   std::unique_ptr<dsp::OpusFrameDecoder> decoder;
   float pcm[kFrame * 6] = {};  // a frame, or up to 120 ms if a node sends long packets
@@ -302,6 +303,14 @@ void Session::Impl::handle_frame(InFrame& f) {
   }
   const uint16_t flags = f.header.flags;
   if (ambient) {
+    // A new segment while one is open (its end frame never came: the node dropped it from a full
+    // buffer, say): the open one is stored as it is, never dropped — a later ack would cover it.
+    if ((flags & protocol::kFlagSegmentStart) && stt && last_frame_seq) {
+      queue_job(SegmentJob{std::move(stt), segment_first_seq, *last_frame_seq,
+                           segment_started_wall_ms, wall_ms()});
+      stt.reset();
+    }
+    last_frame_seq = f.header.seq;
     if ((flags & protocol::kFlagSegmentStart) || !stt) {
       stt = services.stt->start(hello.language.value_or(""));
       segment_first_seq = f.header.seq;

@@ -10,6 +10,10 @@
 //   blackhole          a dead path: both ways, bytes (and FINs) are read and discarded, data still
 //                      queued is dropped; new clients are accepted but not dialed upstream until
 //                      the mode changes. Bytes swallowed are gone: the stream resumes with a gap
+//                      (no TCP path does that: a stream protocol on top sees garbage)
+//   stall              a path that stops and comes back, as TCP sees it: nothing is read or sent
+//                      either way and new clients are not dialed, but nothing is lost; when the
+//                      mode changes, what was held flows on in order
 //   reset              one-shot: every current connection gets an RST on both sides; the mode
 //                      stays what it was
 //   truncate N         one-shot: each current connection forwards at most N more bytes in each
@@ -83,7 +87,7 @@ void say(const char* format, ...) {
 
 // ---- Commands: what stdin and the random schedule ask for ----
 
-enum class Verb { kPass, kDelay, kBlackhole, kReset, kTruncate, kRefuse };
+enum class Verb { kPass, kDelay, kBlackhole, kStall, kReset, kTruncate, kRefuse };
 
 struct FaultCommand {
   Verb verb = Verb::kPass;
@@ -100,6 +104,8 @@ std::string describe(const FaultCommand& c) {
              (c.jitter_ms ? " " + std::to_string(c.jitter_ms) : "");
     case Verb::kBlackhole:
       return "blackhole";
+    case Verb::kStall:
+      return "stall";
     case Verb::kReset:
       return "reset";
     case Verb::kTruncate:
@@ -134,10 +140,12 @@ std::string parse_command(const std::string& line, FaultCommand* out) {
   size_t args = words.size() - 1;
   FaultCommand c;
   uint64_t value = 0;
-  if (verb == "pass" || verb == "blackhole" || verb == "reset" || verb == "refuse") {
+  if (verb == "pass" || verb == "blackhole" || verb == "stall" || verb == "reset" ||
+      verb == "refuse") {
     if (args != 0) return verb + " takes no argument";
     c.verb = verb == "pass"        ? Verb::kPass
              : verb == "blackhole" ? Verb::kBlackhole
+             : verb == "stall"     ? Verb::kStall
              : verb == "reset"     ? Verb::kReset
                                    : Verb::kRefuse;
   } else if (verb == "delay") {
@@ -157,7 +165,8 @@ std::string parse_command(const std::string& line, FaultCommand* out) {
     if (!parse_number(words[1], kMaxTruncateBytes, &c.bytes))
       return "truncate N must be 0.." + std::to_string(kMaxTruncateBytes);
   } else {
-    return "unknown command '" + verb + "' (pass, delay, blackhole, reset, truncate, refuse)";
+    return "unknown command '" + verb +
+           "' (pass, delay, blackhole, stall, reset, truncate, refuse)";
   }
   *out = c;
   return "";
@@ -173,7 +182,7 @@ class FaultSchedule {
  public:
   struct Decision {
     FaultCommand command;
-    long hold_ms = 0;  // blackhole: how long before the schedule goes back to pass
+    long hold_ms = 0;  // stall: how long before the schedule goes back to pass
   };
 
   FaultSchedule(uint32_t seed, long mean_gap_ms) : rng_(seed), mean_gap_ms_(mean_gap_ms) {}
@@ -195,7 +204,9 @@ class FaultSchedule {
       d.command.delay_ms = uniform(20, 300);
       d.command.jitter_ms = uniform(0, 200);
     } else if (pick < 75) {
-      d.command.verb = Verb::kBlackhole;
+      // A stall, not a blackhole: TCP never loses bytes mid-stream, so a stream protocol's
+      // faults are stalls that pass (delivered late) or end in a reset.
+      d.command.verb = Verb::kStall;
       d.hold_ms = uniform(300, 3000);
     } else if (pick < 90) {
       d.command.verb = Verb::kReset;
@@ -309,8 +320,7 @@ class FaultProxy {
       Clock::time_point now = Clock::now();
       if (options_.random_faults && now >= next_fault_at_) run_schedule(now);
       for (auto& c : connections_) {
-        if (!c->done && c->upstream_state == Upstream::kNotDialed && mode_.verb != Verb::kBlackhole)
-          dial(*c);
+        if (!c->done && c->upstream_state == Upstream::kNotDialed && !holding()) dial(*c);
         if (!c->done) forward(*c, now);
       }
       connections_.erase(std::remove_if(connections_.begin(), connections_.end(),
@@ -356,6 +366,7 @@ class FaultProxy {
     switch (c.verb) {
       case Verb::kPass:
       case Verb::kRefuse:
+      case Verb::kStall:
         mode_ = Mode{c.verb, 0, 0};
         break;
       case Verb::kDelay:
@@ -429,15 +440,15 @@ class FaultProxy {
     long since_start = long(std::chrono::duration_cast<Millis>(now - start_).count());
     FaultCommand c;
     long hold_ms = 0;
-    if (!blackhole_ends_) {
+    if (!hold_ends_) {
       FaultSchedule::Decision d = schedule_.next_decision();
       c = d.command;
       hold_ms = d.hold_ms;
     }
-    apply(c);  // a blackhole's end is a pass
+    apply(c);  // the end of a held stall is a pass
     say("fault %ld %s\n", since_start, describe(c).c_str());
-    blackhole_ends_ = hold_ms > 0;
-    next_fault_at_ = now + Millis(blackhole_ends_ ? hold_ms : schedule_.next_gap_ms());
+    hold_ends_ = hold_ms > 0;
+    next_fault_at_ = now + Millis(hold_ends_ ? hold_ms : schedule_.next_gap_ms());
   }
 
   // ---- Connections ----
@@ -507,8 +518,11 @@ class FaultProxy {
     c.truncate_deadline = now + kTruncateDrainLimit;
   }
 
+  // Blackhole and stall dial no new client upstream.
+  bool holding() const { return mode_.verb == Verb::kBlackhole || mode_.verb == Verb::kStall; }
+
   bool can_read(const Connection& c, const Flow& from) const {
-    if (from.eof || c.truncated) return false;
+    if (from.eof || c.truncated || mode_.verb == Verb::kStall) return false;
     return mode_.verb == Verb::kBlackhole || from.queued < kMaxQueuedBytes;
   }
 
@@ -519,7 +533,7 @@ class FaultProxy {
       if (delivered || now >= c.truncate_deadline) reset(c);
       return;
     }
-    if (c.upstream_state != Upstream::kConnected) return;
+    if (c.upstream_state != Upstream::kConnected || mode_.verb == Verb::kStall) return;
     if (!send_due(c, c.to_server, c.upstream, &counts_.bytes_to_server, now)) return;
     if (!send_due(c, c.to_client, c.client, &counts_.bytes_to_client, now)) return;
     if (c.truncated) return;
@@ -648,7 +662,7 @@ class FaultProxy {
     if (options_.random_faults) wake = next_fault_at_;
     for (auto& c : connections_) {
       if (c->truncated) wake = std::min(wake, now + kTruncateDrainPoll);
-      if (c->upstream_state != Upstream::kConnected) continue;
+      if (c->upstream_state != Upstream::kConnected || mode_.verb == Verb::kStall) continue;
       for (const Flow* f : {&c->to_server, &c->to_client})
         if (!f->blocked && !f->queue.empty()) wake = std::min(wake, f->queue.front().due);
     }
@@ -664,7 +678,7 @@ class FaultProxy {
   FaultSchedule schedule_;
   Clock::time_point start_;
   Clock::time_point next_fault_at_;
-  bool blackhole_ends_ = false;  // the schedule's next change ends its blackhole
+  bool hold_ends_ = false;  // the schedule's next change ends its stall
   Mode mode_;
   std::vector<std::unique_ptr<Connection>> connections_;
   Counts counts_;

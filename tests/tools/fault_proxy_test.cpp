@@ -472,6 +472,28 @@ TEST(FaultProxy, BlackholeSwallowsBothWaysUntilPass) {
   EXPECT_EQ(server.received(1), "b");
 }
 
+// A stall is what TCP sees of a path that stops and comes back: nothing moves, nothing is lost.
+TEST(FaultProxy, StallHoldsBothWaysAndLosesNothing) {
+  LoopbackServer server(LoopbackServer::Kind::kEcho);
+  ProxyProcess proxy("fault_proxy_stall", server.port());
+  Client a(proxy.port());
+  ASSERT_GE(a.round_trip("hello").count(), 0);
+
+  ASSERT_EQ(proxy.command("stall"), "ok stall");
+  a.send_text("held");
+  Client b(proxy.port());  // accepted, not dialed yet
+  b.send_text("b");
+  EXPECT_EQ(a.receive(1, 500ms), "");
+  EXPECT_EQ(server.received(0), "hello") << "bytes crossed a stall";
+  EXPECT_EQ(server.connections(), 1u) << "a client was dialed during a stall";
+
+  ASSERT_EQ(proxy.command("pass"), "ok pass");
+  a.send_text("again");
+  EXPECT_EQ(a.receive(9, 2s), "heldagain");  // in order, nothing lost
+  ASSERT_TRUE(test::wait_until([&] { return server.connections() == 2; }, 2s));
+  EXPECT_EQ(b.receive(1, 2s), "b");
+}
+
 TEST(FaultProxy, ResetSendsRstBothWaysAndKeepsTheMode) {
   LoopbackServer server(LoopbackServer::Kind::kEcho);
   ProxyProcess proxy("fault_proxy_reset", server.port());
