@@ -1075,6 +1075,13 @@ void Session::stop() {
     LOG_INFO("session", "%s: %zu unprocessed inbound item(s) dropped (unacknowledged)",
              s.session_id.c_str(), dropped);
   s.stop_token.cancel();
+  // An inbound thread waiting for room in a full job queue gives up (what it held was not
+  // acknowledged); a reply in flight ends early.
+  s.jobs.stop_waiting();
+  {
+    std::lock_guard<std::mutex> lock(s.reply_mutex);
+    if (s.current_reply) s.current_reply->cancel.cancel();
+  }
   if (s.inbound_thread.joinable()) s.inbound_thread.join();
   // A turn still open when the node goes away (it crashed, or the network dropped) is still what
   // the person said, and its frames were acknowledged: finish its transcript and store it rather

@@ -28,11 +28,11 @@ class WorkQueue {
     ready_.notify_one();
     return true;
   }
-  // Waits for room; false only if the queue was closed first.
+  // Waits for room; false if the queue was closed first, or is full after stop_waiting().
   bool push_wait(T item) {
     std::unique_lock<std::mutex> lock(mutex_);
-    room_.wait(lock, [&] { return closed_ || items_.size() < limit_; });
-    if (closed_) return false;
+    room_.wait(lock, [&] { return closed_ || no_waiting_ || items_.size() < limit_; });
+    if (closed_ || items_.size() >= limit_) return false;
     items_.push_back(std::move(item));
     ready_.notify_one();
     return true;
@@ -54,6 +54,13 @@ class WorkQueue {
     items_.pop_front();
     room_.notify_one();
     return Popped::kItem;
+  }
+  // From now on push_wait() does not wait: it pushes if there is room and refuses otherwise (a
+  // producer blocked on a consumer that is shutting down gives up; pops go on as before).
+  void stop_waiting() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    no_waiting_ = true;
+    room_.notify_all();
   }
   void close() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -85,6 +92,7 @@ class WorkQueue {
   std::condition_variable room_;
   std::deque<T> items_;
   bool closed_ = false;
+  bool no_waiting_ = false;
 };
 
 }  // namespace earshot::host

@@ -95,7 +95,7 @@ std::unique_ptr<Store> Store::open(const std::string& path, const StoreOptions& 
   const char* sync =
       options.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
   if (!store->exec("PRAGMA journal_mode=WAL;", &err) || !store->exec(sync, &err) ||
-      !store->exec(kSchema, &err)) {
+      !store->exec(kSchema, &err) || !store->migrate(&err)) {
     *error = path + ": " + err;
     return nullptr;
   }
@@ -104,6 +104,16 @@ std::unique_ptr<Store> Store::open(const std::string& path, const StoreOptions& 
 
 Store::~Store() {
   sqlite3_close(db_);
+}
+
+// Columns added since the first schema, for databases made before them.
+bool Store::migrate(std::string* error) {
+  Statement info(db_, "SELECT 1 FROM pragma_table_info('turns') WHERE name = 'first_seq'");
+  if (info.ok() && info.step() == SQLITE_ROW) return true;
+  return exec(
+      "ALTER TABLE turns ADD COLUMN first_seq INTEGER NOT NULL DEFAULT -1;"
+      "ALTER TABLE turns ADD COLUMN last_seq INTEGER NOT NULL DEFAULT -1;",
+      error);
 }
 
 bool Store::exec(const char* sql, std::string* error) {
@@ -238,13 +248,14 @@ CommitResult Store::add_turn(const TurnRecord& t, const SeqRange& seqs, uint64_t
           return f;
         Statement s(db_,
                     "INSERT INTO turns (session_id, node_id, turn_id, transcript, language, reply, "
-                    "reply_full, interrupted, started_at_ms, timings_json) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                    "reply_full, interrupted, started_at_ms, timings_json, first_seq, last_seq) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
         if (!s.ok()) return *error = describe(db_, "storing a turn"), CommitResult::kFailed;
         s.text(1, t.session_id).text(2, t.node_id).text(3, t.turn_id).text(4, t.transcript);
         s.text(5, t.language).text(6, t.reply).text(7, t.reply_full);
         s.integer(8, t.interrupted ? 1 : 0).integer(9, t.started_at_ms);
         s.text(10, t.timings_json.empty() ? "{}" : t.timings_json);
+        s.integer(11, int64_t(seqs.first)).integer(12, int64_t(seqs.last));
         if (s.step() != SQLITE_DONE || !advance_high_water(t.node_id, seqs.last))
           return *error = describe(db_, "storing a turn"), CommitResult::kFailed;
         if (row_id) *row_id = sqlite3_last_insert_rowid(db_);
@@ -324,7 +335,7 @@ uint64_t Store::page_count() {
 namespace {
 constexpr const char* kTurnColumns =
     "SELECT session_id, node_id, turn_id, transcript, language, reply, reply_full, interrupted, "
-    "started_at_ms, timings_json FROM turns ";
+    "started_at_ms, timings_json, first_seq, last_seq FROM turns ";
 
 TurnRecord read_turn(Statement& s) {
   TurnRecord t;
@@ -338,6 +349,8 @@ TurnRecord read_turn(Statement& s) {
   t.interrupted = s.column_int(7) != 0;
   t.started_at_ms = s.column_int(8);
   t.timings_json = s.column_text(9);
+  t.first_seq = s.column_int(10);
+  t.last_seq = s.column_int(11);
   return t;
 }
 }  // namespace

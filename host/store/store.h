@@ -40,6 +40,9 @@ struct TurnRecord {
   bool interrupted = false;
   int64_t started_at_ms = 0;  // wall clock, ms since the epoch
   std::string timings_json;
+  // The microphone frames it covers (every frame since the previous commit); -1 in rows stored
+  // before these columns existed.
+  int64_t first_seq = -1, last_seq = -1;
 };
 
 struct SessionRecord {
@@ -127,6 +130,7 @@ class Store {
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   bool exec(const char* sql, std::string* error);
+  bool migrate(std::string* error);
   CommitResult in_transaction(const std::function<CommitResult()>& body, std::string* error);
   CommitResult check_fence(const std::string& node_id, uint64_t epoch, uint64_t first_seq,
                            std::string* error);

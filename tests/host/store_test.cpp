@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "tests/support/subprocess.h"
 #include "tests/support/test_audio.h"
 
 namespace earshot::host {
@@ -54,6 +55,8 @@ TEST(Store, TurnsAndSegmentsSurviveReopening) {
   ASSERT_EQ(turns.size(), 1u);
   EXPECT_EQ(turns[0].reply, "It is");
   EXPECT_EQ(turns[0].reply_full, "It is noon.");
+  EXPECT_EQ(turns[0].first_seq, 0);
+  EXPECT_EQ(turns[0].last_seq, 9);
   EXPECT_TRUE(turns[0].interrupted);
   EXPECT_EQ(store->segments("kitchen").size(), 2u);
   EXPECT_EQ(store->segments("kitchen")[0].text, "the kettle is on");
@@ -115,6 +118,43 @@ TEST(Store, ASupersededSessionCanNeitherStoreNorAdvanceAndNothingIsStoredTwice) 
   EXPECT_EQ(segments[1].text, "delivered again");
   EXPECT_TRUE(store->turns().empty());
   EXPECT_EQ(*store->acked_seq("n"), 220u);
+}
+
+// A database from before turns had seq columns opens, keeps its turns (seqs -1), and stores new
+// turns with theirs.
+TEST(Store, ADatabaseFromTheFirstSchemaIsMigrated) {
+  const std::string path = test::scratch_dir("store_migrate") + "/earshot.db";
+  unlink(path.c_str());
+  ASSERT_EQ(
+      test::run_command(
+          {"sqlite3", path,
+           "CREATE TABLE turns (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, node_id TEXT "
+           "NOT NULL DEFAULT '', turn_id TEXT NOT NULL, transcript TEXT NOT NULL, language "
+           "TEXT NOT NULL DEFAULT '', reply TEXT NOT NULL DEFAULT '', reply_full TEXT NOT "
+           "NULL DEFAULT '', interrupted INTEGER NOT NULL DEFAULT 0, started_at_ms INTEGER "
+           "NOT NULL, timings_json TEXT NOT NULL DEFAULT '{}');"
+           "INSERT INTO turns (session_id, node_id, turn_id, transcript, started_at_ms) "
+           "VALUES ('s0', 'hall', 't1', 'an old turn', 1);"},
+          path + ".sqlite3"),
+      0);
+  std::string error;
+  auto store = Store::open(path, {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto claim = store->claim_node("hall", &error);
+  ASSERT_TRUE(claim) << error;
+  TurnRecord t;
+  t.session_id = "s1";
+  t.node_id = "hall";
+  t.turn_id = "t1";
+  t.transcript = "a new turn";
+  ASSERT_EQ(store->add_turn(t, {5, 80}, claim->epoch, nullptr, &error), CommitResult::kStored)
+      << error;
+  auto turns = store->turns();
+  ASSERT_EQ(turns.size(), 2u);
+  EXPECT_EQ(turns[0].transcript, "an old turn");
+  EXPECT_EQ(turns[0].first_seq, -1);
+  EXPECT_EQ(turns[1].first_seq, 5);
+  EXPECT_EQ(turns[1].last_seq, 80);
 }
 
 TEST(Store, SessionsAreOpenedAndClosed) {
