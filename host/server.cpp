@@ -547,8 +547,12 @@ bool BridgeServer::start(std::string* error) {
   info.ka_probes = 3;
   info.ka_interval = 5;
   if (!s.config.tls_cert.empty()) {
-    info.options |=
-        LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+    // One port for both: a connection whose first bytes are not a TLS hello is served in plain
+    // text. lws 4.1 needs both options for that, ALLOW_NON_SSL_ON_SSL_PORT alone refuses http://
+    // and ws:// (docs/deploy.md: curl http://bridge:8765/healthz on the TLS setup).
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+                    LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+                    LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
     info.ssl_cert_filepath = s.config.tls_cert.c_str();
     info.ssl_private_key_filepath = s.config.tls_key.c_str();
   }

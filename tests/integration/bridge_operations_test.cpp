@@ -1,0 +1,158 @@
+// earshot-bridge as an operator meets it: --check, start-up errors, the command line, one port for
+// plain and TLS clients, and HTTP responses over HTTP/1.1 and HTTP/2. Real bridge processes on
+// loopback with the embedded engines that load in a moment (echo, flite); test servers stand in for
+// the engine servers; Debian's curl (built with HTTP/2), openssl and sqlite3 are the clients.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "tests/support/fake_http_server.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_audio.h"
+
+namespace earshot {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Subprocess;
+
+const std::string kNode = std::string(EARSHOT_BINARY_DIR) + "/device/earshot-node";
+const std::string kBridge = std::string(EARSHOT_BINARY_DIR) + "/host/earshot-bridge";
+
+// A self-signed certificate for 127.0.0.1 in `dir`: cert.pem and key.pem.
+void make_certificate(const std::string& dir) {
+  ASSERT_EQ(test::run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                               "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "2",
+                               "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                              dir + "/openssl"),
+            0)
+      << test::read_file(dir + "/openssl.err");
+}
+
+// A bridge with its config, store and logs in a scratch directory.
+struct BridgeProcess {
+  std::string dir;
+  int port = test::free_port();
+  std::unique_ptr<Subprocess> process;
+
+  explicit BridgeProcess(const std::string& name) : dir(test::scratch_dir(name)) {}
+  std::string config() const { return dir + "/bridge.toml"; }
+  // [server] on 127.0.0.1 and the free port, then `server` (more keys), node tokens n0/n1, the
+  // store (in the directory unless given), then `sections`.
+  void write_config(const std::string& server, const std::string& sections,
+                    std::string store = "") {
+    if (store.empty()) store = dir + "/earshot.db";
+    std::ofstream(config()) << "[server]\nlisten = \"127.0.0.1\"\nport = " << port << "\n"
+                            << server << "[nodes]\nn0 = \"t0\"\nn1 = \"t1\"\n"
+                            << "[store]\npath = \"" << store << "\"\n"
+                            << sections;
+  }
+  // The self-signed certificate made by make_certificate(dir), as [server] keys.
+  std::string tls() const {
+    return "tls_cert = \"" + dir + "/cert.pem\"\ntls_key = \"" + dir + "/key.pem\"\n";
+  }
+  // Starts it and waits for it to listen.
+  void start(const std::string& tag = "bridge") {
+    process = std::make_unique<Subprocess>(std::vector<std::string>{kBridge, "--config", config()},
+                                           dir + "/" + tag);
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          return process->stdout_text().find("listening on port") != std::string::npos ||
+                 !process->running();
+        },
+        60s));
+    ASSERT_TRUE(process->running()) << process->stderr_text();
+  }
+  int stop() {
+    process->signal(SIGTERM);
+    return process->wait(20s);
+  }
+  // Runs earshot-bridge with `args` on this config to its end: the exit code, and stdout + stderr.
+  std::pair<int, std::string> run(std::vector<std::string> args, const std::string& tag) {
+    std::vector<std::string> argv = {kBridge, "--config", config()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Subprocess p(argv, dir + "/" + tag);
+    const int code = p.wait(30s);
+    return {code, p.stdout_text() + p.stderr_text()};
+  }
+  std::string url(const std::string& scheme, const std::string& path) const {
+    return scheme + "://127.0.0.1:" + std::to_string(port) + path;
+  }
+};
+
+// curl's exit code, body and the HTTP version it spoke; `how` is e.g. {"--http2"}. -k: the
+// certificate is self-signed.
+struct Fetched {
+  int code = -1;
+  std::string body, http_version, error;
+};
+Fetched curl(const BridgeProcess& b, const std::string& url, std::vector<std::string> how) {
+  static int count = 0;
+  const std::string out = b.dir + "/curl-" + std::to_string(++count);
+  std::vector<std::string> argv = {"curl", "-sS",         "-k", "--max-time",     "20",
+                                   "-o",   out + ".body", "-w", "%{http_version}"};
+  argv.insert(argv.end(), how.begin(), how.end());
+  argv.push_back(url);
+  Fetched f;
+  f.code = test::run_command(argv, out, 30s, &f.http_version);
+  f.body = test::read_file(out + ".body");
+  f.error = test::read_file(out + ".err");
+  return f;
+}
+
+// Engines that start at once: the embedded echo LLM and flite, and a speech recogniser whose
+// server is never asked (no turn is taken) in place of pocketsphinx, which takes seconds to load.
+const std::string kQuickEngines =
+    "[stt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+
+// A node streaming to the bridge until it says it is connected; then stopped.
+void expect_node_connects(const BridgeProcess& bridge, std::vector<std::string> link,
+                          const std::string& id, const std::string& tag) {
+  std::vector<std::string> argv = {
+      kNode,         "--node-id", id,     "--token", "t" + id.substr(1),
+      "--log-plain", "--source",  "file", "--file",  test::data_path("whisper.cpp/jfk.wav"),
+      "--sink",      "none"};
+  argv.insert(argv.end(), link.begin(), link.end());
+  Subprocess node(argv, bridge.dir + "/" + tag);
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        return node.stderr_text().find("connected: session") != std::string::npos ||
+               !node.running();
+      },
+      30s));
+  EXPECT_NE(node.stderr_text().find("connected: session"), std::string::npos) << tag << ":\n"
+                                                                              << node.stderr_text();
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait(20s), 0) << node.stderr_text();
+}
+
+// docs/deploy.md says ws:// and wss:// (and http:// and https://) share the port when TLS
+// is on; http:// was refused. All four work, and so does a node on either.
+TEST(BridgeTls, PlainAndTlsClientsShareThePort) {
+  BridgeProcess bridge("bridge_tls_port");
+  make_certificate(bridge.dir);
+  bridge.write_config(bridge.tls(), kQuickEngines);
+  bridge.start();
+  Fetched plain = curl(bridge, bridge.url("http", "/healthz"), {});
+  EXPECT_EQ(plain.code, 0) << plain.error;
+  EXPECT_EQ(plain.body, "ok\n");
+  Fetched tls = curl(bridge, bridge.url("https", "/healthz"), {});
+  EXPECT_EQ(tls.code, 0) << tls.error;
+  EXPECT_EQ(tls.body, "ok\n");
+  expect_node_connects(bridge, {"--url", bridge.url("ws", "/")}, "n0", "node-ws");
+  expect_node_connects(bridge,
+                       {"--url", bridge.url("wss", "/"), "--ca-file", bridge.dir + "/cert.pem"},
+                       "n1", "node-wss");
+  EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+}
+
+}  // namespace
+}  // namespace earshot
