@@ -58,6 +58,9 @@ struct TickTimer {
   void* owner = nullptr;
 };
 
+// The most an HTTP response body write carries (lws's own HTTP/2 examples write 4 KB at a time).
+constexpr size_t kHttpPiece = 4096;
+
 struct HttpState {
   std::string* body;
   size_t sent;
@@ -413,13 +416,23 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
     }
     case LWS_CALLBACK_HTTP_WRITEABLE: {
       if (!st->body) return -1;
-      const size_t chunk = std::min<size_t>(16384, st->body->size() - st->sent);
-      std::vector<unsigned char> buf(LWS_PRE + chunk);
-      memcpy(buf.data() + LWS_PRE, st->body->data() + st->sent, chunk);
-      st->sent += chunk;
+      // One piece per writeable callback. Over HTTP/2 a write must fit the peer's flow-control
+      // window and a DATA frame (16 KB writes cut /metrics at ~4 KB and reset the stream). So at
+      // most kHttpPiece bytes, and never more than the window lws reports (-1: no flow control,
+      // as in HTTP/1.1); with the window shut, wait to be called back when the peer opens it.
+      size_t piece = std::min(kHttpPiece, st->body->size() - st->sent);
+      const lws_fileofs_t window = lws_get_peer_write_allowance(wsi);
+      if (window == 0) {
+        lws_callback_on_writable(wsi);
+        return 0;
+      }
+      if (window > 0) piece = std::min(piece, size_t(window));
+      unsigned char buf[LWS_PRE + kHttpPiece];
+      memcpy(buf + LWS_PRE, st->body->data() + st->sent, piece);
+      st->sent += piece;
       const bool last = st->sent >= st->body->size();
-      if (lws_write(wsi, buf.data() + LWS_PRE, chunk,
-                    last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < int(chunk))
+      if (lws_write(wsi, buf + LWS_PRE, piece, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+          int(piece))
         return -1;
       if (!last) {
         lws_callback_on_writable(wsi);
