@@ -19,6 +19,7 @@
 #include "host/outbox.h"
 #include "host/session.h"
 #include "host/store/store.h"
+#include "host/tls_files.h"
 #include "host/web_client.h"
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
@@ -560,6 +561,12 @@ bool BridgeServer::start(std::string* error) {
   info.ka_probes = 3;
   info.ka_interval = 5;
   if (!s.config.tls_cert.empty()) {
+    // lws says only that its context failed, for a bad file as for a port in use: name the file.
+    if (std::string problem = check_tls_files(s.config.tls_cert, s.config.tls_key);
+        !problem.empty()) {
+      *error = problem;
+      return false;
+    }
     // One port for both: a connection whose first bytes are not a TLS hello is served in plain
     // text. lws 4.1 needs both options for that, ALLOW_NON_SSL_ON_SSL_PORT alone refuses http://
     // and ws:// (docs/deploy.md: curl http://bridge:8765/healthz on the TLS setup).
@@ -570,10 +577,9 @@ bool BridgeServer::start(std::string* error) {
     info.ssl_private_key_filepath = s.config.tls_key.c_str();
   }
   s.context = lws_create_context(&info);
-  if (!s.context) {
+  if (!s.context) {  // the certificate and key loaded above: what is left is the socket
     *error = "cannot listen on " + s.config.listen + ":" + std::to_string(s.config.port) +
-             (s.config.tls_cert.empty() ? "" : " with certificate " + s.config.tls_cert) +
-             " (port in use, or a bad certificate/key)";
+             " (port in use, or not an address of this machine)";
     return false;
   }
   s.vhost = lws_get_vhost_by_name(s.context, "default");

@@ -113,6 +113,50 @@ Fetched curl(const BridgeProcess& b, const std::string& url, std::vector<std::st
 const std::string kQuickEngines =
     "[stt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
 
+// A missing certificate read "port in use, or a bad certificate/key". The file is named;
+// a port that another socket holds is said to be in use, and nothing about certificates.
+TEST(BridgeStart, AMissingCertificateIsNamedAndABusyPortIsSaidToBeInUse) {
+  BridgeProcess bridge("bridge_start_errors");
+  make_certificate(bridge.dir);
+  const std::string missing = bridge.dir + "/missing.pem";
+  bridge.write_config("tls_cert = \"" + missing + "\"\ntls_key = \"" + bridge.dir + "/key.pem\"\n",
+                      kQuickEngines);
+  auto [code1, out1] = bridge.run({}, "no-cert");
+  EXPECT_EQ(code1, 1) << out1;
+  EXPECT_NE(out1.find("TLS certificate '" + missing + "': No such file or directory"),
+            std::string::npos)
+      << out1;
+  EXPECT_EQ(out1.find("port in use"), std::string::npos) << out1;
+
+  // The key given as the certificate: not PEM certificate, said so.
+  bridge.write_config(
+      "tls_cert = \"" + bridge.dir + "/key.pem\"\ntls_key = \"" + bridge.dir + "/key.pem\"\n",
+      kQuickEngines);
+  auto [code2, out2] = bridge.run({}, "key-as-cert");
+  EXPECT_EQ(code2, 1) << out2;
+  EXPECT_NE(out2.find("TLS certificate '" + bridge.dir + "/key.pem' is not a PEM certificate"),
+            std::string::npos)
+      << out2;
+
+  // Good files, but the port is taken.
+  bridge.write_config(bridge.tls(), kQuickEngines);
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(bridge.port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << strerror(errno);
+  ASSERT_EQ(listen(holder, 1), 0);
+  auto [code3, out3] = bridge.run({}, "port-taken");
+  close(holder);
+  EXPECT_EQ(code3, 1) << out3;
+  EXPECT_NE(
+      out3.find("cannot listen on 127.0.0.1:" + std::to_string(bridge.port) + " (port in use"),
+      std::string::npos)
+      << out3;
+  EXPECT_EQ(out3.find("certificate"), std::string::npos) << out3;
+}
+
 // A node streaming to the bridge until it says it is connected; then stopped.
 void expect_node_connects(const BridgeProcess& bridge, std::vector<std::string> link,
                           const std::string& id, const std::string& tag) {
