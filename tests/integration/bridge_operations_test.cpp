@@ -113,6 +113,21 @@ Fetched curl(const BridgeProcess& b, const std::string& url, std::vector<std::st
 const std::string kQuickEngines =
     "[stt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
 
+// A malformed engine URL is a config error, with --check and without: exit 2, naming the key.
+TEST(BridgeCheck, AMalformedEngineUrlIsAConfigErrorNamingTheKey) {
+  for (const char* url : {"htp:/nowhere", "http:///v1", "http://127.0.0.1:99999/v1", "127.0.0.1"}) {
+    BridgeProcess bridge("bridge_check_url");
+    bridge.write_config("",
+                        std::string("[llm]\nengine = \"openai\"\nbase_url = \"") + url + "\"\n");
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"--check"}, {}}) {
+      auto [code, out] = bridge.run(args, "run");
+      EXPECT_EQ(code, 2) << url << "\n" << out;
+      EXPECT_NE(out.find(std::string("config: llm.base_url: '") + url + "'"), std::string::npos)
+          << out;
+    }
+  }
+}
+
 // A missing certificate read "port in use, or a bad certificate/key". The file is named;
 // a port that another socket holds is said to be in use, and nothing about certificates.
 TEST(BridgeStart, AMissingCertificateIsNamedAndABusyPortIsSaidToBeInUse) {
