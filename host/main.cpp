@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "host/bridge_check.h"
 #include "host/bridge_config.h"
 #include "host/engine_factory.h"
 #include "host/log.h"
@@ -47,7 +48,9 @@ int main(int argc, char** argv) {
   app.add_option("--store", store_path, "override store.path (\"\" for no store)");
   app.add_flag("--allow-anonymous", anonymous, "accept nodes without a token (local demos)");
   app.add_flag("--print-turns", print_turns, "print every turn (transcript, reply, timings)");
-  app.add_flag("--check", check, "validate the config and start the engines, then exit");
+  app.add_flag("--check", check,
+               "validate the config, check its files, load the engines and ask the engine "
+               "servers, then exit (0: all well)");
   CLI11_PARSE(app, argc, argv);
 
   BridgeConfig config;
@@ -68,6 +71,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   set_log_level(parse_level(config.log_level));
+  if (check) return run_bridge_check(config);
 
   Services services;
   services.turn = config.turn;
@@ -93,11 +97,6 @@ int main(int argc, char** argv) {
   services.stt = engines.stt.get();
   services.llm = engines.llm.get();
   services.tts = engines.tts.get();
-  if (check) {
-    printf("earshot-bridge: config OK; engines: stt=%s llm=%s tts=%s\n",
-           engines.stt->name().c_str(), engines.llm->name().c_str(), engines.tts->name().c_str());
-    return 0;
-  }
   std::mutex print_mutex;
   if (print_turns) {
     services.on_turn = [&print_mutex](const TurnReport& r) {

@@ -113,6 +113,97 @@ Fetched curl(const BridgeProcess& b, const std::string& url, std::vector<std::st
 const std::string kQuickEngines =
     "[stt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n";
 
+// An engine server that answers /models as vLLM does.
+test::FakeHttpServer::Handler answering(int status) {
+  return [status](const test::HttpRequestSeen&, test::HttpResponder& r) {
+    r.full(status, "application/json", R"({"object":"list","data":[{"id":"m","object":"model"}]})");
+  };
+}
+
+// --check said OK with every engine server down, with base_url = "htp:/nowhere" and with
+// no TLS key. Now it asks every server, loads the certificate and key, and looks at the store's
+// directory: one line per item, exit 1 on any problem.
+TEST(BridgeCheck, AsksEveryEngineServerAndNamesEveryProblemOnItsOwnLine) {
+  test::FakeHttpServer llm(answering(200));
+  // Accepts and says nothing until the bridge gives up on it.
+  test::FakeHttpServer silent(
+      [](const test::HttpRequestSeen&, test::HttpResponder& r) { r.wait_ms(20000); });
+  const int dead = test::free_port();  // nothing listens there
+  BridgeProcess bridge("bridge_check_problems");
+  make_certificate(bridge.dir);
+  // The certificate without its key, a store in a directory that is not there, and three servers:
+  // one answering, one down, one silent.
+  const std::string missing_key = bridge.dir + "/missing.key";
+  bridge.write_config(
+      "tls_cert = \"" + bridge.dir + "/cert.pem\"\ntls_key = \"" + missing_key + "\"\n",
+      "[stt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:" + std::to_string(dead) +
+          "/v1\"\n[llm]\nengine = \"openai\"\nbase_url = \"" + llm.base_url() +
+          "\"\nmodel = \"m\"\n[tts]\nengine = \"openai\"\nbase_url = \"" + silent.base_url() +
+          "\"\nmodel = \"kokoro\"\n",
+      bridge.dir + "/no-dir/earshot.db");
+  auto [code, out] = bridge.run({"--check"}, "check");
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("llm: openai at " + llm.base_url() + " (model m): answering (HTTP 200)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("stt: openai at http://127.0.0.1:" + std::to_string(dead) +
+                     "/v1: NOT answering: http://127.0.0.1:" + std::to_string(dead) +
+                     " refused the connection"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("tts: openai at " + silent.base_url() + " (model kokoro): NOT answering: "),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("server: TLS key '" + missing_key + "': No such file or directory"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("store: cannot create '" + bridge.dir + "/no-dir/earshot.db': directory '" +
+                     bridge.dir + "/no-dir': No such file or directory"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("check failed: 4 problem(s)"), std::string::npos) << out;
+  EXPECT_EQ(out.find("check OK"), std::string::npos) << out;
+  // The answering server was asked for its model list.
+  const std::vector<test::HttpRequestSeen> asked = llm.requests();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].method, "GET");
+  EXPECT_EQ(asked[0].path, "/v1/models");
+}
+
+TEST(BridgeCheck, PassesWhenAllIsWellAndAnyHttpStatusCountsAsAnswering) {
+  // A server that wants a key we do not send is still up: 401 is an answer.
+  test::FakeHttpServer llm(answering(401));
+  test::FakeHttpServer stt(answering(200));
+  BridgeProcess bridge("bridge_check_ok");
+  make_certificate(bridge.dir);
+  bridge.write_config(bridge.tls(), "[stt]\nengine = \"openai\"\nbase_url = \"" + stt.base_url() +
+                                        "/\"\n[llm]\nengine = \"openai\"\nbase_url = \"" +
+                                        llm.base_url() +
+                                        "\"\nmodel = \"m\"\napi_key = \"k3y\"\n"
+                                        "[tts]\nengine = \"flite\"\n");
+  auto [code, out] = bridge.run({"--check"}, "check");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("llm: openai at " + llm.base_url() + " (model m): answering (HTTP 401)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("stt: openai at " + stt.base_url() + "/: answering (HTTP 200)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("tts: flite: embedded, loaded"), std::string::npos) << out;
+  EXPECT_NE(out.find("load and match"), std::string::npos) << out;
+  EXPECT_NE(out.find("check OK"), std::string::npos) << out;
+  // The key goes along (the server may list models only to those who have one); a trailing slash
+  // in base_url does not double.
+  std::vector<test::HttpRequestSeen> asked = llm.requests();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].headers["authorization"], "Bearer k3y");
+  asked = stt.requests();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].path, "/v1/models");
+  // --check opened no store.
+  EXPECT_EQ(access((bridge.dir + "/earshot.db").c_str(), F_OK), -1);
+}
+
 // A malformed engine URL is a config error, with --check and without: exit 2, naming the key.
 TEST(BridgeCheck, AMalformedEngineUrlIsAConfigErrorNamingTheKey) {
   for (const char* url : {"htp:/nowhere", "http:///v1", "http://127.0.0.1:99999/v1", "127.0.0.1"}) {
