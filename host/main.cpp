@@ -51,7 +51,16 @@ int main(int argc, char** argv) {
   app.add_flag("--check", check,
                "validate the config, check its files, load the engines and ask the engine "
                "servers, then exit (0: all well)");
-  CLI11_PARSE(app, argc, argv);
+  // A command line that does not parse is bad configuration: exit 2, like a bad config file
+  // (systemd's RestartPreventExitStatus=2), not CLI11's own codes (104, 109, ...).
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints CLI11's message to stderr
+    return 2;
+  }
 
   BridgeConfig config;
   if (config_path.empty() && access("/etc/earshot/bridge.toml", R_OK) == 0)

@@ -263,6 +263,31 @@ TEST(BridgeStart, AMissingCertificateIsNamedAndABusyPortIsSaidToBeInUse) {
   EXPECT_EQ(out3.find("certificate"), std::string::npos) << out3;
 }
 
+// A command line CLI11 cannot parse exited with CLI11's own codes (104, 109); now 2, the code
+// for bad configuration, which systemd does not retry, with CLI11's message. --help exits 0.
+TEST(BridgeCli, CommandLineErrorsExit2AndHelpExits0) {
+  const std::string dir = test::scratch_dir("bridge_cli");
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--no-such-flag"}, 2, "The following argument was not expected: --no-such-flag"},
+      {{"--port", "notanumber"}, 2, "--port"},
+      {{"--config"}, 2, "--config"},
+      {{"--help"}, 0, "--check"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {kBridge};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    Subprocess bridge(argv, dir + "/cli");
+    EXPECT_EQ(bridge.wait(20s), c.code) << c.args[0];
+    EXPECT_NE((bridge.stderr_text() + bridge.stdout_text()).find(c.says), std::string::npos)
+        << bridge.stderr_text() << bridge.stdout_text();
+  }
+}
+
 // A node streaming to the bridge until it says it is connected; then stopped.
 void expect_node_connects(const BridgeProcess& bridge, std::vector<std::string> link,
                           const std::string& id, const std::string& tag) {
