@@ -36,24 +36,25 @@ class Report {
   int problems_ = 0;
 };
 
-// "" if `path` can be written: the file itself when it exists, else a new file in its directory.
-std::string unwritable(const std::string& path) {
+// "" if SQLite can keep a database at `path`: the file, when it exists, can be read and written,
+// and its directory can be written, since the WAL and shared-memory files go beside it.
+std::string store_unusable(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return "'" + path + "' is a directory, not a file";
     if (access(path.c_str(), R_OK | W_OK) != 0)
       return "cannot write '" + path + "': " + strerror(errno);
-    return "";
   }
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
   if (stat(dir.c_str(), &st) != 0)
     return "cannot create '" + path + "': directory '" + dir + "': " + strerror(errno);
   if (!S_ISDIR(st.st_mode)) return "cannot create '" + path + "': '" + dir + "' is not a directory";
   if (access(dir.c_str(), W_OK | X_OK) != 0)
-    return "cannot create '" + path + "': directory '" + dir + "': " + strerror(errno);
+    return "cannot write in '" + dir +
+           "', where the database and its WAL files go: " + strerror(errno);
   return "";
 }
 
@@ -78,7 +79,7 @@ void check_server(const ServerConfig& s, Report* report) {
 
 void check_store(const std::string& path, Report* report) {
   if (path.empty()) return report->ok("store: off");
-  if (std::string why = unwritable(path); !why.empty()) return report->problem("store: " + why);
+  if (std::string why = store_unusable(path); !why.empty()) return report->problem("store: " + why);
   report->ok("store: '" + path + "' can be written");
 }
 

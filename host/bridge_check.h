@@ -1,9 +1,8 @@
 // earshot-bridge --check: proves what can be proved of a valid config without serving anyone.
-//   server  the TLS certificate and key load as PEM and belong together; web_root's index.html
-//   reads store   the database file can be written (or, while it does not exist, created in its
-//   directory) engines each engine starts: an embedded one loads its model; an openai one's server
-//   answers
-//           HTTP at {base_url}/models within 3 s (any status: it is up, whatever it thinks of us)
+//   server:  the TLS certificate and key load as PEM and belong together; web_root's page reads.
+//   store:   the database file and its directory can be written (SQLite keeps WAL files there).
+//   engines: an embedded engine loads its model; an openai engine's server answers HTTP at
+//            {base_url}/models within 3 s (any status: it is up, whatever it thinks of us).
 // One line per item: what is well on stdout, each problem on stderr. It opens no store and
 // listens on no port, so it can run beside a live bridge.
 #pragma once
