@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "host/listen_check.h"
 #include "host/log.h"
 #include "host/outbox.h"
 #include "host/session.h"
@@ -576,10 +577,14 @@ bool BridgeServer::start(std::string* error) {
     info.ssl_cert_filepath = s.config.tls_cert.c_str();
     info.ssl_private_key_filepath = s.config.tls_key.c_str();
   }
+  const std::string where = s.config.listen + ":" + std::to_string(s.config.port);
+  if (std::string problem = check_can_listen(s.config.listen, s.config.port); !problem.empty()) {
+    *error = "cannot listen on " + where + ": " + problem;
+    return false;
+  }
   s.context = lws_create_context(&info);
-  if (!s.context) {  // the certificate and key loaded above: what is left is the socket
-    *error = "cannot listen on " + s.config.listen + ":" + std::to_string(s.config.port) +
-             " (port in use, or not an address of this machine)";
+  if (!s.context) {  // the files and the address were fine a moment ago: most likely a race
+    *error = "cannot listen on " + where + " (port in use, or not an address of this machine)";
     return false;
   }
   s.vhost = lws_get_vhost_by_name(s.context, "default");
