@@ -30,12 +30,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (loaded.check) {
-    std::string problem = NodePipeline::check(config);
-    if (!problem.empty()) {
-      fprintf(stderr, "earshot-node: check failed: %s\n", problem.c_str());
+    // Exit 2 above for a config that is wrong in itself; 1 here for what it names that is missing
+    // or unusable on this machine, one line each, so one run shows everything to fix.
+    const std::vector<std::string> problems = NodePipeline::check(config);
+    for (const std::string& problem : problems)
+      fprintf(stderr, "earshot-node: check: %s\n", problem.c_str());
+    if (!problems.empty()) {
+      fprintf(stderr, "earshot-node: check failed: %zu problem(s)\n", problems.size());
       return 1;
     }
-    printf("earshot-node: config%s and audio devices OK\n",
+    printf("earshot-node: config%s, its files and audio devices OK\n",
            loaded.config_path.empty() ? "" : (" " + loaded.config_path).c_str());
     return 0;
   }

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <variant>
 
+#include "device/link/bridge_url.h"
+
 namespace earshot::device {
 namespace {
 
@@ -266,8 +268,9 @@ std::string validate(const NodeConfig& c) {
     return bad("node.node_id: must be 1-64 of [A-Za-z0-9._-], got '" + c.node_id + "'");
   if (c.mode != "conversation" && c.mode != "ambient")
     return bad("node.mode: must be conversation or ambient, got '" + c.mode + "'");
-  if (c.url.rfind("ws://", 0) != 0 && c.url.rfind("wss://", 0) != 0)
-    return bad("host.url: must start with ws:// or wss://, got '" + c.url + "'");
+  BridgeUrl url;
+  std::string url_error;
+  if (!parse_bridge_url(c.url, &url, &url_error)) return bad("host.url: " + url_error);
   if (c.source != "alsa" && c.source != "file" && c.source != "stdin")
     return bad("capture.source: must be alsa, file or stdin, got '" + c.source + "'");
   if (c.source == "file" && c.file.empty()) return bad("capture.file: required when source = file");

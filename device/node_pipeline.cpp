@@ -10,7 +10,9 @@
 
 #include "device/audio/audio_source.h"
 #include "device/audio/capture_thread.h"
+#include "device/audio/optional_libs.h"
 #include "device/audio/spsc_ring.h"
+#include "device/config_paths_check.h"
 #include "device/latency_meter.h"
 #include "device/link/node_link.h"
 #include "device/link/speech_buffer.h"
@@ -608,26 +610,25 @@ NodeStats NodePipeline::stats() const {
   return s;
 }
 
-std::string NodePipeline::check(const NodeConfig& config) {
-  std::string problem = validate(config);
-  if (!problem.empty()) return problem;
+std::vector<std::string> NodePipeline::check(const NodeConfig& config) {
+  std::vector<std::string> problems = check_config_paths(config);
   std::string error;
+  // The capture device opens, or the capture file is audio; either at a rate we can take.
   std::unique_ptr<AudioSource> source = make_source(config);
-  if (!source || !source->open(&error)) return "capture: " + error;
-  const AudioFormat f = source->format();
-  if (!dsp::Resampler::is_supported_rate(f.sample_rate))
-    return "capture: unsupported sample rate " + std::to_string(f.sample_rate) + " Hz";
-  if (config.sink != "none") {
+  if (!source || !source->open(&error)) {
+    problems.push_back("capture: " + error);
+  } else if (!dsp::Resampler::is_supported_rate(source->format().sample_rate)) {
+    problems.push_back("capture: unsupported sample rate " +
+                       std::to_string(source->format().sample_rate) + " Hz");
+  }
+  if (config.sink == "alsa") {
     std::unique_ptr<AudioSink> sink = make_sink(config);
-    if (!sink || !sink->open(&error)) return "playback: " + error;
+    if (!sink || !sink->open(&error)) problems.push_back("playback: " + error);
+  } else if (config.sink == "wav" && !sndfile_api(&error)) {
+    problems.push_back("playback: " + error);
   }
-  if (!config.record.empty()) {
-    std::unique_ptr<OggOpusRecorder> r =
-        OggOpusRecorder::create(config.record, dsp::kSampleRate, &error);
-    if (!r) return "record: " + error;
-    r->close(&error);
-  }
-  return "";
+  if (!config.record.empty() && !opusenc_api(&error)) problems.push_back("record: " + error);
+  return problems;
 }
 
 }  // namespace earshot::device

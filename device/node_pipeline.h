@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "device/node_config.h"
 
@@ -53,9 +54,11 @@ class NodePipeline {
 
   NodeStats stats() const;
 
-  // Checks that config and devices work without streaming (earshot-node --check). Returns "" or
-  // the first problem found.
-  static std::string check(const NodeConfig& config);
+  // earshot-node --check: proves without streaming what can be proved of a valid config — the
+  // files it names (config_paths_check.h), the capture device or file, the playback device, and
+  // the libraries the WAV sink and --record load. One sentence per problem; empty when all is well.
+  // Opens no connection (the bridge may well be down while a node is set up), creates no file.
+  static std::vector<std::string> check(const NodeConfig& config);
 
  private:
   struct Impl;

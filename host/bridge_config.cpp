@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include "host/engines/http_client.h"
+
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -138,9 +140,14 @@ std::string validate(const BridgeConfig& c) {
     return "llm.engine: must be echo or openai, got '" + c.llm.engine + "'";
   if (c.tts.engine != "flite" && c.tts.engine != "espeak-ng" && c.tts.engine != "openai")
     return "tts.engine: must be flite, espeak-ng or openai, got '" + c.tts.engine + "'";
-  for (const auto* e : {&c.stt, &c.llm, &c.tts})
-    if (e->engine == "openai" && e->base_url.empty())
-      return "an openai engine needs base_url (e.g. http://127.0.0.1:8000/v1)";
+  for (const auto& [section, e] : {std::pair{"stt", &c.stt}, {"llm", &c.llm}, {"tts", &c.tts}}) {
+    if (e->engine != "openai") continue;
+    const std::string key = std::string(section) + ".base_url";
+    if (e->base_url.empty())
+      return key + ": an openai engine needs one (e.g. http://127.0.0.1:8000/v1)";
+    if (std::string problem = http_url_problem(e->base_url); !problem.empty())
+      return key + ": " + problem;
+  }
   if (c.turn.end_of_turn_ms < 100 || c.turn.end_of_turn_ms > 5000)
     return "turn.end_of_turn_ms: must be 100-5000";
   if (c.turn.early_final_ms < 0 || c.turn.early_final_ms >= c.turn.end_of_turn_ms)

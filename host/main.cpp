@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "host/bridge_check.h"
 #include "host/bridge_config.h"
 #include "host/engine_factory.h"
 #include "host/log.h"
@@ -47,8 +48,19 @@ int main(int argc, char** argv) {
   app.add_option("--store", store_path, "override store.path (\"\" for no store)");
   app.add_flag("--allow-anonymous", anonymous, "accept nodes without a token (local demos)");
   app.add_flag("--print-turns", print_turns, "print every turn (transcript, reply, timings)");
-  app.add_flag("--check", check, "validate the config and start the engines, then exit");
-  CLI11_PARSE(app, argc, argv);
+  app.add_flag("--check", check,
+               "validate the config, check its files, load the engines and ask the engine "
+               "servers, then exit (0: all well)");
+  // A command line that does not parse is bad configuration: exit 2, like a bad config file
+  // (systemd's RestartPreventExitStatus=2), not CLI11's own codes (104, 109, ...).
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints CLI11's message to stderr
+    return 2;
+  }
 
   BridgeConfig config;
   if (config_path.empty() && access("/etc/earshot/bridge.toml", R_OK) == 0)
@@ -68,6 +80,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   set_log_level(parse_level(config.log_level));
+  if (check) return run_bridge_check(config);
 
   Services services;
   services.turn = config.turn;
@@ -93,11 +106,6 @@ int main(int argc, char** argv) {
   services.stt = engines.stt.get();
   services.llm = engines.llm.get();
   services.tts = engines.tts.get();
-  if (check) {
-    printf("earshot-bridge: config OK; engines: stt=%s llm=%s tts=%s\n",
-           engines.stt->name().c_str(), engines.llm->name().c_str(), engines.tts->name().c_str());
-    return 0;
-  }
   std::mutex print_mutex;
   if (print_turns) {
     services.on_turn = [&print_mutex](const TurnReport& r) {

@@ -18,10 +18,12 @@
 #include <vector>
 
 #include "host/audio_rate_limit.h"
+#include "host/listen_check.h"
 #include "host/log.h"
 #include "host/outbox.h"
 #include "host/session.h"
 #include "host/store/store.h"
+#include "host/tls_files.h"
 #include "host/web_client.h"
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
@@ -73,6 +75,9 @@ struct TickTimer {
   lws_sorted_usec_list_t sul{};
   void* owner = nullptr;
 };
+
+// The most an HTTP response body write carries (lws's own HTTP/2 examples write 4 KB at a time).
+constexpr size_t kHttpPiece = 4096;
 
 struct HttpState {
   std::string* body;
@@ -482,13 +487,23 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
     }
     case LWS_CALLBACK_HTTP_WRITEABLE: {
       if (!st->body) return -1;
-      const size_t chunk = std::min<size_t>(16384, st->body->size() - st->sent);
-      std::vector<unsigned char> buf(LWS_PRE + chunk);
-      memcpy(buf.data() + LWS_PRE, st->body->data() + st->sent, chunk);
-      st->sent += chunk;
+      // One piece per writeable callback. Over HTTP/2 a write must fit the peer's flow-control
+      // window and a DATA frame (16 KB writes cut /metrics at ~4 KB and reset the stream). So at
+      // most kHttpPiece bytes, and never more than the window lws reports (-1: no flow control,
+      // as in HTTP/1.1); with the window shut, wait to be called back when the peer opens it.
+      size_t piece = std::min(kHttpPiece, st->body->size() - st->sent);
+      const lws_fileofs_t window = lws_get_peer_write_allowance(wsi);
+      if (window == 0) {
+        lws_callback_on_writable(wsi);
+        return 0;
+      }
+      if (window > 0) piece = std::min(piece, size_t(window));
+      unsigned char buf[LWS_PRE + kHttpPiece];
+      memcpy(buf + LWS_PRE, st->body->data() + st->sent, piece);
+      st->sent += piece;
       const bool last = st->sent >= st->body->size();
-      if (lws_write(wsi, buf.data() + LWS_PRE, chunk,
-                    last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < int(chunk))
+      if (lws_write(wsi, buf + LWS_PRE, piece, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+          int(piece))
         return -1;
       if (!last) {
         lws_callback_on_writable(wsi);
@@ -621,16 +636,29 @@ bool BridgeServer::start(std::string* error) {
   info.ka_probes = 3;
   info.ka_interval = 5;
   if (!s.config.tls_cert.empty()) {
-    info.options |=
-        LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT;
+    // lws says only that its context failed, for a bad file as for a port in use: name the file.
+    if (std::string problem = check_tls_files(s.config.tls_cert, s.config.tls_key);
+        !problem.empty()) {
+      *error = problem;
+      return false;
+    }
+    // One port for both: a connection whose first bytes are not a TLS hello is served in plain
+    // text. lws 4.1 needs both options for that, ALLOW_NON_SSL_ON_SSL_PORT alone refuses http://
+    // and ws:// (docs/deploy.md: curl http://bridge:8765/healthz on the TLS setup).
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+                    LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+                    LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
     info.ssl_cert_filepath = s.config.tls_cert.c_str();
     info.ssl_private_key_filepath = s.config.tls_key.c_str();
   }
+  const std::string where = s.config.listen + ":" + std::to_string(s.config.port);
+  if (std::string problem = check_can_listen(s.config.listen, s.config.port); !problem.empty()) {
+    *error = "cannot listen on " + where + ": " + problem;
+    return false;
+  }
   s.context = lws_create_context(&info);
-  if (!s.context) {
-    *error = "cannot listen on " + s.config.listen + ":" + std::to_string(s.config.port) +
-             (s.config.tls_cert.empty() ? "" : " with certificate " + s.config.tls_cert) +
-             " (port in use, or a bad certificate/key)";
+  if (!s.context) {  // the files and the address were fine a moment ago: most likely a race
+    *error = "cannot listen on " + where + " (port in use, or not an address of this machine)";
     return false;
   }
   s.vhost = lws_get_vhost_by_name(s.context, "default");

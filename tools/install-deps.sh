@@ -17,7 +17,7 @@ PACKAGES=(
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite1-dev libespeak-ng-dev espeak-ng-data
   libcurl4-openssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libsqlite3-dev sqlite3
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx openssl python3
+  libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx openssl curl python3
   chromium  # the status page, in a real (headless) browser
 )
 

@@ -11,48 +11,10 @@
 #include <thread>
 #include <vector>
 
+#include "device/link/bridge_url.h"
+
 namespace earshot::device {
 namespace {
-
-struct ParsedUrl {
-  bool tls = false;
-  std::string host;
-  int port = 0;
-  std::string path = "/";
-};
-
-bool parse_url(const std::string& url, ParsedUrl* out, std::string* error) {
-  std::string rest;
-  if (url.rfind("ws://", 0) == 0) {
-    rest = url.substr(5);
-  } else if (url.rfind("wss://", 0) == 0) {
-    out->tls = true;
-    rest = url.substr(6);
-  } else {
-    *error = "link: URL must start with ws:// or wss://: '" + url + "'";
-    return false;
-  }
-  const size_t slash = rest.find('/');
-  std::string hostport = rest.substr(0, slash);
-  out->path = slash == std::string::npos ? "/" : rest.substr(slash);
-  out->port = out->tls ? 443 : 80;
-  const size_t colon = hostport.rfind(':');
-  if (colon != std::string::npos && hostport.find(']') == std::string::npos) {
-    try {
-      out->port = std::stoi(hostport.substr(colon + 1));
-    } catch (...) {
-      *error = "link: bad port in '" + url + "'";
-      return false;
-    }
-    hostport = hostport.substr(0, colon);
-  }
-  if (hostport.empty() || out->port <= 0 || out->port > 65535) {
-    *error = "link: bad host or port in '" + url + "'";
-    return false;
-  }
-  out->host = hostport;
-  return true;
-}
 
 std::string close_code_text(uint16_t code) {
   switch (code) {
@@ -82,7 +44,7 @@ struct NodeLink::Impl {
   LinkConfig config;
   SpeechBuffer& buffer;
   LinkCallbacks callbacks;
-  ParsedUrl url;
+  BridgeUrl url;
   lws_context* context = nullptr;
   lws* wsi = nullptr;  // link thread only
   lws_protocols protocols[2]{};
@@ -393,7 +355,10 @@ NodeLink::~NodeLink() {
 
 bool NodeLink::start(std::string* error) {
   Impl& s = *impl_;
-  if (!parse_url(s.config.url, &s.url, error)) return false;
+  if (!parse_bridge_url(s.config.url, &s.url, error)) {
+    *error = "link: " + *error;
+    return false;
+  }
   lws_set_log_level(LLL_ERR, [](int, const char* line) { fprintf(stderr, "<4>lws: %s", line); });
   s.protocols[0] = {protocol::kSubprotocol, Impl::callback, 0, 4096, 0, nullptr, 0};
   s.protocols[1] = {nullptr, nullptr, 0, 0, 0, nullptr, 0};

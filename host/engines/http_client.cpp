@@ -64,6 +64,35 @@ std::string host_of(const std::string& url) {
 
 }  // namespace
 
+std::string http_url_problem(const std::string& url) {
+  const std::string quoted = "'" + url + "'";
+  size_t start = 0;
+  if (url.rfind("http://", 0) == 0) {
+    start = 7;
+  } else if (url.rfind("https://", 0) == 0) {
+    start = 8;
+  } else {
+    return quoted + " is not an http:// or https:// URL";
+  }
+  if (url.find_first_of(" \t\r\n") != std::string::npos) return quoted + " has spaces in it";
+  std::string authority = url.substr(start, url.find_first_of("/?#", start) - start);
+  if (const size_t at = authority.rfind('@'); at != std::string::npos)
+    authority.erase(0, at + 1);  // user:password@ is not the host
+  const size_t bracket = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  std::string host = authority;
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    const std::string port = authority.substr(colon + 1);
+    host = authority.substr(0, colon);
+    const bool digits = !port.empty() && port.size() <= 5 &&
+                        port.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stol(port) < 1 || std::stol(port) > 65535)
+      return quoted + " has a bad port (1-65535)";
+  }
+  if (host.empty() || host == "[]") return quoted + " has no host";
+  return "";
+}
+
 std::string summarize_error_body(const std::string& body) {
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_discarded() && j.is_object()) {

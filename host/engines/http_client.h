@@ -41,6 +41,11 @@ HttpResponse http_request(const HttpRequest& request,
                           const std::function<bool(std::string_view chunk)>& on_body,
                           const CancelToken& cancel);
 
+// Whether `url` is one this client can send a request to: http:// or https://, a host, and a port
+// 1-65535 if one is given. "" if so, else what is wrong with it, e.g. "'htp:/nowhere' is not an
+// http:// or https:// URL". Engine base URLs are vetted with it when the config is loaded.
+std::string http_url_problem(const std::string& url);
+
 // The human part of an error body: OpenAI's {"error":{"message":...}}, {"message":...},
 // {"detail":...}, or the first 200 bytes of whatever it is.
 std::string summarize_error_body(const std::string& body);

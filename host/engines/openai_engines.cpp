@@ -27,6 +27,23 @@ std::vector<std::string> auth_headers(const EngineConfig& c, const char* content
 
 }  // namespace
 
+ServerProbe probe_openai_server(const EngineConfig& config, int timeout_ms) {
+  HttpRequest req;
+  req.url = trim_slash(config.base_url) + "/models";
+  req.headers = auth_headers(config, nullptr);
+  req.connect_timeout_ms = timeout_ms;
+  req.first_byte_timeout_ms = timeout_ms;
+  req.total_timeout_ms = timeout_ms;
+  // The model list itself does not matter: stop at its first bytes.
+  HttpResponse r = http_request(
+      req, [](std::string_view) { return false; }, CancelToken());
+  ServerProbe probe;
+  probe.status = r.status;
+  probe.answering = r.status > 0;
+  if (!probe.answering) probe.error = r.error.empty() ? "no HTTP response" : r.error;
+  return probe;
+}
+
 // --- chat stream -------------------------------------------------------------------------------
 
 struct ChatStreamParser::Impl {

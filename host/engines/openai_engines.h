@@ -19,6 +19,17 @@ std::unique_ptr<LlmEngine> make_openai_llm(const EngineConfig& config);
 std::unique_ptr<SttEngine> make_openai_stt(const EngineConfig& config);
 std::unique_ptr<TtsEngine> make_openai_tts(const EngineConfig& config);
 
+// Whether the server behind an openai engine answers at all: GET {base_url}/models (every
+// OpenAI-compatible server lists its models there) within `timeout_ms`. Any HTTP response counts,
+// a 401 or a 404 too: it proves something is listening and speaking HTTP. A refused connection or
+// silence does not. For earshot-bridge --check; turns never wait on it.
+struct ServerProbe {
+  bool answering = false;
+  long status = 0;    // the HTTP status when answering
+  std::string error;  // why not, when not answering
+};
+ServerProbe probe_openai_server(const EngineConfig& config, int timeout_ms);
+
 // The streaming chat parser on its own (fuzzed, and shared by the engine): feeds SSE bytes, calls
 // on_text with spoken text as it arrives. `error` is set when the server sends an error event.
 class ChatStreamParser {

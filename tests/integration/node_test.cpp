@@ -2,6 +2,7 @@
 // Each test says which point of the node's contract it shows.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -408,6 +409,102 @@ TEST(Node, MissingDeviceUnreadableFileAndBadRatesAreClearErrors) {
       run({"--check", "--source", "alsa", "--device", "cap", "--sink", "none"}, "c5");
   EXPECT_EQ(rc5, 0) << out5;
   EXPECT_NE(out5.find("audio devices OK"), std::string::npos) << out5;
+}
+
+// --check proves what it can of every file the config names, one line per problem, and exits 1;
+// it creates none of the files it checks. A malformed bridge URL is a config error (exit 2).
+TEST(Node, CheckNamesEveryUnusableFileOnItsOwnLineAndCreatesNothing) {
+  Fixture fx("node_check_files");
+  const std::string jfk = test::data_path("whisper.cpp/jfk.wav");
+  auto run = [&](std::vector<std::string> args, const std::string& tag) {
+    auto p = fx.node(args, tag);
+    const int rc = p->wait(20s);
+    return std::make_pair(rc, p->stderr_text() + p->stdout_text());
+  };
+  // A CA file that is not there: the probe's case, which said OK.
+  auto [rc1, out1] = run({"--check", "--ca-file", fx.dir + "/no-ca.pem", "--source", "file",
+                          "--file", jfk, "--sink", "none"},
+                         "c1");
+  EXPECT_EQ(rc1, 1) << out1;
+  EXPECT_NE(
+      out1.find("host.ca_file: cannot read '" + fx.dir + "/no-ca.pem': No such file or directory"),
+      std::string::npos)
+      << out1;
+  EXPECT_EQ(out1.find("OK"), std::string::npos) << out1;
+
+  // Four problems at once, each on its own line.
+  std::ofstream(fx.dir + "/notes.txt") << "not a certificate\n";
+  auto [rc2, out2] = run({"--check", "--ca-file", fx.dir + "/notes.txt", "--source", "file",
+                          "--file", fx.dir + "/missing.wav", "--sink", "wav", "--playback-file",
+                          fx.dir + "/no-dir/played.wav", "--record", fx.dir},
+                         "c2");
+  EXPECT_EQ(rc2, 1) << out2;
+  std::vector<std::string> lines;
+  std::istringstream in(out2);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("earshot-node: check: ", 0) == 0) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u) << out2;
+  EXPECT_NE(out2.find("host.ca_file: '" + fx.dir + "/notes.txt' holds no PEM certificate"),
+            std::string::npos)
+      << out2;
+  EXPECT_NE(out2.find("capture: cannot open '" + fx.dir + "/missing.wav'"), std::string::npos)
+      << out2;
+  EXPECT_NE(out2.find("playback.playback_file: cannot create '" + fx.dir +
+                      "/no-dir/played.wav': directory '" + fx.dir + "/no-dir'"),
+            std::string::npos)
+      << out2;
+  EXPECT_NE(out2.find("debug.record: '" + fx.dir + "' is a directory"), std::string::npos) << out2;
+
+  // All usable: a real CA certificate, a writable place for both outputs. Nothing is created.
+  ASSERT_EQ(test::run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                               "-keyout", fx.dir + "/ca.key", "-out", fx.dir + "/ca.pem", "-days",
+                               "2", "-subj", "/CN=earshot-test-ca"},
+                              fx.dir + "/openssl"),
+            0);
+  auto [rc3, out3] =
+      run({"--check", "--ca-file", fx.dir + "/ca.pem", "--source", "file", "--file", jfk, "--sink",
+           "wav", "--playback-file", fx.dir + "/played.wav", "--record", fx.dir + "/sent.opus"},
+          "c3");
+  EXPECT_EQ(rc3, 0) << out3;
+  EXPECT_NE(out3.find("OK"), std::string::npos) << out3;
+  EXPECT_NE(access((fx.dir + "/ca.pem").c_str(), R_OK), -1);
+  EXPECT_EQ(access((fx.dir + "/played.wav").c_str(), F_OK), -1) << "--check created a file";
+  EXPECT_EQ(access((fx.dir + "/sent.opus").c_str(), F_OK), -1) << "--check created a file";
+
+  // The bridge URL must be one the link can dial.
+  for (const char* url :
+       {"ws://127.0.0.1:99999/", "ws://:8765/", "wss://bridge:87x/", "http://127.0.0.1:8765/"}) {
+    Subprocess node(
+        {kNode, "--check", "--url", url, "--source", "file", "--file", jfk, "--sink", "none"},
+        fx.dir + "/url");
+    EXPECT_EQ(node.wait(20s), 2) << url;
+    EXPECT_NE(node.stderr_text().find("host.url: "), std::string::npos) << node.stderr_text();
+  }
+}
+
+// A command line CLI11 cannot parse is bad configuration: exit 2 (systemd's
+// RestartPreventExitStatus=2 then stops retrying), with CLI11's message. --help is not an error.
+TEST(Node, CommandLineErrorsExit2AndHelpExits0) {
+  Fixture fx("node_cli_errors");
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--no-such-flag"}, 2, "The following argument was not expected: --no-such-flag"},
+      {{"--sample-rate", "notanumber"}, 2, "--sample-rate"},
+      {{"--check", "stray"}, 2, "stray"},
+      {{"--help"}, 0, "--config"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {kNode};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    Subprocess node(argv, fx.dir + "/cli");
+    EXPECT_EQ(node.wait(20s), c.code) << c.args[0];
+    EXPECT_NE((node.stderr_text() + node.stdout_text()).find(c.says), std::string::npos)
+        << node.stderr_text() << node.stdout_text();
+  }
 }
 
 }  // namespace
