@@ -1,9 +1,10 @@
-// A randomized fault run: ambient nodes stream real speech to the bridge, each through its own
-// fault proxy (delays, jitter, blackholes, resets, truncation on a seeded schedule), while the
-// bridge itself is SIGKILLed and restarted, SIGSTOPped and continued, and its store's disk fills
-// and empties. When the faults stop and the nodes finish, every frame each node sent is in the
-// store exactly once: nothing it saw acknowledged was lost, nothing was stored twice, and what it
-// still held was delivered.
+// A randomized fault run: two ambient nodes and one conversation node stream real speech to the
+// bridge, each through its own fault proxy (delays, jitter, stalls, resets, truncation on a seeded
+// schedule), while the bridge itself is SIGKILLed and restarted, SIGSTOPped and continued, and its
+// store's disk fills and empties. Then the faults stop and the nodes finish:
+//   - safety: no frame is stored twice (ambient segments and conversation turns never overlap),
+//     and none that a node saw acknowledged is missing (ambient: the segments cover every frame);
+//   - liveness: every node gets everything it still held acknowledged (it exits 0).
 //
 // Bounded for CI (EARSHOT_FAULT_RUN_SECONDS, default 90 s of faults); longer by that variable.
 // The seed (EARSHOT_FAULT_SEED, random if unset) is printed and named in every failure, with the
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <random>
@@ -53,7 +55,8 @@ uint64_t frames_dropped(const std::string& log) {
 TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
   const unsigned seed = unsigned(env_int("EARSHOT_FAULT_SEED", int(std::random_device{}() >> 1)));
   const int fault_seconds = env_int("EARSHOT_FAULT_RUN_SECONDS", 90);
-  const int kNodes = 3;
+  const int kNodes = 3;  // n0, n1 ambient; n2 conversation
+  auto ambient = [](int i) { return i < 2; };
   printf("fault run: seed %u, %d s of faults (replay: EARSHOT_FAULT_SEED=%u)\n", seed,
          fault_seconds, seed);
   fflush(stdout);
@@ -110,7 +113,7 @@ TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
     proxies.push_back(std::make_unique<Subprocess>(
         std::vector<std::string>{kProxy, "--listen-port", "0", "--target",
                                  "127.0.0.1:" + std::to_string(port), "--random-faults", "--seed",
-                                 std::to_string(seed + unsigned(i)), "--mean-gap-ms", "2500"},
+                                 std::to_string(seed + unsigned(i)), "--mean-gap-ms", "4000"},
         dir + "/proxy-" + std::to_string(i)));
     Subprocess& proxy = *proxies.back();
     ASSERT_TRUE(test::wait_until(
@@ -127,7 +130,7 @@ TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
                                  "n" + std::to_string(i),
                                  "--log-plain",
                                  "--mode",
-                                 "ambient",
+                                 ambient(i) ? "ambient" : "conversation",
                                  "--source",
                                  "file",
                                  "--file",
@@ -137,9 +140,9 @@ TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
                                  "--backoff-max-ms",
                                  "2000",
                                  "--keepalive-s",
-                                 "2",
+                                 "5",
                                  "--drain-timeout-ms",
-                                 "120000"},
+                                 "240000"},
         dir + "/n" + std::to_string(i)));
   }
 
@@ -152,7 +155,7 @@ TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
   };
   while (elapsed_ms() < int64_t(fault_seconds) * 1000) {
     // A calm spell first: the link faults (in the proxies) go on meanwhile.
-    const int calm_ms = 1500 + int(rng() % 4000);
+    const int calm_ms = 3000 + int(rng() % 5000);
     const int action = int(rng() % 10);
     const int hold_ms = 300 + int(rng() % 2500);
     std::this_thread::sleep_for(std::chrono::milliseconds(calm_ms));  // the schedule, not a sync
@@ -197,13 +200,11 @@ TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
         dir + "/proxy-calm-" + std::to_string(i));
   }
   schedule << elapsed_ms() << " ms: faults stop\n";
-  for (int i = 0; i < kNodes; ++i)
-    ASSERT_EQ(nodes[size_t(i)]->wait(300s), 0)
-        << "node n" << i << " did not get everything acknowledged\n"
-        << nodes[size_t(i)]->stderr_text() << "\nchaos:\n"
-        << schedule.str();
+  std::vector<int> exits;
+  for (auto& node : nodes)
+    exits.push_back(node->wait(360s));
   bridge->signal(SIGTERM);
-  ASSERT_EQ(bridge->wait(30s), 0) << bridge->stderr_text();
+  EXPECT_EQ(bridge->wait(30s), 0) << bridge->stderr_text();
 
   std::string error;
   auto store = host::Store::open(disk + "/earshot.db", {}, &error);
@@ -211,19 +212,39 @@ TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
   for (int i = 0; i < kNodes; ++i) {
     const std::string id = "n" + std::to_string(i);
     const std::string log = nodes[size_t(i)]->stderr_text();
-    const uint64_t sent = frames_sent(log);
-    ASSERT_GT(sent, 0u) << log;
-    EXPECT_EQ(frames_dropped(log), 0u) << id << ": the node's buffer overflowed\n" << log;
-    uint64_t next = 0;
-    for (const host::SegmentRecord& g : store->segments(id)) {
-      EXPECT_EQ(g.first_seq, next) << id << ": " << (g.first_seq < next ? "stored twice" : "lost")
-                                   << " at seq " << std::min(g.first_seq, next) << "\nchaos:\n"
-                                   << schedule.str();
-      next = std::max(next, g.last_seq + 1);
+    // Safety first, whatever the node managed to deliver.
+    if (ambient(i)) {
+      uint64_t next = 0;
+      for (const host::SegmentRecord& g : store->segments(id)) {
+        EXPECT_EQ(g.first_seq, next) << id << ": " << (g.first_seq < next ? "stored twice" : "lost")
+                                     << " at seq " << std::min(g.first_seq, next) << "\nchaos:\n"
+                                     << schedule.str();
+        next = std::max(next, g.last_seq + 1);
+      }
+      if (exits[size_t(i)] == 0) {
+        EXPECT_EQ(next, frames_sent(log)) << id;
+      }
+    } else {
+      std::vector<host::TurnRecord> turns = store->turns();
+      std::sort(turns.begin(), turns.end(),
+                [](const auto& a, const auto& b) { return a.first_seq < b.first_seq; });
+      int64_t last = -1;
+      size_t count = 0;
+      for (const host::TurnRecord& t : turns) {
+        if (t.node_id != id) continue;
+        ++count;
+        EXPECT_GT(t.first_seq, last) << id << ": turn " << t.turn_id << " stored twice (frames "
+                                     << t.first_seq << "-" << t.last_seq << ")\nchaos:\n"
+                                     << schedule.str();
+        last = std::max(last, t.last_seq);
+      }
+      EXPECT_GT(count, 0u) << id << ": no turn stored";
     }
-    EXPECT_EQ(next, sent) << id;
-    ASSERT_TRUE(store->acked_seq(id));
-    EXPECT_EQ(*store->acked_seq(id), sent - 1) << id;
+    // Then liveness: once the faults stopped, everything it held was delivered.
+    EXPECT_EQ(exits[size_t(i)], 0) << id << " did not get everything acknowledged\n"
+                                   << log << "\nchaos:\n"
+                                   << schedule.str();
+    EXPECT_EQ(frames_dropped(log), 0u) << id << ": the node's buffer overflowed\n" << log;
   }
   printf("fault run: seed %u passed; %d bridge runs; chaos:\n%s", seed, bridge_runs,
          schedule.str().c_str());
