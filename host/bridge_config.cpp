@@ -54,6 +54,7 @@ void bind_engine(std::map<std::string, Setter>& keys, const std::string& section
   keys[section + ".timeout_ms"] = bind(&e->timeout_ms);
   keys[section + ".first_token_timeout_ms"] = bind(&e->first_token_timeout_ms);
   keys[section + ".idle_timeout_ms"] = bind(&e->idle_timeout_ms);
+  keys[section + ".max_streams"] = bind(&e->max_streams);
 }
 
 }  // namespace
@@ -157,6 +158,7 @@ std::string validate(const BridgeConfig& c) {
            "server.allow_anonymous = true";
   if (c.store_synchronous != "normal" && c.store_synchronous != "full")
     return "store.synchronous: must be normal or full";
+  if (c.stt.max_streams < 1 || c.stt.max_streams > 1024) return "stt.max_streams: must be 1-1024";
   if (c.server.audio_burst_s < 1 || c.server.audio_burst_s > 3600)
     return "server.audio_burst_s: must be 1-3600";
   if (c.server.stalled_client_ms < 1000 || c.server.stalled_client_ms > 600000)

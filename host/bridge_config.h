@@ -28,6 +28,9 @@ struct EngineConfig {
   int timeout_ms = 30000;              // whole request (stt, tts)
   int first_token_timeout_ms = 15000;  // llm
   int idle_timeout_ms = 15000;         // llm: longest gap between tokens
+  // stt pocketsphinx: utterances decoded at once, bridge-wide. Each holds a whole decoder (~65 MB
+  // of model); past this a new one waits up to 10 s for one to end, then fails as overloaded.
+  int max_streams = 8;
 };
 
 struct BridgeConfig {

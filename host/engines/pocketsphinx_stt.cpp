@@ -2,6 +2,7 @@
 #include <pocketsphinx.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -18,10 +19,16 @@ constexpr const char* kDefaultModelDir = "/usr/share/pocketsphinx/model/en-us";
 // cepstral mean, noise estimate, pre-speech buffer), so the same words would be recognised
 // differently depending on what some other room said before — measurably so on our test speech.
 // A model load takes ~170 ms of CPU, so a background thread keeps spare decoders loaded and frees
-// used ones, off every session's path.
+// used ones, off every session's path. A decoder holds a whole model (~65 MB, most of it the
+// language model), so at most `max_live` are handed out at once, bridge-wide: a flood of
+// utterances waits for decoders instead of loading one each (the fault probe saw 1.2 GB with five
+// sessions), and past a wait of kTakeWaitMs the new utterance fails as overloaded.
+constexpr auto kTakeWait = std::chrono::seconds(10);
+
 class DecoderPool {
  public:
-  DecoderPool(std::string model_dir, size_t spares) : dir_(std::move(model_dir)), spares_(spares) {}
+  DecoderPool(std::string model_dir, size_t spares, size_t max_live)
+      : dir_(std::move(model_dir)), spares_(spares), max_live_(max_live) {}
   ~DecoderPool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -44,7 +51,13 @@ class DecoderPool {
   }
   ps_decoder_t* take(std::string* error) {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!cv_.wait_for(lock, kTakeWait, [&] { return live_ < max_live_ || stop_; }) || stop_) {
+        *error = "speech recognition is overloaded: " + std::to_string(max_live_) +
+                 " utterances are being decoded (stt.max_streams)";
+        return nullptr;
+      }
+      ++live_;
       if (!ready_.empty()) {
         ps_decoder_t* d = ready_.back();
         ready_.pop_back();
@@ -52,11 +65,18 @@ class DecoderPool {
         return d;
       }
     }
-    return load(error);  // more turns at once than spares: load one here
+    ps_decoder_t* d = load(error);  // more utterances at once than spares: load one here
+    if (!d) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --live_;
+      cv_.notify_all();
+    }
+    return d;
   }
   void give_back(ps_decoder_t* d) {
     std::lock_guard<std::mutex> lock(mutex_);
     used_.push_back(d);
+    --live_;
     cv_.notify_all();
   }
 
@@ -96,6 +116,8 @@ class DecoderPool {
 
   std::string dir_;
   size_t spares_;
+  size_t max_live_;
+  size_t live_ = 0;  // handed out and not given back
   std::mutex mutex_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -162,7 +184,8 @@ class PocketsphinxStream : public SttStream {
 
 class PocketsphinxStt : public SttEngine {
  public:
-  explicit PocketsphinxStt(std::string dir) : pool_(std::move(dir), /*spares=*/2) {}
+  PocketsphinxStt(std::string dir, size_t max_streams)
+      : pool_(std::move(dir), /*spares=*/2, max_streams) {}
   std::string name() const override { return "pocketsphinx(en-us)"; }
   std::unique_ptr<SttStream> start(const std::string&) override {
     std::string error;
@@ -175,8 +198,9 @@ class PocketsphinxStt : public SttEngine {
 }  // namespace
 
 std::unique_ptr<SttEngine> make_pocketsphinx_stt(const EngineConfig& config, std::string* error) {
-  auto engine = std::make_unique<PocketsphinxStt>(config.model_dir.empty() ? kDefaultModelDir
-                                                                           : config.model_dir);
+  auto engine = std::make_unique<PocketsphinxStt>(
+      config.model_dir.empty() ? kDefaultModelDir : config.model_dir,
+      size_t(std::max(1, config.max_streams)));
   if (!engine->pool_.start(error)) return nullptr;
   return engine;
 }

@@ -3,6 +3,9 @@
 // stops synthesis.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "dsp/resampler.h"
 #include "host/engines/embedded_engines.h"
 #include "tests/support/subprocess.h"
@@ -39,6 +42,36 @@ TEST(Pocketsphinx, RecognisesReadSpeechAndGivesPartialsAsItGoes) {
       test::data_path("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-0870.txt"));
   // pocketsphinx's own level on this clip as one utterance is about 0.36.
   EXPECT_LT(test::word_error_rate(reference, r.text), 0.45) << r.text;
+}
+
+// Each stream holds a whole decoder (~65 MB): at most stt.max_streams at once, bridge-wide. One
+// more waits for a decoder to come back, and fails as overloaded if none does in time.
+TEST(Pocketsphinx, AtMostMaxStreamsDecodeAtOnce) {
+  using namespace std::chrono_literals;
+  EngineConfig config;
+  config.max_streams = 2;
+  std::string error;
+  auto stt = make_pocketsphinx_stt(config, &error);
+  ASSERT_TRUE(stt) << error;
+  auto a = stt->start("en");
+  auto b = stt->start("en");
+  std::atomic<bool> started{false};
+  std::unique_ptr<SttStream> c;
+  std::thread third([&] {
+    c = stt->start("en");
+    started.store(true);
+  });
+  EXPECT_FALSE(started.load());
+  a.reset();  // one utterance ends: its decoder goes back
+  ASSERT_TRUE(test::wait_until([&] { return started.load(); }, 30s));
+  third.join();
+  SttResult r = c->finish(CancelToken());
+  EXPECT_TRUE(r.ok) << r.error;
+  // Two live again (b and c): a fourth fails after the wait, with a clear reason.
+  auto d = stt->start("en");
+  r = d->finish(CancelToken());
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("overloaded"), std::string::npos) << r.error;
 }
 
 TEST(Pocketsphinx, AMissingModelIsAStartUpError) {
