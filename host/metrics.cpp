@@ -51,7 +51,8 @@ std::string Metrics::render() const {
           "Microphone frames processed more than 20 ms after they arrived (CPU saturated).",
           frames_late_total.load());
   counter("earshot_reply_frames_sent_total", "Reply audio frames sent.", frames_sent_total.load());
-  counter("earshot_reply_frames_dropped_total", "Reply frames dropped for slow nodes.",
+  counter("earshot_reply_frames_dropped_total",
+          "Reply frames never sent: cleared by a barge-in, or queued when the node went away.",
           reply_frames_dropped_total.load());
   counter("earshot_protocol_errors_total", "Malformed frames or messages received.",
           protocol_errors_total.load());

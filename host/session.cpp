@@ -1100,6 +1100,8 @@ void Session::stop() {
   }
   s.jobs.close();
   s.sentences.close();
+  s.services.metrics.reply_frames_dropped_total.fetch_add(s.outbox->audio_dropped() +
+                                                          s.outbox->audio_queued());
   s.outbox->detach();  // frees a voice thread waiting for room in the outbox
   if (s.voice_thread.joinable()) s.voice_thread.join();
   {

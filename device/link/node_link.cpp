@@ -102,6 +102,10 @@ void NodeLink::Impl::on_dial(lws_sorted_usec_list_t* sul) {
   self->dial();
 }
 
+// No welcome in time — or the connection never even got through its WebSocket upgrade (a path
+// that stalls mid-handshake). Close politely if we can write, and in any case drop the connection
+// a second later: an upgrade that hangs gets no writeable callback, and must not hold the link
+// (a dial is refused while `wsi` is set) for ever.
 void NodeLink::Impl::on_handshake_timeout(lws_sorted_usec_list_t* sul) {
   Impl* self = lws_container_of(sul, LinkTimer, sul)->owner;
   if (self->wsi && !self->welcomed) {
@@ -109,6 +113,7 @@ void NodeLink::Impl::on_handshake_timeout(lws_sorted_usec_list_t* sul) {
         "no welcome within " + std::to_string(self->config.handshake_timeout_ms) + " ms";
     self->close_requested = true;
     lws_callback_on_writable(self->wsi);
+    lws_set_timeout(self->wsi, PENDING_TIMEOUT_USER_OK, 1);
   }
 }
 
@@ -132,6 +137,10 @@ void NodeLink::Impl::dial() {
           LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_INSECURE;
   }
   ci.pwsi = &wsi;
+  // The whole attempt — TCP, TLS, the upgrade — is bounded too (re-armed for the welcome once the
+  // upgrade is through).
+  lws_sul_schedule(context, 0, &handshake_timer.sul, on_handshake_timeout,
+                   lws_usec_t(config.handshake_timeout_ms) * 2000);
   welcomed = false;
   hello_sent = false;
   close_requested = false;
@@ -329,6 +338,11 @@ int NodeLink::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, 
     case LWS_CALLBACK_CLIENT_CLOSED:
       self->lost(self->peer_close_code ? close_code_text(self->peer_close_code)
                                        : std::string("connection closed"));
+      return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+      // An attempt that ended without CLIENT_CONNECTION_ERROR or CLIENT_CLOSED (lws times out a
+      // stalled upgrade this way): the link must still redial.
+      if (self && self->wsi == wsi) self->lost("connection attempt ended");
       return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
       if (self && self->wsi) {

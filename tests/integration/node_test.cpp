@@ -1,7 +1,9 @@
 // earshot-node as a user runs it: a real process streaming to the stand-in host over loopback.
 // Each test says which point of the node's contract it shows.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -244,6 +246,62 @@ TEST(Node, ConnectionKilledMidSpeechThenHostRestarted_EveryFrameArrivesExactlyOn
   auto host2 = fx.host("b", {"--ack-every", "7"});
   ASSERT_EQ(node->wait(60s), 0) << node->stderr_text();
   expect_exactly_once(read_frames(fx.dir + "/frames.jsonl"), 2);
+}
+
+// A connection attempt that stalls in the middle of its WebSocket upgrade (a path that stops
+// and comes back, played by the fault proxy) is abandoned and redialed. Before, the node kept the
+// stalled attempt for ever and never connected again: the randomized bridge fault run found it.
+TEST(Node, AConnectionAttemptThatStallsIsAbandonedAndRedialed) {
+  Fixture fx("node_stalled_dial");
+  auto host = fx.host("a");
+  const std::string fifo = fx.dir + "/proxy.ctl";
+  unlink(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Subprocess proxy({std::string(EARSHOT_BINARY_DIR) + "/tools/earshot-fault-proxy", "--listen-port",
+                    "0", "--target", "127.0.0.1:" + std::to_string(fx.port)},
+                   fx.dir + "/proxy", {}, fifo);
+  const int control = open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(control, 0);
+  auto say = [&](const std::string& command) {
+    const std::string line = command + "\n";
+    ASSERT_EQ(write(control, line.data(), line.size()), ssize_t(line.size()));
+    ASSERT_TRUE(test::wait_until(
+        [&] { return proxy.stdout_text().find("ok " + command) != std::string::npos; }, 10s));
+  };
+  ASSERT_TRUE(test::wait_until(
+      [&] { return proxy.stdout_text().find("listening on port ") != std::string::npos; }, 10s));
+  const std::string out = proxy.stdout_text();
+  const int proxy_port = std::stoi(out.substr(out.find("listening on port ") + 18));
+  say("stall");
+  std::vector<std::string> argv = {kNode,
+                                   "--url",
+                                   "ws://127.0.0.1:" + std::to_string(proxy_port) + "/",
+                                   "--token",
+                                   fx.token,
+                                   "--node-id",
+                                   "kitchen",
+                                   "--log-plain",
+                                   "--source",
+                                   "file",
+                                   "--file",
+                                   test::data_path("whisper.cpp/jfk.wav"),
+                                   "--sink",
+                                   "none",
+                                   "--backoff-max-ms",
+                                   "500",
+                                   "--drain-timeout-ms",
+                                   "60000"};
+  Subprocess node(argv, fx.dir + "/node");
+  // The first attempt hangs in its upgrade; the node gives it up (2 x the handshake timeout).
+  ASSERT_TRUE(test::wait_until(
+      [&] { return node.stderr_text().find("connection attempt ended") != std::string::npos; },
+      30s))
+      << node.stderr_text();
+  say("pass");
+  ASSERT_EQ(node.wait(60s), 0) << node.stderr_text();
+  EXPECT_NE(node.stderr_text().find("connected: session"), std::string::npos);
+  expect_exactly_once(read_frames(fx.dir + "/frames.jsonl"), 1);
+  close(control);
 }
 
 // Point 4: a full buffer drops the oldest audio with a counter and a log line, never a crash.
