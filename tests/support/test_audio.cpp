@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sndfile.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -22,6 +23,12 @@ std::string data_path(const std::string& relative) {
 
 std::string scratch_dir(const std::string& name) {
   std::filesystem::path dir = std::filesystem::path(EARSHOT_BINARY_DIR) / "test-scratch" / name;
+  // A run that was killed may have left a filesystem mounted below (the tests' small tmpfs
+  // disks): detach it first, or the old files would survive the removal and mislead this run.
+  std::ifstream mounts("/proc/mounts");
+  const std::string prefix = dir.string() + "/";
+  for (std::string device, point, rest; mounts >> device >> point && std::getline(mounts, rest);)
+    if (point.rfind(prefix, 0) == 0) umount2(point.c_str(), MNT_DETACH);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir);
