@@ -33,12 +33,16 @@ int64_t monotonic_ms() {
 namespace {
 
 constexpr int kFrame = dsp::kCodecFrameSamples;  // 320 samples, 20 ms
-// Frames waiting for this session's inbound thread. Above kInboundPauseAt the event loop stops
-// reading the socket (TCP holds the rest back, the node keeps it); kInboundLimit is the hard
-// bound for what one read can still deliver after that.
-constexpr size_t kInboundPauseAt = 250;  // 5 s of 20 ms frames
-constexpr size_t kInboundResumeAt = 50;
-constexpr size_t kInboundLimit = 1500;
+// Frames waiting for this session's inbound thread. A node redelivering its buffer after a
+// reconnect sends up to a minute of speech at once, and that must not stop the socket being read:
+// the node's keepalive pings are read from the same stream, and a node whose pings go unanswered
+// hangs up and redelivers again (the fault run saw a conversation node do that for ever). So the
+// event loop stops reading only above kInboundPauseAt (60 s of 20 ms frames; the rate limit
+// bounds how fast a client gets there), and kInboundLimit is the hard bound for what one read can
+// still deliver after that (~1 MB).
+constexpr size_t kInboundPauseAt = 3000;
+constexpr size_t kInboundResumeAt = 1000;
+constexpr size_t kInboundLimit = 5000;
 constexpr int kAckEveryFrames = 10;
 // Turns and segments waiting for the reply thread, and early finals for the final thread. Each
 // holds a live speech-to-text stream (for pocketsphinx a whole decoder, ~10-20 MB): a client that
@@ -375,7 +379,18 @@ void Session::Impl::handle_frame(InFrame& f) {
 // Hands a job to the reply thread, waiting while it is behind: the wait backs up into the inbound
 // queue and from there into the socket, so nothing is dropped and nothing grows without bound.
 void Session::Impl::queue_job(Job job) {
-  if (auto* a = std::get_if<AdvanceJob>(&job)) queued_upto = a->seq;
+  if (auto* a = std::get_if<AdvanceJob>(&job)) {
+    queued_upto = a->seq;
+    // Frames outside any turn behind an advance still queued: that one covers them too. (Only
+    // the newest job can take them: an advance may never pass a turn queued after it.)
+    const uint64_t seq = a->seq;
+    if (jobs.merge_into_back([seq](std::shared_ptr<Job>& back) {
+          auto* queued = std::get_if<AdvanceJob>(back.get());
+          if (queued) queued->seq = seq;
+          return queued != nullptr;
+        }))
+      return;
+  }
   if (auto* t = std::get_if<TurnJob>(&job)) queued_upto = t->seqs.last;
   if (auto* g = std::get_if<SegmentJob>(&job)) queued_upto = g->last_seq;
   jobs.push_wait(std::make_shared<Job>(std::move(job)));  // false only when stopping

@@ -37,6 +37,13 @@ class WorkQueue {
     ready_.notify_one();
     return true;
   }
+  // Offers the newest queued item to `merge` (under the lock, before any consumer has it): true if
+  // `merge` took the new work into it, so nothing needs pushing. For work that coalesces.
+  template <typename Merge>
+  bool merge_into_back(Merge merge) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return !closed_ && !items_.empty() && merge(items_.back());
+  }
   bool pop(T* out) { return pop_until(std::nullopt, out) == Popped::kItem; }
 
   enum class Popped { kItem, kTimeout, kClosed };
