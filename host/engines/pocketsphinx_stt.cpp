@@ -73,10 +73,11 @@ class DecoderPool {
     }
     return d;
   }
+  // A used decoder still counts as live until the worker has freed it: under load the worker
+  // lags, and its memory is only back once it has.
   void give_back(ps_decoder_t* d) {
     std::lock_guard<std::mutex> lock(mutex_);
     used_.push_back(d);
-    --live_;
     cv_.notify_all();
   }
 
@@ -100,6 +101,8 @@ class DecoderPool {
         lock.unlock();
         ps_free(d);
         lock.lock();
+        --live_;
+        cv_.notify_all();
         continue;
       }
       if (ready_.size() < spares_) {
@@ -117,7 +120,7 @@ class DecoderPool {
   std::string dir_;
   size_t spares_;
   size_t max_live_;
-  size_t live_ = 0;  // handed out and not given back
+  size_t live_ = 0;  // handed out, or given back and not yet freed
   std::mutex mutex_;
   std::condition_variable cv_;
   bool stop_ = false;
