@@ -6,13 +6,14 @@
 // LLM: two short sentences streamed as SSE; TTS: 1 s of 24 kHz s16le PCM per sentence), so what is
 // measured is the bridge's own work; `--engines embedded` uses the bridge's embedded defaults
 // (pocketsphinx, echo, flite) instead. Nodes are raw WebSocket clients
-// (tests/support/ws_test_client) in this process, one thread each, speaking earshot.v1: hello, then
-// pre-encoded Opus speech (librivox clips) paced at 20 ms real time. A conversation node speaks 2.5
-// s, then is silent for 3.5 s (a turn every 6 s, the bridge answering with ~2 s of reply audio); it
-// reads everything the bridge sends and answers a finished reply with playback_done, nothing else.
-// An ambient node sends 3 s segments with 2 s of silence between them. Nodes start at spread
-// phases. The bridge's memory and descriptors are read from /proc/PID/status (VmRSS, VmHWM,
-// Threads), /proc/PID/fd and /proc/PID/stat (CPU time), its counters from its /metrics.
+// (tests/support/ws_test_client) in this process, one thread each, speaking earshot.v1: hello,
+// then pre-encoded Opus speech (librivox clips) paced at 20 ms real time. A conversation node
+// speaks for 2.5 s, then is silent for 3.5 s (a turn every 6 s, the bridge answering with ~2 s of
+// reply audio); it reads everything the bridge sends and answers a finished reply with
+// playback_done, nothing else. An ambient node sends 3 s segments with 2 s of silence between
+// them. Nodes start at spread phases. The bridge's memory and descriptors are read from
+// /proc/PID/status (VmRSS, VmHWM, Threads), /proc/PID/fd and /proc/PID/stat (CPU time), its
+// counters from its /metrics.
 //
 //   bridge_load rss       RSS at baseline, with 20 sessions after 60 s, with 200 sessions after
 //                         60 s, and 10 s after all of them closed; then 200 sessions (the same
