@@ -161,7 +161,10 @@ WsTestClient::Received WsTestClient::read(int timeout_ms) {
           r.payload = payload.size() > 2 ? payload.substr(2) : "";
           return r;
         }
-        continue;  // ping/pong/continuation: not used by the bridge's messages
+        // A ping is answered, as every client must (RFC 6455 5.5.2): libwebsockets pings a
+        // connection after 5 idle-validity minutes and hangs up on one that does not answer.
+        if (opcode == 0x9) send_frame(0xA, payload, 1000);
+        continue;  // pong/continuation: not used by the bridge's messages
       }
     }
     pollfd p{fd_, POLLIN, 0};
