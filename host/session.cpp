@@ -34,15 +34,15 @@ namespace {
 
 constexpr int kFrame = dsp::kCodecFrameSamples;  // 320 samples, 20 ms
 // Frames waiting for this session's inbound thread. A node redelivering its buffer after a
-// reconnect sends up to a minute of speech at once, and that must not stop the socket being read:
-// the node's keepalive pings are read from the same stream, and a node whose pings go unanswered
-// hangs up and redelivers again (the fault run saw a conversation node do that for ever). So the
-// event loop stops reading only above kInboundPauseAt (60 s of 20 ms frames; the rate limit
-// bounds how fast a client gets there), and kInboundLimit is the hard bound for what one read can
-// still deliver after that (~1 MB).
-constexpr size_t kInboundPauseAt = 3000;
-constexpr size_t kInboundResumeAt = 1000;
-constexpr size_t kInboundLimit = 5000;
+// reconnect sends everything it held at once, and that must not stop the socket being read: the
+// node's keepalive pings come on the same stream, and a node whose pings go unanswered while the
+// session works through the backlog hangs up and redelivers again — for ever (the fault run saw
+// it). So the event loop stops reading only above kInboundPauseAt (180 s of 20 ms frames, well
+// above a node's 60 s buffer; the rate limit stops a client getting there faster than real time),
+// and kInboundLimit is the hard bound for what one read can still deliver after that (~2.5 MB).
+constexpr size_t kInboundPauseAt = 9000;
+constexpr size_t kInboundResumeAt = 3000;
+constexpr size_t kInboundLimit = 12000;
 constexpr int kAckEveryFrames = 10;
 // Turns and segments waiting for the reply thread, and early finals for the final thread. Each
 // holds a live speech-to-text stream (for pocketsphinx a whole decoder, ~10-20 MB): a client that
