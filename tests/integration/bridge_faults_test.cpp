@@ -315,7 +315,10 @@ TEST(BridgeFaults, AFloodingClientIsCutOffAndOthersAreServed) {
 }
 
 TEST(BridgeFaults, SigtermWithAFloodingClientsBacklogExitsWithinTheDrainTimeout) {
-  Bridge bridge("faults_sigterm", "", "listen = \"127.0.0.1\"\ndrain_timeout_ms = 2000\n");
+  // A burst allowance as large as it goes, so the flooder is held back by TCP (its backlog
+  // queued in the session), not cut off first.
+  Bridge bridge("faults_sigterm", "",
+                "listen = \"127.0.0.1\"\ndrain_timeout_ms = 2000\naudio_burst_s = 3600\n");
   bridge.start();
   RawNode flooder;
   ASSERT_TRUE(flooder.start(bridge.port, "n1", "t1", protocol::Mode::kAmbient));
