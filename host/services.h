@@ -21,12 +21,14 @@ struct TurnReport {
   std::string node_id;
   std::string session_id;
   std::string turn_id;
+  std::string reply_id;  // empty when no reply was made
   std::string transcript;
   std::string language;
   std::string reply_heard;  // what the person actually heard (all of it unless interrupted)
   std::string reply_full;   // what the LLM wrote
   bool interrupted = false;
   std::string error;  // an engine failed (the session goes on)
+  std::optional<LlmUsage> usage;  // as the LLM reported it
   // Milliseconds from the end of the person's speech (the last speech frame's arrival).
   double end_of_turn_ms = -1, stt_final_ms = -1, llm_first_token_ms = -1, first_sentence_ms = -1,
          tts_first_audio_ms = -1, first_frame_queued_ms = -1, first_frame_sent_ms = -1;
