@@ -30,7 +30,7 @@
 #include "host/log.h"
 #include "host/server.h"
 #include "host/services.h"
-#include "host/session.h"
+#include "host/clock.h"
 
 using namespace earshot;
 using Clock = std::chrono::steady_clock;

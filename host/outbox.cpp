@@ -15,14 +15,20 @@ void Outbox::push_control(std::string json) {
   wake_();
 }
 
-void Outbox::push_audio(std::string wire_frame, int64_t due_ms,
-                        std::function<void(int64_t sent_ms)> on_sent) {
+bool Outbox::push_audio(std::string wire_frame, int64_t due_ms,
+                        std::function<void(int64_t sent_ms)> on_sent, int64_t now_ms) {
   std::unique_lock<std::mutex> lock(mutex_);
   audio_room_.wait(
       lock, [&] { return detached_ || audio_closed_ || audio_.size() < limits_.max_audio_frames; });
-  if (detached_ || audio_closed_) return;
-  audio_.push_back({std::move(wire_frame), due_ms - limits_.lead_ms, std::move(on_sent)});
-  // No wake: the pacer's tick releases audio when it is due.
+  if (detached_ || audio_closed_) return false;
+  const int64_t release_ms = due_ms - limits_.lead_ms;
+  audio_.push_back({std::move(wire_frame), release_ms, std::move(on_sent)});
+  // A frame already due (a reply's first frames) wakes the loop now; the rest wait for the
+  // pacer's tick, which releases audio as it comes due.
+  const bool due_now = release_ms <= now_ms && audio_.size() == 1;
+  lock.unlock();
+  if (due_now && wake_) wake_();
+  return true;
 }
 
 size_t Outbox::clear_audio() {

@@ -42,8 +42,9 @@ class Outbox {
   // `on_sent`, if set, runs on the event loop with the time the frame was handed to the socket
   // (the first frame of a reply uses it for latency accounting). Blocks while max_audio_frames
   // wait; returns at once (dropping the frame) once audio is closed (barge-in) or detached.
-  void push_audio(std::string wire_frame, int64_t due_ms,
-                  std::function<void(int64_t sent_ms)> on_sent = nullptr);
+  // False when the frame was dropped. `now_ms`: a frame already due wakes the event loop at once.
+  bool push_audio(std::string wire_frame, int64_t due_ms,
+                  std::function<void(int64_t sent_ms)> on_sent = nullptr, int64_t now_ms = -1);
   // Barge-in: drop every queued reply frame now and refuse reply audio until open_audio() (so a
   // worker that had not yet seen the interrupt cannot slip one more frame out). Returns how many
   // were dropped.

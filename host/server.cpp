@@ -21,7 +21,8 @@
 #include "host/listen_check.h"
 #include "host/log.h"
 #include "host/outbox.h"
-#include "host/session.h"
+#include "host/clock.h"
+#include "host/doors/earshot_v1_door.h"
 #include "host/store/store.h"
 #include "host/tls_files.h"
 #include "host/web_client.h"
@@ -51,7 +52,7 @@ struct Conn {
   std::string authorization;  // the Authorization header, if any
   std::shared_ptr<WakeSignal> wake = std::make_shared<WakeSignal>();
   std::shared_ptr<Outbox> outbox;
-  std::shared_ptr<Session> session;
+  std::shared_ptr<EarshotV1Door> session;
   std::string rx;
   bool rx_binary = false;
   bool rx_overflow = false;
@@ -106,7 +107,7 @@ struct BridgeServer::Impl {
 
   // Sessions are stopped off the loop thread (stop() joins threads that may be in an engine call).
   std::mutex reap_mutex;
-  std::vector<std::shared_ptr<Session>> to_reap;
+  std::vector<std::shared_ptr<EarshotV1Door>> to_reap;
   std::condition_variable reap_cv;
   std::thread reaper;
   bool reaper_stop = false;
@@ -124,14 +125,14 @@ struct BridgeServer::Impl {
   void refuse(Conn& c, const std::string& code, const std::string& message, uint16_t close_code);
   void violation(Conn& c, const std::string& code, const std::string& message);
   void close_conn(Conn& c, uint16_t code, const std::string& reason);
-  void reap(std::shared_ptr<Session> session);
+  void reap(std::shared_ptr<EarshotV1Door> session);
   int write_one(Conn& c);
   std::string http_body(lws* wsi, const std::string& path, const char** type, int* status);
   bool status_allowed(lws* wsi) const;
   std::string status_json();
 };
 
-void BridgeServer::Impl::reap(std::shared_ptr<Session> session) {
+void BridgeServer::Impl::reap(std::shared_ptr<EarshotV1Door> session) {
   if (!session) return;
   std::lock_guard<std::mutex> lock(reap_mutex);
   to_reap.push_back(std::move(session));
@@ -181,10 +182,11 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
                   protocol::kCloseBadVersion);
   }
   const protocol::AudioParams& a = hello.audio;
-  if (a.codec != "opus" || a.sample_rate != 16000 || a.channels != 1 ||
+  if ((a.codec != "opus" && a.codec != "pcm16") || a.sample_rate != 16000 || a.channels != 1 ||
       (a.frame_ms != 20 && a.frame_ms != 40 && a.frame_ms != 60)) {
     return refuse(c, "unsupported_audio",
-                  "this bridge takes Opus at 16000 Hz, mono, 20-60 ms frames; got " + a.codec +
+                  "this bridge takes Opus or pcm16 at 16000 Hz, mono, 20-60 ms frames; got " +
+                      a.codec +
                       " " + std::to_string(a.sample_rate) + " Hz " + std::to_string(a.channels) +
                       " ch " + std::to_string(a.frame_ms) + " ms",
                   protocol::kCloseBadAudio);
@@ -243,10 +245,11 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   w.session_id = session_id;
   w.mode = hello.mode;
   w.acked_seq = acked;
+  w.audio.codec = a.codec;  // replies come back in the codec the client sends
   c.outbox->push_control(protocol::to_json(w));  // before anything the session says
   c.frame_ms = a.frame_ms;
   c.rate = std::make_unique<AudioRateLimit>(int64_t(config.audio_burst_s) * 1000, kAudioRateSlack);
-  auto session = std::make_shared<Session>(services, c.outbox, session_id, hello, *lease);
+  auto session = std::make_shared<EarshotV1Door>(services, c.outbox, session_id, hello, *lease);
   std::string error;
   if (!session->start(&error)) {
     return refuse(c, "internal", "cannot start a session: " + error, protocol::kCloseInternalError);
@@ -306,7 +309,7 @@ void BridgeServer::Impl::handle_binary(Conn& c, const std::string& bytes) {
   }
   c.session->on_audio(view);
   // Backpressure: the session is behind; stop reading until it catches up (tick resumes).
-  if (!c.rx_paused && c.session->input_pace() == Session::InputPace::kPause) {
+  if (!c.rx_paused && c.session->input_pace() == Conversation::InputPace::kPause) {
     c.rx_paused = true;
     lws_rx_flow_control(c.wsi, 0);
   }
@@ -344,8 +347,7 @@ void BridgeServer::Impl::tick() {
                protocol::kCloseHandshakeTimeout);
       continue;
     }
-    c->session->on_tick(now);
-    if (c->rx_paused && c->session->input_pace() == Session::InputPace::kResume) {
+    if (c->rx_paused && c->session->input_pace() == Conversation::InputPace::kResume) {
       c->rx_paused = false;
       lws_rx_flow_control(c->wsi, 1);
     }
@@ -669,7 +671,7 @@ bool BridgeServer::start(std::string* error) {
     while (true) {
       s.reap_cv.wait(lock, [&] { return s.reaper_stop || !s.to_reap.empty(); });
       if (s.to_reap.empty() && s.reaper_stop) return;
-      std::vector<std::shared_ptr<Session>> batch;
+      std::vector<std::shared_ptr<EarshotV1Door>> batch;
       batch.swap(s.to_reap);
       lock.unlock();
       for (auto& session : batch)

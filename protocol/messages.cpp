@@ -83,7 +83,8 @@ class Reader {
     const uint64_t rate = r.uint("sample_rate");
     const uint64_t channels = r.uint("channels");
     const uint64_t frame_ms = r.uint("frame_ms");
-    if (r.ok() && a.codec != "opus") r.fail("codec", "must be \"opus\"");
+    if (r.ok() && a.codec != "opus" && a.codec != "pcm16")
+      r.fail("codec", "must be \"opus\" or \"pcm16\"");
     static const uint64_t kRates[] = {8000, 12000, 16000, 24000, 48000};
     if (r.ok() && std::find(std::begin(kRates), std::end(kRates), rate) == std::end(kRates))
       r.fail("sample_rate", "must be one of 8000, 12000, 16000, 24000, 48000");

@@ -47,8 +47,9 @@ struct ConversationSettings {
   // Services::turn unless overridden); without it the door ends them with commit_input().
   bool server_turn_detection = true;
   std::optional<TurnConfig> turn;
-  // Silence kept before the first speech frame of a turn (OpenAI prefix_padding_ms).
-  int prefix_padding_ms = 300;
+  // Audio kept from before the first speech frame of a turn and transcribed with it (OpenAI
+  // prefix_padding_ms). 0 for earshot.v1 nodes: their segments carry their own pre-roll.
+  int prefix_padding_ms = 0;
   bool auto_respond = true;  // answer each ended turn at once (false: wait for respond())
   bool speak = true;         // false: text-only replies, no TTS
   std::optional<std::string> instructions;  // replaces Services::reply.system_prompt
@@ -71,6 +72,9 @@ struct AudioIn {
 struct PlayedReport {
   std::string reply_id;
   std::optional<uint64_t> played_ms;  // as the client measured it; absent if it cannot say
+  // Reply frames the door had put on the wire when it stopped sending them (an upper bound of
+  // what can have been heard, used when the client does not say).
+  std::optional<uint64_t> frames_on_wire;
 };
 
 class ConversationSink {
@@ -112,9 +116,10 @@ class ConversationSink {
   virtual void reply_audio_ended(const std::string& reply_id, uint64_t frames,
                                  bool interrupted) = 0;
 
-  // Any thread: the core stopped a reply (the person spoke over it): the client should stop
-  // playing it now, and drop what it has not played.
-  virtual void reply_interrupted(const std::string& reply_id) = 0;
+  // Ingress thread: the core stopped a reply (the person spoke over it): the door drops what it
+  // has not sent, tells the client to stop playing, and returns how many of the reply's frames
+  // it had already put on the wire.
+  virtual uint64_t reply_interrupted(const std::string& reply_id) = 0;
 
   // Responder thread: the turn is over — transcript, reply as heard, timings, usage. Called for
   // every answered turn (not for ambient segments).
@@ -158,6 +163,9 @@ class Conversation {
   // The client played a reply to its end (or to a point: conversation.item.truncate after the
   // reply finished): the history and the stored turn keep what was heard.
   void played(const PlayedReport& report);
+  // The door handed the reply's first frame to the client's socket at `sent_ms` (monotonic), for
+  // the latency figures.
+  void first_frame_sent(const std::string& reply_id, int64_t sent_ms);
   void set_ambient(bool ambient);
   // session.update: instructions, voice, speak, server_turn_detection, turn, prefix_padding_ms
   // and auto_respond take effect from the next turn; the other fields are ignored.

@@ -264,6 +264,22 @@ CommitResult Store::add_turn(const TurnRecord& t, const SeqRange& seqs, uint64_t
       error);
 }
 
+bool Store::add_text_turn(const TurnRecord& t, int64_t* row_id, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_,
+              "INSERT INTO turns (session_id, node_id, turn_id, transcript, language, reply, "
+              "reply_full, interrupted, started_at_ms, timings_json) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  if (!s.ok()) return *error = describe(db_, "storing a text turn"), false;
+  s.text(1, t.session_id).text(2, t.node_id).text(3, t.turn_id).text(4, t.transcript);
+  s.text(5, t.language).text(6, t.reply).text(7, t.reply_full);
+  s.integer(8, t.interrupted ? 1 : 0).integer(9, t.started_at_ms);
+  s.text(10, t.timings_json.empty() ? "{}" : t.timings_json);
+  if (s.step() != SQLITE_DONE) return *error = describe(db_, "storing a text turn"), false;
+  if (row_id) *row_id = sqlite3_last_insert_rowid(db_);
+  return true;
+}
+
 bool Store::finish_turn(int64_t row_id, const TurnRecord& t, std::string* error) {
   std::lock_guard<std::mutex> lock(mutex_);
   Statement s(db_,

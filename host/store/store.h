@@ -107,6 +107,8 @@ class Store {
   // node's high-water mark to `seqs.last`, in one fenced transaction. `*row_id` names the row.
   CommitResult add_turn(const TurnRecord& turn, const SeqRange& seqs, uint64_t epoch,
                         int64_t* row_id, std::string* error);
+  // A turn the client typed (no audio, so no frames to fence or acknowledge): stored as it is.
+  bool add_text_turn(const TurnRecord& turn, int64_t* row_id, std::string* error);
   // The reply of a stored turn: as heard, as written, interrupted, timings.
   bool finish_turn(int64_t row_id, const TurnRecord& turn, std::string* error);
   // Stores the segment and raises the node's high-water mark to its last seq, fenced.

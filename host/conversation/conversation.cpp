@@ -1,0 +1,255 @@
+#include "host/conversation/conversation.h"
+
+#include <atomic>
+#include <thread>
+#include <variant>
+
+#include "host/clock.h"
+#include "host/conversation/ingress.h"
+#include "host/conversation/responder.h"
+#include "host/conversation/turn_stage.h"
+#include "host/log.h"
+#include "host/store/store.h"
+#include "host/work_queue.h"
+
+namespace earshot::host {
+namespace {
+// Input waiting for the ingress thread. A node redelivering its buffer after a reconnect sends
+// everything it held at once, and that must not stop the socket being read: the node's keepalive
+// pings come on the same stream, and a node whose pings go unanswered while the conversation works
+// through the backlog hangs up and redelivers again — for ever (the fault run saw it). So the door
+// stops reading only above kInboundPauseAt (180 s of 20 ms frames, well above a node's 60 s
+// buffer; the rate limit stops a client getting there faster than real time), and kInboundLimit
+// is the hard bound for what one read can still deliver after that (~2.5 MB).
+constexpr size_t kInboundPauseAt = 9000;
+constexpr size_t kInboundResumeAt = 3000;
+constexpr size_t kInboundLimit = 12000;
+
+// What the door hands the ingress thread, in the client's order.
+struct CommitInput {};
+struct ClearInput {};
+struct SetAmbient {
+  bool ambient = false;
+};
+struct UpdateSettings {
+  ConversationSettings settings;
+};
+using InboundItem =
+    std::variant<InputFrame, CommitInput, ClearInput, TextJob, RespondJob, SetAmbient,
+                 UpdateSettings>;
+}  // namespace
+
+struct Conversation::Impl {
+  Impl(Services& s, ConversationSettings st, NodeLease lease, ConversationSink& k)
+      : services(s),
+        settings(std::move(st)),
+        sink(k),
+        ingress(s.metrics, settings.input_codec, settings.input_rate, lease.acked_seq),
+        responder(s, k, settings, lease),
+        turn(s, k, settings, lease.acked_seq,
+             TurnStage::Hooks{[this](ResponderJob job) { return responder.queue(std::move(job)); },
+                              [this] { barge_in(); }}),
+        inbound(kInboundLimit) {}
+
+  Services& services;
+  const ConversationSettings settings;
+  ConversationSink& sink;
+  Ingress ingress;      // ingress thread
+  Responder responder;  // its own threads
+  TurnStage turn;       // ingress thread
+  WorkQueue<InboundItem> inbound;
+  std::thread ingress_thread;
+  std::atomic<bool> stopping{false};
+
+  void ingress_loop();
+  void handle(InboundItem& item);
+  void barge_in();
+};
+
+void Conversation::Impl::ingress_loop() {
+  InboundItem item;
+  while (true) {
+    // The turn stage's end-of-turn deadline is this thread's own timer: it fires on time, not at
+    // the next tick of somebody else's loop.
+    const int64_t deadline = turn.deadline_ms();
+    const auto popped = inbound.pop_until(
+        deadline >= 0 ? std::optional(steady_at(deadline)) : std::nullopt, &item);
+    if (popped == WorkQueue<InboundItem>::Popped::kClosed) break;
+    if (popped == WorkQueue<InboundItem>::Popped::kTimeout) {
+      turn.on_tick(monotonic_ms());
+      continue;
+    }
+    handle(item);
+  }
+}
+
+void Conversation::Impl::handle(InboundItem& item) {
+  if (auto* f = std::get_if<InputFrame>(&item)) {
+    std::string error;
+    const Ingress::Verdict v =
+        ingress.accept(*f, [this](const PcmFrame& frame) { turn.on_frame(frame); }, &error);
+    if (v == Ingress::Verdict::kDuplicate) return;
+    turn.seen(ingress.high_water());
+    if (v == Ingress::Verdict::kBad) return sink.error("bad_audio", error);
+    turn.on_input_done(f->seq, f->flags, ingress.high_water());
+  } else if (std::holds_alternative<CommitInput>(item)) {
+    turn.commit_input(monotonic_ms(), ingress.high_water());
+  } else if (std::holds_alternative<ClearInput>(item)) {
+    turn.clear_input();
+  } else if (auto* t = std::get_if<TextJob>(&item)) {
+    responder.queue(std::move(*t));
+  } else if (auto* r = std::get_if<RespondJob>(&item)) {
+    responder.queue(*r);
+  } else if (auto* m = std::get_if<SetAmbient>(&item)) {
+    turn.set_ambient(m->ambient, ingress.high_water());
+    LOG_INFO("session", "%s: mode %s", settings.conversation_id.c_str(),
+             m->ambient ? "ambient" : "conversation");
+  } else if (auto* u = std::get_if<UpdateSettings>(&item)) {
+    turn.update(u->settings);
+  }
+}
+
+// The person spoke while a reply is being prepared or played: it stops now (no more audio leaves,
+// LLM and TTS requests are cancelled), and the client is told to stop playing it.
+void Conversation::Impl::barge_in() {
+  std::shared_ptr<const ReplyOrder> reply = responder.current_reply();
+  if (!reply || reply->cancel->cancelled()) return;
+  reply->cancel->cancel();
+  services.metrics.barge_ins_total.fetch_add(1);
+  LOG_INFO("session", "%s: reply %s interrupted (the person spoke)",
+           settings.conversation_id.c_str(), reply->reply_id.c_str());
+  const uint64_t on_wire = sink.reply_interrupted(reply->reply_id);
+  responder.post(ReplyPlayed{reply->reply_id, std::nullopt, on_wire, true});
+}
+
+Conversation::Conversation(Services& services, ConversationSettings settings, NodeLease lease,
+                           ConversationSink& sink)
+    : impl_(std::make_unique<Impl>(services, std::move(settings), std::move(lease), sink)) {}
+
+Conversation::~Conversation() {
+  stop();
+}
+
+bool Conversation::start(std::string* error) {
+  Impl& s = *impl_;
+  if (!s.ingress.start(error)) return false;
+  if (s.services.store) {
+    SessionRecord rec;
+    rec.session_id = s.settings.conversation_id;
+    rec.node_id = s.settings.client_id;
+    rec.room = s.settings.room;
+    rec.mode = s.settings.ambient ? "ambient" : "conversation";
+    rec.started_at_ms = wall_ms();
+    std::string store_error;
+    if (!s.services.store->open_session(rec, &store_error)) {
+      s.services.metrics.store_errors_total.fetch_add(1);
+      LOG_ERROR("store", "%s: %s", s.settings.conversation_id.c_str(), store_error.c_str());
+    }
+  }
+  s.turn.start();
+  s.responder.start();
+  s.ingress_thread = std::thread([this] { impl_->ingress_loop(); });
+  return true;
+}
+
+void Conversation::stop() {
+  Impl& s = *impl_;
+  if (s.stopping.exchange(true)) return;
+  if (s.services.store) {
+    std::string store_error;
+    if (!s.services.store->close_session(s.settings.conversation_id, wall_ms(), &store_error))
+      LOG_ERROR("store", "%s: %s", s.settings.conversation_id.c_str(), store_error.c_str());
+  }
+  // The backlog is dropped, not worked through: none of it was acknowledged, so the client still
+  // holds it and delivers it again. Engine work for segments ends early.
+  const size_t dropped = s.inbound.close_and_drop();
+  if (dropped > 0)
+    LOG_INFO("session", "%s: %zu unprocessed inbound item(s) dropped (unacknowledged)",
+             s.settings.conversation_id.c_str(), dropped);
+  // An ingress thread waiting for room in a full job queue gives up (what it held was not
+  // acknowledged); a reply in flight ends early.
+  s.responder.stop_waiting();
+  if (s.ingress_thread.joinable()) s.ingress_thread.join();
+  // A turn still open when the client goes away (it crashed, or the network dropped) is still
+  // what the person said: finish its transcript and store it rather than drop it. The ingress
+  // thread is gone, so its turn state is ours now.
+  s.turn.finish_open(s.ingress.high_water());
+  s.responder.stop();
+  // After the responder: a turn it ran may have waited on an early final.
+  s.turn.stop();
+}
+
+void Conversation::audio(const AudioIn& frame) {
+  InputFrame f;
+  f.seq = frame.seq;
+  f.timestamp = frame.timestamp;
+  f.flags = frame.flags;
+  f.payload.assign(reinterpret_cast<const char*>(frame.payload), frame.size);
+  f.arrived_ms = frame.arrived_ms;
+  if (!impl_->inbound.push(std::move(f))) {
+    // The door stops reading at kInboundPauseAt; this is what one read brought on top of that,
+    // and more. Not dropped-and-acked: the conversation closes and the client delivers it again.
+    impl_->services.metrics.frames_refused_total.fetch_add(1);
+    impl_->sink.close(4011, "inbound queue full; deliver again");
+  }
+}
+
+void Conversation::commit_input() {
+  impl_->inbound.push(CommitInput{});
+}
+void Conversation::clear_input() {
+  impl_->inbound.push(ClearInput{});
+}
+void Conversation::user_text(const std::string& text) {
+  impl_->inbound.push(TextJob{text, impl_->settings.auto_respond});
+}
+void Conversation::respond() {
+  impl_->inbound.push(RespondJob{});
+}
+void Conversation::set_ambient(bool ambient) {
+  impl_->inbound.push(SetAmbient{ambient});
+}
+void Conversation::update(const ConversationSettings& settings) {
+  impl_->responder.update(settings);
+  impl_->inbound.push(UpdateSettings{settings});
+}
+
+void Conversation::interrupt(const PlayedReport& report) {
+  Impl& s = *impl_;
+  std::shared_ptr<const ReplyOrder> reply = s.responder.current_reply();
+  if (!reply) {  // over already: a report of where its playback stopped
+    s.responder.post(ReplyPlayed{report.reply_id, report.played_ms, report.frames_on_wire, true});
+    return;
+  }
+  // The client reports what it played of the reply it names; of any other, nothing.
+  std::optional<uint64_t> played = report.played_ms;
+  if (report.reply_id != reply->reply_id && !report.reply_id.empty()) played = 0;
+  if (!reply->cancel->cancelled()) {
+    reply->cancel->cancel();
+    s.services.metrics.barge_ins_total.fetch_add(1);
+    LOG_INFO("session", "%s: reply %s interrupted (client)", s.settings.conversation_id.c_str(),
+             reply->reply_id.c_str());
+  }
+  s.responder.post(ReplyPlayed{reply->reply_id, played, report.frames_on_wire, true});
+}
+
+void Conversation::played(const PlayedReport& report) {
+  impl_->responder.post(ReplyPlayed{report.reply_id, report.played_ms, std::nullopt, false});
+}
+
+void Conversation::first_frame_sent(const std::string& reply_id, int64_t sent_ms) {
+  impl_->responder.post(FirstFrameSent{reply_id, sent_ms});
+}
+
+Conversation::InputPace Conversation::input_pace() const {
+  const size_t backlog = impl_->inbound.size();
+  if (backlog >= kInboundPauseAt) return InputPace::kPause;
+  if (backlog <= kInboundResumeAt) return InputPace::kResume;
+  return InputPace::kHold;
+}
+
+const ConversationSettings& Conversation::settings() const {
+  return impl_->settings;
+}
+
+}  // namespace earshot::host

@@ -1,0 +1,99 @@
+// Responder: turns and segments in input order → final transcript → store → LLM → sentences.
+//
+// For a turn: the STT's final pass (or the early final the turn stage started), the transcript
+// to the sink, the turn committed to the store (its frames acknowledged once it is), then the LLM
+// streaming, its text to the sink and each complete sentence to the voice stage. Then it waits
+// for the voice stage's VoiceFinished and the client's played report (ReplyPlayed, by message
+// from the door; up to the reply's length plus reply.played_report_timeout_ms), keeps what was
+// heard in the history and the store, and reports the turn (sink.turn_done, Services::on_turn).
+// Ambient segments are transcribed and committed. Every commit goes through the CommitLog.
+//
+// Thread: its own (the responder thread). queue() from the ingress thread (may block while the
+// responder is behind); post(), current_reply() and update() from any thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/conversation/commit_log.h"
+#include "host/conversation/conversation.h"
+#include "host/conversation/jobs.h"
+#include "host/conversation/voice.h"
+#include "host/work_queue.h"
+
+namespace earshot::host {
+
+class Responder {
+ public:
+  Responder(Services& services, ConversationSink& sink, const ConversationSettings& settings,
+            NodeLease lease);
+  ~Responder();
+
+  void start();
+  // Stop: the turn in flight ends early (its cancel token), commits get one last try, what is
+  // waiting is dropped unacknowledged; joins the responder and voice threads.
+  void stop();
+  // A queue() waiting for room gives up (stopping).
+  void stop_waiting();
+
+  // Ingress thread: hands a job over, waiting while the responder is behind (false: stopping).
+  // Advances queued behind an advance merge into it.
+  bool queue(ResponderJob job);
+  // Any thread: a played report or the voice stage's result.
+  void post(ReplyEvent event);
+  // Any thread: the reply being produced or played, or null.
+  std::shared_ptr<const ReplyOrder> current_reply() const;
+  // Any thread: instructions, voice and speak for the next reply.
+  void update(const ConversationSettings& settings);
+
+ private:
+  void loop();
+  void run_turn(TurnJob& job);
+  void run_segment(SegmentJob& job);
+  void run_text(TextJob& job);
+  // The LLM's answer to the history, voiced; fills the report; returns once heard (or cut).
+  void answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
+              const std::shared_ptr<TurnCommit>& stored);
+  std::shared_ptr<ReplyOrder> new_reply(const std::string& turn_id);
+  void apply_late_played();
+  void finish_stored(const std::shared_ptr<TurnCommit>& stored, const TurnReport& report);
+  void trim_history();
+
+  Services& services_;
+  ConversationSink& sink_;
+  const std::string conversation_id_;
+  const std::string client_id_;
+  const std::string room_;
+  CommitLog commits_;
+  Voice voice_;
+  WorkQueue<ResponderJob> jobs_;
+  WorkQueue<ReplyEvent> events_;
+  std::thread thread_;
+  CancelToken stop_token_;
+  std::atomic<bool> stopping_{false};
+
+  mutable std::mutex mutex_;  // guards current_ and settings_
+  std::shared_ptr<const ReplyOrder> current_;
+  ConversationSettings settings_;
+
+  // Responder thread only.
+  std::vector<ChatMessage> history_;
+  uint64_t reply_counter_ = 0;
+  uint64_t text_counter_ = 0;
+  // The last reply, for a played report that comes after it finished (a late truncate).
+  struct LastReply {
+    std::string reply_id;
+    std::vector<VoicedSentence> sentences;
+    size_t history_index = 0;  // its assistant line
+    std::shared_ptr<TurnCommit> stored;
+    TurnReport report;
+  };
+  std::optional<LastReply> last_;
+};
+
+}  // namespace earshot::host
