@@ -28,6 +28,14 @@ class WorkQueue {
     ready_.notify_one();
     return true;
   }
+  // Like push(), but a refused item stays with the caller.
+  bool try_push(T& item) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_ || items_.size() >= limit_) return false;
+    items_.push_back(std::move(item));
+    ready_.notify_one();
+    return true;
+  }
   // Waits for room; false if the queue was closed first, or is full after stop_waiting().
   bool push_wait(T item) {
     std::unique_lock<std::mutex> lock(mutex_);

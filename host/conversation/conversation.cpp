@@ -1,12 +1,13 @@
 #include "host/conversation/conversation.h"
 
 #include <atomic>
-#include <thread>
+#include <deque>
 #include <variant>
 
 #include "host/clock.h"
 #include "host/conversation/ingress.h"
 #include "host/conversation/responder.h"
+#include "host/conversation/strand_pool.h"
 #include "host/conversation/turn_stage.h"
 #include "host/log.h"
 #include "host/store/store.h"
@@ -24,6 +25,8 @@ namespace {
 constexpr size_t kInboundPauseAt = 9000;
 constexpr size_t kInboundResumeAt = 3000;
 constexpr size_t kInboundLimit = 12000;
+// Items one run of the ingress strand handles before letting other conversations' strands run.
+constexpr int kStrandBatch = 64;
 
 // What the door hands the ingress thread, in the client's order.
 struct CommitInput {};
@@ -44,43 +47,77 @@ struct Conversation::Impl {
       : services(s),
         settings(std::move(st)),
         sink(k),
+        pool(StrandPool::shared()),
         ingress(s.metrics, settings.input_codec, settings.input_rate, lease.acked_seq),
         responder(s, k, settings, lease),
         turn(s, k, settings, lease.acked_seq,
-             TurnStage::Hooks{[this](ResponderJob job) { return responder.queue(std::move(job)); },
+             TurnStage::Hooks{[this](ResponderJob job) { return hand_on(std::move(job)); },
                               [this] { barge_in(); }}),
         inbound(kInboundLimit) {}
 
   Services& services;
   const ConversationSettings settings;
   ConversationSink& sink;
-  Ingress ingress;      // ingress thread
+  StrandPool& pool;
+  std::shared_ptr<StrandPool::Strand> strand;  // runs drain(): the ingress stage
+  // Ingress strand only:
+  Ingress ingress;
   Responder responder;  // its own threads
-  TurnStage turn;       // ingress thread
+  TurnStage turn;
+  std::deque<ResponderJob> outgoing;  // jobs the responder had no room for yet
   WorkQueue<InboundItem> inbound;
-  std::thread ingress_thread;
   std::atomic<bool> stopping{false};
 
-  void ingress_loop();
+  bool drain();
+  void push(InboundItem item);
+  bool flush_outgoing();
+  bool hand_on(ResponderJob job);
   void handle(InboundItem& item);
   void barge_in();
 };
 
-void Conversation::Impl::ingress_loop() {
-  InboundItem item;
-  while (true) {
-    // The turn stage's end-of-turn deadline is this thread's own timer: it fires on time, not at
-    // the next tick of somebody else's loop.
-    const int64_t deadline = turn.deadline_ms();
-    const auto popped = inbound.pop_until(
-        deadline >= 0 ? std::optional(steady_at(deadline)) : std::nullopt, &item);
-    if (popped == WorkQueue<InboundItem>::Popped::kClosed) break;
-    if (popped == WorkQueue<InboundItem>::Popped::kTimeout) {
-      turn.on_tick(monotonic_ms());
-      continue;
-    }
-    handle(item);
+// One run of the ingress strand: the end-of-turn deadline if it came, then what the door queued,
+// in order. A job the responder has no room for holds everything behind it (and, once enough
+// waits, the door stops reading the client): nothing is dropped, and the strand never blocks a
+// worker that other conversations share.
+bool Conversation::Impl::drain() {
+  if (!flush_outgoing()) return false;  // the responder calls back when it has room
+  const int64_t deadline = turn.deadline_ms();
+  if (deadline >= 0 && monotonic_ms() >= deadline) {
+    turn.on_tick(monotonic_ms());
+    if (!flush_outgoing()) return false;
   }
+  InboundItem item;
+  for (int i = 0; i < kStrandBatch; ++i) {
+    if (inbound.pop_until(std::chrono::steady_clock::time_point{}, &item) !=
+        WorkQueue<InboundItem>::Popped::kItem)
+      break;
+    handle(item);
+    if (!flush_outgoing()) return false;
+  }
+  // The turn stage's end-of-turn deadline is this strand's own timer: it fires on time, not at
+  // the next tick of somebody else's loop.
+  const int64_t next = turn.deadline_ms();
+  pool.run_at(strand, next >= 0 ? steady_at(next) : std::chrono::steady_clock::time_point::max());
+  return inbound.size() > 0;
+}
+
+bool Conversation::Impl::hand_on(ResponderJob job) {
+  if (std::holds_alternative<AdvanceJob>(job) && !outgoing.empty())
+    if (auto* back = std::get_if<AdvanceJob>(&outgoing.back())) {
+      back->seq = std::get<AdvanceJob>(job).seq;
+      return true;
+    }
+  outgoing.push_back(std::move(job));
+  return true;
+}
+
+bool Conversation::Impl::flush_outgoing() {
+  while (!outgoing.empty()) {
+    if (!responder.try_queue(outgoing.front())) return false;
+    outgoing.pop_front();
+  }
+  return true;
 }
 
 void Conversation::Impl::handle(InboundItem& item) {
@@ -97,9 +134,9 @@ void Conversation::Impl::handle(InboundItem& item) {
   } else if (std::holds_alternative<ClearInput>(item)) {
     turn.clear_input();
   } else if (auto* t = std::get_if<TextJob>(&item)) {
-    responder.queue(std::move(*t));
+    hand_on(std::move(*t));
   } else if (auto* r = std::get_if<RespondJob>(&item)) {
-    responder.queue(*r);
+    hand_on(*r);
   } else if (auto* m = std::get_if<SetAmbient>(&item)) {
     turn.set_ambient(m->ambient, ingress.high_water());
     LOG_INFO("session", "%s: mode %s", settings.conversation_id.c_str(),
@@ -146,9 +183,9 @@ bool Conversation::start(std::string* error) {
       LOG_ERROR("store", "%s: %s", s.settings.conversation_id.c_str(), store_error.c_str());
     }
   }
-  s.turn.start();
   s.responder.start();
-  s.ingress_thread = std::thread([this] { impl_->ingress_loop(); });
+  s.strand = s.pool.add([this] { return impl_->drain(); });
+  s.responder.set_on_room([this] { impl_->pool.notify(impl_->strand); });
   return true;
 }
 
@@ -166,17 +203,19 @@ void Conversation::stop() {
   if (dropped > 0)
     LOG_INFO("session", "%s: %zu unprocessed inbound item(s) dropped (unacknowledged)",
              s.settings.conversation_id.c_str(), dropped);
-  // An ingress thread waiting for room in a full job queue gives up (what it held was not
-  // acknowledged); a reply in flight ends early.
+  // A reply in flight ends early. Jobs the responder had no room for are dropped (they were not
+  // acknowledged).
   s.responder.stop_waiting();
-  if (s.ingress_thread.joinable()) s.ingress_thread.join();
+  if (s.strand) s.pool.remove(s.strand);
+  s.outgoing.clear();
   // A turn still open when the client goes away (it crashed, or the network dropped) is still
-  // what the person said: finish its transcript and store it rather than drop it. The ingress
-  // thread is gone, so its turn state is ours now.
+  // what the person said: finish its transcript and store it rather than drop it. The strand
+  // runs no more, so its turn state is ours now.
   s.turn.finish_open(s.ingress.high_water());
+  s.flush_outgoing();
   s.responder.stop();
   // After the responder: a turn it ran may have waited on an early final.
-  s.turn.stop();
+  s.turn.wait_for_finals();
 }
 
 void Conversation::audio(const AudioIn& frame) {
@@ -186,7 +225,9 @@ void Conversation::audio(const AudioIn& frame) {
   f.flags = frame.flags;
   f.payload.assign(reinterpret_cast<const char*>(frame.payload), frame.size);
   f.arrived_ms = frame.arrived_ms;
-  if (!impl_->inbound.push(std::move(f))) {
+  if (impl_->inbound.push(std::move(f))) {
+    impl_->pool.notify(impl_->strand);
+  } else {
     // The door stops reading at kInboundPauseAt; this is what one read brought on top of that,
     // and more. Not dropped-and-acked: the conversation closes and the client delivers it again.
     impl_->services.metrics.frames_refused_total.fetch_add(1);
@@ -194,24 +235,33 @@ void Conversation::audio(const AudioIn& frame) {
   }
 }
 
+// Control from the door joins the audio in the client's order. (A control item that does not
+// fit is refused like audio: the door closes, the client delivers again.)
+void Conversation::Impl::push(InboundItem item) {
+  if (inbound.push(std::move(item))) {
+    pool.notify(strand);
+  } else {
+    sink.close(4011, "inbound queue full; deliver again");
+  }
+}
 void Conversation::commit_input() {
-  impl_->inbound.push(CommitInput{});
+  impl_->push(CommitInput{});
 }
 void Conversation::clear_input() {
-  impl_->inbound.push(ClearInput{});
+  impl_->push(ClearInput{});
 }
 void Conversation::user_text(const std::string& text) {
-  impl_->inbound.push(TextJob{text, impl_->settings.auto_respond});
+  impl_->push(TextJob{text, impl_->settings.auto_respond});
 }
 void Conversation::respond() {
-  impl_->inbound.push(RespondJob{});
+  impl_->push(RespondJob{});
 }
 void Conversation::set_ambient(bool ambient) {
-  impl_->inbound.push(SetAmbient{ambient});
+  impl_->push(SetAmbient{ambient});
 }
 void Conversation::update(const ConversationSettings& settings) {
   impl_->responder.update(settings);
-  impl_->inbound.push(UpdateSettings{settings});
+  impl_->push(UpdateSettings{settings});
 }
 
 void Conversation::interrupt(const PlayedReport& report) {

@@ -55,7 +55,7 @@ void Responder::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Responder::queue(ResponderJob job) {
+bool Responder::try_queue(ResponderJob& job) {
   if (auto* a = std::get_if<AdvanceJob>(&job)) {
     // Frames outside any turn behind an advance still queued: that one covers them too. (Only
     // the newest job can take them: an advance may never pass a turn queued after it.)
@@ -67,7 +67,7 @@ bool Responder::queue(ResponderJob job) {
         }))
       return true;
   }
-  return jobs_.push_wait(std::move(job));
+  return jobs_.try_push(job);
 }
 
 void Responder::post(ReplyEvent event) {
@@ -91,6 +91,7 @@ void Responder::loop() {
   while (true) {
     const auto popped = jobs_.pop_until(commits_.retry_at(), &job);
     if (popped == WorkQueue<ResponderJob>::Popped::kClosed) break;
+    if (popped == WorkQueue<ResponderJob>::Popped::kItem && on_room_) on_room_();
     apply_late_played();
     if (popped == WorkQueue<ResponderJob>::Popped::kTimeout) {
       commits_.flush();

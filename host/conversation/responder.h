@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,9 +42,12 @@ class Responder {
   // A queue() waiting for room gives up (stopping).
   void stop_waiting();
 
-  // Ingress thread: hands a job over, waiting while the responder is behind (false: stopping).
-  // Advances queued behind an advance merge into it.
-  bool queue(ResponderJob job);
+  // Ingress strand: hands a job over if there is room (false: full, or stopping; the caller keeps
+  // it and is called back through `on_room` once the responder has taken a job). Advances queued
+  // behind an advance merge into it.
+  bool try_queue(ResponderJob& job);
+  // Called (on the responder thread) each time it takes a job, so a held-back caller can go on.
+  void set_on_room(std::function<void()> on_room) { on_room_ = std::move(on_room); }
   // Any thread: a played report or the voice stage's result.
   void post(ReplyEvent event);
   // Any thread: the reply being produced or played, or null.
@@ -74,6 +78,7 @@ class Responder {
   WorkQueue<ResponderJob> jobs_;
   WorkQueue<ReplyEvent> events_;
   std::thread thread_;
+  std::function<void()> on_room_;
   CancelToken stop_token_;
   std::atomic<bool> stopping_{false};
 

@@ -2,6 +2,7 @@
 
 #include "dsp/audio_format.h"
 #include "host/clock.h"
+#include "host/conversation/task_pool.h"
 #include "host/log.h"
 #include "protocol/audio_frame.h"
 
@@ -9,9 +10,9 @@ namespace earshot::host {
 namespace {
 constexpr size_t kFrame = dsp::kCodecFrameSamples;  // 320 samples, 20 ms
 constexpr int kAckEveryFrames = 10;
-// Early finals waiting for the final thread: each holds a live STT stream (for pocketsphinx a
-// whole decoder), so a client ending turns faster than they are transcribed keeps decoding the
-// normal way instead.
+// Early finals queued or running for one conversation: each holds a live STT stream (for
+// pocketsphinx a whole decoder), so a client ending turns faster than they are transcribed keeps
+// decoding the normal way instead.
 constexpr size_t kMaxWaitingFinals = 4;
 }  // namespace
 
@@ -28,21 +29,9 @@ TurnStage::TurnStage(Services& services, ConversationSink& sink,
       config_(settings.turn.value_or(services.turn)),
       prefix_samples_(size_t(std::max(0, settings.prefix_padding_ms)) * 16),
       detector_(std::make_unique<TurnDetector>(config_)),
-      queued_upto_(acked_seq),
-      finals_(kMaxWaitingFinals) {}
+      queued_upto_(acked_seq) {}
 
-TurnStage::~TurnStage() {
-  stop();
-}
-
-void TurnStage::start() {
-  final_thread_ = std::thread([this] { final_loop(); });
-}
-
-void TurnStage::stop() {
-  finals_.close();
-  if (final_thread_.joinable()) final_thread_.join();
-}
+TurnStage::~TurnStage() = default;
 
 void TurnStage::update(const ConversationSettings& settings) {
   server_turns_ = settings.server_turn_detection;
@@ -244,32 +233,35 @@ void TurnStage::restart_stt_on_turn_audio() {
 }
 
 void TurnStage::start_early_final() {
-  FinalTask task;
-  task.cancel = std::make_shared<CancelToken>();
-  EarlyFinal e{task.result.get_future(), task.cancel};
-  task.stream = std::move(stt_);
-  if (!finals_.push(std::move(task))) {
-    // Too many dropped finals still running (or stopping): keep decoding the normal way. The
-    // stream went with the refused task, so a fresh one catches up on the turn.
-    restart_stt_on_turn_audio();
-    return;
+  {
+    std::lock_guard<std::mutex> lock(finals_->mutex);
+    if (finals_->count >= int(kMaxWaitingFinals)) return;  // decode the normal way
+    ++finals_->count;
   }
-  early_ = std::move(e);
+  auto cancel = std::make_shared<CancelToken>();
+  auto result = std::make_shared<std::promise<SttResult>>();
+  early_ = EarlyFinal{result->get_future(), cancel};
   early_speech_end_ = detector_->last_speech_end();
+  // The task owns the stream; nothing of this stage (which may be gone when it runs) is touched.
+  std::shared_ptr<SttStream> stream = std::move(stt_);
+  TaskPool::finals().run([stream, cancel, result, finals = finals_]() mutable {
+    result->set_value(stream->finish(*cancel));
+    stream.reset();  // gives a pooled decoder back now
+    std::lock_guard<std::mutex> lock(finals->mutex);
+    --finals->count;
+    finals->none.notify_all();
+  });
+}
+
+void TurnStage::wait_for_finals() {
+  std::unique_lock<std::mutex> lock(finals_->mutex);
+  finals_->none.wait(lock, [&] { return finals_->count == 0; });
 }
 
 void TurnStage::drop_early_final() {
   services_.metrics.stt_early_finals_dropped_total.fetch_add(1);
   early_->cancel->cancel();  // the final thread finishes it and nobody reads the result
   early_.reset();
-}
-
-void TurnStage::final_loop() {
-  FinalTask task;
-  while (finals_.pop(&task)) {
-    task.result.set_value(task.stream->finish(*task.cancel));
-    task.stream.reset();  // gives a pooled decoder back now, not at the next task
-  }
 }
 
 }  // namespace earshot::host

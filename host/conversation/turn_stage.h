@@ -13,7 +13,7 @@
 // behind whatever turn is still being stored.
 //
 // Thread: the conversation's ingress thread for every method (start/stop from the owner); the
-// final thread is internal. queue_job() may block while the responder is behind: that backs up
+// early finals run in the shared TaskPool::finals(). queue_job() may block while the responder is behind: that backs up
 // into the ingress queue and from there into the client's socket.
 #pragma once
 
@@ -24,7 +24,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
+#include <condition_variable>
+#include <mutex>
 #include <vector>
 
 #include "host/conversation/conversation.h"
@@ -47,9 +48,6 @@ class TurnStage {
             std::optional<uint64_t> acked_seq, Hooks hooks);
   ~TurnStage();
 
-  void start();
-  // Joins the final thread; call after the responder (which may wait on an early final) ends.
-  void stop();
 
   // The highest input seq seen (decodable or not), before its frames are handled.
   void seen(std::optional<uint64_t> high_water) { seen_upto_ = high_water; }
@@ -67,15 +65,13 @@ class TurnStage {
   void clear_input();
   void set_ambient(bool ambient, std::optional<uint64_t> high_water);
   void update(const ConversationSettings& settings);
+  // Waits until this stage's early finals have finished (they hold STT streams, which must not
+  // outlive the engine). After the responder has stopped.
+  void wait_for_finals();
   // The conversation ends: the open turn (or segment) is still what the person said; queue it.
   void finish_open(std::optional<uint64_t> high_water);
 
  private:
-  struct FinalTask {
-    std::unique_ptr<SttStream> stream;
-    std::shared_ptr<CancelToken> cancel;
-    std::promise<SttResult> result;
-  };
 
   void turn_frame(const PcmFrame& frame);
   void ambient_frame(const PcmFrame& frame);
@@ -86,7 +82,6 @@ class TurnStage {
   void start_early_final();
   void drop_early_final();
   void restart_stt_on_turn_audio();
-  void final_loop();
   bool turn_open() const { return stt_ || early_; }
 
   Services& services_;
@@ -116,8 +111,15 @@ class TurnStage {
   uint64_t segment_first_seq_ = 0;
   int64_t segment_started_wall_ms_ = 0;
 
-  WorkQueue<FinalTask> finals_;
-  std::thread final_thread_;
+  // Early finals of this conversation queued or running in TaskPool::finals(); each holds a live
+  // STT stream (for pocketsphinx a whole decoder), so past kMaxWaitingFinals a turn's final pass
+  // runs the normal way instead.
+  struct InFlight {
+    std::mutex mutex;
+    std::condition_variable none;
+    int count = 0;
+  };
+  std::shared_ptr<InFlight> finals_ = std::make_shared<InFlight>();
 };
 
 }  // namespace earshot::host
