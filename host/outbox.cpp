@@ -79,7 +79,7 @@ bool Outbox::pop_ready(int64_t now_ms, OutItem* out) {
       return true;
     }
     if (audio_.empty() || audio_.front().release_ms > now_ms) return false;
-    out->binary = true;
+    out->binary = !limits_.audio_as_text;
     out->bytes = std::move(audio_.front().bytes);
     on_sent = std::move(audio_.front().on_sent);
     audio_.pop_front();

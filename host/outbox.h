@@ -34,6 +34,9 @@ class Outbox {
     size_t max_control = 1000;
     size_t max_audio_frames = 500;  // 10 s of 20 ms frames ahead of the pacer
     int lead_ms = 120;              // how far ahead of real time reply audio is sent
+    // Reply audio goes out as WebSocket text messages, not binary ones (a wire format that carries
+    // audio in JSON events, such as the OpenAI Realtime API's base64 deltas).
+    bool audio_as_text = false;
   };
   explicit Outbox(Limits limits, std::function<void()> wake);
 

@@ -77,5 +77,20 @@ TEST(Outbox, BargeInAndDetachFreeAWaitingProducer) {
   again.join();
 }
 
+TEST(Outbox, AudioCanGoOutAsTextForJsonWireFormats) {
+  Outbox::Limits limits;
+  limits.lead_ms = 0;
+  limits.audio_as_text = true;
+  Outbox outbox(limits, [] {});
+  outbox.push_control("{\"type\":\"response.created\"}");
+  outbox.push_audio("{\"type\":\"response.output_audio.delta\"}", 0);
+  OutItem item;
+  ASSERT_TRUE(outbox.pop_ready(0, &item));
+  EXPECT_FALSE(item.binary);
+  ASSERT_TRUE(outbox.pop_ready(0, &item));
+  EXPECT_FALSE(item.binary);  // paced like audio, written as text
+  EXPECT_EQ(item.bytes, "{\"type\":\"response.output_audio.delta\"}");
+}
+
 }  // namespace
 }  // namespace earshot::host
