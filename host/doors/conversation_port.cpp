@@ -19,6 +19,9 @@ class CorePort : public ConversationPort {
   void respond() override { conversation_.respond(); }
   void interrupt(const PlayedReport& report) override { conversation_.interrupt(report); }
   void played(const PlayedReport& report) override { conversation_.played(report); }
+  void first_frame_sent(const std::string& reply_id, int64_t sent_ms) override {
+    conversation_.first_frame_sent(reply_id, sent_ms);
+  }
   void update(const ConversationSettings& settings) override { conversation_.update(settings); }
   Conversation::InputPace input_pace() const override { return conversation_.input_pace(); }
 

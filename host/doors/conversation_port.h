@@ -28,6 +28,7 @@ class ConversationPort {
   virtual void respond() = 0;
   virtual void interrupt(const PlayedReport& report) = 0;
   virtual void played(const PlayedReport& report) = 0;
+  virtual void first_frame_sent(const std::string& reply_id, int64_t sent_ms) = 0;
   virtual void update(const ConversationSettings& settings) = 0;
   virtual Conversation::InputPace input_pace() const = 0;
 };

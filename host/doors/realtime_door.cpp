@@ -17,6 +17,7 @@ constexpr int kFrameMs = 20;
 constexpr size_t kFrameBytes = size_t(rt::kSampleRate / 1000 * kFrameMs * 2);  // 960
 constexpr int64_t kBytesPerMs = rt::kSampleRate / 1000 * 2;                      // 48
 constexpr size_t kMaxItems = 512;  // items the door remembers (truncate, previous_item_id)
+constexpr int kDefaultPrefixPaddingMs = 300;  // the API's default
 constexpr uint16_t kCloseTooFast = 4029;  // as earshot.v1 (protocol/messages.h)
 
 // The API's own voice names: the bridge's TTS has none of them, so they mean "the default voice".
@@ -56,6 +57,7 @@ struct RealtimeDoor::Response {
   std::string text;
   bool audio_started = false, audio_ended = false;
   uint64_t frames_pushed = 0, frames_sent = 0;
+  int64_t next_due_ms = 0;  // voice thread: frames are due back to back from the first
   bool parts_done = false;  // the item's closing events were sent
   bool turn_done = false;
   std::string status = "in_progress";
@@ -81,7 +83,7 @@ RealtimeDoor::RealtimeDoor(Config config, std::shared_ptr<Outbox> outbox)
   session_.output_modalities = std::vector<rt::Modality>{rt::Modality::kAudio};
   session_.input_format = rt::AudioFormat{"audio/pcm", rt::kSampleRate};
   rt::TurnDetection vad;
-  vad.prefix_padding_ms = config_.conversation.prefix_padding_ms;
+  vad.prefix_padding_ms = kDefaultPrefixPaddingMs;
   vad.silence_duration_ms = config_.turn.end_of_turn_ms;
   vad.create_response = true;
   vad.interrupt_response = true;
@@ -101,17 +103,25 @@ bool RealtimeDoor::start(const PortFactory& make_port, std::string* error) {
     std::lock_guard<std::mutex> lock(mutex_);
     settings = settings_for(session_);
   }
-  port_ = make_port(*this, settings);
+  // conversation.item.create never starts a response (the client asks with response.create),
+  // but Conversation::user_text() answers at once when the conversation was *started* with
+  // auto_respond. So it starts without, and the session's own setting (server VAD's
+  // create_response, for turns the core ends) follows as the first update.
+  ConversationSettings first = settings;
+  first.auto_respond = false;
+  port_ = make_port(*this, first);
   if (!port_ || !port_->start(error)) {
     if (error && error->empty()) *error = "the conversation did not start";
     return false;
   }
+  port_->update(settings);
   std::lock_guard<std::mutex> lock(mutex_);
   send_locked(rt::SessionCreated{report_locked()});
   return true;
 }
 
 void RealtimeDoor::stop() {
+  outbox_->detach();  // frees a voice thread waiting for room in the outbox
   if (port_) port_->stop();
 }
 
@@ -226,7 +236,7 @@ ConversationSettings RealtimeDoor::settings_for(const rt::Session& s) const {
   if (vad) {
     const rt::TurnDetection& t = **s.turn_detection;
     if (t.silence_duration_ms) turn.end_of_turn_ms = *t.silence_duration_ms;
-    c.prefix_padding_ms = t.prefix_padding_ms.value_or(config_.conversation.prefix_padding_ms);
+    c.prefix_padding_ms = t.prefix_padding_ms.value_or(kDefaultPrefixPaddingMs);
   }
   c.turn = turn;
   return c;
@@ -523,7 +533,6 @@ void RealtimeDoor::item_create(const rt::ConversationItemCreate& create, const E
     return;
   }
   item.text = text;
-  unbound_items_.push_back(item.id);
   const rt::Nullable<std::string> previous = previous_of_locked(item.id);
   const rt::Item wire = item_locked(item);
   add_item_locked(std::move(item));
@@ -624,7 +633,7 @@ void RealtimeDoor::truncate(const rt::ConversationItemTruncate& t, const EventId
     // Still playing: the client stopped it there. The response ends, cut.
     cancel_locked(*active_, "client_cancelled", t.audio_end_ms, actions);
   } else {
-    const PlayedReport report{reply_id, t.audio_end_ms};
+    const PlayedReport report{reply_id, t.audio_end_ms, std::nullopt};
     actions->push_back([report](ConversationPort& port) { port.played(report); });
   }
   send_locked(rt::ConversationItemTruncated{item_id, t.content_index, t.audio_end_ms});
@@ -676,7 +685,9 @@ void RealtimeDoor::cancel_locked(Response& r, const char* reason,
   outbox_->clear_audio();
   finish_parts_locked(r);
   if (r.started) {
-    const PlayedReport report{r.reply_id, played_ms.value_or(r.frames_sent * kFrameMs)};
+    // Without the client's word, what was written is what may have been heard.
+    const PlayedReport report{r.reply_id, played_ms.value_or(r.frames_sent * kFrameMs),
+                              r.frames_sent};
     Action a = [report](ConversationPort& port) { port.interrupt(report); };
     if (actions) {
       actions->push_back(std::move(a));
@@ -763,12 +774,12 @@ void RealtimeDoor::speech_stopped(const std::string& turn_id, uint64_t audio_ms)
   commit_item_locked(std::move(item));
 }
 
-// The user item a core turn belongs to: bound when its speech started, else the oldest item the
-// door handed to the core without knowing its turn (a commit without server VAD, a text message).
+// The user item of a core turn: bound when its speech started (server VAD), else — a turn the
+// client committed — the oldest committed item still waiting for its transcript.
 RealtimeDoor::ItemRecord* RealtimeDoor::user_item_of_turn_locked(const std::string& turn_id) {
   for (const auto& [turn, item] : turn_items_)
     if (turn == turn_id) return item.empty() ? nullptr : find_item_locked(item);
-  if (turn_id == open_turn_ || unbound_items_.empty()) return nullptr;
+  if (unbound_items_.empty()) return nullptr;
   const std::string item = unbound_items_.front();
   unbound_items_.pop_front();
   bind_turn_locked(turn_id, item);
@@ -778,8 +789,20 @@ RealtimeDoor::ItemRecord* RealtimeDoor::user_item_of_turn_locked(const std::stri
 void RealtimeDoor::transcript(const std::string& turn_id, const std::string& text, bool final,
                               const std::string&) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!final && open_item_ && open_turn_ == turn_id) return;  // deltas once it is committed
-  if (final && open_item_ && open_turn_ == turn_id) {
+  const bool open = open_item_ && open_turn_ == turn_id;
+  if (!final) {
+    // Partial transcripts come while the person speaks (the core's recogniser streams): deltas of
+    // the item speech_started named. They are whole hypotheses; the API streams deltas, so what
+    // extends what was sent goes out, and a revision waits for the final transcript.
+    if (!open) return;
+    std::string& sent = partials_[open_item_->id];
+    if (text.size() > sent.size() && text.compare(0, sent.size(), sent) == 0) {
+      send_locked(rt::InputAudioTranscriptionDelta{open_item_->id, 0, text.substr(sent.size())});
+      sent = text;
+    }
+    return;
+  }
+  if (open) {
     // The turn ended without speech_stopped (the connection closing, say): commit it now.
     ItemRecord item = std::move(*open_item_);
     open_item_.reset();
@@ -788,15 +811,6 @@ void RealtimeDoor::transcript(const std::string& turn_id, const std::string& tex
   }
   ItemRecord* item = user_item_of_turn_locked(turn_id);
   if (!item || !item->audio || item->transcribed) return;
-  if (!final) {
-    // Partials are whole hypotheses; the API streams deltas. Send what extends what was sent.
-    std::string& sent = partials_[item->id];
-    if (text.size() > sent.size() && text.compare(0, sent.size(), sent) == 0) {
-      send_locked(rt::InputAudioTranscriptionDelta{item->id, 0, text.substr(sent.size())});
-      sent = text;
-    }
-    return;
-  }
   partials_.erase(item->id);
   item->text = text;
   item->transcribed = true;
@@ -808,7 +822,7 @@ void RealtimeDoor::transcript(const std::string& turn_id, const std::string& tex
   send_locked(rt::ConversationItemDone{previous_of_locked(item->id), item_locked(*item)});
 }
 
-void RealtimeDoor::reply_started(const std::string& reply_id, const std::string& turn_id) {
+void RealtimeDoor::reply_started(const std::string& reply_id, const std::string&) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (skip_replies_ > 0) {
     // The client cancelled this response before the core began it.
@@ -817,7 +831,6 @@ void RealtimeDoor::reply_started(const std::string& reply_id, const std::string&
     deferred_.push_back([report](ConversationPort& port) { port.interrupt(report); });
     return;
   }
-  user_item_of_turn_locked(turn_id);  // a text turn's first word from the core binds it
   if (active_ && active_->started) {
     // A new reply while one is open: the old one is over (the core moved on).
     cancel_locked(*active_, "turn_detected", std::nullopt, nullptr);
@@ -906,6 +919,7 @@ bool RealtimeDoor::reply_audio(const std::string& reply_id, uint64_t, const floa
                                size_t samples, int64_t due_ms, int64_t) {
   rt::ServerEvent event;
   uint64_t serial = 0, index = 0;
+  int64_t due = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     Response* r = response_of_locked(reply_id);
@@ -913,27 +927,39 @@ bool RealtimeDoor::reply_audio(const std::string& reply_id, uint64_t, const floa
       return false;
     serial = r->serial;
     index = r->frames_pushed++;
+    // Due back to back from the first frame; never before the core made it.
+    r->next_due_ms = std::max(r->next_due_ms, due_ms);
+    due = r->next_due_ms;
+    r->next_due_ms += kFrameMs;
     event.event_id = new_id_locked("event_", &event_counter_);
     event.body = rt::ResponseOutputAudioDelta{{r->id, r->item_id, 0, 0},
                                               pcm16_from_float(pcm, samples)};
   }
   std::weak_ptr<RealtimeDoor> self = weak_from_this();
   // May block while the Outbox holds its 10 s of audio: this holds the voice stage back.
-  outbox_->push_audio(rt::to_json(event), due_ms, [self, serial, index](int64_t) {
-    if (auto door = self.lock()) door->audio_frame_sent(serial, index);
-  });
+  const bool queued =
+      outbox_->push_audio(rt::to_json(event), due,
+                          [self, serial, index](int64_t sent_ms) {
+                            if (auto door = self.lock()) door->audio_frame_sent(serial, index, sent_ms);
+                          },
+                          due_ms);  // the core's due_ms is its clock's now
   std::lock_guard<std::mutex> lock(mutex_);
   const Response* r = response_of_locked(reply_id);
-  return r && r->serial == serial && r->status == "in_progress";
+  return queued && r && r->serial == serial && r->status == "in_progress";
 }
 
 // Event loop: a delta left for the client.
-void RealtimeDoor::audio_frame_sent(uint64_t serial, uint64_t index) {
+void RealtimeDoor::audio_frame_sent(uint64_t serial, uint64_t index, int64_t sent_ms) {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!active_ || active_->serial != serial) return;
     Response& r = *active_;
+    if (index == 0) {
+      const std::string reply_id = r.reply_id;
+      actions.push_back(
+          [reply_id, sent_ms](ConversationPort& port) { port.first_frame_sent(reply_id, sent_ms); });
+    }
     r.frames_sent = std::max(r.frames_sent, index + 1);
     if (ItemRecord* item = find_item_locked(r.item_id)) item->audio_sent_ms = r.frames_sent * kFrameMs;
     if (r.status == "in_progress" && !r.parts_done && (r.audio_ended || r.turn_done) &&
@@ -941,7 +967,7 @@ void RealtimeDoor::audio_frame_sent(uint64_t serial, uint64_t index) {
       // The last delta is out: the client has the whole reply. Close it, and tell the core it
       // was played (the client says otherwise with conversation.item.truncate).
       finish_parts_locked(r);
-      const PlayedReport report{r.reply_id, r.frames_sent * kFrameMs};
+      const PlayedReport report{r.reply_id, r.frames_sent * kFrameMs, std::nullopt};
       actions.push_back([report](ConversationPort& port) { port.played(report); });
       maybe_done_locked();
     }
@@ -958,17 +984,23 @@ void RealtimeDoor::reply_audio_ended(const std::string& reply_id, uint64_t, bool
   if (!r->parts_done && r->frames_sent >= r->frames_pushed) {
     finish_parts_locked(*r);
     if (r->audio_started) {
-      const PlayedReport report{r->reply_id, r->frames_sent * kFrameMs};
+      const PlayedReport report{r->reply_id, r->frames_sent * kFrameMs, std::nullopt};
       deferred_.push_back([report](ConversationPort& port) { port.played(report); });
     }
     maybe_done_locked();
   }
 }
 
-void RealtimeDoor::reply_interrupted(const std::string& reply_id) {
+// Ingress thread: the person spoke over the reply (server VAD). The core has stopped it; the door
+// stops its audio, closes the response, and — from the event loop — reports what had been
+// written as what may have been played (the core waits for that report otherwise).
+uint64_t RealtimeDoor::reply_interrupted(const std::string& reply_id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (Response* r = response_of_locked(reply_id))
-    cancel_locked(*r, "turn_detected", std::nullopt, nullptr);
+  Response* r = response_of_locked(reply_id);
+  if (!r) return 0;
+  const uint64_t on_wire = r->frames_sent;
+  cancel_locked(*r, "turn_detected", std::nullopt, nullptr);
+  return on_wire;
 }
 
 void RealtimeDoor::turn_done(const TurnReport& report) {

@@ -105,7 +105,7 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   bool reply_audio(const std::string& reply_id, uint64_t frame_index, const float* pcm,
                    size_t samples, int64_t due_ms, int64_t speech_end_ms) override;
   void reply_audio_ended(const std::string& reply_id, uint64_t frames, bool interrupted) override;
-  void reply_interrupted(const std::string& reply_id) override;
+  uint64_t reply_interrupted(const std::string& reply_id) override;
   void turn_done(const TurnReport& report) override;
   void error(const std::string& code, const std::string& message) override;
   void close(uint16_t code, const std::string& reason) override;
@@ -167,7 +167,7 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   void cancel_locked(Response& r, const char* reason, std::optional<uint64_t> played_ms,
                      Actions* actions);
   void maybe_done_locked();
-  void audio_frame_sent(uint64_t serial, uint64_t frame_index);
+  void audio_frame_sent(uint64_t serial, uint64_t frame_index, int64_t sent_ms);
   void run(Actions& actions);
 
   Config config_;
@@ -181,7 +181,9 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   std::deque<ItemRecord> items_;  // in conversation order, the newest kMaxItems
   // Core turn id -> user item id ("": a turn the client cleared), the newest kMaxItems.
   std::deque<std::pair<std::string, std::string>> turn_items_;
-  std::deque<std::string> unbound_items_;  // user items waiting for the core's turn id
+  // Audio items committed without server VAD, waiting for the core's turn id (its final
+  // transcript: turns are transcribed in the order they were committed).
+  std::deque<std::string> unbound_items_;
   std::string open_turn_;                  // the core's turn whose speech started
   std::optional<ItemRecord> open_item_;    // server VAD: its item, until committed
   std::map<std::string, std::string> partials_;  // item id -> partial transcript sent

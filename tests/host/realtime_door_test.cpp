@@ -38,10 +38,15 @@ class ScriptedConversation : public ConversationPort {
   void user_text(const std::string& text) override { calls.push_back("user_text " + text); }
   void respond() override { calls.push_back("respond"); }
   void interrupt(const PlayedReport& r) override {
-    calls.push_back("interrupt " + r.reply_id + " " + std::to_string(r.played_ms.value_or(-1)));
+    calls.push_back("interrupt " + r.reply_id + " " + std::to_string(r.played_ms.value_or(-1)) +
+                    " on_wire " +
+                    (r.frames_on_wire ? std::to_string(*r.frames_on_wire) : std::string("-")));
   }
   void played(const PlayedReport& r) override {
     calls.push_back("played " + r.reply_id + " " + std::to_string(r.played_ms.value_or(-1)));
+  }
+  void first_frame_sent(const std::string& reply_id, int64_t sent_ms) override {
+    calls.push_back("first_frame_sent " + reply_id + " " + std::to_string(sent_ms));
   }
   void update(const ConversationSettings& s) override {
     calls.push_back("update");
@@ -152,10 +157,14 @@ TEST_F(RealtimeDoorTest, SessionCreatedComesFirstWithTheDefaults) {
   EXPECT_EQ(initial.input_rate, 24000);
   EXPECT_EQ(initial.output_rate, 24000);
   EXPECT_TRUE(initial.server_turn_detection);
-  EXPECT_TRUE(initial.auto_respond);
   EXPECT_TRUE(initial.speak);
   EXPECT_FALSE(initial.instructions);
-  EXPECT_EQ(port->calls, std::vector<std::string>{"start"});
+  EXPECT_EQ(initial.prefix_padding_ms, 300);
+  // Started without auto_respond (so a text message is never answered unasked), then the
+  // session's own: server VAD answers the turns it ends.
+  EXPECT_FALSE(initial.auto_respond);
+  EXPECT_EQ(port->calls, (std::vector<std::string>{"start", "update"}));
+  EXPECT_TRUE(port->updates[0].auto_respond);
 }
 
 TEST_F(RealtimeDoorTest, AudioBeforeTheFirstSessionUpdateIsRefused) {
@@ -184,8 +193,8 @@ TEST_F(RealtimeDoorTest, SessionUpdateBecomesTheConversationsSettings) {
                    {"prefix_padding_ms", 200},
                    {"create_response", false}}}}},
                {"output", {{"voice", "kal"}}}}}});
-  ASSERT_EQ(port->updates.size(), 1u);
-  const ConversationSettings& s = port->updates[0];
+  ASSERT_EQ(port->updates.size(), 2u);
+  const ConversationSettings& s = port->updates[1];
   EXPECT_EQ(s.instructions, "Be terse.");
   EXPECT_FALSE(s.speak);
   EXPECT_TRUE(s.server_turn_detection);
@@ -201,11 +210,11 @@ TEST_F(RealtimeDoorTest, SessionUpdateBecomesTheConversationsSettings) {
   EXPECT_EQ(evs[0]["session"]["audio"]["input"]["turn_detection"]["silence_duration_ms"], 1500);
   // Only what is named changes; null turns server VAD off; an API voice name means the default.
   configure({{"audio", {{"input", {{"turn_detection", nullptr}}}, {"output", {{"voice", "alloy"}}}}}});
-  ASSERT_EQ(port->updates.size(), 2u);
-  EXPECT_EQ(port->updates[1].instructions, "Be terse.");
-  EXPECT_FALSE(port->updates[1].server_turn_detection);
-  EXPECT_FALSE(port->updates[1].auto_respond);
-  EXPECT_FALSE(port->updates[1].voice);
+  ASSERT_EQ(port->updates.size(), 3u);
+  EXPECT_EQ(port->updates[2].instructions, "Be terse.");
+  EXPECT_FALSE(port->updates[2].server_turn_detection);
+  EXPECT_FALSE(port->updates[2].auto_respond);
+  EXPECT_FALSE(port->updates[2].voice);
   evs = events();
   EXPECT_TRUE(evs[0]["session"]["audio"]["input"]["turn_detection"].is_null());
 }
@@ -218,7 +227,7 @@ TEST_F(RealtimeDoorTest, AnUnsupportedFormatRefusesTheWholeUpdate) {
   ASSERT_EQ(evs.size(), 1u);
   EXPECT_EQ(evs[0]["error"]["code"], "unsupported_audio_format");
   EXPECT_EQ(evs[0]["error"]["param"], "session.audio.input.format");
-  EXPECT_TRUE(port->updates.empty());
+  EXPECT_EQ(port->updates.size(), 1u);  // only the one from the start
   configure({{"audio", {{"output", {{"format", {{"type", "audio/pcmu"}}}}}}}});
   EXPECT_EQ(events()[0]["error"]["param"], "session.audio.output.format");
   send({{"type", "session.update"}, {"session", {{"type", "transcription"}}}});
@@ -270,30 +279,32 @@ TEST_F(RealtimeDoorTest, AServerVadTurnIsStartedStoppedCommittedAndTranscribed) 
   events();
   append_ms(40);
   door->speech_started("t1", 120);
-  door->transcript("t1", "what", false, "en");  // before the commit: no delta yet
-  door->speech_stopped("t1", 1880);
+  // The core's recogniser streams whole hypotheses while the person speaks: deltas of what
+  // extends what was sent; a revision waits for the final transcript.
+  door->transcript("t1", "what", false, "en");
   door->transcript("t1", "what is", false, "en");
-  door->transcript("t1", "what is the", false, "en");
-  door->transcript("t1", "what was", false, "en");  // revised: no delta
+  door->transcript("t1", "what was", false, "en");
+  door->speech_stopped("t1", 1880);
   door->transcript("t1", "what is the time", true, "en");
   const std::vector<json> evs = events();
   ASSERT_EQ(types(evs),
             (std::vector<std::string>{"input_audio_buffer.speech_started",
+                                      "conversation.item.input_audio_transcription.delta",
+                                      "conversation.item.input_audio_transcription.delta",
                                       "input_audio_buffer.speech_stopped",
                                       "input_audio_buffer.committed", "conversation.item.added",
-                                      "conversation.item.input_audio_transcription.delta",
-                                      "conversation.item.input_audio_transcription.delta",
                                       "conversation.item.input_audio_transcription.completed",
                                       "conversation.item.done"}));
   const std::string item = evs[0]["item_id"];
-  for (const json& e : evs)
+  for (const json& e : evs) {
     if (e.contains("item_id")) {
       EXPECT_EQ(e["item_id"], item) << e.dump();
     }
+  }
   EXPECT_EQ(evs[0]["audio_start_ms"], 120);
-  EXPECT_EQ(evs[1]["audio_end_ms"], 1880);
-  EXPECT_EQ(evs[4]["delta"], "what is");
-  EXPECT_EQ(evs[5]["delta"], " the");
+  EXPECT_EQ(evs[1]["delta"], "what");
+  EXPECT_EQ(evs[2]["delta"], " is");
+  EXPECT_EQ(evs[3]["audio_end_ms"], 1880);
   EXPECT_EQ(evs[6]["transcript"], "what is the time");
   EXPECT_DOUBLE_EQ(evs[6]["usage"]["seconds"].get<double>(), 1.76);
   EXPECT_EQ(evs[7]["item"]["id"], item);
@@ -387,7 +398,7 @@ TEST_F(RealtimeDoorTest, ResponseCancelMidAnswerStopsTheAudioAndTellsTheCoreWhat
   EXPECT_EQ(evs[3]["item"]["status"], "incomplete");
   EXPECT_EQ(evs[5]["response"]["status"], "cancelled");
   EXPECT_EQ(evs[5]["response"]["status_details"]["reason"], "client_cancelled");
-  EXPECT_EQ(port->calls.back(), "interrupt r1 100");  // 5 frames of 20 ms were written
+  EXPECT_EQ(port->calls.back(), "interrupt r1 100 on_wire 5");  // 5 frames of 20 ms were written
   // The core's voice thread is told to stop; what it says later of r1 changes nothing.
   const std::vector<float> frame(480, 0.1f);
   EXPECT_FALSE(door->reply_audio("r1", 8, frame.data(), frame.size(), now, now));
@@ -408,13 +419,13 @@ TEST_F(RealtimeDoorTest, SpeechOverTheReplyCancelsItAsTurnDetected) {
   door->reply_audio_started("r1", "t1");
   audio_frames("r1", 2);
   events();
-  door->reply_interrupted("r1");
+  EXPECT_EQ(door->reply_interrupted("r1"), 2u);  // frames already written
   std::vector<json> evs = events();
   ASSERT_FALSE(evs.empty());
   EXPECT_EQ(evs.back()["type"], "response.done");
   EXPECT_EQ(evs.back()["response"]["status_details"]["reason"], "turn_detected");
   door->on_tick(now);  // reports go to the core from the event loop
-  EXPECT_EQ(port->calls.back(), "interrupt r1 40");
+  EXPECT_EQ(port->calls.back(), "interrupt r1 40 on_wire 2");
 }
 
 TEST_F(RealtimeDoorTest, TruncateTellsTheCoreWhatWasHeard) {
@@ -463,7 +474,7 @@ TEST_F(RealtimeDoorTest, TruncateWhileItPlaysEndsTheResponse) {
   EXPECT_EQ(evs[evs.size() - 2]["type"], "response.done");
   EXPECT_EQ(evs[evs.size() - 2]["response"]["status"], "cancelled");
   EXPECT_EQ(evs.back()["type"], "conversation.item.truncated");
-  EXPECT_EQ(port->calls.back(), "interrupt r1 60");
+  EXPECT_EQ(port->calls.back(), "interrupt r1 60 on_wire 10");
 }
 
 TEST_F(RealtimeDoorTest, ATextOnlyTurn) {
@@ -547,7 +558,7 @@ TEST_F(RealtimeDoorTest, ACancelBeforeTheCoreStartedDropsItsReply) {
   door->reply_text("r1", "t1", "late");
   EXPECT_TRUE(events().empty());
   door->on_tick(now);
-  EXPECT_EQ(port->calls.back(), "interrupt r1 0");
+  EXPECT_EQ(port->calls.back(), "interrupt r1 0 on_wire -");
 }
 
 TEST_F(RealtimeDoorTest, BadInputIsAnErrorAndTheConnectionGoesOn) {
