@@ -23,11 +23,13 @@
 #include "host/outbox.h"
 #include "host/clock.h"
 #include "host/doors/earshot_v1_door.h"
+#include "host/doors/realtime_door.h"
 #include "host/store/store.h"
 #include "host/tls_files.h"
 #include "host/web_client.h"
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
+#include "protocol/realtime/events.h"
 
 namespace earshot::host {
 namespace {
@@ -53,6 +55,7 @@ struct Conn {
   std::shared_ptr<WakeSignal> wake = std::make_shared<WakeSignal>();
   std::shared_ptr<Outbox> outbox;
   std::shared_ptr<EarshotV1Door> session;
+  std::shared_ptr<RealtimeDoor> realtime;  // an OpenAI Realtime client (/v1/realtime) instead
   std::string rx;
   bool rx_binary = false;
   bool rx_overflow = false;
@@ -108,11 +111,16 @@ struct BridgeServer::Impl {
   // Sessions are stopped off the loop thread (stop() joins threads that may be in an engine call).
   std::mutex reap_mutex;
   std::vector<std::shared_ptr<EarshotV1Door>> to_reap;
+  std::vector<std::shared_ptr<RealtimeDoor>> realtime_to_reap;
   std::condition_variable reap_cv;
   std::thread reaper;
   bool reaper_stop = false;
 
-  lws_protocols protocols[3]{};
+  lws_protocols protocols[4]{};
+  // The realtime protocol is the vhost's default: a WebSocket upgrade that names no subprotocol
+  // (the openai npm client's) is bound to it, not to protocols[0] ("http").
+  lws_protocol_vhost_options default_option{nullptr, nullptr, "default", "1"};
+  lws_protocol_vhost_options realtime_options{nullptr, &default_option, "realtime", ""};
 
   static int http_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
   static int ws_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
@@ -126,6 +134,10 @@ struct BridgeServer::Impl {
   void violation(Conn& c, const std::string& code, const std::string& message);
   void close_conn(Conn& c, uint16_t code, const std::string& reason);
   void reap(std::shared_ptr<EarshotV1Door> session);
+  // The OpenAI Realtime route (docs/realtime.md).
+  void open_realtime(Conn& c);
+  void refuse_realtime(Conn& c, const char* code, const std::string& message, uint16_t close_code);
+  void realtime_received(Conn& c);
   int write_one(Conn& c);
   std::string http_body(lws* wsi, const std::string& path, const char** type, int* status);
   bool status_allowed(lws* wsi) const;
@@ -137,6 +149,125 @@ void BridgeServer::Impl::reap(std::shared_ptr<EarshotV1Door> session) {
   std::lock_guard<std::mutex> lock(reap_mutex);
   to_reap.push_back(std::move(session));
   reap_cv.notify_one();
+}
+
+// --- the OpenAI Realtime route: /v1/realtime, any or no subprotocol but earshot.v1 ---------------
+
+void BridgeServer::Impl::refuse_realtime(Conn& c, const char* code, const std::string& message,
+                                         uint16_t close_code) {
+  protocol::realtime::ErrorInfo e;
+  e.code = code;
+  e.message = message;
+  if (!c.outbox) c.outbox = std::make_shared<Outbox>(Outbox::Limits{}, [] {});
+  c.outbox->push_control(protocol::realtime::to_json({"event_0", protocol::realtime::Error{e}}));
+  LOG_WARN("server", "refused a realtime connection: %s (%s)", message.c_str(), code);
+  close_conn(c, close_code, message.substr(0, 100));
+}
+
+void BridgeServer::Impl::open_realtime(Conn& c) {
+  char buf[256] = {};
+  const std::string path =
+      lws_hdr_copy(c.wsi, buf, sizeof buf, WSI_TOKEN_GET_URI) > 0 ? std::string(buf) : "";
+  if (path != "/v1/realtime" && path != "/realtime")
+    return refuse_realtime(c, "not_found",
+                           "no WebSocket endpoint at '" + path +
+                               "': nodes speak earshot.v1, OpenAI Realtime clients use /v1/realtime",
+                           protocol::kCloseProtocolError);
+  if (draining.load()) return refuse_realtime(c, "draining", "the bridge is shutting down", 1001);
+  // The API key is the bearer token: the Authorization header, or (browsers, which cannot set
+  // headers) the subprotocol "openai-insecure-api-key.<token>".
+  std::string token;
+  if (c.authorization.rfind("Bearer ", 0) == 0) token = c.authorization.substr(7);
+  char offered[1024] = {};
+  if (token.empty() && lws_hdr_copy(c.wsi, offered, sizeof offered, WSI_TOKEN_PROTOCOL) > 0) {
+    const std::string list(offered), prefix = "openai-insecure-api-key.";
+    const size_t at = list.find(prefix);
+    if (at != std::string::npos)
+      token = list.substr(at + prefix.size(), list.find_first_of(", ", at) - at - prefix.size());
+  }
+  bool ok = config.allow_anonymous;
+  std::string as = "anonymous";
+  if (!token.empty() && !config.shared_token.empty() && token == config.shared_token) {
+    ok = true;
+    as = "the shared token";
+  }
+  for (const auto& [node, node_token] : config.node_tokens)
+    if (!ok && !token.empty() && token == node_token) {
+      ok = true;
+      as = "the token of node '" + node + "'";
+    }
+  if (!ok) {
+    services.metrics.auth_failures_total.fetch_add(1);
+    return refuse_realtime(c, "invalid_api_key",
+                           token.empty() ? "a bearer token is required (the client's API key)"
+                                         : "the API key is not a token of this bridge",
+                           protocol::kCloseUnauthorized);
+  }
+  if (session_count.load() >= size_t(config.max_sessions))
+    return refuse_realtime(c, "overloaded", "too many sessions", protocol::kCloseInternalError);
+
+  const std::string session_id =
+      "s" + std::to_string(started_at_s) + "-" + std::to_string(++session_counter);
+  std::shared_ptr<WakeSignal> wake = c.wake;
+  lws_context* ctx = context;
+  Outbox::Limits limits;
+  limits.lead_ms = config.reply_lead_ms;
+  limits.audio_as_text = true;
+  c.outbox = std::make_shared<Outbox>(limits, [wake, ctx] {
+    wake->pending.store(true);
+    lws_cancel_service(ctx);
+  });
+  RealtimeDoor::Config door;
+  door.session_id = session_id;
+  if (const char* model = lws_get_urlarg_by_name(c.wsi, "model=", buf, int(sizeof buf)))
+    door.model = model;
+  // Each connection is a client of its own: its turns are stored under this id, and it fences
+  // nothing of any other connection's.
+  door.conversation.client_id = "realtime-" + session_id;
+  door.conversation.conversation_id = session_id;
+  door.turn = services.turn;
+  door.default_instructions = services.reply.system_prompt;
+  door.default_voice = services.reply.voice;
+  door.audio_burst_s = config.audio_burst_s;
+  door.audio_rate_slack = kAudioRateSlack;
+  std::string error;
+  std::optional<NodeLease> lease = services.delivery->claim(door.conversation.client_id, &error);
+  if (!lease) {
+    services.metrics.store_errors_total.fetch_add(1);
+    return refuse_realtime(c, "store_failed", "cannot record the session in the store: " + error,
+                           protocol::kCloseInternalError);
+  }
+  auto realtime = std::make_shared<RealtimeDoor>(door, c.outbox);
+  Services& s = services;
+  if (!realtime->start(
+          [&s, &lease](ConversationSink& sink, const ConversationSettings& settings) {
+            return make_conversation_port(s, settings, *lease, sink);
+          },
+          &error))
+    return refuse_realtime(c, "internal", "cannot start a session: " + error,
+                           protocol::kCloseInternalError);
+  c.realtime = std::move(realtime);
+  c.node_id = door.conversation.client_id;
+  c.mode = "realtime";
+  c.started_wall_ms = int64_t(time(nullptr)) * 1000;
+  session_count.fetch_add(1);
+  services.metrics.sessions_total.fetch_add(1);
+  services.metrics.sessions_active.fetch_add(1);
+  LOG_INFO("server", "session %s: OpenAI Realtime client (model '%s'), authenticated by %s",
+           session_id.c_str(), door.model.c_str(), as.c_str());
+}
+
+void BridgeServer::Impl::realtime_received(Conn& c) {
+  if (c.rx_binary) {
+    c.realtime->on_binary();
+  } else {
+    c.realtime->on_message(c.rx, monotonic_ms());
+  }
+  // Backpressure: the conversation is behind; stop reading until it catches up (tick resumes).
+  if (!c.rx_paused && c.realtime->input_pace() == Conversation::InputPace::kPause) {
+    c.rx_paused = true;
+    lws_rx_flow_control(c.wsi, 0);
+  }
 }
 
 void BridgeServer::Impl::close_conn(Conn& c, uint16_t code, const std::string& reason) {
@@ -341,13 +472,16 @@ void BridgeServer::Impl::tick() {
   const int64_t now = monotonic_ms();
   const bool drain = draining.load();
   for (Conn* c : conns) {
-    if (!c->session) {
+    if (!c->session && !c->realtime) {
       if (!c->closing && now - c->connected_ms > config.handshake_timeout_ms)
         refuse(*c, "handshake_timeout", "no hello within the handshake timeout",
                protocol::kCloseHandshakeTimeout);
       continue;
     }
-    if (c->rx_paused && c->session->input_pace() == Conversation::InputPace::kResume) {
+    if (c->realtime) c->realtime->on_tick(now);
+    const Conversation::InputPace pace =
+        c->session ? c->session->input_pace() : c->realtime->input_pace();
+    if (c->rx_paused && pace == Conversation::InputPace::kResume) {
       c->rx_paused = false;
       lws_rx_flow_control(c->wsi, 1);
     }
@@ -405,8 +539,8 @@ std::string BridgeServer::Impl::status_json() {
   j["draining"] = draining.load();
   j["sessions"] = nlohmann::json::array();
   for (const Conn* c : conns) {
-    if (!c->session || c->closing) continue;
-    j["sessions"].push_back({{"session_id", c->session->id()},
+    if ((!c->session && !c->realtime) || c->closing) continue;
+    j["sessions"].push_back({{"session_id", c->session ? c->session->id() : c->realtime->session_id()},
                              {"node_id", c->node_id},
                              {"room", c->room},
                              {"mode", c->mode},
@@ -550,6 +684,8 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
         c->authorization = auth;
       *slot = c;
       self->conns.insert(c);
+      // By name: lws binds connections to its own copy of the protocol table.
+      if (!strcmp(lws_get_protocol(wsi)->name, self->protocols[2].name)) self->open_realtime(*c);
       return 0;
     }
     case LWS_CALLBACK_RECEIVE: {
@@ -560,15 +696,22 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_overflow = false;
       }
-      const size_t limit =
-          c->rx_binary ? protocol::kMaxAudioFrameSize : protocol::kMaxControlMessageSize;
+      const size_t limit = c->rx_binary        ? protocol::kMaxAudioFrameSize
+                           : c->realtime ? protocol::realtime::kMaxEventBytes
+                                         : protocol::kMaxControlMessageSize;
       if (c->rx.size() + len > limit) {
         c->rx_overflow = true;
       } else {
         c->rx.append(static_cast<const char*>(in), len);
       }
       if (!lws_is_final_fragment(wsi)) return 0;
-      if (c->rx_overflow) {
+      if (c->realtime) {
+        if (c->rx_overflow) {
+          c->realtime->on_oversized(limit);
+        } else {
+          self->realtime_received(*c);
+        }
+      } else if (c->rx_overflow) {
         self->violation(*c, c->rx_binary ? "bad_frame" : "bad_message",
                         std::string(c->rx_binary ? "audio frame" : "message") + " larger than " +
                             std::to_string(limit) + " bytes; dropped");
@@ -601,6 +744,15 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
         self->services.metrics.sessions_active.fetch_sub(1);
         self->reap(std::move(c->session));
       }
+      if (c->realtime) {
+        LOG_INFO("server", "session %s closed (OpenAI Realtime client)",
+                 c->realtime->session_id().c_str());
+        self->session_count.fetch_sub(1);
+        self->services.metrics.sessions_active.fetch_sub(1);
+        std::lock_guard<std::mutex> lock(self->reap_mutex);
+        self->realtime_to_reap.push_back(std::move(c->realtime));
+        self->reap_cv.notify_one();
+      }
       if (c->outbox) c->outbox->detach();
       delete c;
       *slot = nullptr;
@@ -625,12 +777,15 @@ bool BridgeServer::start(std::string* error) {
   });
   s.protocols[0] = {"http", Impl::http_callback, sizeof(HttpState), 0, 0, nullptr, 0};
   s.protocols[1] = {protocol::kSubprotocol, Impl::ws_callback, sizeof(Conn*), 4096, 0, nullptr, 0};
-  s.protocols[2] = {nullptr, nullptr, 0, 0, 0, nullptr, 0};  // 4.1.6 has no LWS_PROTOCOL_LIST_TERM
+  // OpenAI Realtime clients: the browser's sends "realtime", the node (ws) one sends none.
+  s.protocols[2] = {"realtime", Impl::ws_callback, sizeof(Conn*), 4096, 0, nullptr, 0};
+  s.protocols[3] = {nullptr, nullptr, 0, 0, 0, nullptr, 0};  // 4.1.6 has no LWS_PROTOCOL_LIST_TERM
 
   lws_context_creation_info info{};
   info.port = s.config.port;
   info.iface = s.config.listen.empty() ? nullptr : s.config.listen.c_str();
   info.protocols = s.protocols;
+  info.pvo = &s.realtime_options;
   info.user = &s;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.timeout_secs = 10;
@@ -669,14 +824,21 @@ bool BridgeServer::start(std::string* error) {
   s.reaper = std::thread([&s] {
     std::unique_lock<std::mutex> lock(s.reap_mutex);
     while (true) {
-      s.reap_cv.wait(lock, [&] { return s.reaper_stop || !s.to_reap.empty(); });
-      if (s.to_reap.empty() && s.reaper_stop) return;
+      s.reap_cv.wait(lock, [&] {
+        return s.reaper_stop || !s.to_reap.empty() || !s.realtime_to_reap.empty();
+      });
+      if (s.to_reap.empty() && s.realtime_to_reap.empty() && s.reaper_stop) return;
       std::vector<std::shared_ptr<EarshotV1Door>> batch;
       batch.swap(s.to_reap);
+      std::vector<std::shared_ptr<RealtimeDoor>> realtime_batch;
+      realtime_batch.swap(s.realtime_to_reap);
       lock.unlock();
       for (auto& session : batch)
         session->stop();
+      for (auto& door : realtime_batch)
+        door->stop();
       batch.clear();
+      realtime_batch.clear();
       // Give what the sessions freed back to the system: glibc keeps freed memory in its
       // per-thread arenas otherwise, and the bridge's RSS would stay at its peak for good.
       malloc_trim(0);

@@ -754,9 +754,12 @@ void RealtimeDoor::speech_started(const std::string& turn_id, uint64_t audio_ms)
   item.id = new_id_locked("item_", &item_counter_);
   item.role = rt::Role::kUser;
   item.audio = true;
-  item.audio_start_ms = audio_ms;
+  // The API counts the item's audio from its prefix padding on, which the core keeps with it.
+  const auto& vad = **session_.turn_detection;
+  const uint64_t pad = uint64_t(std::max(0, vad.prefix_padding_ms.value_or(kDefaultPrefixPaddingMs)));
+  item.audio_start_ms = audio_ms > pad ? audio_ms - pad : 0;
   bind_turn_locked(turn_id, item.id);
-  send_locked(rt::InputAudioBufferSpeechStarted{audio_ms, item.id});
+  send_locked(rt::InputAudioBufferSpeechStarted{item.audio_start_ms, item.id});
   open_item_ = std::move(item);
 }
 

@@ -278,7 +278,7 @@ TEST_F(RealtimeDoorTest, AServerVadTurnIsStartedStoppedCommittedAndTranscribed) 
   configure();
   events();
   append_ms(40);
-  door->speech_started("t1", 120);
+  door->speech_started("t1", 520);  // speech detected at 520 ms: the item starts 300 ms before
   // The core's recogniser streams whole hypotheses while the person speaks: deltas of what
   // extends what was sent; a revision waits for the final transcript.
   door->transcript("t1", "what", false, "en");
@@ -301,12 +301,12 @@ TEST_F(RealtimeDoorTest, AServerVadTurnIsStartedStoppedCommittedAndTranscribed) 
       EXPECT_EQ(e["item_id"], item) << e.dump();
     }
   }
-  EXPECT_EQ(evs[0]["audio_start_ms"], 120);
+  EXPECT_EQ(evs[0]["audio_start_ms"], 220);
   EXPECT_EQ(evs[1]["delta"], "what");
   EXPECT_EQ(evs[2]["delta"], " is");
   EXPECT_EQ(evs[3]["audio_end_ms"], 1880);
   EXPECT_EQ(evs[6]["transcript"], "what is the time");
-  EXPECT_DOUBLE_EQ(evs[6]["usage"]["seconds"].get<double>(), 1.76);
+  EXPECT_DOUBLE_EQ(evs[6]["usage"]["seconds"].get<double>(), 1.66);
   EXPECT_EQ(evs[7]["item"]["id"], item);
   EXPECT_EQ(evs[7]["item"]["content"][0]["transcript"], "what is the time");
 }
