@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 (bookworm) package Earshot needs to build, test, benchmark and run.
-# This is the one place dependencies are pinned: add a package here, nowhere else.
-# Idempotent: skips apt entirely when everything is already installed.
+# This is the one place dependencies are pinned: add a package here, nowhere else (npm packages:
+# tests/realtime/package.json and its lock file, installed from here).
+# Idempotent: skips apt and npm entirely when everything is already installed.
 set -euo pipefail
 
 PACKAGES=(
@@ -19,7 +20,17 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx openssl curl python3
   chromium  # the status page, in a real (headless) browser
+  nodejs    # the OpenAI Realtime door, driven by the official openai npm client (npm step below)
 )
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "$@"
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -27,11 +38,21 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  apt_install "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# npm packages, pinned in tests/realtime/package-lock.json: the openai client (and ws) that the
+# OpenAI Realtime door's end-to-end test drives. `npm ci` runs again only when the lock changes.
+# Debian's nodejs comes without npm (NodeSource's includes it); the openai package supports
+# Node.js 20 and later.
+realtime="$ROOT/tests/realtime"
+stamp="$realtime/node_modules/.earshot-package-lock.sha256"
+want=$(sha256sum "$realtime/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  command -v npm >/dev/null || apt_install npm
+  (cd "$realtime" && npm ci --no-audit --no-fund --silent)
+  echo "$want" >"$stamp"
+  echo "install-deps: npm packages of tests/realtime installed ($(node --version))"
+fi
