@@ -95,7 +95,9 @@ RealtimeDoor::RealtimeDoor(Config config, std::shared_ptr<Outbox> outbox)
   session_.speed = 1.0;
 }
 
-RealtimeDoor::~RealtimeDoor() = default;
+RealtimeDoor::~RealtimeDoor() {
+  stop();  // the core's threads are joined before the door's state goes
+}
 
 bool RealtimeDoor::start(const PortFactory& make_port, std::string* error) {
   ConversationSettings settings;
@@ -122,7 +124,7 @@ bool RealtimeDoor::start(const PortFactory& make_port, std::string* error) {
 
 void RealtimeDoor::stop() {
   outbox_->detach();  // frees a voice thread waiting for room in the outbox
-  if (port_) port_->stop();
+  if (port_) port_->stop();  // idempotent
 }
 
 Conversation::InputPace RealtimeDoor::input_pace() const {

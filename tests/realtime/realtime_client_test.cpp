@@ -97,6 +97,12 @@ TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndEr
   const json r = json::parse(result_text);
   ASSERT_TRUE(r.value("ok", false)) << result_text;
 
+  // Refused: a wrong API key (4001) and another path (4000), each with an error event first.
+  EXPECT_EQ(r["wrong_key"]["code"], 4001);
+  EXPECT_EQ(r["wrong_key"]["error"]["code"], "invalid_api_key");
+  EXPECT_EQ(r["wrong_path"]["code"], 4000);
+  EXPECT_EQ(r["wrong_path"]["error"]["code"], "not_found");
+
   // The client dialed the door's route, and the session it was given is the GA shape.
   EXPECT_EQ(r["url"], "wss://127.0.0.1:" + std::to_string(bridge.port) +
                           "/v1/realtime?model=gpt-realtime");

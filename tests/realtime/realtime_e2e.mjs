@@ -91,8 +91,37 @@ function responseAudio(events, responseId) {
   return { pcm: Buffer.concat(chunks), deltas: chunks.length, deltasAfterDone };
 }
 
+// A connection the bridge refuses: the error event it sends first, and the close code.
+async function refused(url, headers) {
+  const { WebSocket } = await import('ws');
+  const ws = new WebSocket(url, { ca: fs.readFileSync(caPath), headers });
+  let error = null;
+  ws.on('message', (m) => {
+    const e = JSON.parse(m.toString());
+    if (e.type === 'error') error = e.error;
+  });
+  const code = await new Promise((resolve, reject) => {
+    ws.once('close', resolve);
+    ws.once('error', reject);
+  });
+  return { error, code };
+}
+
 async function main() {
   fs.mkdirSync(outDir, { recursive: true });
+  // A wrong API key, and a WebSocket without a subprotocol on a path that is not the door's.
+  const wrongKey = new OpenAIRealtimeWS(
+    { model: 'gpt-realtime', options: { ca: fs.readFileSync(caPath) } },
+    new OpenAI({ apiKey: 'not-a-token', baseURL }),
+  );
+  const wrong = { error: null };
+  wrongKey.on('error', (err) => { wrong.error = err.error ?? null; });
+  wrong.code = await new Promise((resolve) => wrongKey.socket.once('close', resolve));
+  result.wrong_key = wrong;
+  result.wrong_path = await refused(baseURL.replace(/^http/, 'ws').replace(/\/v1$/, '/elsewhere'),
+    { Authorization: `Bearer ${apiKey}` });
+  result.phases.push('refused');
+
   const { rt, events } = await connect();
   const created = await events.wait('session.created', (e) => e.type === 'session.created');
   result.session_created = summary(created);
