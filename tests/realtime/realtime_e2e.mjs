@@ -33,7 +33,7 @@ class Events {
   }
   // The first event at or after index `from` that matches; rejects after `ms` (a bound, not a
   // synchronisation: it only fires when the bridge failed to answer).
-  wait(what, pred, { from = 0, ms = 60000 } = {}) {
+  wait(what, pred, { from = 0, ms = 120000 } = {}) {
     return new Promise((resolve, reject) => {
       const waiter = {
         check: () => {
@@ -195,7 +195,7 @@ async function main() {
   const r1Item = await events.wait('the answer item', (e) =>
     e.type === 'response.output_item.added' && e.response_id === r1Id, { from });
   const r1Done = await events.wait('response.done', (e) =>
-    e.type === 'response.done' && e.response.id === r1Id, { from, ms: 120000 });
+    e.type === 'response.done' && e.response.id === r1Id, { from, ms: 180000 });
   const r1TranscriptDone = events.all.find((e) =>
     e.type === 'response.output_audio_transcript.done' && e.response_id === r1Id);
   const a1 = responseAudio(events, r1Id);
