@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "protocol/realtime/base64.h"
@@ -272,6 +273,29 @@ TEST_F(RealtimeDoorTest, AppendsAreCut20msFramesNumberedFromZero) {
   evs = events();
   EXPECT_EQ(evs[0]["error"]["code"], "input_audio_buffer_commit_empty");
   EXPECT_EQ(evs[0]["error"]["event_id"], "c2");
+}
+
+TEST_F(RealtimeDoorTest, WithoutServerVadEachCommitGetsItsTurnsTranscriptInOrder) {
+  configure({{"audio", {{"input", {{"turn_detection", nullptr}}}}}});
+  events();
+  append_ms(100);
+  send({{"type", "input_audio_buffer.commit"}});
+  append_ms(100);  // the next turn is open in the core while the first is transcribed
+  door->transcript("t2", "partial of the second", false, "en");  // not a commit's: no event
+  door->transcript("t1", "first", true, "en");
+  send({{"type", "input_audio_buffer.commit"}});
+  door->transcript("t2", "second", true, "en");
+  std::vector<std::string> items, transcripts;
+  for (const json& e : events()) {
+    if (e["type"] == "input_audio_buffer.committed") items.push_back(e["item_id"]);
+    if (e["type"] == "conversation.item.input_audio_transcription.completed") {
+      EXPECT_EQ(e["item_id"], items.at(transcripts.size()));
+      transcripts.push_back(e["transcript"]);
+    }
+    EXPECT_NE(e["type"], "conversation.item.input_audio_transcription.delta");
+  }
+  EXPECT_EQ(transcripts, (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "commit"), 2);
 }
 
 TEST_F(RealtimeDoorTest, AServerVadTurnIsStartedStoppedCommittedAndTranscribed) {
