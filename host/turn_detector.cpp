@@ -26,8 +26,9 @@ void TurnDetector::reset() {
 
 TurnDetector::Event TurnDetector::on_frame(const float* pcm, uint64_t timestamp, uint16_t flags,
                                            int64_t now_ms) {
-  const bool starts_segment = (flags & protocol::kFlagSegmentStart) || !segment_open_;
-  segment_open_ = true;
+  const bool client = config_.client_segments;
+  const bool starts_segment = client && ((flags & protocol::kFlagSegmentStart) || !segment_open_);
+  segment_open_ = client;
   segment_end_wall_ms_ = -1;
 
   // The host's own VAD, on the two 10 ms halves of the frame.
@@ -50,7 +51,7 @@ TurnDetector::Event TurnDetector::on_frame(const float* pcm, uint64_t timestamp,
     last_speech_end_ = end;
     last_speech_arrival_ms_ = now_ms;
   }
-  if (flags & protocol::kFlagSegmentEnd) {
+  if (!client || (flags & protocol::kFlagSegmentEnd)) {
     segment_open_ = false;
     segment_end_wall_ms_ = now_ms;
     segment_end_ts_ = end;

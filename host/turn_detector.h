@@ -26,6 +26,11 @@ struct TurnConfig {
   int early_final_ms = 300;    // silence after which the STT's final pass starts (0: at turn end)
   int max_turn_ms = 30000;     // a turn this long ends regardless (someone left the TV on)
   float vad_threshold = 0.7f;  // dsp::VadConfig::threshold (docs/vad.md)
+  // The client runs its own VAD and flags segments (earshot.v1 nodes). Without it (an OpenAI
+  // Realtime client streams everything) the host VAD alone opens turns, on speech only, and every
+  // frame may be the last: a client that stops sending mid-silence still gets its turn ended on
+  // the wall clock.
+  bool client_segments = true;
 };
 
 class TurnDetector {

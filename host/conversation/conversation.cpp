@@ -251,7 +251,7 @@ void Conversation::clear_input() {
   impl_->push(ClearInput{});
 }
 void Conversation::user_text(const std::string& text) {
-  impl_->push(TextJob{text, impl_->settings.auto_respond});
+  impl_->push(TextJob{text, false});
 }
 void Conversation::respond() {
   impl_->push(RespondJob{});

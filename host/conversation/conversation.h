@@ -153,8 +153,8 @@ class Conversation {
   void commit_input();
   // Drops the audio of the open turn (input_audio_buffer.clear); it is not transcribed.
   void clear_input();
-  // A user message given as text: joins the history as a turn of its own (stored), answered at
-  // once if auto_respond, else at the next respond().
+  // A user message given as text: joins the history as a turn of its own (stored); answered at
+  // the next respond(), never unasked (conversation.item.create does not start a response).
   void user_text(const std::string& text);
   // Answer now (response.create): from the history as it is.
   void respond();

@@ -107,9 +107,14 @@ void Responder::loop() {
       run_text(*x);
     } else if (std::holds_alternative<RespondJob>(job) && !stopping_.load()) {
       TurnReport report;
-      report.turn_id = "r" + std::to_string(reply_counter_ + 1);
+      report.node_id = client_id_;
+      report.session_id = conversation_id_;
+      std::shared_ptr<TurnCommit> stored = std::move(unanswered_);
+      report.turn_id = stored ? unanswered_turn_id_ : "r" + std::to_string(reply_counter_ + 1);
+      if (stored) report.transcript = stored->record.transcript;
+      unanswered_.reset();
       auto reply = new_reply(report.turn_id);
-      answer(reply, report, monotonic_ms(), nullptr);
+      answer(reply, report, monotonic_ms(), stored);
     }
     job = AdvanceJob{};
   }
@@ -215,7 +220,10 @@ void Responder::run_turn(TurnJob& job) {
     // The client went away mid-turn: what was said is kept (stored above), but nobody is there
     // to hear an answer.
     report.error = "the node disconnected before the reply";
-  } else if (!report.transcript.empty() && job.respond && !reply->cancel->cancelled()) {
+  } else if (!report.transcript.empty() && !job.respond) {
+    unanswered_ = stored;
+    unanswered_turn_id_ = report.turn_id;
+  } else if (!report.transcript.empty() && !reply->cancel->cancelled()) {
     answer(reply, report, t0, stored);
     return;
   } else if (!recognized.ok && !stopping_.load()) {
@@ -248,7 +256,11 @@ void Responder::run_text(TextJob& job) {
                 error.c_str());
     }
   }
-  if (!job.respond) return;
+  if (!job.respond) {
+    unanswered_ = stored;
+    unanswered_turn_id_ = report.turn_id;
+    return;
+  }
   auto reply = new_reply(report.turn_id);
   answer(reply, report, monotonic_ms(), stored);
 }
@@ -359,7 +371,7 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
     report.tts_first_audio_ms = voiced->tts_first_audio_ms;
     report.first_frame_queued_ms = voiced->first_frame_queued_ms;
   }
-  if (!report.transcript.empty() || report.turn_id[0] == 'r') {
+  if (!report.transcript.empty() || report.turn_id[0] == 'r' || report.turn_id[0] == 'x') {
     history_.push_back({"assistant", report.reply_heard.empty() ? "…" : report.reply_heard});
     last_ = LastReply{reply->reply_id, sentences, history_.size() - 1, stored, report};
   }

@@ -99,6 +99,10 @@ class Responder {
     TurnReport report;
   };
   std::optional<LastReply> last_;
+  // A stored turn not answered yet (typed, or committed without auto_respond): respond() answers
+  // it, and its reply joins its row.
+  std::shared_ptr<TurnCommit> unanswered_;
+  std::string unanswered_turn_id_;
 };
 
 }  // namespace earshot::host

@@ -235,9 +235,11 @@ ConversationSettings RealtimeDoor::settings_for(const rt::Session& s) const {
   c.server_turn_detection = vad;
   c.auto_respond = vad && (*s.turn_detection)->create_response.value_or(true);
   TurnConfig turn = config_.turn;
+  turn.client_segments = false;  // a Realtime client streams everything: the bridge's VAD decides
   if (vad) {
     const rt::TurnDetection& t = **s.turn_detection;
     if (t.silence_duration_ms) turn.end_of_turn_ms = *t.silence_duration_ms;
+    if (t.threshold) turn.vad_threshold = float(std::clamp(*t.threshold, 0.05, 0.99));
     c.prefix_padding_ms = t.prefix_padding_ms.value_or(kDefaultPrefixPaddingMs);
   }
   c.turn = turn;
