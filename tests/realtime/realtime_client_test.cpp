@@ -132,10 +132,10 @@ TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndEr
   EXPECT_EQ(turn["speech_stopped"]["item_id"], item);
   EXPECT_EQ(turn["committed"]["item_id"], item);
   EXPECT_EQ(turn["transcript_item_id"], item);
-  // The item starts no later than the speech (after half a second of silence). The core opens a
-  // flagless client's first turn on its first frame, so today it starts at 0 rather than at the
-  // speech less the prefix padding (reported; the bound below holds either way).
+  // The item starts at the speech (after half a second of silence) less the 300 ms prefix
+  // padding: the silence before it opened no turn.
   EXPECT_LE(turn["speech_started"]["audio_start_ms"].get<int>(), 500);
+  EXPECT_GE(turn["speech_started"]["audio_start_ms"].get<int>(), 100);
   EXPECT_GT(turn["speech_stopped"]["audio_end_ms"].get<int>(), 500 + int(speech.seconds() * 1000) - 1500);
   std::string error;
   auto stt = host::make_pocketsphinx_stt({}, &error);
