@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     services.store = store.get();
+    services.recent_turns.prime(store->recent_turns(20));
   }
   services.delivery = std::make_unique<DeliveryLedger>(services.store);
   Engines engines;

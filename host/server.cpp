@@ -547,8 +547,9 @@ std::string BridgeServer::Impl::status_json() {
                              {"connected_for_s", (monotonic_ms() - c->connected_ms) / 1000}});
   }
   j["turns"] = nlohmann::json::array();
-  if (services.store) {
-    for (const TurnRecord& t : services.store->recent_turns(20)) {
+  {
+    // From memory: this runs on the event loop, which must not wait on SQLite.
+    for (const TurnRecord& t : services.recent_turns.newest_first()) {
       j["turns"].push_back({{"node_id", t.node_id},
                             {"turn_id", t.turn_id},
                             {"at_ms", t.started_at_ms},

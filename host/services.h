@@ -12,6 +12,7 @@
 #include "host/delivery.h"
 #include "host/engines/engines.h"
 #include "host/metrics.h"
+#include "host/recent_turns.h"
 #include "host/turn_detector.h"
 
 namespace earshot::host {
@@ -52,6 +53,7 @@ struct Services {
   TtsEngine* tts = nullptr;
   Store* store = nullptr;  // may be null (no persistence)
   Metrics metrics;
+  RecentTurns recent_turns;  // for the status page (never read from SQLite on the event loop)
   TurnConfig turn;
   ReplySettings reply;
   std::unique_ptr<DeliveryLedger> delivery;        // who may ack what, per node

@@ -414,6 +414,7 @@ void Responder::finish_stored(const std::shared_ptr<TurnCommit>& stored, const T
            report.end_of_turn_ms, report.stt_final_ms, report.llm_first_token_ms,
            report.first_sentence_ms, report.tts_first_audio_ms, report.first_frame_sent_ms);
   rec.timings_json = timings;
+  services_.recent_turns.record(rec);
   std::string error;
   if (stored->row_id >= 0 && services_.store &&
       !services_.store->finish_turn(stored->row_id, rec, &error)) {
