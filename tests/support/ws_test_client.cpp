@@ -28,7 +28,8 @@ WsTestClient::~WsTestClient() {
 }
 
 bool WsTestClient::connect(int port, const std::vector<std::string>& headers, int receive_buffer,
-                           std::string* error) {
+                           std::string* error, const std::string& path,
+                           const std::string& subprotocol) {
   fd_ = socket(AF_INET, SOCK_STREAM, 0);
   if (receive_buffer > 0)
     setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
@@ -41,10 +42,10 @@ bool WsTestClient::connect(int port, const std::vector<std::string>& headers, in
     return false;
   }
   fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
-  std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: earshot.v1\r\n";
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+  if (!subprotocol.empty()) request += "Sec-WebSocket-Protocol: " + subprotocol + "\r\n";
   for (const std::string& h : headers)
     request += h + "\r\n";
   request += "\r\n";

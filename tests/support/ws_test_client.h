@@ -17,10 +17,12 @@ class WsTestClient {
   WsTestClient(const WsTestClient&) = delete;
   WsTestClient& operator=(const WsTestClient&) = delete;
 
-  // Connects to 127.0.0.1:port and upgrades with the earshot.v1 subprotocol and `headers`
-  // ("Name: value"). `receive_buffer` > 0 sets SO_RCVBUF first (a client that reads little).
+  // Connects to 127.0.0.1:port and upgrades on `path` with `subprotocol` (none if empty: an
+  // OpenAI Realtime client's) and `headers` ("Name: value"). `receive_buffer` > 0 sets SO_RCVBUF
+  // first (a client that reads little).
   bool connect(int port, const std::vector<std::string>& headers, int receive_buffer,
-               std::string* error);
+               std::string* error, const std::string& path = "/",
+               const std::string& subprotocol = "earshot.v1");
 
   // False when the frame could not be written within `timeout_ms` (the peer stopped reading, or
   // closed the connection).
