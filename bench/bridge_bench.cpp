@@ -1,36 +1,73 @@
-// Bridge benchmark: the bridge's own latency and how many sessions one bridge carries.
+// Bridge benchmark: the bridge's own latency, per front door, and how many sessions one bridge
+// carries.
 //
-// An in-process earshot-bridge (BridgeServer, real sessions, real Opus, real libwebsockets) with
-// instant engines — STT that returns at once, an LLM that writes two sentences at once, TTS that
-// returns 0.5 s of audio at once — so every millisecond measured is the bridge's own. Simulated
-// nodes are real node links (device/link: NodeLink + SpeechBuffer, one libwebsockets client each)
-// sending pre-encoded Opus speech paced at 20 ms: 2.5 s utterances, then 3 s of silence.
+// An in-process earshot-bridge (BridgeServer, real conversations, real Opus, real libwebsockets)
+// with instant engines — STT that returns at once, an LLM that writes two sentences at once, TTS
+// that returns 0.5 s of audio at once — so every millisecond measured is the bridge's own. The
+// clients speak the same 2.5 s utterance (a vowel-ish harmonic tone, which the bridge's VAD calls
+// speech from its first frame to its last: printed at the start), then are silent for 3 s:
 //
-//   1. latency: one node, 20 turns: from the last speech frame's arrival to the first reply frame
-//      written, minus the configured end-of-turn silence, per stage, p50/p95.
-//   2. scale: N nodes talking at once for 15 s; a session is "late" if any microphone frame waited
-//      more than 20 ms for its session thread or any reply frame reached its node more than 20 ms
-//      behind its pace, "lost" if any frame went missing.
+//   opus      earshot.v1 as a node: the node's own link code (device/link: NodeLink +
+//             SpeechBuffer, one libwebsockets client thread each), pre-encoded Opus at 16 kHz,
+//             segment flags set, nothing sent in the silence.
+//   pcm16     earshot.v1 as the browser client sends it: a raw WebSocket client
+//             (tests/support/ws_test_client, a thread each), hello with audio.codec "pcm16" and
+//             the token in the hello, 20 ms frames of 16 kHz pcm16, segment flags and
+//             speech_start/speech_end, nothing sent in the silence.
+//   realtime  the OpenAI Realtime door: a raw WebSocket client on /v1/realtime (no subprotocol,
+//             Authorization: Bearer), session.update (server_vad, silence_duration_ms 500, pcm16
+//             24 kHz), then input_audio_buffer.append of base64 pcm16 at 24 kHz, 20 ms per append,
+//             the silence streamed too (digital zeros), as a microphone would. The bridge's VAD
+//             alone finds the turns.
+//
+//   1. latency: per door, one client at a time, ~20 turns: from the end of speech (the last speech
+//      frame's arrival, as the bridge's turn report counts it) to the first reply byte handed to
+//      the socket (for realtime: the first response.output_audio.delta), minus the configured
+//      500 ms end-of-turn silence; p50/p95, and per stage. The doors take turns in rounds of ~7
+//      turns each, so that a change in the machine's load falls on all of them alike. Also the
+//      client's own view: last speech frame sent -> first reply audio read, minus 500 ms.
+//   2. scale: N opus nodes talking at once for 15 s; a session is "late" if any microphone frame
+//      waited more than 20 ms for its session thread or any reply frame reached its node more
+//      than 20 ms behind its pace, "lost" if any frame went missing. With the bridge's threads and
+//      the CPU time of the bridge and of the simulated nodes (same process, same 2 cores) over the
+//      15 s.
 //
 //   build/release/bench/bridge_bench [max_nodes]
-// For experiments: EARSHOT_BENCH_ONLY=N runs only the scale row for N nodes;
-// EARSHOT_BENCH_EARLY_FINAL_MS=ms sets turn.early_final_ms (0: the final pass at the turn's end).
+// Environment, for experiments: EARSHOT_BENCH_ONLY=N runs only the scale row for N nodes (no
+// latency part); EARSHOT_BENCH_DOORS=opus,pcm16,realtime the doors of the latency part;
+// EARSHOT_BENCH_ROUNDS=R (3) rounds of EARSHOT_BENCH_ROUND_S (40) seconds per door;
+// EARSHOT_BENCH_LATENCY_ONLY=1 skips the scale part; EARSHOT_BENCH_EARLY_FINAL_MS=ms sets
+// turn.early_final_ms (0: the final pass at the turn's end).
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <dirent.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "device/link/node_link.h"
 #include "device/link/speech_buffer.h"
 #include "dsp/opus_frame_encoder.h"
+#include "dsp/vad/voice_activity_detector.h"
+#include "host/clock.h"
 #include "host/log.h"
 #include "host/server.h"
 #include "host/services.h"
-#include "host/clock.h"
+#include "protocol/audio_frame.h"
+#include "protocol/messages.h"
+#include "protocol/realtime/base64.h"
+#include "tests/support/ws_test_client.h"
 
 using namespace earshot;
 using Clock = std::chrono::steady_clock;
@@ -83,43 +120,80 @@ class InstantTts : public host::TtsEngine {
   }
 };
 
+constexpr int kSpeechFrames = 125, kCycleFrames = 275;  // 2.5 s speech, 3 s silence
+constexpr double kConfiguredSilenceMs = 500;            // services.turn.end_of_turn_ms
+
+// The utterance: a vowel-ish harmonic tone, sample n at `rate`.
+float utterance_sample(int n, int rate) {
+  const float t = float(n) / float(rate);
+  return 0.2f * (std::sin(2 * float(M_PI) * 140 * t) + 0.5f * std::sin(2 * float(M_PI) * 280 * t));
+}
+
 struct Packet {
   std::vector<uint8_t> bytes;
   uint16_t flags;
 };
 
-// 2.5 s of speech-like audio (a vowel-ish harmonic tone) as Opus packets, segment flags set.
-std::vector<Packet> utterance() {
+uint16_t segment_flags(int frame) {
+  uint16_t flags = 0;
+  if (frame == 0) flags |= protocol::kFlagSegmentStart;
+  if (frame == kSpeechFrames - 1) flags |= protocol::kFlagSegmentEnd;
+  return flags;
+}
+
+// The utterance as Opus packets (16 kHz), segment flags set.
+std::vector<Packet> opus_utterance() {
   std::string error;
   auto enc = dsp::OpusFrameEncoder::create({}, &error);
   std::vector<Packet> out;
   float pcm[320];
   uint8_t packet[1500];
-  for (int f = 0; f < 125; ++f) {
-    for (int i = 0; i < 320; ++i) {
-      const float t = float(f * 320 + i) / 16000.0f;
-      pcm[i] =
-          0.2f * (std::sin(2 * float(M_PI) * 140 * t) + 0.5f * std::sin(2 * float(M_PI) * 280 * t));
-    }
+  for (int f = 0; f < kSpeechFrames; ++f) {
+    for (int i = 0; i < 320; ++i)
+      pcm[i] = utterance_sample(f * 320 + i, 16000);
     const int n = enc->encode(pcm, packet, sizeof packet);
-    uint16_t flags = 0;
-    if (f == 0) flags |= protocol::kFlagSegmentStart;
-    if (f == 124) flags |= protocol::kFlagSegmentEnd;
-    out.push_back({std::vector<uint8_t>(packet, packet + n), flags});
+    out.push_back({std::vector<uint8_t>(packet, packet + n), segment_flags(f)});
   }
   return out;
 }
 
-struct SimNode {
-  std::unique_ptr<device::SpeechBuffer> buffer;
-  std::unique_ptr<device::NodeLink> link;
-  int phase = 0;  // frame index in the 275-frame cycle (125 speech + 150 silence)
-  uint64_t ts = 0;
-  // reply pacing, on the link thread
-  int64_t first_arrival_us = 0;
-  std::atomic<uint64_t> late_frames{0}, reply_frames{0};
-  std::atomic<int64_t> worst_late_us{0};
-};
+// The utterance as 20 ms pcm16 frames (little-endian) at `rate`.
+std::vector<std::string> pcm16_utterance(int rate) {
+  const int per_frame = rate / 50;
+  std::vector<std::string> out;
+  for (int f = 0; f < kSpeechFrames; ++f) {
+    std::string bytes;
+    for (int i = 0; i < per_frame; ++i) {
+      const auto v = uint16_t(int16_t(std::lrint(utterance_sample(f * per_frame + i, rate) * 32767)));
+      bytes += char(v & 0xff);
+      bytes += char(v >> 8);
+    }
+    out.push_back(bytes);
+  }
+  return out;
+}
+
+// Which of the utterance's 10 ms frames the bridge's VAD (default settings) calls speech.
+void print_vad_check() {
+  dsp::VoiceActivityDetector vad;
+  float pcm[160];
+  int speech = 0, first = -1, last = -1;
+  const int frames = kSpeechFrames * 2;
+  for (int f = 0; f < frames + 50; ++f) {  // and 0.5 s of digital silence after it
+    for (int i = 0; i < 160; ++i)
+      pcm[i] = f < frames ? utterance_sample(f * 160 + i, 16000) : 0.0f;
+    vad.process(pcm);
+    if (vad.is_speech()) {
+      if (f < frames) ++speech;
+      if (first < 0) first = f;
+      last = f;
+    }
+  }
+  printf(
+      "the utterance to the bridge's VAD: %d of its %d 10 ms frames speech, first %d, last %d "
+      "(the silence after it: %s)\n\n",
+      speech, frames, first, last, last < frames ? "none" : "some");
+}
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
@@ -132,15 +206,355 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
 }
 
+// --- CPU and threads, from /proc -------------------------------------------------------------------
+pid_t self_tid() {
+  return pid_t(syscall(SYS_gettid));
+}
+
+// The simulated clients' threads (the node links, the raw clients, the pacing main thread): the
+// rest of this process is the bridge.
+std::mutex g_client_tids_mutex;
+std::vector<pid_t> g_client_tids;
+void register_client_thread() {
+  const pid_t tid = self_tid();
+  std::lock_guard<std::mutex> lock(g_client_tids_mutex);
+  if (std::find(g_client_tids.begin(), g_client_tids.end(), tid) == g_client_tids.end())
+    g_client_tids.push_back(tid);
+}
+std::vector<pid_t> client_tids() {
+  std::lock_guard<std::mutex> lock(g_client_tids_mutex);
+  return g_client_tids;
+}
+
+double thread_cpu_s(pid_t tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+// Every thread's CPU time, the exited ones' included.
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+size_t process_threads() {
+  size_t n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+struct CpuMark {
+  double process_s = 0;
+  std::map<pid_t, double> clients_s;
+};
+CpuMark cpu_mark() {
+  CpuMark m;
+  for (pid_t tid : client_tids())
+    m.clients_s[tid] = thread_cpu_s(tid);
+  m.process_s = process_cpu_s();
+  return m;
+}
+
+// --- the clients ---------------------------------------------------------------------------------
+enum class Door { kOpus, kPcm16, kRealtime };
+const char* door_name(Door d) {
+  return d == Door::kOpus ? "earshot.v1 opus (node)"
+         : d == Door::kPcm16 ? "earshot.v1 pcm16 (browser)"
+                             : "realtime (/v1/realtime)";
+}
+
+struct Audio {
+  std::vector<Packet> opus;
+  std::vector<std::string> pcm16k, pcm24k;
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+  virtual bool start(int port, size_t index, std::string* error) = 0;
+  virtual bool ready() const = 0;
+  // Every 20 ms from the main thread (the opus node; the raw clients pace themselves).
+  virtual void tick() {}
+  virtual void stop() = 0;
+
+  std::atomic<uint64_t> late_frames{0}, reply_frames{0};
+  std::atomic<int64_t> worst_late_us{0};
+  std::vector<double> heard_ms() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return heard_ms_;
+  }
+
+ protected:
+  // A reply's audio frame `index` (0, 1, ...) arrived.
+  void reply_frame(uint64_t index) {
+    const int64_t now = now_us();
+    if (index == 0) {
+      first_arrival_us_ = now;
+      const int64_t spoken = last_speech_sent_us_.load();
+      if (spoken > 0) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        heard_ms_.push_back(double(now - spoken) / 1000.0 - kConfiguredSilenceMs);
+      }
+    }
+    const int64_t due = first_arrival_us_ + int64_t(index) * 20000;
+    const int64_t late = now - due;
+    reply_frames.fetch_add(1);
+    if (late > 20000) late_frames.fetch_add(1);
+    if (late > worst_late_us.load()) worst_late_us.store(late);
+  }
+  int phase_ = 0;  // frame index in the 275-frame cycle (125 speech + 150 silence)
+  std::atomic<int64_t> last_speech_sent_us_{0};
+
+ private:
+  int64_t first_arrival_us_ = 0;  // reply pacing, on the receiving thread
+  std::mutex mutex_;
+  std::vector<double> heard_ms_;  // last speech frame sent -> first reply frame read, - 500 ms
+};
+
+// A node: the node's own link code, Opus.
+class OpusNode : public Client {
+ public:
+  explicit OpusNode(const std::vector<Packet>& speech) : speech_(speech) {}
+  bool start(int port, size_t index, std::string* error) override {
+    buffer_ = std::make_unique<device::SpeechBuffer>(device::SpeechBuffer::Config{});
+    device::LinkConfig lc;
+    lc.url = "ws://127.0.0.1:" + std::to_string(port) + "/";
+    lc.token = "bench";
+    lc.hello.node_id = "sim-" + std::to_string(index);
+    lc.hello.capabilities = {"playback", "barge_in"};
+    device::LinkCallbacks cb;
+    cb.on_welcome = [](const protocol::Welcome&) { register_client_thread(); };
+    cb.on_reply_frame = [this](const protocol::AudioFrameView& f) { reply_frame(f.header.seq); };
+    link_ = std::make_unique<device::NodeLink>(lc, *buffer_, cb);
+    phase_ = int(index * 37 % kCycleFrames);  // spread the turns
+    return link_->start(error);
+  }
+  bool ready() const override { return link_->connected(); }
+  void tick() override {
+    if (phase_ < kSpeechFrames) {
+      const Packet& p = speech_[size_t(phase_)];
+      buffer_->push(p.flags, ts_, p.bytes.data(), p.bytes.size());
+      link_->wake();
+      if (phase_ == kSpeechFrames - 1) last_speech_sent_us_.store(now_us());
+    }
+    ts_ += 320;
+    phase_ = (phase_ + 1) % kCycleFrames;
+  }
+  void stop() override { link_->stop(); }
+
+ private:
+  const std::vector<Packet>& speech_;
+  std::unique_ptr<device::SpeechBuffer> buffer_;
+  std::unique_ptr<device::NodeLink> link_;
+  uint64_t ts_ = 0;
+};
+
+// A raw WebSocket client on a thread of its own: paced at 20 ms on an absolute schedule, reading
+// what the bridge sends in between.
+class RawClient : public Client {
+ public:
+  bool ready() const override { return ready_.load(); }
+  void stop() override {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  ~RawClient() override { stop(); }
+
+ protected:
+  void run_paced(int64_t index) {
+    phase_ = int(index * 37 % kCycleFrames);
+    auto next = Clock::now();
+    while (!stop_.load()) {
+      if (Clock::now() >= next) {
+        send_frame();
+        phase_ = (phase_ + 1) % kCycleFrames;
+        next += std::chrono::milliseconds(20);
+        continue;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now());
+      const auto r = ws_.read(std::max(1, int(left.count())));
+      if (r.kind == test::WsTestClient::Received::kGone ||
+          r.kind == test::WsTestClient::Received::kClose) {
+        fprintf(stderr, "bridge_bench: the bridge closed a client (%d %s)\n", r.close_code,
+                r.payload.c_str());
+        return;
+      }
+      received(r);
+    }
+  }
+  virtual void send_frame() = 0;
+  virtual void received(const test::WsTestClient::Received& r) = 0;
+
+  test::WsTestClient ws_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false}, ready_{false};
+};
+
+// The browser client's way: earshot.v1 with pcm16 at 16 kHz, the token in the hello.
+class Pcm16Client : public RawClient {
+ public:
+  explicit Pcm16Client(const std::vector<std::string>& speech) : speech_(speech) {}
+  bool start(int port, size_t index, std::string* error) override {
+    if (!ws_.connect(port, {}, 0, error)) return false;
+    protocol::Hello hello;
+    hello.node_id = "browser-" + std::to_string(index);
+    hello.token = "bench";
+    hello.room = "browser";
+    hello.audio = {"pcm16", 16000, 1, 20};
+    hello.capabilities = {"playback", "barge_in", "partial_transcripts", "turn_timings"};
+    ws_.send_text(protocol::to_json(hello));
+    const auto welcome = ws_.read(10000);
+    if (welcome.kind != test::WsTestClient::Received::kText ||
+        welcome.payload.find("\"welcome\"") == std::string::npos) {
+      *error = "no welcome: " + welcome.payload;
+      return false;
+    }
+    thread_ = std::thread([this, index] {
+      register_client_thread();
+      ready_.store(true);
+      run_paced(int64_t(index));
+    });
+    return true;
+  }
+
+ private:
+  void send_frame() override {
+    if (phase_ < kSpeechFrames) {
+      protocol::AudioFrameHeader h;
+      h.seq = seq_++;
+      h.timestamp = ts_;
+      h.flags = segment_flags(phase_);
+      const std::string& pcm = speech_[size_t(phase_)];
+      uint8_t wire[protocol::kMaxAudioFrameSize];
+      const size_t n = protocol::write_audio_frame(
+          h, reinterpret_cast<const uint8_t*>(pcm.data()), pcm.size(), wire, sizeof wire);
+      if (phase_ == 0) ws_.send_text(protocol::to_json(protocol::SpeechStart{h.seq, h.timestamp}));
+      ws_.send_binary(std::string(reinterpret_cast<char*>(wire), n));
+      if (phase_ == kSpeechFrames - 1) {
+        last_speech_sent_us_.store(now_us());
+        ws_.send_text(protocol::to_json(protocol::SpeechEnd{h.seq, h.timestamp}));
+      }
+    }
+    ts_ += 320;
+  }
+  void received(const test::WsTestClient::Received& r) override {
+    if (r.kind != test::WsTestClient::Received::kBinary) return;
+    protocol::AudioFrameView view;
+    if (protocol::parse_audio_frame(reinterpret_cast<const uint8_t*>(r.payload.data()),
+                                    r.payload.size(), &view) == protocol::FrameError::kOk)
+      reply_frame(view.header.seq);
+  }
+  const std::vector<std::string>& speech_;
+  uint64_t seq_ = 0, ts_ = 0;
+};
+
+// An OpenAI Realtime client: session.update, then 20 ms appends of pcm16 at 24 kHz, silence too.
+class RealtimeClient : public RawClient {
+ public:
+  explicit RealtimeClient(const std::vector<std::string>& speech) : speech_(speech) {
+    silence_ = protocol::realtime::base64_encode(std::string(960, '\0'));
+    for (const std::string& pcm : speech_)
+      speech_b64_.push_back(protocol::realtime::base64_encode(pcm));
+  }
+  bool start(int port, size_t index, std::string* error) override {
+    if (!ws_.connect(port, {"Authorization: Bearer bench"}, 0, error, "/v1/realtime?model=bench",
+                     ""))
+      return false;
+    if (!wait_for("\"session.created\"", error)) return false;
+    ws_.send_text(
+        R"({"type":"session.update","session":{"type":"realtime","output_modalities":["audio"],)"
+        R"("audio":{"input":{"format":{"type":"audio/pcm","rate":24000},"turn_detection":)"
+        R"({"type":"server_vad","silence_duration_ms":500,"create_response":true}},)"
+        R"("output":{"format":{"type":"audio/pcm","rate":24000}}}}})");
+    if (!wait_for("\"session.updated\"", error)) return false;
+    thread_ = std::thread([this, index] {
+      register_client_thread();
+      ready_.store(true);
+      run_paced(int64_t(index));
+    });
+    return true;
+  }
+
+ private:
+  bool wait_for(const char* type, std::string* error) {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+      const auto r = ws_.read(1000);
+      if (r.kind == test::WsTestClient::Received::kText && r.payload.find(type) != std::string::npos)
+        return true;
+      if (r.kind == test::WsTestClient::Received::kText &&
+          r.payload.find("\"error\"") != std::string::npos) {
+        *error = r.payload;
+        return false;
+      }
+      if (r.kind == test::WsTestClient::Received::kGone ||
+          r.kind == test::WsTestClient::Received::kClose)
+        break;
+    }
+    *error = std::string("no ") + type;
+    return false;
+  }
+  void send_frame() override {
+    const std::string& audio = phase_ < kSpeechFrames ? speech_b64_[size_t(phase_)] : silence_;
+    ws_.send_text(R"({"type":"input_audio_buffer.append","audio":")" + audio + "\"}");
+    if (phase_ == kSpeechFrames - 1) last_speech_sent_us_.store(now_us());
+  }
+  void received(const test::WsTestClient::Received& r) override {
+    if (r.kind != test::WsTestClient::Received::kText) return;
+    if (r.payload.find("\"response.output_audio.delta\"") != std::string::npos) {
+      const size_t at = r.payload.find("\"response_id\":\"");
+      const std::string id =
+          at == std::string::npos ? "" : r.payload.substr(at + 15, r.payload.find('"', at + 15) - at - 15);
+      if (id != response_id_) {
+        response_id_ = id;
+        delta_index_ = 0;
+      }
+      reply_frame(delta_index_++);
+    } else if (r.payload.find("\"type\":\"error\"") != std::string::npos) {
+      fprintf(stderr, "bridge_bench: realtime error: %s\n", r.payload.c_str());
+    }
+  }
+  const std::vector<std::string>& speech_;
+  std::vector<std::string> speech_b64_;
+  std::string silence_, response_id_;
+  uint64_t delta_index_ = 0;
+};
+
+std::unique_ptr<Client> make_client(Door door, const Audio& audio) {
+  if (door == Door::kOpus) return std::make_unique<OpusNode>(audio.opus);
+  if (door == Door::kPcm16) return std::make_unique<Pcm16Client>(audio.pcm16k);
+  return std::make_unique<RealtimeClient>(audio.pcm24k);
+}
+
+// --- a run ---------------------------------------------------------------------------------------
 struct RunResult {
   size_t nodes = 0;
   size_t turns = 0;
   std::vector<host::TurnReport> reports;
+  std::vector<double> heard_ms;
   uint64_t uplink_late = 0, uplink_lost = 0, reply_late = 0, reply_dropped = 0, reply_frames = 0;
   double worst_reply_late_ms = 0;
+  size_t threads_idle = 0, threads_busy = 0;  // the bridge's: before the clients, with them
+  double bridge_cpu_pct = 0, clients_cpu_pct = 0;  // over the speaking time; 100 = one core
 };
 
-RunResult run(size_t count, double seconds, const std::vector<Packet>& speech) {
+RunResult run(Door door, size_t count, double seconds, const Audio& audio) {
   host::Services services;
   InstantStt stt;
   InstantLlm llm;
@@ -148,7 +562,7 @@ RunResult run(size_t count, double seconds, const std::vector<Packet>& speech) {
   services.stt = &stt;
   services.llm = &llm;
   services.tts = &tts;
-  services.turn.end_of_turn_ms = 500;
+  services.turn.end_of_turn_ms = int(kConfiguredSilenceMs);
   if (const char* e = getenv("EARSHOT_BENCH_EARLY_FINAL_MS"))
     services.turn.early_final_ms = atoi(e);
   services.delivery = std::make_unique<host::DeliveryLedger>(nullptr);
@@ -159,6 +573,11 @@ RunResult run(size_t count, double seconds, const std::vector<Packet>& speech) {
     std::lock_guard<std::mutex> lock(mutex);
     result.reports.push_back(r);
   };
+  {
+    std::lock_guard<std::mutex> lock(g_client_tids_mutex);
+    g_client_tids.clear();
+  }
+  register_client_thread();  // this thread paces the opus nodes
   host::ServerConfig sc;
   sc.listen = "127.0.0.1";
   sc.port = 0;
@@ -169,67 +588,52 @@ RunResult run(size_t count, double seconds, const std::vector<Packet>& speech) {
     fprintf(stderr, "bridge_bench: %s\n", error.c_str());
     exit(1);
   }
-  std::vector<std::unique_ptr<SimNode>> nodes;
+  result.threads_idle = process_threads() - 1;  // less this thread
+  std::vector<std::unique_ptr<Client>> clients;
   for (size_t i = 0; i < count; ++i) {
-    auto n = std::make_unique<SimNode>();
-    n->buffer = std::make_unique<device::SpeechBuffer>(device::SpeechBuffer::Config{});
-    device::LinkConfig lc;
-    lc.url = "ws://127.0.0.1:" + std::to_string(server.port()) + "/";
-    lc.token = "bench";
-    lc.hello.node_id = "sim-" + std::to_string(i);
-    lc.hello.capabilities = {"playback", "barge_in"};
-    device::LinkCallbacks cb;
-    SimNode* self = n.get();
-    cb.on_reply_frame = [self](const protocol::AudioFrameView& f) {
-      const int64_t now = now_us();
-      if (f.header.seq == 0) self->first_arrival_us = now;
-      const int64_t due = self->first_arrival_us + int64_t(f.header.seq) * 20000;
-      const int64_t late = now - due;
-      self->reply_frames.fetch_add(1);
-      if (late > 20000) self->late_frames.fetch_add(1);
-      if (late > self->worst_late_us.load()) self->worst_late_us.store(late);
-    };
-    n->link = std::make_unique<device::NodeLink>(lc, *n->buffer, cb);
-    n->phase = int(i * 37 % 275);  // spread the turns
-    if (!n->link->start(&error)) {
-      fprintf(stderr, "bridge_bench: node %zu: %s\n", i, error.c_str());
+    clients.push_back(make_client(door, audio));
+    if (!clients.back()->start(server.port(), i, &error)) {
+      fprintf(stderr, "bridge_bench: client %zu: %s\n", i, error.c_str());
       exit(1);
     }
-    nodes.push_back(std::move(n));
   }
-  // Wait for every node to be welcomed.
+  // Wait for every client to be welcomed.
   const auto connect_deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < connect_deadline &&
-         std::any_of(nodes.begin(), nodes.end(), [](auto& n) { return !n->link->connected(); }))
+         std::any_of(clients.begin(), clients.end(), [](auto& c) { return !c->ready(); }))
     std::this_thread::sleep_for(std::chrono::milliseconds(10));  // harness pacing, not a test
   const uint64_t late0 = services.metrics.frames_late_total.load();
   const uint64_t lost0 = services.metrics.frames_lost_total.load();
-  // Speak: every node, a frame every 20 ms on an absolute schedule.
+  // Speak: a frame every 20 ms on an absolute schedule (the raw clients keep their own).
+  const CpuMark cpu0 = cpu_mark();
   const auto start = Clock::now();
   const int ticks = int(seconds * 50);
   for (int t = 0; t < ticks; ++t) {
     std::this_thread::sleep_until(start + std::chrono::milliseconds(20 * t));
-    for (auto& n : nodes) {
-      if (n->phase < 125) {
-        const Packet& p = speech[size_t(n->phase)];
-        n->buffer->push(p.flags, n->ts, p.bytes.data(), p.bytes.size());
-        n->link->wake();
-      }
-      n->ts += 320;
-      n->phase = (n->phase + 1) % 275;
-    }
+    for (auto& c : clients)
+      c->tick();
   }
-  // Let the last turns finish.
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  const CpuMark cpu1 = cpu_mark();
+  result.threads_busy = process_threads() - client_tids().size();
+  double clients_s = 0;
+  for (auto& [tid, s] : cpu1.clients_s)
+    clients_s += s - (cpu0.clients_s.count(tid) ? cpu0.clients_s.at(tid) : 0.0);
+  result.clients_cpu_pct = 100 * clients_s / wall;
+  result.bridge_cpu_pct = 100 * (cpu1.process_s - cpu0.process_s - clients_s) / wall;
+  // Let the last turns finish (the raw clients keep streaming their silence meanwhile).
   std::this_thread::sleep_for(std::chrono::seconds(3));
   result.uplink_late = services.metrics.frames_late_total.load() - late0;
   result.uplink_lost = services.metrics.frames_lost_total.load() - lost0;
   result.reply_dropped = services.metrics.reply_frames_dropped_total.load();
-  for (auto& n : nodes) {
-    result.reply_late += n->late_frames.load();
-    result.reply_frames += n->reply_frames.load();
+  for (auto& c : clients) {
+    result.reply_late += c->late_frames.load();
+    result.reply_frames += c->reply_frames.load();
     result.worst_reply_late_ms =
-        std::max(result.worst_reply_late_ms, double(n->worst_late_us.load()) / 1000.0);
-    n->link->stop();
+        std::max(result.worst_reply_late_ms, double(c->worst_late_us.load()) / 1000.0);
+    const std::vector<double> heard = c->heard_ms();
+    result.heard_ms.insert(result.heard_ms.end(), heard.begin(), heard.end());
+    c->stop();
   }
   server.stop();
   std::lock_guard<std::mutex> lock(mutex);
@@ -237,54 +641,110 @@ RunResult run(size_t count, double seconds, const std::vector<Packet>& speech) {
   return result;
 }
 
+std::vector<Door> doors_from_env() {
+  const char* e = getenv("EARSHOT_BENCH_DOORS");
+  if (!e) return {Door::kOpus, Door::kPcm16, Door::kRealtime};
+  std::vector<Door> out;
+  const std::string s = e;
+  if (s.find("opus") != std::string::npos) out.push_back(Door::kOpus);
+  if (s.find("pcm16") != std::string::npos) out.push_back(Door::kPcm16);
+  if (s.find("realtime") != std::string::npos) out.push_back(Door::kRealtime);
+  return out;
+}
+
+void latency(const Audio& audio) {
+  const std::vector<Door> doors = doors_from_env();
+  const int rounds = getenv("EARSHOT_BENCH_ROUNDS") ? atoi(getenv("EARSHOT_BENCH_ROUNDS")) : 3;
+  const double round_s =
+      getenv("EARSHOT_BENCH_ROUND_S") ? atof(getenv("EARSHOT_BENCH_ROUND_S")) : 40;
+  struct Stages {
+    std::vector<double> own, turn, after, stt, llm, tts, send, heard;
+  };
+  std::map<Door, Stages> by_door;
+  for (int round = 0; round < rounds; ++round) {
+    for (Door door : doors) {
+      const RunResult r = run(door, 1, round_s, audio);
+      Stages& s = by_door[door];
+      for (const host::TurnReport& t : r.reports) {
+        if (t.first_frame_sent_ms < 0) continue;
+        s.own.push_back(t.first_frame_sent_ms - kConfiguredSilenceMs);
+        s.turn.push_back(t.end_of_turn_ms - kConfiguredSilenceMs);
+        s.after.push_back(t.first_frame_sent_ms - t.end_of_turn_ms);
+        s.stt.push_back(t.stt_final_ms - t.end_of_turn_ms);
+        s.llm.push_back(t.llm_first_token_ms - t.stt_final_ms);
+        s.tts.push_back(t.tts_first_audio_ms - t.llm_first_token_ms);
+        s.send.push_back(t.first_frame_sent_ms - t.tts_first_audio_ms);
+      }
+      s.heard.insert(s.heard.end(), r.heard_ms.begin(), r.heard_ms.end());
+    }
+  }
+  printf(
+      "latency with instant engines, one client at a time, %d rounds of %.0f s per door (ms after "
+      "the end of speech, the configured 500 ms end-of-turn silence subtracted; the bridge's "
+      "times at 1 ms resolution):\n\n",
+      rounds, round_s);
+  printf("| stage |");
+  for (Door d : doors)
+    printf(" %s p50 | p95 |", door_name(d));
+  printf("\n|---|");
+  for (size_t i = 0; i < doors.size(); ++i)
+    printf("---|---|");
+  printf("\n");
+  auto row = [&](const char* name, std::vector<double> Stages::*field) {
+    printf("| %s |", name);
+    for (Door d : doors) {
+      const std::vector<double>& v = by_door[d].*field;
+      printf(" %.1f | %.1f |", percentile(v, 0.5), percentile(v, 0.95));
+    }
+    printf("\n");
+  };
+  printf("| turns |");
+  for (Door d : doors)
+    printf(" %zu | |", by_door[d].own.size());
+  printf("\n");
+  row("end of speech + 500 ms -> turn confirmed", &Stages::turn);
+  row("turn confirmed -> final transcript", &Stages::stt);
+  row("transcript -> first LLM text", &Stages::llm);
+  row("first LLM text -> first TTS audio", &Stages::tts);
+  row("first TTS audio -> first reply byte sent", &Stages::send);
+  row("turn confirmed -> first reply byte sent", &Stages::after);
+  row("**total (ours)**", &Stages::own);
+  row("client: last speech frame sent -> first reply audio read, - 500 ms", &Stages::heard);
+  printf("\n");
+  fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   host::set_log_level(host::LogLevel::kWarning);
   const size_t max_nodes = argc > 1 ? size_t(atoi(argv[1])) : 300;
-  const std::vector<Packet> speech = utterance();
+  Audio audio;
+  audio.opus = opus_utterance();
+  audio.pcm16k = pcm16_utterance(16000);
+  audio.pcm24k = pcm16_utterance(24000);
+  const char* only = getenv("EARSHOT_BENCH_ONLY");
 
-  // 1. Latency: one node, about 20 turns.
-  RunResult one = run(1, 110, speech);
-  std::vector<double> own, turn, stt, llm, tts, send;
-  constexpr double kConfiguredSilenceMs = 500;  // services.turn.end_of_turn_ms in run()
-  for (const host::TurnReport& r : one.reports) {
-    if (r.first_frame_sent_ms < 0) continue;
-    own.push_back(r.first_frame_sent_ms - kConfiguredSilenceMs);
-    turn.push_back(r.end_of_turn_ms - kConfiguredSilenceMs);
-    stt.push_back(r.stt_final_ms - r.end_of_turn_ms);
-    llm.push_back(r.llm_first_token_ms - r.stt_final_ms);
-    tts.push_back(r.tts_first_audio_ms - r.llm_first_token_ms);
-    send.push_back(r.first_frame_sent_ms - r.tts_first_audio_ms);
-  }
-  printf(
-      "latency with instant engines, %zu turns (ms; the configured 500 ms end-of-turn silence "
-      "subtracted; 1 ms resolution):\n\n",
-      own.size());
-  printf("| stage | p50 | p95 |\n|---|---|---|\n");
-  auto row = [](const char* name, const std::vector<double>& v) {
-    printf("| %s | %.1f | %.1f |\n", name, percentile(v, 0.5), percentile(v, 0.95));
-  };
-  row("end of speech + 500 ms -> turn confirmed", turn);
-  row("turn confirmed -> final transcript", stt);
-  row("transcript -> first LLM text", llm);
-  row("first LLM text -> first TTS audio", tts);
-  row("first TTS audio -> first frame written", send);
-  row("**total (ours)**", own);
+  // 1. Latency, per door.
+  print_vad_check();
+  if (!only) latency(audio);
+  if (getenv("EARSHOT_BENCH_LATENCY_ONLY")) return 0;
 
   // 2. Scale.
-  printf("\nscale, 15 s of speech per run:\n\n");
+  printf("scale, 15 s of speech per run, earshot.v1 opus nodes:\n\n");
   printf(
       "| nodes | turns | uplink frames late (>20 ms) | lost | reply frames | late (>20 ms) | "
-      "worst lateness ms | reply dropped |\n|---|---|---|---|---|---|---|---|\n");
+      "worst lateness ms | reply dropped | bridge threads (idle -> with nodes) | CPU %% bridge | "
+      "CPU %% simulated nodes |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (size_t n : {25, 50, 100, 200, 300, 400}) {
-    if (getenv("EARSHOT_BENCH_ONLY") && n != size_t(atoi(getenv("EARSHOT_BENCH_ONLY")))) continue;
+    if (only && n != size_t(atoi(only))) continue;
     if (n > max_nodes) break;
-    RunResult r = run(n, 15, speech);
-    printf("| %zu | %zu | %llu | %llu | %llu | %llu | %.1f | %llu |\n", n, r.turns,
-           (unsigned long long)r.uplink_late, (unsigned long long)r.uplink_lost,
+    RunResult r = run(Door::kOpus, n, 15, audio);
+    printf("| %zu | %zu | %llu | %llu | %llu | %llu | %.1f | %llu | %zu -> %zu | %.0f | %.0f |\n",
+           n, r.turns, (unsigned long long)r.uplink_late, (unsigned long long)r.uplink_lost,
            (unsigned long long)r.reply_frames, (unsigned long long)r.reply_late,
-           r.worst_reply_late_ms, (unsigned long long)r.reply_dropped);
+           r.worst_reply_late_ms, (unsigned long long)r.reply_dropped, r.threads_idle,
+           r.threads_busy, r.bridge_cpu_pct, r.clients_cpu_pct);
     fflush(stdout);
   }
   return 0;
