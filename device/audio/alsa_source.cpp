@@ -35,11 +35,13 @@ class AlsaSource final : public AudioSource {
         if (!reopen_wait()) return interrupted_ ? 0 : -1;
         continue;
       }
-      if (config_.pace && !pacer_.wait_for(frames_read_ - paced_base_ + max_frames, &interrupted_))
+      if (config_.pace &&
+          !pacer_.wait_for(frames_read_.load(std::memory_order_relaxed) - paced_base_ + max_frames,
+                           &interrupted_))
         return 0;
       snd_pcm_sframes_t n = snd_pcm_readi(pcm_, out, max_frames);
       if (n > 0) {
-        frames_read_ += uint64_t(n);
+        frames_read_.fetch_add(uint64_t(n), std::memory_order_relaxed);
         return long(n);
       }
       if (n == 0) continue;
@@ -79,7 +81,9 @@ class AlsaSource final : public AudioSource {
     std::lock_guard<std::mutex> lock(error_mutex_);
     return error_;
   }
-  SourceStats stats() const override { return {frames_read_, xruns_.load(), reopens_.load()}; }
+  SourceStats stats() const override {
+    return {frames_read_.load(std::memory_order_relaxed), xruns_.load(), reopens_.load()};
+  }
 
  private:
   void set_error(const std::string& e) {
@@ -153,7 +157,7 @@ class AlsaSource final : public AudioSource {
       reopens_.fetch_add(1);
       attempts_ = 0;
       pacer_ = RealtimePacer(format_.sample_rate);
-      paced_base_ = frames_read_;
+      paced_base_ = frames_read_.load(std::memory_order_relaxed);
     } else {
       set_error(e);
     }
@@ -166,7 +170,7 @@ class AlsaSource final : public AudioSource {
   RealtimePacer pacer_;
   uint64_t paced_base_ = 0;
   std::atomic<bool> interrupted_{false};
-  uint64_t frames_read_ = 0;
+  std::atomic<uint64_t> frames_read_{0};  // the capture thread counts; stats() reads it anywhere
   int attempts_ = 0;
   std::atomic<uint64_t> xruns_{0};
   std::atomic<uint64_t> reopens_{0};

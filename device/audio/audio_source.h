@@ -36,6 +36,7 @@ class AudioSource {
   virtual void interrupt() = 0;
   virtual std::string describe() const = 0;
   virtual std::string last_error() const = 0;
+  // Safe from any thread while read() runs on the capture thread (the pipeline polls it).
   virtual SourceStats stats() const = 0;
 };
 

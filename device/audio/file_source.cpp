@@ -37,10 +37,13 @@ class FileSource final : public AudioSource {
 
   long read(int16_t* out, size_t max_frames) override {
     while (!interrupted_.load()) {
-      if (config_.realtime && !pacer_.wait_for(frames_read_ + max_frames, &interrupted_)) return 0;
+      if (config_.realtime &&
+          !pacer_.wait_for(frames_read_.load(std::memory_order_relaxed) + max_frames,
+                           &interrupted_))
+        return 0;
       const sf_count_t n = sf_->readf_short(file_, out, sf_count_t(max_frames));
       if (n > 0) {
-        frames_read_ += uint64_t(n);
+        frames_read_.fetch_add(uint64_t(n), std::memory_order_relaxed);
         return long(n);
       }
       if (sf_->error(file_) != SF_ERR_NO_ERROR) {
@@ -59,7 +62,9 @@ class FileSource final : public AudioSource {
            std::to_string(format_.channels) + " ch" + (config_.realtime ? " (real time)" : "");
   }
   std::string last_error() const override { return error_; }
-  SourceStats stats() const override { return {frames_read_, 0, 0}; }
+  SourceStats stats() const override {
+    return {frames_read_.load(std::memory_order_relaxed), 0, 0};
+  }
 
  private:
   FileSourceConfig config_;
@@ -68,7 +73,7 @@ class FileSource final : public AudioSource {
   AudioFormat format_;
   RealtimePacer pacer_;
   std::atomic<bool> interrupted_{false};
-  uint64_t frames_read_ = 0;
+  std::atomic<uint64_t> frames_read_{0};  // the capture thread counts; stats() reads it anywhere
   std::string error_;
 };
 

@@ -35,7 +35,8 @@ class RawSource final : public AudioSource {
     std::memcpy(bytes, carry_bytes_, carry_);
     while (!interrupted_.load()) {
       if (config_.realtime && have == carry_ &&
-          !pacer_.wait_for(frames_read_ + max_frames, &interrupted_))
+          !pacer_.wait_for(frames_read_.load(std::memory_order_relaxed) + max_frames,
+                           &interrupted_))
         return 0;
       pollfd p{config_.fd, POLLIN, 0};
       if (poll(&p, 1, 50) == 0) continue;  // re-check interrupted_
@@ -51,7 +52,7 @@ class RawSource final : public AudioSource {
         const size_t frames = have / frame_bytes;
         carry_ = have - frames * frame_bytes;
         std::memcpy(carry_bytes_, bytes + frames * frame_bytes, carry_);
-        frames_read_ += frames;
+        frames_read_.fetch_add(frames, std::memory_order_relaxed);
         return long(frames);
       }
     }
@@ -64,13 +65,15 @@ class RawSource final : public AudioSource {
            " Hz " + std::to_string(config_.channels) + " ch";
   }
   std::string last_error() const override { return error_; }
-  SourceStats stats() const override { return {frames_read_, 0, 0}; }
+  SourceStats stats() const override {
+    return {frames_read_.load(std::memory_order_relaxed), 0, 0};
+  }
 
  private:
   RawSourceConfig config_;
   RealtimePacer pacer_;
   std::atomic<bool> interrupted_{false};
-  uint64_t frames_read_ = 0;
+  std::atomic<uint64_t> frames_read_{0};  // the capture thread counts; stats() reads it anywhere
   uint8_t carry_bytes_[64] = {};
   size_t carry_ = 0;
   std::string error_;

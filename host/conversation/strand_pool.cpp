@@ -82,7 +82,10 @@ void StrandPool::worker() {
       if (timers_.empty()) {
         ready_.wait(lock);
       } else {
-        ready_.wait_until(lock, timers_.begin()->first);
+        // A copy: wait_until reads its deadline again after waking, and by then another worker
+        // may have erased this timer's node (ThreadSanitizer caught the heap-use-after-free).
+        const auto next = timers_.begin()->first;
+        ready_.wait_until(lock, next);
       }
       continue;
     }

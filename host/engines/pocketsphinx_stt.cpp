@@ -1,5 +1,6 @@
 // PocketsphinxStt: incremental recognition with pocketsphinx 0.8 and Debian's en-us model.
 #include <pocketsphinx.h>
+#include <sphinxbase/err.h>
 
 #include <algorithm>
 #include <chrono>
@@ -83,10 +84,16 @@ class DecoderPool {
 
  private:
   ps_decoder_t* load(std::string* error) {
+    // sphinxbase logs to one process-wide FILE*. A "-logfn" per decoder made every load fopen a
+    // new one and fclose the previous — possibly while another thread loading or decoding was
+    // writing to it (ThreadSanitizer caught the worker and a session thread doing this at once).
+    // Logging is switched off once, before the first decoder, and never touched again.
+    static std::once_flag log_off;
+    std::call_once(log_off, [] { err_set_logfp(nullptr); });
     const std::string hmm = dir_ + "/en-us", lm = dir_ + "/en-us.lm.bin",
                       dict = dir_ + "/cmudict-en-us.dict";
     cmd_ln_t* config = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-lm", lm.c_str(),
-                                   "-dict", dict.c_str(), "-logfn", "/dev/null", nullptr);
+                                   "-dict", dict.c_str(), nullptr);
     ps_decoder_t* d = config ? ps_init(config) : nullptr;
     if (config) cmd_ln_free_r(config);
     if (!d) *error = "pocketsphinx could not load its model from " + dir_;
