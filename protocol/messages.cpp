@@ -9,6 +9,7 @@ namespace {
 
 using json = nlohmann::json;
 constexpr uint64_t kMaxSafeInteger = (uint64_t(1) << 53) - 1;
+constexpr uint64_t kMaxPcm16Bytes = 1275;  // protocol/audio_frame.h kMaxOpusPacket
 
 // Reads fields of one JSON object, recording the first problem as "<type>.<field>: <what>".
 class Reader {
@@ -83,7 +84,7 @@ class Reader {
     const uint64_t rate = r.uint("sample_rate");
     const uint64_t channels = r.uint("channels");
     const uint64_t frame_ms = r.uint("frame_ms");
-    if (r.ok() && a.codec != "opus" && a.codec != "pcm16")
+    if (r.ok() && a.codec != kCodecOpus && a.codec != kCodecPcm16)
       r.fail("codec", "must be \"opus\" or \"pcm16\"");
     static const uint64_t kRates[] = {8000, 12000, 16000, 24000, 48000};
     if (r.ok() && std::find(std::begin(kRates), std::end(kRates), rate) == std::end(kRates))
@@ -91,6 +92,9 @@ class Reader {
     if (r.ok() && (channels < 1 || channels > 2)) r.fail("channels", "must be 1 or 2");
     if (r.ok() && frame_ms != 10 && frame_ms != 20 && frame_ms != 40 && frame_ms != 60)
       r.fail("frame_ms", "must be 10, 20, 40 or 60");
+    // A pcm16 frame travels whole in one audio frame (payload at most 1275 bytes).
+    if (r.ok() && a.codec == kCodecPcm16 && rate * frame_ms / 1000 * channels * 2 > kMaxPcm16Bytes)
+      r.fail("frame_ms", "a pcm16 frame must fit 1275 bytes (16 kHz mono: 10 or 20 ms)");
     if (!r.ok()) {
       if (error_.empty()) error_ = r.error();
       return a;
@@ -121,7 +125,7 @@ bool node_to_host(const std::string& type) {
 bool host_to_node(const std::string& type) {
   return type == "welcome" || type == "ack" || type == "transcript" || type == "reply_text" ||
          type == "speech_out_start" || type == "speech_out_sentence" || type == "speech_out_end" ||
-         type == "error" || type == "interrupt" || type == "mode";
+         type == "error" || type == "interrupt" || type == "mode" || type == "turn_timings";
 }
 
 std::optional<Message> read_message(const std::string& type, Reader& r, const json& o) {
@@ -241,6 +245,18 @@ std::optional<Message> read_message(const std::string& type, Reader& r, const js
     m.fatal = r.boolean("fatal", false);
     return m;
   }
+  if (type == "turn_timings") {
+    TurnTimings m;
+    m.turn_id = r.id("turn_id");
+    if (r.find("reply_id", false)) m.reply_id = r.id("reply_id");
+    m.end_of_turn_ms = r.opt_uint("end_of_turn_ms");
+    m.stt_final_ms = r.opt_uint("stt_final_ms");
+    m.llm_first_token_ms = r.opt_uint("llm_first_token_ms");
+    m.first_sentence_ms = r.opt_uint("first_sentence_ms");
+    m.tts_first_audio_ms = r.opt_uint("tts_first_audio_ms");
+    m.first_frame_sent_ms = r.opt_uint("first_frame_sent_ms");
+    return m;
+  }
   (void)o;
   return std::nullopt;
 }
@@ -319,6 +335,20 @@ struct Writer {
   json operator()(const Error& m) const {
     return {{"type", "error"}, {"code", m.code}, {"message", m.message}, {"fatal", m.fatal}};
   }
+  json operator()(const TurnTimings& m) const {
+    json j = {{"type", "turn_timings"}, {"turn_id", m.turn_id}};
+    if (m.reply_id) j["reply_id"] = *m.reply_id;
+    const std::pair<const char*, const std::optional<uint64_t>&> stages[] = {
+        {"end_of_turn_ms", m.end_of_turn_ms},
+        {"stt_final_ms", m.stt_final_ms},
+        {"llm_first_token_ms", m.llm_first_token_ms},
+        {"first_sentence_ms", m.first_sentence_ms},
+        {"tts_first_audio_ms", m.tts_first_audio_ms},
+        {"first_frame_sent_ms", m.first_frame_sent_ms}};
+    for (const auto& [name, value] : stages)
+      if (value) j[name] = *value;
+    return j;
+  }
 };
 
 }  // namespace
@@ -332,8 +362,20 @@ const char* type_name(const Message& message) {
       "hello",          "speech_start", "speech_end",       "interrupt",
       "playback_done",  "mode",         "welcome",          "ack",
       "transcript",     "reply_text",   "speech_out_start", "speech_out_sentence",
-      "speech_out_end", "error"};
+      "speech_out_end", "error",        "turn_timings"};
+  static_assert(sizeof kNames / sizeof kNames[0] == std::variant_size_v<Message>);
   return kNames[message.index()];
+}
+
+std::optional<uint64_t> TurnTimings::from_ms(double ms) {
+  if (!(ms >= 0)) return std::nullopt;  // negative or NaN: unknown
+  if (ms >= double(kMaxSafeInteger)) return kMaxSafeInteger;
+  return uint64_t(ms + 0.5);
+}
+
+bool has_capability(const Hello& hello, std::string_view capability) {
+  return std::find(hello.capabilities.begin(), hello.capabilities.end(), capability) !=
+         hello.capabilities.end();
 }
 
 bool is_valid_id(std::string_view id) {

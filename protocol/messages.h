@@ -46,8 +46,20 @@ const char* to_string(Mode mode);  // "conversation" / "ambient"
 // Which way a message travels; parse_message() refuses a message type in the wrong direction.
 enum class Direction { kNodeToHost, kHostToNode };
 
+// Codecs of the audio streams. "opus": one Opus packet per frame (every node). "pcm16": raw 16-bit
+// little-endian samples, for browsers without an Opus encoder; a frame must fit the payload limit
+// (16 kHz mono: 10 or 20 ms). The host answers in the codec the client sent (welcome.audio).
+inline constexpr const char* kCodecOpus = "opus";
+inline constexpr const char* kCodecPcm16 = "pcm16";
+
+// Hello capabilities with a meaning on the wire.
+inline constexpr const char* kCapabilityPlayback = "playback";
+inline constexpr const char* kCapabilityBargeIn = "barge_in";
+inline constexpr const char* kCapabilityPartialTranscripts = "partial_transcripts";
+inline constexpr const char* kCapabilityTurnTimings = "turn_timings";  // wants TurnTimings
+
 struct AudioParams {
-  std::string codec = "opus";  // only "opus" in v1
+  std::string codec = kCodecOpus;  // kCodecOpus or kCodecPcm16
   uint32_t sample_rate = 16000;
   uint32_t channels = 1;
   uint32_t frame_ms = 20;
@@ -152,15 +164,32 @@ struct SpeechOutEnd {
   std::string reason = "complete";  // "complete" | "interrupted" | "error"
 };
 
+// Where a turn's time went, in whole milliseconds from the end of the person's speech (the last
+// speech frame's arrival); a stage that did not happen, or is not known, is absent. Sent after
+// the turn's reply, only to clients whose hello listed kCapabilityTurnTimings.
+struct TurnTimings {
+  std::string turn_id;
+  std::optional<std::string> reply_id;          // absent when the turn got no reply
+  std::optional<uint64_t> end_of_turn_ms;       // the turn was confirmed over
+  std::optional<uint64_t> stt_final_ms;         // the final transcript was ready
+  std::optional<uint64_t> llm_first_token_ms;   // the model's first token
+  std::optional<uint64_t> first_sentence_ms;    // the first sentence went to speech synthesis
+  std::optional<uint64_t> tts_first_audio_ms;   // its first audio came back
+  std::optional<uint64_t> first_frame_sent_ms;  // the first reply frame was written to the socket
+
+  // A latency as the bridge measures it (double ms, negative when unknown), as sent.
+  static std::optional<uint64_t> from_ms(double ms);
+};
+
 struct Error {
   std::string code;     // machine-readable, e.g. "bad_token", "unsupported_version", "stt_failed"
   std::string message;  // for people (and, if configured, spoken)
   bool fatal = false;   // true: a close follows
 };
 
-using Message =
-    std::variant<Hello, SpeechStart, SpeechEnd, Interrupt, PlaybackDone, ModeChange, Welcome, Ack,
-                 Transcript, ReplyText, SpeechOutStart, SpeechOutSentence, SpeechOutEnd, Error>;
+using Message = std::variant<Hello, SpeechStart, SpeechEnd, Interrupt, PlaybackDone, ModeChange,
+                             Welcome, Ack, Transcript, ReplyText, SpeechOutStart, SpeechOutSentence,
+                             SpeechOutEnd, Error, TurnTimings>;
 
 // The wire name of a message's "type" field, e.g. "hello", "speech_out_start".
 const char* type_name(const Message& message);
@@ -180,6 +209,9 @@ std::string to_json(const Message& message);
 
 // Picks the highest version both sides speak; nullopt when there is none.
 std::optional<int> negotiate_version(const std::vector<int>& offered);
+
+// True when the hello lists `capability` (e.g. kCapabilityTurnTimings).
+bool has_capability(const Hello& hello, std::string_view capability);
 
 // Validates an id (node_id, session_id, reply_id, turn_id): [A-Za-z0-9._-]{1,kMaxIdLength}.
 bool is_valid_id(std::string_view id);

@@ -3,8 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace earshot::protocol {
 namespace {
+
+struct Bad {
+  const char* text;
+  const char* error_contains;
+};
 
 std::string roundtrip_error(const Message& m, Direction d) {
   const std::string json = to_json(m);
@@ -48,6 +55,90 @@ TEST(Messages, EveryHostToNodeTypeRoundTrips) {
     EXPECT_EQ(roundtrip_error(m, Direction::kHostToNode), "") << type_name(m);
 }
 
+TEST(Messages, TurnTimingsRoundTripWithUnknownStagesLeftOut) {
+  TurnTimings all;
+  all.turn_id = "t3";
+  all.reply_id = "s1-r3";
+  all.end_of_turn_ms = 700;
+  all.stt_final_ms = 712;
+  all.llm_first_token_ms = 905;
+  all.first_sentence_ms = 1210;
+  all.tts_first_audio_ms = 1388;
+  all.first_frame_sent_ms = 1391;
+  EXPECT_EQ(roundtrip_error(all, Direction::kHostToNode), "");
+  EXPECT_EQ(to_json(all),
+            R"({"end_of_turn_ms":700,"first_frame_sent_ms":1391,"first_sentence_ms":1210,)"
+            R"("llm_first_token_ms":905,"reply_id":"s1-r3","stt_final_ms":712,)"
+            R"("tts_first_audio_ms":1388,"turn_id":"t3","type":"turn_timings"})");
+  // A turn with no reply: only what happened is sent.
+  TurnTimings some;
+  some.turn_id = "t4";
+  some.end_of_turn_ms = TurnTimings::from_ms(699.6);
+  some.stt_final_ms = TurnTimings::from_ms(-1);
+  EXPECT_EQ(roundtrip_error(some, Direction::kHostToNode), "");
+  EXPECT_EQ(to_json(some), R"({"end_of_turn_ms":700,"turn_id":"t4","type":"turn_timings"})");
+  ParseResult r = parse_message(to_json(some), Direction::kHostToNode);
+  ASSERT_TRUE(r.ok()) << r.error;
+  const TurnTimings& back = std::get<TurnTimings>(*r.message);
+  EXPECT_FALSE(back.reply_id.has_value());
+  EXPECT_FALSE(back.stt_final_ms.has_value());
+  EXPECT_EQ(back.end_of_turn_ms, 700u);
+}
+
+TEST(Messages, TheDocumentedTurnTimingsParseAndAreHostToNodeOnly) {
+  // The example from docs/protocol.md, verbatim.
+  const char* text = R"({"type":"turn_timings","turn_id":"t12","reply_id":"r7","end_of_turn_ms":700,
+    "stt_final_ms":702,"llm_first_token_ms":911,"first_sentence_ms":1180,"tts_first_audio_ms":1342,
+    "first_frame_sent_ms":1346})";
+  ParseResult r = parse_message(text, Direction::kHostToNode);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(std::get<TurnTimings>(*r.message).first_frame_sent_ms, 1346u);
+  EXPECT_STREQ(type_name(*r.message), "turn_timings");
+  r = parse_message(text, Direction::kNodeToHost);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("not a node->host message"), std::string::npos) << r.error;
+  const Bad bad[] = {
+      {R"({"type":"turn_timings","end_of_turn_ms":1})", "turn_timings.turn_id: missing"},
+      {R"({"type":"turn_timings","turn_id":"t","stt_final_ms":-1})", "turn_timings.stt_final_ms"},
+      {R"({"type":"turn_timings","turn_id":"t","stt_final_ms":2.5})", "turn_timings.stt_final_ms"},
+      {R"({"type":"turn_timings","turn_id":"t","reply_id":"a b"})", "turn_timings.reply_id"},
+  };
+  for (const Bad& c : bad) {
+    ParseResult b = parse_message(c.text, Direction::kHostToNode);
+    EXPECT_FALSE(b.ok()) << c.text;
+    EXPECT_NE(b.error.find(c.error_contains), std::string::npos) << c.text << " -> " << b.error;
+  }
+}
+
+TEST(Messages, TurnTimingsFromTheBridgesMillisecondsRoundAndDropUnknowns) {
+  EXPECT_EQ(TurnTimings::from_ms(0.4), 0u);
+  EXPECT_EQ(TurnTimings::from_ms(1234.5), 1235u);
+  EXPECT_FALSE(TurnTimings::from_ms(-1).has_value());
+  EXPECT_FALSE(TurnTimings::from_ms(std::nan("")).has_value());
+}
+
+TEST(Messages, Pcm16AudioIsAcceptedWhenAFrameFitsOneAudioFrame) {
+  const char* hello = R"({"type":"hello","versions":[1],"node_id":"browser-kitchen",
+    "token":"kitchen.0123","audio":{"codec":"pcm16","sample_rate":16000,"channels":1,"frame_ms":20},
+    "capabilities":["playback","barge_in","partial_transcripts","turn_timings"]})";
+  ParseResult r = parse_message(hello, Direction::kNodeToHost);
+  ASSERT_TRUE(r.ok()) << r.error;
+  const Hello& h = std::get<Hello>(*r.message);
+  EXPECT_EQ(h.audio.codec, kCodecPcm16);
+  EXPECT_TRUE(has_capability(h, kCapabilityTurnTimings));
+  EXPECT_FALSE(has_capability(h, "turn"));
+  Welcome w;
+  w.session_id = "s1";
+  w.audio.codec = kCodecPcm16;
+  EXPECT_EQ(roundtrip_error(w, Direction::kHostToNode), "");
+  // 40 ms of 16-bit samples at 16 kHz is 1280 bytes: more than one audio frame carries.
+  r = parse_message(R"({"type":"hello","versions":[1],"node_id":"b","audio":{"codec":"pcm16",
+    "sample_rate":16000,"channels":1,"frame_ms":40}})",
+                    Direction::kNodeToHost);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("hello.audio.frame_ms"), std::string::npos) << r.error;
+}
+
 TEST(Messages, TheDocumentedHelloParses) {
   // The example from docs/protocol.md, verbatim.
   const char* text = R"({"type":"hello","versions":[1],"node_id":"kitchen","room":"kitchen",
@@ -61,11 +152,6 @@ TEST(Messages, TheDocumentedHelloParses) {
   EXPECT_EQ(h.audio.sample_rate, 16000u);
   EXPECT_EQ(h.capabilities.size(), 3u);
 }
-
-struct Bad {
-  const char* text;
-  const char* error_contains;
-};
 
 TEST(Messages, MalformedInputGivesAClearErrorNamingTheField) {
   const Bad cases[] = {
