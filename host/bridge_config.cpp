@@ -153,9 +153,11 @@ std::string validate(const BridgeConfig& c) {
     return "turn.end_of_turn_ms: must be 100-5000";
   if (c.turn.early_final_ms < 0 || c.turn.early_final_ms >= c.turn.end_of_turn_ms)
     return "turn.early_final_ms: must be 0 (off) or less than turn.end_of_turn_ms";
-  if (c.server.node_tokens.empty() && c.server.shared_token.empty() && !c.server.allow_anonymous)
+  // Browser clients' tokens live in the store (earshot-bridge tokens add NAME).
+  if (c.server.node_tokens.empty() && c.server.shared_token.empty() && !c.server.allow_anonymous &&
+      c.store_path.empty())
     return "no node can connect: set [nodes] tokens, server.shared_token, or "
-           "server.allow_anonymous = true";
+           "server.allow_anonymous = true (or keep a store for browser client tokens)";
   if (c.store_synchronous != "normal" && c.store_synchronous != "full")
     return "store.synchronous: must be normal or full";
   if (c.stt.max_streams < 1 || c.stt.max_streams > 1024) return "stt.max_streams: must be 1-1024";

@@ -11,6 +11,7 @@
 
 #include "host/bridge_check.h"
 #include "host/bridge_config.h"
+#include "host/client_tokens.h"
 #include "host/engine_factory.h"
 #include "host/log.h"
 #include "host/server.h"
@@ -51,6 +52,12 @@ int main(int argc, char** argv) {
   app.add_flag("--check", check,
                "validate the config, check its files, load the engines and ask the engine "
                "servers, then exit (0: all well)");
+  std::vector<std::string> tokens_args;
+  std::string url_host;
+  CLI::App* tokens = app.add_subcommand(
+      "tokens", "browser clients' tokens: add NAME, list, revoke NAME (docs/bridge.md)");
+  tokens->add_option("command", tokens_args, "add NAME | list | revoke NAME")->required();
+  tokens->add_option("--url-host", url_host, "host name in the URL `tokens add` prints");
   // A command line that does not parse is bad configuration: exit 2, like a bad config file
   // (systemd's RestartPreventExitStatus=2), not CLI11's own codes (104, 109, ...).
   try {
@@ -81,6 +88,7 @@ int main(int argc, char** argv) {
   }
   set_log_level(parse_level(config.log_level));
   if (check) return run_bridge_check(config);
+  if (*tokens) return run_tokens_command(config, tokens_args, url_host);
 
   Services services;
   services.turn = config.turn;

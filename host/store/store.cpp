@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS high_water (
 CREATE TABLE IF NOT EXISTS node_epochs (
   node_id TEXT PRIMARY KEY,
   epoch INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS client_tokens (
+  name TEXT PRIMARY KEY,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  created_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER NOT NULL DEFAULT 0);
 )sql";
 
 // A prepared statement that finalizes itself.
@@ -334,6 +339,62 @@ std::optional<uint64_t> Store::acked_seq(const std::string& node_id) {
   s.text(1, node_id);
   if (s.step() != SQLITE_ROW) return std::nullopt;
   return uint64_t(s.column_int(0));
+}
+
+bool Store::add_client_token(const ClientTokenRecord& t, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const CommitResult r = in_transaction(
+      [&] {
+        Statement live(db_, "SELECT 1 FROM client_tokens WHERE name = ?1 AND revoked_at_ms = 0");
+        if (!live.ok()) return *error = describe(db_, "adding a token"), CommitResult::kFailed;
+        live.text(1, t.name);
+        if (live.step() == SQLITE_ROW) {
+          *error = "'" + t.name + "' already has a live token (revoke it first)";
+          return CommitResult::kFailed;
+        }
+        Statement s(db_,
+                    "INSERT OR REPLACE INTO client_tokens (name, token_sha256, created_at_ms, "
+                    "revoked_at_ms) VALUES (?1, ?2, ?3, 0)");
+        if (!s.ok()) return *error = describe(db_, "adding a token"), CommitResult::kFailed;
+        s.text(1, t.name).text(2, t.token_sha256).integer(3, t.created_at_ms);
+        if (s.step() != SQLITE_DONE)
+          return *error = describe(db_, "adding a token"), CommitResult::kFailed;
+        return CommitResult::kStored;
+      },
+      error);
+  return r == CommitResult::kStored;
+}
+
+bool Store::revoke_client_token(const std::string& name, int64_t at_ms, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_,
+              "UPDATE client_tokens SET revoked_at_ms = ?2 WHERE name = ?1 AND revoked_at_ms = 0");
+  if (!s.ok()) return *error = describe(db_, "revoking a token"), false;
+  s.text(1, name).integer(2, at_ms > 0 ? at_ms : 1);
+  if (s.step() != SQLITE_DONE) return *error = describe(db_, "revoking a token"), false;
+  if (sqlite3_changes(db_) == 0) return *error = "'" + name + "' has no live token", false;
+  return true;
+}
+
+std::vector<ClientTokenRecord> Store::client_tokens() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<ClientTokenRecord> out;
+  Statement s(db_,
+              "SELECT name, token_sha256, created_at_ms, revoked_at_ms FROM client_tokens "
+              "ORDER BY name");
+  if (!s.ok()) return out;
+  while (s.step() == SQLITE_ROW)
+    out.push_back({s.column_text(0), s.column_text(1), s.column_int(2), s.column_int(3)});
+  return out;
+}
+
+std::optional<std::string> Store::live_client_token_name(const std::string& token_sha256) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_, "SELECT name FROM client_tokens WHERE token_sha256 = ?1 AND revoked_at_ms = 0");
+  if (!s.ok()) return std::nullopt;
+  s.text(1, token_sha256);
+  if (s.step() != SQLITE_ROW) return std::nullopt;
+  return s.column_text(0);
 }
 
 bool Store::set_max_pages(uint64_t pages) {

@@ -5,6 +5,8 @@
 //   timings segments   one row per ambient-mode segment: node, room, language, time, text
 //   high_water per node, the highest microphone seq committed (welcome.acked_seq after a restart)
 //   node_epochs per node, the epoch of its newest session (the fence against older ones)
+//   client_tokens one row per browser client the operator let in: its name, the SHA-256 of its
+//              token (never the token), when it was made and revoked (host/client_tokens.h)
 //
 // Delivery: a segment or a turn and its node's high-water mark are committed in one transaction,
 // and the node is acknowledged only after the commit, so a bridge killed at any moment loses no
@@ -43,6 +45,14 @@ struct TurnRecord {
   // The microphone frames it covers (every frame since the previous commit); -1 in rows stored
   // before these columns existed.
   int64_t first_seq = -1, last_seq = -1;
+};
+
+// A browser client's token, as kept: only its hash (host/client_tokens.h makes and checks them).
+struct ClientTokenRecord {
+  std::string name;           // the client; its node_id is "browser-" + name
+  std::string token_sha256;   // lower-case hex of SHA-256(token)
+  int64_t created_at_ms = 0;  // wall clock, ms since the epoch
+  int64_t revoked_at_ms = 0;  // 0 while the token is live
 };
 
 struct SessionRecord {
@@ -117,6 +127,14 @@ class Store {
   CommitResult advance(const std::string& node_id, uint64_t seq, uint64_t epoch,
                        std::string* error);
   std::optional<uint64_t> acked_seq(const std::string& node_id);
+
+  // Browser clients' tokens. add: false (and *error) when `name` already has a live token; a
+  // revoked one of the same name is replaced. revoke: false when `name` has no live token.
+  bool add_client_token(const ClientTokenRecord& token, std::string* error);
+  bool revoke_client_token(const std::string& name, int64_t at_ms, std::string* error);
+  std::vector<ClientTokenRecord> client_tokens();  // live and revoked, by name
+  // The name of the live token with this hash, or nullopt (unknown, revoked, or the store failed).
+  std::optional<std::string> live_client_token_name(const std::string& token_sha256);
 
   // Size limit: the database may not grow past `pages` pages (of 4 KiB); writes beyond it fail
   // exactly as on a full disk. page_count() is the current size.

@@ -214,5 +214,35 @@ TEST(Store, AFullDiskFailsTheWriteAndLeavesTheMarkWhereItWas) {
   EXPECT_EQ(*store->acked_seq("n"), 9u);
 }
 
+// Browser clients' tokens: only hashes are kept; a name has one live token at a time; a revoked
+// token is refused from then on, also by a store opened earlier (the bridge runs while the
+// operator's `earshot-bridge tokens` command writes).
+TEST(Store, ClientTokensAreKeptAsHashesAndRevokedForEveryReader) {
+  const std::string path = test::scratch_dir("store_client_tokens") + "/earshot.db";
+  unlink(path.c_str());
+  std::string error;
+  auto bridge = Store::open(path, {}, &error);
+  ASSERT_TRUE(bridge) << error;
+  auto cli = Store::open(path, {}, &error);
+  ASSERT_TRUE(cli) << error;
+  ASSERT_TRUE(cli->add_client_token({"kitchen-tablet", "aa11", 1700000000000, 0}, &error)) << error;
+  EXPECT_FALSE(cli->add_client_token({"kitchen-tablet", "bb22", 1700000000001, 0}, &error));
+  EXPECT_NE(error.find("already has a live token"), std::string::npos) << error;
+  EXPECT_EQ(bridge->live_client_token_name("aa11"), "kitchen-tablet");
+  EXPECT_FALSE(bridge->live_client_token_name("bb22"));
+  ASSERT_TRUE(cli->revoke_client_token("kitchen-tablet", 1700000001000, &error)) << error;
+  EXPECT_FALSE(bridge->live_client_token_name("aa11"));
+  EXPECT_FALSE(cli->revoke_client_token("kitchen-tablet", 1700000002000, &error));
+  EXPECT_NE(error.find("has no live token"), std::string::npos) << error;
+  // A new token for the same name replaces the revoked one.
+  ASSERT_TRUE(cli->add_client_token({"kitchen-tablet", "cc33", 1700000003000, 0}, &error)) << error;
+  EXPECT_EQ(bridge->live_client_token_name("cc33"), "kitchen-tablet");
+  EXPECT_FALSE(bridge->live_client_token_name("aa11"));
+  auto all = bridge->client_tokens();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].token_sha256, "cc33");
+  EXPECT_EQ(all[0].revoked_at_ms, 0);
+}
+
 }  // namespace
 }  // namespace earshot::host
