@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "host/audio_rate_limit.h"
+#include "host/client_tokens.h"
 #include "host/listen_check.h"
 #include "host/log.h"
 #include "host/outbox.h"
@@ -26,6 +27,7 @@
 #include "host/doors/realtime_door.h"
 #include "host/store/store.h"
 #include "host/tls_files.h"
+#include "host/web/web_files.h"
 #include "host/web_client.h"
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
@@ -330,6 +332,7 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   if (!token.empty()) {
     if (it != config.node_tokens.end() && it->second == token) ok = true;
     if (!config.shared_token.empty() && token == config.shared_token) ok = true;
+    if (!ok && client_token_admits(services.store, token, hello.node_id)) ok = true;  // browsers
   }
   if (!ok) {
     services.metrics.auth_failures_total.fetch_add(1);
@@ -555,7 +558,10 @@ std::string BridgeServer::Impl::status_json() {
                             {"at_ms", t.started_at_ms},
                             {"transcript", t.transcript},
                             {"reply", t.reply},
-                            {"interrupted", t.interrupted}});
+                            {"interrupted", t.interrupted},
+                            {"timings", nlohmann::json::accept(t.timings_json)
+                                            ? nlohmann::json::parse(t.timings_json)
+                                            : nlohmann::json::object()}});
     }
   }
   // Text from speech recognition and models may hold invalid UTF-8: replace, never throw.
@@ -580,6 +586,10 @@ std::string BridgeServer::Impl::http_body(lws* wsi, const std::string& path, con
   if (path == "/metrics") {
     *type = "text/plain; version=0.0.4";
     return services.metrics.render();
+  }
+  if (std::optional<WebFile> file = find_web_file(path)) {  // the browser client, /talk
+    *type = file->content_type;
+    return std::string(file->body);
   }
   if (path == "/" || path == "/index.html") {
     *type = "text/html; charset=utf-8";

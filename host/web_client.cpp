@@ -13,18 +13,21 @@ body { font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 1.5em; }
 th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #ddd; vertical-align: top; }
 td.empty { color: #888; }
+td.timings { min-width: 22em; }
 #state { color: #666; }
 </style></head>
 <body>
 <h1>Earshot bridge</h1>
 <p id="state">loading…</p>
+<p><a href="/talk">Talk from this browser</a> (needs a link with a token: <code>earshot-bridge tokens add NAME</code>)</p>
 <h2>Live sessions</h2>
 <table><thead><tr><th>node</th><th>room</th><th>mode</th><th>connected</th><th>session</th></tr></thead>
 <tbody id="sessions"></tbody></table>
 <h2>Recent turns</h2>
-<table><thead><tr><th>time</th><th>node</th><th>heard</th><th>reply</th></tr></thead>
+<table><thead><tr><th>time</th><th>node</th><th>heard</th><th>reply</th><th>after the end of speech</th></tr></thead>
 <tbody id="turns"></tbody></table>
 <p><a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></p>
+<script src="/talk/timings.js"></script>
 <script>
 "use strict";
 function row(cells) {
@@ -57,8 +60,14 @@ async function refresh() {
     if (!r.ok) throw new Error(status.error || ("HTTP " + r.status));
     fill("sessions", status.sessions.map(s => row([s.node_id, s.room, s.mode,
         duration(s.connected_for_s), s.session_id])), 5, "no node connected");
-    fill("turns", status.turns.map(t => row([new Date(t.at_ms).toLocaleString(), t.node_id,
-        t.transcript, t.reply + (t.interrupted ? " [interrupted]" : "")])), 4, "no turns yet");
+    fill("turns", status.turns.map(t => {
+      const tr = row([new Date(t.at_ms).toLocaleString(), t.node_id, t.transcript,
+                      t.reply + (t.interrupted ? " [interrupted]" : ""), ""]);
+      tr.lastChild.className = "timings";
+      // Where the turn's time went (/talk/timings.js; absent if that script did not load).
+      if (typeof earshotDrawTimings === "function") earshotDrawTimings(tr.lastChild, t.timings || {});
+      return tr;
+    }), 5, "no turns yet");
     state.textContent = (status.draining ? "draining; " : "") + "updated " +
         new Date().toLocaleTimeString();
   } catch (e) {

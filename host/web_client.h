@@ -1,5 +1,6 @@
-// The status page served at "/": live sessions and recent turns, read from /api/status every two
-// seconds. (A browser that is itself a node — microphone in, replies out — is not built yet.)
+// The status page served at "/": live sessions and recent turns with their stage timings (bars
+// drawn by /talk/timings.js), read from /api/status every two seconds. It links to the browser
+// client at /talk (host/web/).
 #pragma once
 
 #include <string>
