@@ -20,7 +20,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx openssl curl python3
   chromium  # the status page, in a real (headless) browser
-  nodejs    # the OpenAI Realtime door, driven by the official openai npm client (npm step below)
+  nodejs    # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
 )
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,16 +43,20 @@ else
   apt_install "${missing[@]}"
 fi
 
-# npm packages, pinned in tests/realtime/package-lock.json: the openai client (and ws) that the
-# OpenAI Realtime door's end-to-end test drives. `npm ci` runs again only when the lock changes.
-# Debian's nodejs comes without npm (NodeSource's includes it); the openai package supports
-# Node.js 20 and later.
-realtime="$ROOT/tests/realtime"
-stamp="$realtime/node_modules/.earshot-package-lock.sha256"
-want=$(sha256sum "$realtime/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  command -v npm >/dev/null || apt_install npm
-  (cd "$realtime" && npm ci --no-audit --no-fund --silent)
-  echo "$want" >"$stamp"
-  echo "install-deps: npm packages of tests/realtime installed ($(node --version))"
-fi
+# npm packages, each folder pinned by its package-lock.json; `npm ci` runs again only when the lock
+# changes. Debian's nodejs comes without npm (NodeSource's includes it); both need Node.js 20 or
+# later.
+#   tests/realtime: the openai client (and ws) that the OpenAI Realtime door's end-to-end test drives
+#   tests/browser:  playwright-core, which drives Debian's chromium for the browser client's tests
+#                   (it downloads no browser)
+for folder in realtime browser; do
+  dir="$ROOT/tests/$folder"
+  stamp="$dir/node_modules/.earshot-package-lock.sha256"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    command -v npm >/dev/null || apt_install npm
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    echo "$want" >"$stamp"
+    echo "install-deps: npm packages of tests/$folder installed ($(node --version))"
+  fi
+done
