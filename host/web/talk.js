@@ -147,6 +147,9 @@ if (testing) {
   window.earshotTest = {
     events: record.events,
     replies: record.replies,
+    // Microphone frames numbered so far (the next seq), and how many wait for an ack.
+    get nextSeq() { return window.earshotClient ? window.earshotClient.buffer.nextSeq : 0; },
+    get pending() { return window.earshotClient ? window.earshotClient.buffer.entries.length : 0; },
     // Every decoded sample of one reply (or of all of them, in order), as 16-bit PCM in base64.
     decodedPcm16(replyId) {
       const ids = replyId ? [replyId] : Object.keys(record.replies);
@@ -238,7 +241,8 @@ class SpeechBuffer {
     }
     this.sendAt = 0;
   }
-  get pending() { return this.entries.length; }
+  // Frames sent on this connection and not yet acknowledged.
+  get awaitingAck() { return this.sendAt > 0; }
 }
 
 // --- EnergyGate: where speech starts and ends ------------------------------------------------------
@@ -395,7 +399,16 @@ class Link {
     this.ws = ws;
     const handshake = setTimeout(() => ws.close(), 10000);  // no welcome: redial
     ws.onopen = () => ws.send(JSON.stringify(this.o.hello()));
+    // A link that died without a close (a phone changing networks) shows as silence while frames
+    // wait for their ack: a browser cannot ping, so redial then (the bridge pings an idle link).
+    this.lastHeard = performance.now();
+    const liveness = setInterval(() => {
+      if (this.ws !== ws) return clearInterval(liveness);
+      if (this.welcomed && this.o.buffer.awaitingAck && performance.now() - this.lastHeard > 45000)
+        ws.close(1000, "no answer");
+    }, 5000);
     ws.onmessage = (e) => {
+      this.lastHeard = performance.now();
       if (typeof e.data !== "string") {
         const f = parseFrame(e.data);
         if (f && f.stream === STREAM_REPLY) this.o.onReplyFrame(f);
@@ -418,6 +431,7 @@ class Link {
     };
     ws.onclose = (e) => {
       clearTimeout(handshake);
+      clearInterval(liveness);
       if (this.ws !== ws) return;
       this.ws = null;
       this.welcomed = false;

@@ -4,6 +4,7 @@
 // OUT_DIR:
 //
 //   result.json     {ok, error, events, replies: {id: {rate, samples, playedMs, outcome}},
+//                    nextSeq and pending (microphone frames numbered, and not yet acknowledged),
 //                    layout: {selector: {width, height, count}}, state, problem, statusLayout}
 //   reply-<id>.wav  every sample the page decoded of that reply (16-bit mono)
 //   talk.png        a screenshot of /talk at the end; status.png of the status page (statusUrl);
@@ -167,12 +168,14 @@ try {
                       playedMs: r.playedMs, outcome: r.outcome };
     }
     return {
-      events: test.events, replies,
+      events: test.events, replies, nextSeq: test.nextSeq, pending: test.pending,
       state: document.getElementById("state").textContent,
       problem: document.getElementById("problem").textContent,
     };
   });
   result.events = t.events;
+  result.nextSeq = t.nextSeq;
+  result.pending = t.pending;
   result.state = t.state;
   result.problem = t.problem;
   result.replies = {};

@@ -10,6 +10,7 @@
 // the bridge stores only what was heard; a bad token is refused with a clear message; and the
 // talk page and the status page with its stage bars are drawn.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -340,6 +341,80 @@ TEST(BrowserClient, SpeakingOverTheReplyStopsItAndTheBridgeStoresWhatWasHeard) {
   // The heard text takes about as long to say as was played (flite: ~14 characters a second).
   EXPECT_LT(played_ms / 1000.0, double(first.reply.size()) / 8.0 + 1.0) << first.reply;
   EXPECT_GT(played_ms / 1000.0, double(first.reply.size()) / 25.0 - 1.0) << first.reply;
+}
+
+// Exactly once across a bridge that dies mid-turn: the bridge is killed (SIGKILL) while the person
+// is speaking and started again; the page reconnects, sends everything above welcome.acked_seq
+// again, and every microphone frame it numbered ends up in exactly one stored turn; the
+// interrupted sentence is stored once, and both turns are answered.
+TEST(BrowserClient, ABridgeKilledMidTurnGetsEveryFrameOnceFromThePageAfterItsRestart) {
+  std::string why;
+  ASSERT_TRUE(preconditions(&why)) << why;
+  Bridge bridge("browser_redelivery", "[turn]\nend_of_turn_ms = 1500\n");
+  bridge.start("bridge-1");
+  const std::string token = add_token(bridge, "porch");
+  ASSERT_FALSE(token.empty());
+  test::Audio mic = silence(1.0);
+  append(&mic, test::read_audio(librivox("0870", ".wav")));  // 7.1 s, one sentence
+  append_silence(&mic, 12.0);
+  append(&mic, test::read_audio(librivox("0880", ".wav")));
+  append_silence(&mic, 8.0);
+  ASSERT_TRUE(test::write_wav(bridge.dir + "/mic.wav", mic));
+  const std::string base = "http://127.0.0.1:" + std::to_string(bridge.port);
+  Page page;
+  page.dir = bridge.dir + "/talk";
+  const json config = {
+      {"url", base + "/talk?test=1#token=" + token},
+      {"wav", bridge.dir + "/mic.wav"},
+      {"outDir", page.dir},
+      {"userDataDir", bridge.dir + "/talk-profile"},
+      {"waitFor",
+       "t.events.filter(e => e.type === 'playback_done').length >= 2 && t.pending === 0"},
+      {"timeoutMs", int(mic.seconds() * 1000) + 60000}};
+  std::ofstream(bridge.dir + "/talk.json") << config.dump(1);
+  test::Subprocess driver({"node", kDriver, bridge.dir + "/talk.json"}, page.dir);
+  // Half-way through the sentence (~3.5 s of it, 175 frames), the bridge dies.
+  ASSERT_TRUE(test::wait_until([&] { return bridge.frames_received() >= 175; }, 60s))
+      << bridge.process->stderr_text();
+  bridge.process->signal(SIGKILL);
+  bridge.process->wait(10s);
+  bridge.start("bridge-2");
+  page.exit = driver.wait(std::chrono::milliseconds(int(mic.seconds() * 1000) + 120000));
+  {
+    std::ifstream in(page.dir + "/result.json");
+    page.result = json::parse(in, nullptr, false);
+  }
+  ASSERT_EQ(page.exit, 0) << page.log() << driver.stderr_text();
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+
+  // The page connected twice; the second welcome told it what the bridge already had.
+  const std::vector<json> welcomes = page.events("welcome");
+  ASSERT_GE(welcomes.size(), 2u) << page.log();
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  const uint64_t sent = page.result.value("nextSeq", uint64_t(0));
+  ASSERT_GT(sent, 300u);
+  ASSERT_TRUE(store->acked_seq("browser-porch"));
+  EXPECT_EQ(*store->acked_seq("browser-porch"), sent - 1);
+  // Every stored turn covers its own frames: no overlap, in order.
+  int64_t next = -1;
+  std::string heard;
+  for (const host::TurnRecord& t : store->turns()) {
+    EXPECT_GT(t.first_seq, next) << "turn " << t.turn_id << " overlaps the one before";
+    EXPECT_GE(t.last_seq, t.first_seq);
+    next = t.last_seq;
+    heard += t.transcript + " | ";
+  }
+  // The sentence the bridge died in is there once, whole ("... had then leisure to consider how
+  // much ... in his power to do for them"), and so is the question after it.
+  size_t consider = 0;
+  for (size_t at = heard.find("consider"); at != std::string::npos;
+       at = heard.find("consider", at + 1))
+    ++consider;
+  EXPECT_EQ(consider, 1u) << heard;
+  EXPECT_NE(heard.find("power"), std::string::npos) << heard;
+  EXPECT_NE(heard.find("young man"), std::string::npos) << heard;
 }
 
 // A token that is wrong or revoked is refused (error bad_token, close 4001) and the page says
