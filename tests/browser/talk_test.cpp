@@ -343,10 +343,11 @@ TEST(BrowserClient, SpeakingOverTheReplyStopsItAndTheBridgeStoresWhatWasHeard) {
   EXPECT_GT(played_ms / 1000.0, double(first.reply.size()) / 25.0 - 1.0) << first.reply;
 }
 
-// Exactly once across a bridge that dies mid-turn: the bridge is killed (SIGKILL) while the person
-// is speaking and started again; the page reconnects, sends everything above welcome.acked_seq
-// again, and every microphone frame it numbered ends up in exactly one stored turn; the
-// interrupted sentence is stored once, and both turns are answered.
+// Exactly once across a bridge that dies mid-turn: after a first turn is stored and answered,
+// the bridge is killed (SIGKILL) while the person speaks again, and started again. The page
+// reconnects, forgets what welcome.acked_seq says the bridge has, sends the rest again, and every
+// microphone frame it numbered ends up in exactly one stored turn: the first turn once, the cut
+// one once and whole, both answered.
 TEST(BrowserClient, ABridgeKilledMidTurnGetsEveryFrameOnceFromThePageAfterItsRestart) {
   std::string why;
   ASSERT_TRUE(preconditions(&why)) << why;
@@ -373,8 +374,9 @@ TEST(BrowserClient, ABridgeKilledMidTurnGetsEveryFrameOnceFromThePageAfterItsRes
       {"timeoutMs", int(mic.seconds() * 1000) + 60000}};
   std::ofstream(bridge.dir + "/talk.json") << config.dump(1);
   test::Subprocess driver({"node", kDriver, bridge.dir + "/talk.json"}, page.dir);
-  // Half-way through the sentence (~3.5 s of it, 175 frames), the bridge dies.
-  ASSERT_TRUE(test::wait_until([&] { return bridge.frames_received() >= 175; }, 60s))
+  // The first sentence is 360 frames with its pre-roll and hangover; 80 frames into the second
+  // segment (the question, ~1.3 s of its 3 s), the bridge dies.
+  ASSERT_TRUE(test::wait_until([&] { return bridge.frames_received() >= 440; }, 60s))
       << bridge.process->stderr_text();
   bridge.process->signal(SIGKILL);
   bridge.process->wait(10s);
@@ -387,9 +389,13 @@ TEST(BrowserClient, ABridgeKilledMidTurnGetsEveryFrameOnceFromThePageAfterItsRes
   ASSERT_EQ(page.exit, 0) << page.log() << driver.stderr_text();
   ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
 
-  // The page connected twice; the second welcome told it what the bridge already had.
+  // The page connected twice; the second welcome told it what the bridge already had: the first
+  // turn, not the cut one.
   const std::vector<json> welcomes = page.events("welcome");
   ASSERT_GE(welcomes.size(), 2u) << page.log();
+  ASSERT_TRUE(welcomes[1]["ackedSeq"].is_number()) << page.log();
+  EXPECT_GE(welcomes[1].value("ackedSeq", 0), 300);
+  EXPECT_LT(welcomes[1].value("ackedSeq", 0), 440);
   std::string error;
   auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
   ASSERT_TRUE(store) << error;
@@ -406,15 +412,19 @@ TEST(BrowserClient, ABridgeKilledMidTurnGetsEveryFrameOnceFromThePageAfterItsRes
     next = t.last_seq;
     heard += t.transcript + " | ";
   }
-  // The sentence the bridge died in is there once, whole ("... had then leisure to consider how
-  // much ... in his power to do for them"), and so is the question after it.
-  size_t consider = 0;
-  for (size_t at = heard.find("consider"); at != std::string::npos;
-       at = heard.find("consider", at + 1))
-    ++consider;
-  EXPECT_EQ(consider, 1u) << heard;
-  EXPECT_NE(heard.find("power"), std::string::npos) << heard;
-  EXPECT_NE(heard.find("young man"), std::string::npos) << heard;
+  // Each sentence once: the first ("... leisure to consider how much ... in his power to do for
+  // them"), and the one the bridge died in, whole ("he was not an ill disposed young man").
+  auto count = [&](const std::string& word) {
+    size_t n = 0;
+    for (size_t at = heard.find(word); at != std::string::npos; at = heard.find(word, at + 1))
+      ++n;
+    return n;
+  };
+  EXPECT_EQ(count("consider"), 1u) << heard;
+  EXPECT_EQ(count("power"), 1u) << heard;
+  EXPECT_EQ(count("he was not"), 1u) << heard;
+  EXPECT_EQ(count("young man"), 1u) << heard;
+  EXPECT_EQ(store->turns().size(), 2u) << heard;
 }
 
 // A token that is wrong or revoked is refused (error bad_token, close 4001) and the page says
