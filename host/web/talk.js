@@ -1,7 +1,7 @@
 // Earshot browser client: the page at /talk speaks earshot.v1 (docs/protocol.md) as a
 // conversation-mode client, like a room node.
 //
-//   microphone (getUserMedia: echo cancellation, noise suppression)
+//   microphone (getUserMedia: echo cancellation; noise suppression with ?ns=1)
 //     -> AudioWorklet "earshot-capture": mono, 16 kHz, 20 ms frames (talk_worklet.js)
 //     -> level meter; EnergyGate: speech segments with 300 ms pre-roll and 400 ms hangover
 //     -> encoder (WebCodecs AudioEncoder, Opus 16 kHz mono 20 ms; or pcm16 where there is none)
@@ -34,7 +34,8 @@ const OPUS_ENCODER_CONFIG = {
 const OPUS_DECODER_CONFIG = {codec: "opus", sampleRate: WIRE_RATE, numberOfChannels: 1};
 
 // A test drives the page with ?test=1: it keeps the reply audio it decoded and a log of events in
-// window.earshotTest (tests/browser/). ?codec=pcm16 forces the fallback codec.
+// window.earshotTest (tests/browser/). ?codec=pcm16 forces the fallback codec; ?ns=1 turns the
+// browser's noise suppression on.
 const query = new URLSearchParams(location.search);
 const testing = query.get("test") === "1";
 
@@ -138,6 +139,8 @@ const ui = {
 // What a test reads back.
 const record = {
   events: [],
+  mic: [],      // every 16 kHz microphone frame, as the page framed it
+  micRate: WIRE_RATE,
   replies: {},  // reply_id -> {rate, chunks: [Float32Array], playedMs, outcome}
   event(type, detail) {
     if (testing) this.events.push(Object.assign({type, at: performance.now()}, detail || {}));
@@ -153,26 +156,35 @@ if (testing) {
     // Every decoded sample of one reply (or of all of them, in order), as 16-bit PCM in base64.
     decodedPcm16(replyId) {
       const ids = replyId ? [replyId] : Object.keys(record.replies);
-      let rate = 0, total = 0;
+      let rate = 0;
       const parts = [];
       for (const id of ids) {
         const r = record.replies[id];
         if (!r) continue;
         rate = rate || r.rate;
-        for (const c of r.chunks) { parts.push(c); total += c.length; }
+        parts.push(...r.chunks);
       }
-      const pcm = new DataView(new ArrayBuffer(total * 2));
-      let at = 0;
-      for (const c of parts)
-        for (let i = 0; i < c.length; i++, at += 2)
-          pcm.setInt16(at, Math.max(-32768, Math.min(32767, Math.round(c[i] * 32767))), true);
-      let binary = "";
-      const bytes = new Uint8Array(pcm.buffer);
-      for (let i = 0; i < bytes.length; i += 0x8000)
-        binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-      return {rate, samples: total, base64: btoa(binary)};
+      return pcm16Base64(parts, rate);
     },
+    // What the microphone gave the page, at 16 kHz (the frames before the gate and the encoder).
+    micPcm16() { return pcm16Base64(record.mic, WIRE_RATE); },
   };
+}
+
+// Float chunks as 16-bit little-endian PCM in base64, for the test to read back.
+function pcm16Base64(parts, rate) {
+  let total = 0;
+  for (const c of parts) total += c.length;
+  const pcm = new DataView(new ArrayBuffer(total * 2));
+  let at = 0;
+  for (const c of parts)
+    for (let i = 0; i < c.length; i++, at += 2)
+      pcm.setInt16(at, Math.max(-32768, Math.min(32767, Math.round(c[i] * 32767))), true);
+  let binary = "";
+  const bytes = new Uint8Array(pcm.buffer);
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return {rate, samples: total, base64: btoa(binary)};
 }
 
 // --- the token ------------------------------------------------------------------------------------
@@ -523,6 +535,7 @@ class Player {
       for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(2 * i, true) / 32768;
       this.toWorklet(this.reply, f.seq, WIRE_RATE, samples);
     }
+    if (this.lastSeq !== null && !this.endPosted) this.armEndTimer();
     this.maybeEnd();
   }
   decoded(replyId, data) {
@@ -544,15 +557,18 @@ class Player {
     }
     this.node.port.postMessage({type: "audio", reply: replyId, seq, rate, samples}, [samples.buffer]);
   }
-  // speech_out_end: the reply's frames end at `lastSeq`. speech_out_end can overtake the paced
-  // frames, so the worklet is told the reply ended only once the last one is in (or after a
-  // second without it: the bridge stopped sending).
+  // speech_out_end: the reply's frames end at `lastSeq`. It overtakes the frames, which the
+  // bridge paces in real time, so the worklet is told the reply ended only once the last one is
+  // in (or when no frame came for a second: the bridge stopped sending short of it).
   end(replyId, lastSeq) {
     if (replyId !== this.reply) return;
     this.lastSeq = lastSeq;
+    this.armEndTimer();
+    this.maybeEnd();
+  }
+  armEndTimer() {
     clearTimeout(this.endTimer);
     this.endTimer = setTimeout(() => this.maybeEnd(true), 1000);
-    this.maybeEnd();
   }
   async maybeEnd(anyway) {
     if (this.endPosted || this.lastSeq === null || (this.received < this.lastSeq && !anyway)) return;
@@ -614,12 +630,20 @@ class Client {
                       "server.tls_cert and server.tls_key), or on this machine at http://localhost.");
     }
     this.codec = query.get("codec") === "pcm16" ? "pcm16" : await chooseCodec();
-    this.context = new AudioContext({latencyHint: "interactive"});
-    await this.context.audioWorklet.addModule("/talk/worklet.js");
     this.stream = await navigator.mediaDevices.getUserMedia({audio: {
-      echoCancellation: true, noiseSuppression: true,
+      // Echo cancellation keeps the reply out of the microphone (barge-in needs it). Noise
+      // suppression is off unless ?ns=1: the browser's costs speech recognition more than the
+      // noise it removes (pocketsphinx on the test recordings: ~3 points of word error rate more,
+      // docs/bridge.md), and the bridge's own VAD deals with steady noise.
+      echoCancellation: true, noiseSuppression: query.get("ns") === "1",
       // Off: the gate and the bridge's VAD want levels as they are, not lifted in every pause.
       autoGainControl: false, channelCount: 1}});
+    // The context runs at the microphone's rate, so its audio is resampled once (by the capture
+    // worklet, to 16 kHz), not first to the speaker's rate and then again.
+    const micRate = this.stream.getAudioTracks()[0].getSettings().sampleRate;
+    this.context = new AudioContext(micRate ? {latencyHint: "interactive", sampleRate: micRate}
+                                            : {latencyHint: "interactive"});
+    await this.context.audioWorklet.addModule("/talk/worklet.js");
     await this.context.resume();
     const playback = new AudioWorkletNode(this.context, "earshot-playback", {
       numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1],
@@ -676,6 +700,8 @@ class Client {
   }
 
   onFrame(frame, index) {
+    if (this.stopped) return;  // frames still on their way from the worklet
+    if (testing) record.mic.push(frame.slice());
     const db = levelDb(frame);
     const event = this.gate.push(index, db, this.player.playing);
     ui.level(db, this.gate.open);
@@ -773,6 +799,7 @@ class Client {
   }
 
   stop() {
+    this.stopped = true;
     if (this.link) this.link.close();
     if (this.encoder) this.encoder.close();
     if (this.stream) for (const t of this.stream.getTracks()) t.stop();

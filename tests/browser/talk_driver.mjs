@@ -7,6 +7,7 @@
 //                    nextSeq and pending (microphone frames numbered, and not yet acknowledged),
 //                    layout: {selector: {width, height, count}}, state, problem, statusLayout}
 //   reply-<id>.wav  every sample the page decoded of that reply (16-bit mono)
+//   mic.wav         the microphone as the page framed it (16 kHz, before the gate and encoder)
 //   talk.png        a screenshot of /talk at the end; status.png of the status page (statusUrl);
 //                   result.screenshot / statusScreenshot say how much is drawn on them
 //   console.log     the page's console
@@ -167,12 +168,14 @@ try {
       replies[id] = { rate: pcm.rate, samples: pcm.samples, base64: pcm.base64,
                       playedMs: r.playedMs, outcome: r.outcome };
     }
+    const mic = test.micPcm16 ? test.micPcm16() : { samples: 0 };
     return {
-      events: test.events, replies, nextSeq: test.nextSeq, pending: test.pending,
+      events: test.events, replies, nextSeq: test.nextSeq, pending: test.pending, mic,
       state: document.getElementById("state").textContent,
       problem: document.getElementById("problem").textContent,
     };
   });
+  if (t.mic.samples > 0) fs.writeFileSync(path.join(out, "mic.wav"), wav16(t.mic.base64, t.mic.rate));
   result.events = t.events;
   result.nextSeq = t.nextSeq;
   result.pending = t.pending;
