@@ -553,16 +553,20 @@ TEST(BrowserClient, Pcm16SpeechIsRecognisedAndTheReplyPlays) {
   const double original = test::word_error_rate(
       reference, recognise(*stt, to_16k_mono(test::read_audio(librivox("0890", ".wav")))));
   EXPECT_LE(test::word_error_rate(reference, store->turns()[0].transcript), original + 0.02);
-  for (const json& start : page.events("speech_out_start")) {
-    const std::string reply = start.value("reply", "");
-    EXPECT_EQ(page.result["replies"][reply].value("rate", 0), 16000);
-    EXPECT_EQ(page.result["replies"][reply].value("outcome", ""), "done");
-    EXPECT_LT(
-        test::word_error_rate(
-            store->turns()[0].reply_full,
-            recognise(*stt, to_16k_mono(test::read_audio(page.dir + "/reply-" + reply + ".wav")))),
-        0.35);
-  }
+  // The reply: 16 kHz samples as the bridge sent them, played to the end, as long as flite takes
+  // to say it (~14 characters a second), and its words (one short reply read back by pocketsphinx
+  // is a noisy measure: half of them at least).
+  ASSERT_FALSE(page.events("speech_out_start").empty()) << page.log();
+  const std::string reply = page.events("speech_out_start")[0].value("reply", "");
+  const json& r = page.result["replies"][reply];
+  EXPECT_EQ(r.value("rate", 0), 16000);
+  EXPECT_EQ(r.value("outcome", ""), "done");
+  const std::string& written = store->turns()[0].reply_full;
+  const test::Audio played = test::read_audio(page.dir + "/reply-" + reply + ".wav");
+  EXPECT_GT(played.seconds(), double(written.size()) / 25.0) << written;
+  EXPECT_LT(played.seconds(), double(written.size()) / 8.0 + 1.0) << written;
+  EXPECT_NEAR(r.value("playedMs", 0.0), played.seconds() * 1000.0, 60.0);
+  EXPECT_LT(test::word_error_rate(written, recognise(*stt, to_16k_mono(played))), 0.6) << written;
 }
 
 }  // namespace
