@@ -8,6 +8,7 @@
 //                    layout: {selector: {width, height, count}}, state, problem, statusLayout}
 //   reply-<id>.wav  every sample the page decoded of that reply (16-bit mono)
 //   mic.wav         the microphone as the page framed it (16 kHz, before the gate and encoder)
+//   sent.wav        the frames it kept for the bridge (its speech segments), before encoding
 //   talk.png        a screenshot of /talk at the end; status.png of the status page (statusUrl);
 //                   result.screenshot / statusScreenshot say how much is drawn on them
 //   console.log     the page's console
@@ -169,13 +170,15 @@ try {
                       playedMs: r.playedMs, outcome: r.outcome };
     }
     const mic = test.micPcm16 ? test.micPcm16() : { samples: 0 };
+    const sent = test.sentPcm16 ? test.sentPcm16() : { samples: 0 };
     return {
-      events: test.events, replies, nextSeq: test.nextSeq, pending: test.pending, mic,
+      events: test.events, replies, nextSeq: test.nextSeq, pending: test.pending, mic, sent,
       state: document.getElementById("state").textContent,
       problem: document.getElementById("problem").textContent,
     };
   });
   if (t.mic.samples > 0) fs.writeFileSync(path.join(out, "mic.wav"), wav16(t.mic.base64, t.mic.rate));
+  if (t.sent.samples > 0) fs.writeFileSync(path.join(out, "sent.wav"), wav16(t.sent.base64, t.sent.rate));
   result.events = t.events;
   result.nextSeq = t.nextSeq;
   result.pending = t.pending;
