@@ -639,9 +639,8 @@ class Client {
     this.codec = query.get("codec") === "pcm16" ? "pcm16" : await chooseCodec();
     this.stream = await navigator.mediaDevices.getUserMedia({audio: {
       // Echo cancellation keeps the reply out of the microphone (barge-in needs it). Noise
-      // suppression is off unless ?ns=1: the browser's costs speech recognition more than the
-      // noise it removes (pocketsphinx on the test recordings: ~3 points of word error rate more,
-      // docs/bridge.md), and the bridge's own VAD deals with steady noise.
+      // suppression is off unless ?ns=1: the browser's changed the words pocketsphinx recognised
+      // in the test recordings (docs/bridge.md), and the bridge's own VAD deals with steady noise.
       echoCancellation: true, noiseSuppression: query.get("ns") === "1",
       // Off: the gate and the bridge's VAD want levels as they are, not lifted in every pause.
       autoGainControl: false, channelCount: 1}});
