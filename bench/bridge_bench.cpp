@@ -36,7 +36,8 @@
 // Environment, for experiments: EARSHOT_BENCH_ONLY=N runs only the scale row for N nodes (no
 // latency part); EARSHOT_BENCH_DOORS=opus,pcm16,realtime the doors of the latency part;
 // EARSHOT_BENCH_ROUNDS=R (3) rounds of EARSHOT_BENCH_ROUND_S (40) seconds per door;
-// EARSHOT_BENCH_LATENCY_ONLY=1 skips the scale part; EARSHOT_BENCH_EARLY_FINAL_MS=ms sets
+// EARSHOT_BENCH_LATENCY_ONLY=1 skips the scale part; EARSHOT_BENCH_APPEND_MS=ms the realtime
+// client's append size (20; a multiple of 20 dividing 2500 and 5500); EARSHOT_BENCH_EARLY_FINAL_MS=ms sets
 // turn.early_final_ms (0: the final pass at the turn's end).
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -59,6 +60,7 @@
 #include "device/link/node_link.h"
 #include "device/link/speech_buffer.h"
 #include "dsp/opus_frame_encoder.h"
+#include "dsp/resampler.h"
 #include "dsp/vad/voice_activity_detector.h"
 #include "host/clock.h"
 #include "host/log.h"
@@ -173,26 +175,54 @@ std::vector<std::string> pcm16_utterance(int rate) {
   return out;
 }
 
-// Which of the utterance's 10 ms frames the bridge's VAD (default settings) calls speech.
+// Which of the utterance's 10 ms frames the bridge's VAD (default settings) calls speech: at
+// 16 kHz as the earshot.v1 doors decode it, and at 24 kHz resampled to 16 kHz as the Realtime
+// door's ingress does (the utterance, then digital silence, in 20 ms appends).
 void print_vad_check() {
-  dsp::VoiceActivityDetector vad;
-  float pcm[160];
-  int speech = 0, first = -1, last = -1;
-  const int frames = kSpeechFrames * 2;
-  for (int f = 0; f < frames + 50; ++f) {  // and 0.5 s of digital silence after it
-    for (int i = 0; i < 160; ++i)
-      pcm[i] = f < frames ? utterance_sample(f * 160 + i, 16000) : 0.0f;
-    vad.process(pcm);
-    if (vad.is_speech()) {
-      if (f < frames) ++speech;
-      if (first < 0) first = f;
-      last = f;
+  auto check = [](const std::vector<float>& pcm, const char* what) {
+    dsp::VoiceActivityDetector vad;
+    const int frames = kSpeechFrames * 2;
+    int speech = 0, first = -1, last = -1;
+    for (size_t f = 0; (f + 1) * 160 <= pcm.size(); ++f) {
+      vad.process(&pcm[f * 160]);
+      if (!vad.is_speech()) continue;
+      if (int(f) < frames) ++speech;
+      if (first < 0) first = int(f);
+      last = int(f);
+    }
+    printf(
+        "the utterance to the bridge's VAD (%s): %d of its %d 10 ms frames speech, the first at "
+        "%d ms, the last ending %d ms after the utterance's end\n",
+        what, speech, frames, first * 10, (last + 1 - frames) * 10);
+  };
+  std::vector<float> direct;
+  for (int n = 0; n < kSpeechFrames * 320; ++n)
+    direct.push_back(utterance_sample(n, 16000));
+  direct.resize(direct.size() + 8000);  // 0.5 s of silence
+  check(direct, "16 kHz");
+  std::string error;
+  auto resampler = dsp::Resampler::create(24000, 16000, 4096, &error);
+  std::vector<float> resampled;
+  float in[480], out[4096];
+  int held = 0, held_min = 1 << 30, held_max = 0;
+  for (int f = 0; f < kCycleFrames; ++f) {
+    for (int i = 0; i < 480; ++i)
+      in[i] = f < kSpeechFrames ? utterance_sample(f * 480 + i, 24000) : 0.0f;
+    const size_t n = resampler->process(in, 480, out, 4096);
+    resampled.insert(resampled.end(), out, out + n);
+    const int short_of = (f + 1) * 320 - int(resampled.size());
+    if (f == kSpeechFrames - 1) held = short_of;
+    if (f >= 10) {
+      held_min = std::min(held_min, short_of);
+      held_max = std::max(held_max, short_of);
     }
   }
+  check(resampled, "24 kHz resampled to 16 kHz in 20 ms appends");
   printf(
-      "the utterance to the bridge's VAD: %d of its %d 10 ms frames speech, first %d, last %d "
-      "(the silence after it: %s)\n\n",
-      speech, frames, first, last, last < frames ? "none" : "some");
+      "the 24 -> 16 kHz resampler's output after an append is %.1f-%.1f ms short of the audio "
+      "appended (after the utterance's last append: %.1f ms)\n",
+      held_min / 16.0, held_max / 16.0, held / 16.0);
+  printf("\n");
 }
 
 int64_t now_us() {
@@ -468,9 +498,7 @@ class Pcm16Client : public RawClient {
 class RealtimeClient : public RawClient {
  public:
   explicit RealtimeClient(const std::vector<std::string>& speech) : speech_(speech) {
-    silence_ = protocol::realtime::base64_encode(std::string(960, '\0'));
-    for (const std::string& pcm : speech_)
-      speech_b64_.push_back(protocol::realtime::base64_encode(pcm));
+    if (const char* e = getenv("EARSHOT_BENCH_APPEND_MS")) append_frames_ = std::max(1, atoi(e) / 20);
   }
   bool start(int port, size_t index, std::string* error) override {
     if (!ws_.connect(port, {"Authorization: Bearer bench"}, 0, error, "/v1/realtime?model=bench",
@@ -511,9 +539,13 @@ class RealtimeClient : public RawClient {
     return false;
   }
   void send_frame() override {
-    const std::string& audio = phase_ < kSpeechFrames ? speech_b64_[size_t(phase_)] : silence_;
-    ws_.send_text(R"({"type":"input_audio_buffer.append","audio":")" + audio + "\"}");
-    if (phase_ == kSpeechFrames - 1) last_speech_sent_us_.store(now_us());
+    pending_ += phase_ < kSpeechFrames ? speech_[size_t(phase_)] : std::string(960, '\0');
+    if ((phase_ + 1) % append_frames_ != 0) return;
+    ws_.send_text(R"({"type":"input_audio_buffer.append","audio":")" +
+                  protocol::realtime::base64_encode(pending_) + "\"}");
+    pending_.clear();
+    if (phase_ / append_frames_ == (kSpeechFrames - 1) / append_frames_)
+      last_speech_sent_us_.store(now_us());
   }
   void received(const test::WsTestClient::Received& r) override {
     if (r.kind != test::WsTestClient::Received::kText) return;
@@ -531,8 +563,8 @@ class RealtimeClient : public RawClient {
     }
   }
   const std::vector<std::string>& speech_;
-  std::vector<std::string> speech_b64_;
-  std::string silence_, response_id_;
+  int append_frames_ = 1;  // 20 ms frames per append
+  std::string pending_, response_id_;
   uint64_t delta_index_ = 0;
 };
 
