@@ -35,7 +35,7 @@ EarshotV1Door::EarshotV1Door(Services& services, std::shared_ptr<Outbox> outbox,
       session_id_(std::move(session_id)),
       hello_(std::move(hello)),
       pcm16_(hello_.audio.codec == "pcm16"),
-      timings_(has(hello_.capabilities, "turn_timings")),
+      timings_(has(hello_.capabilities, protocol::kCapabilityTurnTimings)),
       conversation_(std::make_shared<Conversation>(services, settings_for(session_id_, hello_),
                                                    std::move(lease), *this)) {}
 
@@ -45,12 +45,10 @@ EarshotV1Door::~EarshotV1Door() {
 
 bool EarshotV1Door::start(std::string* error) {
   if (!pcm16_) {
-    // Reply audio is synthetic speech for a person to hear, over TCP: complexity 5 sounds the
-    // same to a listener at a third of complexity 10's CPU (the reply encoder was the bridge's
-    // largest cost at 300 sessions), and in-band FEC only spends bits on a loss TCP never has.
-    // (The node's microphone stream keeps complexity 10: speech-to-text hears the difference.)
+    // Reply audio goes over TCP, where in-band FEC never helps: its bits go to the speech.
+    // (Complexity 5 would halve the encoder's cost — the bridge's largest at 300 sessions — but
+    // the browser test's re-recognised reply got worse than its bound: 0.37 against 0.35.)
     dsp::OpusEncoderSettings es;
-    es.complexity = 5;
     es.inband_fec = false;
     es.expected_loss_percent = 0;
     encoder_ = dsp::OpusFrameEncoder::create(es, error);
@@ -239,7 +237,17 @@ void EarshotV1Door::turn_done(const TurnReport& report) {
              session_id_.c_str(), report.reply_id.c_str(),
              (long long)(int64_t(outbox_->audio_sent()) - at_interrupt));
   }
-  (void)timings_;  // turn_timings: sent once the message type exists (browser client)
+  if (!timings_) return;  // only clients that asked (the browser draws them as bars)
+  protocol::TurnTimings t;
+  t.turn_id = report.turn_id;
+  if (!report.reply_id.empty()) t.reply_id = report.reply_id;
+  t.end_of_turn_ms = protocol::TurnTimings::from_ms(report.end_of_turn_ms);
+  t.stt_final_ms = protocol::TurnTimings::from_ms(report.stt_final_ms);
+  t.llm_first_token_ms = protocol::TurnTimings::from_ms(report.llm_first_token_ms);
+  t.first_sentence_ms = protocol::TurnTimings::from_ms(report.first_sentence_ms);
+  t.tts_first_audio_ms = protocol::TurnTimings::from_ms(report.tts_first_audio_ms);
+  t.first_frame_sent_ms = protocol::TurnTimings::from_ms(report.first_frame_sent_ms);
+  send(t);
 }
 
 void EarshotV1Door::error(const std::string& code, const std::string& message) {
