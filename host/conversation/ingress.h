@@ -70,7 +70,6 @@ class Ingress {
   std::vector<float> decoded_;    // one input frame, decoded (and resampled)
   std::vector<float> raw_;        // pcm16 at the input rate, as floats
   std::vector<float> pending_;    // 16 kHz samples not yet a whole 20 ms frame
-  uint64_t pending_timestamp_ = 0;
   uint64_t counted_timestamp_ = 0;  // for clients that send no timestamps
 };
 
