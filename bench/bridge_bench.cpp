@@ -32,7 +32,7 @@
 //      the CPU time of the bridge and of the simulated nodes (same process, same 2 cores) over the
 //      15 s.
 //
-//   build/release/bench/bridge_bench [max_nodes]
+//   build/release/bench/bridge_bench [max_nodes]   (scale rows 25 ... 600 up to max_nodes, 300)
 // Environment, for experiments: EARSHOT_BENCH_ONLY=N runs only the scale row for N nodes (no
 // latency part); EARSHOT_BENCH_DOORS=opus,pcm16,realtime the doors of the latency part;
 // EARSHOT_BENCH_ROUNDS=R (3) rounds of EARSHOT_BENCH_ROUND_S (40) seconds per door;
@@ -614,6 +614,7 @@ RunResult run(Door door, size_t count, double seconds, const Audio& audio) {
   sc.listen = "127.0.0.1";
   sc.port = 0;
   sc.shared_token = "bench";
+  sc.max_sessions = 1000;
   host::BridgeServer server(sc, services);
   std::string error;
   if (!server.start(&error)) {
@@ -768,7 +769,7 @@ int main(int argc, char** argv) {
       "| nodes | turns | uplink frames late (>20 ms) | lost | reply frames | late (>20 ms) | "
       "worst lateness ms | reply dropped | bridge threads (idle -> with nodes) | CPU %% bridge | "
       "CPU %% simulated nodes |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
-  for (size_t n : {25, 50, 100, 200, 300, 400}) {
+  for (size_t n : {25, 50, 100, 200, 300, 400, 500, 600}) {
     if (only && n != size_t(atoi(only))) continue;
     if (n > max_nodes) break;
     RunResult r = run(Door::kOpus, n, 15, audio);
