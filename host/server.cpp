@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "host/admission.h"
 #include "host/audio_rate_limit.h"
 #include "host/client_tokens.h"
 #include "host/listen_check.h"
@@ -178,8 +179,7 @@ void BridgeServer::Impl::open_realtime(Conn& c) {
   if (draining.load()) return refuse_realtime(c, "draining", "the bridge is shutting down", 1001);
   // The API key is the bearer token: the Authorization header, or (browsers, which cannot set
   // headers) the subprotocol "openai-insecure-api-key.<token>".
-  std::string token;
-  if (c.authorization.rfind("Bearer ", 0) == 0) token = c.authorization.substr(7);
+  std::string token = bearer_token(c.authorization);
   char offered[1024] = {};
   if (token.empty() && lws_hdr_copy(c.wsi, offered, sizeof offered, WSI_TOKEN_PROTOCOL) > 0) {
     const std::string list(offered), prefix = "openai-insecure-api-key.";
@@ -187,17 +187,10 @@ void BridgeServer::Impl::open_realtime(Conn& c) {
     if (at != std::string::npos)
       token = list.substr(at + prefix.size(), list.find_first_of(", ", at) - at - prefix.size());
   }
-  bool ok = config.allow_anonymous;
-  std::string as = "anonymous";
-  if (!token.empty() && !config.shared_token.empty() && token == config.shared_token) {
-    ok = true;
-    as = "the shared token";
-  }
-  for (const auto& [node, node_token] : config.node_tokens)
-    if (!ok && !token.empty() && token == node_token) {
-      ok = true;
-      as = "the token of node '" + node + "'";
-    }
+  const std::optional<std::string> admitted =
+      Authenticator(config, services.store).admits_any(token);
+  const bool ok = admitted.has_value();
+  const std::string as = admitted.value_or("");
   if (!ok) {
     services.metrics.auth_failures_total.fetch_add(1);
     return refuse_realtime(c, "invalid_api_key",
@@ -308,33 +301,12 @@ void BridgeServer::Impl::violation(Conn& c, const std::string& code, const std::
 
 void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   if (draining.load()) return refuse(c, "draining", "the bridge is shutting down", 1001);
-  if (!protocol::negotiate_version(hello.versions)) {
-    return refuse(c, "unsupported_version",
-                  "no protocol version in common: this bridge speaks version " +
-                      std::to_string(protocol::kProtocolVersion),
-                  protocol::kCloseBadVersion);
-  }
-  const protocol::AudioParams& a = hello.audio;
-  if ((a.codec != "opus" && a.codec != "pcm16") || a.sample_rate != 16000 || a.channels != 1 ||
-      (a.frame_ms != 20 && a.frame_ms != 40 && a.frame_ms != 60)) {
-    return refuse(c, "unsupported_audio",
-                  "this bridge takes Opus or pcm16 at 16000 Hz, mono, 20-60 ms frames; got " +
-                      a.codec +
-                      " " + std::to_string(a.sample_rate) + " Hz " + std::to_string(a.channels) +
-                      " ch " + std::to_string(a.frame_ms) + " ms",
-                  protocol::kCloseBadAudio);
-  }
+  if (std::optional<Refusal> r = check_hello_terms(hello))
+    return refuse(c, r->code, r->message, r->close_code);
   // Authentication: the Authorization header, or hello.token for clients that cannot set it.
-  std::string token = hello.token.value_or("");
-  if (c.authorization.rfind("Bearer ", 0) == 0) token = c.authorization.substr(7);
-  bool ok = config.allow_anonymous;
-  auto it = config.node_tokens.find(hello.node_id);
-  if (!token.empty()) {
-    if (it != config.node_tokens.end() && it->second == token) ok = true;
-    if (!config.shared_token.empty() && token == config.shared_token) ok = true;
-    if (!ok && client_token_admits(services.store, token, hello.node_id)) ok = true;  // browsers
-  }
-  if (!ok) {
+  std::string token = bearer_token(c.authorization);
+  if (token.empty()) token = hello.token.value_or("");
+  if (!Authenticator(config, services.store).admits_node(token, hello.node_id)) {
     services.metrics.auth_failures_total.fetch_add(1);
     return refuse(c, "bad_token",
                   token.empty() ? "a bearer token is required"
@@ -379,9 +351,9 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   w.session_id = session_id;
   w.mode = hello.mode;
   w.acked_seq = acked;
-  w.audio.codec = a.codec;  // replies come back in the codec the client sends
+  w.audio.codec = hello.audio.codec;  // replies come back in the codec the client sends
   c.outbox->push_control(protocol::to_json(w));  // before anything the session says
-  c.frame_ms = a.frame_ms;
+  c.frame_ms = int(hello.audio.frame_ms);
   c.rate = std::make_unique<AudioRateLimit>(int64_t(config.audio_burst_s) * 1000, kAudioRateSlack);
   auto session = std::make_shared<EarshotV1Door>(services, c.outbox, session_id, hello, *lease);
   std::string error;
