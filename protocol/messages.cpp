@@ -118,18 +118,52 @@ json audio_json(const AudioParams& a) {
           {"frame_ms", a.frame_ms}};
 }
 
-bool node_to_host(const std::string& type) {
-  return type == "hello" || type == "speech_start" || type == "speech_end" || type == "interrupt" ||
-         type == "playback_done" || type == "mode";
-}
-bool host_to_node(const std::string& type) {
-  return type == "welcome" || type == "ack" || type == "transcript" || type == "reply_text" ||
-         type == "speech_out_start" || type == "speech_out_sentence" || type == "speech_out_end" ||
-         type == "error" || type == "interrupt" || type == "mode" || type == "turn_timings";
+// Every message type, once: its wire name and which way it may travel, in the order of the
+// Message variant (the static_assert below holds them together). Readers and writers are found
+// by the variant index.
+enum Travels : uint8_t { kUp = 1, kDown = 2, kBoth = 3 };  // node->host, host->node
+struct MessageType {
+  const char* name;
+  Travels travels;
+};
+constexpr MessageType kMessageTypes[] = {
+    {"hello", kUp},                  // Hello
+    {"speech_start", kUp},           // SpeechStart
+    {"speech_end", kUp},             // SpeechEnd
+    {"interrupt", kBoth},            // Interrupt
+    {"playback_done", kUp},          // PlaybackDone
+    {"mode", kBoth},                 // ModeChange
+    {"welcome", kDown},              // Welcome
+    {"ack", kDown},                  // Ack
+    {"transcript", kDown},           // Transcript
+    {"reply_text", kDown},           // ReplyText
+    {"speech_out_start", kDown},     // SpeechOutStart
+    {"speech_out_sentence", kDown},  // SpeechOutSentence
+    {"speech_out_end", kDown},       // SpeechOutEnd
+    {"error", kDown},                // Error
+    {"turn_timings", kDown},         // TurnTimings
+};
+static_assert(sizeof kMessageTypes / sizeof kMessageTypes[0] == std::variant_size_v<Message>);
+
+// The variant index of message type T.
+template <typename T, size_t I = 0>
+constexpr size_t index_of() {
+  if constexpr (std::is_same_v<std::variant_alternative_t<I, Message>, T>) {
+    return I;
+  } else {
+    return index_of<T, I + 1>();
+  }
 }
 
-std::optional<Message> read_message(const std::string& type, Reader& r, const json& o) {
-  if (type == "hello") {
+// The variant index of the type named `name`, or nullopt.
+std::optional<size_t> find_type(const std::string& name) {
+  for (size_t i = 0; i < sizeof kMessageTypes / sizeof kMessageTypes[0]; ++i)
+    if (name == kMessageTypes[i].name) return i;
+  return std::nullopt;
+}
+
+std::optional<Message> read_message(size_t type, Reader& r, const json& o) {
+  if (type == index_of<Hello>()) {
     Hello m;
     const json* versions = r.find("versions", true);
     if (versions) {
@@ -167,23 +201,23 @@ std::optional<Message> read_message(const std::string& type, Reader& r, const js
     m.language = r.opt_str("language", 35);
     return m;
   }
-  if (type == "speech_start") return SpeechStart{r.uint("seq"), r.uint("timestamp")};
-  if (type == "speech_end") return SpeechEnd{r.uint("seq"), r.uint("timestamp")};
-  if (type == "interrupt") {
+  if (type == index_of<SpeechStart>()) return SpeechStart{r.uint("seq"), r.uint("timestamp")};
+  if (type == index_of<SpeechEnd>()) return SpeechEnd{r.uint("seq"), r.uint("timestamp")};
+  if (type == index_of<Interrupt>()) {
     Interrupt m;
     m.reply_id = r.id("reply_id");
     m.played_ms = r.uint("played_ms", false);
     m.played_seq = r.opt_uint("played_seq");
     return m;
   }
-  if (type == "playback_done") {
+  if (type == index_of<PlaybackDone>()) {
     PlaybackDone m;
     m.reply_id = r.id("reply_id");
     m.played_ms = r.uint("played_ms");
     return m;
   }
-  if (type == "mode") return ModeChange{r.mode("mode", true)};
-  if (type == "welcome") {
+  if (type == index_of<ModeChange>()) return ModeChange{r.mode("mode", true)};
+  if (type == index_of<Welcome>()) {
     Welcome m;
     const uint64_t v = r.uint("version");
     if (r.ok() && (v < 1 || v > 1000)) r.fail("version", "must be a protocol version");
@@ -194,8 +228,8 @@ std::optional<Message> read_message(const std::string& type, Reader& r, const js
     m.acked_seq = r.opt_uint("acked_seq");
     return m;
   }
-  if (type == "ack") return Ack{r.uint("seq")};
-  if (type == "transcript") {
+  if (type == index_of<Ack>()) return Ack{r.uint("seq")};
+  if (type == index_of<Transcript>()) {
     Transcript m;
     m.turn_id = r.id("turn_id");
     m.text = r.str("text");
@@ -203,7 +237,7 @@ std::optional<Message> read_message(const std::string& type, Reader& r, const js
     m.language = r.opt_str("language", 35);
     return m;
   }
-  if (type == "reply_text") {
+  if (type == index_of<ReplyText>()) {
     ReplyText m;
     m.reply_id = r.id("reply_id");
     m.turn_id = r.id("turn_id");
@@ -211,14 +245,14 @@ std::optional<Message> read_message(const std::string& type, Reader& r, const js
     m.final = r.boolean("final", false);
     return m;
   }
-  if (type == "speech_out_start") {
+  if (type == index_of<SpeechOutStart>()) {
     SpeechOutStart m;
     m.reply_id = r.id("reply_id");
     m.turn_id = r.id("turn_id");
     m.audio = r.audio("audio", false);
     return m;
   }
-  if (type == "speech_out_sentence") {
+  if (type == index_of<SpeechOutSentence>()) {
     SpeechOutSentence m;
     m.reply_id = r.id("reply_id");
     const uint64_t index = r.uint("index");
@@ -228,7 +262,7 @@ std::optional<Message> read_message(const std::string& type, Reader& r, const js
     m.first_seq = r.uint("first_seq");
     return m;
   }
-  if (type == "speech_out_end") {
+  if (type == index_of<SpeechOutEnd>()) {
     SpeechOutEnd m;
     m.reply_id = r.id("reply_id");
     m.last_seq = r.uint("last_seq");
@@ -238,14 +272,14 @@ std::optional<Message> read_message(const std::string& type, Reader& r, const js
       r.fail("reason", "must be complete, interrupted or error");
     return m;
   }
-  if (type == "error") {
+  if (type == index_of<Error>()) {
     Error m;
     m.code = r.str("code", true, 64);
     m.message = r.str("message");
     m.fatal = r.boolean("fatal", false);
     return m;
   }
-  if (type == "turn_timings") {
+  if (type == index_of<TurnTimings>()) {
     TurnTimings m;
     m.turn_id = r.id("turn_id");
     if (r.find("reply_id", false)) m.reply_id = r.id("reply_id");
@@ -263,8 +297,7 @@ std::optional<Message> read_message(const std::string& type, Reader& r, const js
 
 struct Writer {
   json operator()(const Hello& m) const {
-    json j = {{"type", "hello"},
-              {"versions", m.versions},
+    json j = {{"versions", m.versions},
               {"node_id", m.node_id},
               {"audio", audio_json(m.audio)},
               {"capabilities", m.capabilities},
@@ -275,68 +308,51 @@ struct Writer {
     return j;
   }
   json operator()(const SpeechStart& m) const {
-    return {{"type", "speech_start"}, {"seq", m.seq}, {"timestamp", m.timestamp}};
+    return {{"seq", m.seq}, {"timestamp", m.timestamp}};
   }
-  json operator()(const SpeechEnd& m) const {
-    return {{"type", "speech_end"}, {"seq", m.seq}, {"timestamp", m.timestamp}};
-  }
+  json operator()(const SpeechEnd& m) const { return {{"seq", m.seq}, {"timestamp", m.timestamp}}; }
   json operator()(const Interrupt& m) const {
-    json j = {{"type", "interrupt"}, {"reply_id", m.reply_id}, {"played_ms", m.played_ms}};
+    json j = {{"reply_id", m.reply_id}, {"played_ms", m.played_ms}};
     if (m.played_seq) j["played_seq"] = *m.played_seq;
     return j;
   }
   json operator()(const PlaybackDone& m) const {
-    return {{"type", "playback_done"}, {"reply_id", m.reply_id}, {"played_ms", m.played_ms}};
+    return {{"reply_id", m.reply_id}, {"played_ms", m.played_ms}};
   }
-  json operator()(const ModeChange& m) const {
-    return {{"type", "mode"}, {"mode", to_string(m.mode)}};
-  }
+  json operator()(const ModeChange& m) const { return {{"mode", to_string(m.mode)}}; }
   json operator()(const Welcome& m) const {
-    json j = {{"type", "welcome"},
-              {"version", m.version},
+    json j = {{"version", m.version},
               {"session_id", m.session_id},
               {"audio", audio_json(m.audio)},
               {"mode", to_string(m.mode)}};
     if (m.acked_seq) j["acked_seq"] = *m.acked_seq;
     return j;
   }
-  json operator()(const Ack& m) const { return {{"type", "ack"}, {"seq", m.seq}}; }
+  json operator()(const Ack& m) const { return {{"seq", m.seq}}; }
   json operator()(const Transcript& m) const {
-    json j = {{"type", "transcript"}, {"turn_id", m.turn_id}, {"text", m.text}, {"final", m.final}};
+    json j = {{"turn_id", m.turn_id}, {"text", m.text}, {"final", m.final}};
     if (m.language) j["language"] = *m.language;
     return j;
   }
   json operator()(const ReplyText& m) const {
-    return {{"type", "reply_text"},
-            {"reply_id", m.reply_id},
-            {"turn_id", m.turn_id},
-            {"delta", m.delta},
-            {"final", m.final}};
+    return {
+        {"reply_id", m.reply_id}, {"turn_id", m.turn_id}, {"delta", m.delta}, {"final", m.final}};
   }
   json operator()(const SpeechOutStart& m) const {
-    return {{"type", "speech_out_start"},
-            {"reply_id", m.reply_id},
-            {"turn_id", m.turn_id},
-            {"audio", audio_json(m.audio)}};
+    return {{"reply_id", m.reply_id}, {"turn_id", m.turn_id}, {"audio", audio_json(m.audio)}};
   }
   json operator()(const SpeechOutSentence& m) const {
-    return {{"type", "speech_out_sentence"},
-            {"reply_id", m.reply_id},
-            {"index", m.index},
-            {"text", m.text},
-            {"first_seq", m.first_seq}};
+    return {
+        {"reply_id", m.reply_id}, {"index", m.index}, {"text", m.text}, {"first_seq", m.first_seq}};
   }
   json operator()(const SpeechOutEnd& m) const {
-    return {{"type", "speech_out_end"},
-            {"reply_id", m.reply_id},
-            {"last_seq", m.last_seq},
-            {"reason", m.reason}};
+    return {{"reply_id", m.reply_id}, {"last_seq", m.last_seq}, {"reason", m.reason}};
   }
   json operator()(const Error& m) const {
-    return {{"type", "error"}, {"code", m.code}, {"message", m.message}, {"fatal", m.fatal}};
+    return {{"code", m.code}, {"message", m.message}, {"fatal", m.fatal}};
   }
   json operator()(const TurnTimings& m) const {
-    json j = {{"type", "turn_timings"}, {"turn_id", m.turn_id}};
+    json j = {{"turn_id", m.turn_id}};
     if (m.reply_id) j["reply_id"] = *m.reply_id;
     const std::pair<const char*, const std::optional<uint64_t>&> stages[] = {
         {"end_of_turn_ms", m.end_of_turn_ms},
@@ -358,13 +374,7 @@ const char* to_string(Mode mode) {
 }
 
 const char* type_name(const Message& message) {
-  static const char* const kNames[] = {
-      "hello",          "speech_start", "speech_end",       "interrupt",
-      "playback_done",  "mode",         "welcome",          "ack",
-      "transcript",     "reply_text",   "speech_out_start", "speech_out_sentence",
-      "speech_out_end", "error",        "turn_timings"};
-  static_assert(sizeof kNames / sizeof kNames[0] == std::variant_size_v<Message>);
-  return kNames[message.index()];
+  return kMessageTypes[message.index()].name;
 }
 
 std::optional<uint64_t> TurnTimings::from_ms(double ms) {
@@ -416,19 +426,20 @@ ParseResult parse_message(std::string_view text, Direction direction) {
     return result;
   }
   const std::string type = type_it->get<std::string>();
-  const bool known = node_to_host(type) || host_to_node(type);
-  if (!known) {
+  const std::optional<size_t> index = find_type(type);
+  if (!index) {
     result.error = "unknown message type '" + type.substr(0, 40) + "'";
     return result;
   }
-  if (direction == Direction::kNodeToHost ? !node_to_host(type) : !host_to_node(type)) {
+  const Travels way = direction == Direction::kNodeToHost ? kUp : kDown;
+  if (!(kMessageTypes[*index].travels & way)) {
     result.error = type + (direction == Direction::kNodeToHost ? " is not a node->host message"
                                                                : " is not a host->node message");
     return result;
   }
   try {
     Reader reader(o, type.c_str());
-    std::optional<Message> m = read_message(type, reader, o);
+    std::optional<Message> m = read_message(*index, reader, o);
     if (!reader.ok()) {
       result.error = reader.error();
       return result;
@@ -442,7 +453,9 @@ ParseResult parse_message(std::string_view text, Direction direction) {
 
 std::string to_json(const Message& message) {
   // Invalid UTF-8 in text (e.g. from an engine) is replaced, never thrown.
-  return std::visit(Writer{}, message).dump(-1, ' ', false, json::error_handler_t::replace);
+  json j = std::visit(Writer{}, message);
+  j["type"] = type_name(message);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace earshot::protocol
