@@ -37,8 +37,8 @@
 // latency part); EARSHOT_BENCH_DOORS=opus,pcm16,realtime the doors of the latency part;
 // EARSHOT_BENCH_ROUNDS=R (3) rounds of EARSHOT_BENCH_ROUND_S (40) seconds per door;
 // EARSHOT_BENCH_LATENCY_ONLY=1 skips the scale part; EARSHOT_BENCH_APPEND_MS=ms the realtime
-// client's append size (20; a multiple of 20 dividing 2500 and 5500); EARSHOT_BENCH_EARLY_FINAL_MS=ms sets
-// turn.early_final_ms (0: the final pass at the turn's end).
+// client's append size (20; a multiple of 20 dividing 2500 and 5500);
+// EARSHOT_BENCH_EARLY_FINAL_MS=ms sets turn.early_final_ms (0: the final pass at the turn's end).
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -166,7 +166,8 @@ std::vector<std::string> pcm16_utterance(int rate) {
   for (int f = 0; f < kSpeechFrames; ++f) {
     std::string bytes;
     for (int i = 0; i < per_frame; ++i) {
-      const auto v = uint16_t(int16_t(std::lrint(utterance_sample(f * per_frame + i, rate) * 32767)));
+      const auto v =
+          uint16_t(int16_t(std::lrint(utterance_sample(f * per_frame + i, rate) * 32767)));
       bytes += char(v & 0xff);
       bytes += char(v >> 8);
     }
@@ -236,7 +237,8 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
 }
 
-// --- CPU and threads, from /proc -------------------------------------------------------------------
+// --- CPU and threads, from /proc
+// -------------------------------------------------------------------
 pid_t self_tid() {
   return pid_t(syscall(SYS_gettid));
 }
@@ -304,7 +306,7 @@ CpuMark cpu_mark() {
 // --- the clients ---------------------------------------------------------------------------------
 enum class Door { kOpus, kPcm16, kRealtime };
 const char* door_name(Door d) {
-  return d == Door::kOpus ? "earshot.v1 opus (node)"
+  return d == Door::kOpus    ? "earshot.v1 opus (node)"
          : d == Door::kPcm16 ? "earshot.v1 pcm16 (browser)"
                              : "realtime (/v1/realtime)";
 }
@@ -472,8 +474,8 @@ class Pcm16Client : public RawClient {
       h.flags = segment_flags(phase_);
       const std::string& pcm = speech_[size_t(phase_)];
       uint8_t wire[protocol::kMaxAudioFrameSize];
-      const size_t n = protocol::write_audio_frame(
-          h, reinterpret_cast<const uint8_t*>(pcm.data()), pcm.size(), wire, sizeof wire);
+      const size_t n = protocol::write_audio_frame(h, reinterpret_cast<const uint8_t*>(pcm.data()),
+                                                   pcm.size(), wire, sizeof wire);
       if (phase_ == 0) ws_.send_text(protocol::to_json(protocol::SpeechStart{h.seq, h.timestamp}));
       ws_.send_binary(std::string(reinterpret_cast<char*>(wire), n));
       if (phase_ == kSpeechFrames - 1) {
@@ -498,7 +500,8 @@ class Pcm16Client : public RawClient {
 class RealtimeClient : public RawClient {
  public:
   explicit RealtimeClient(const std::vector<std::string>& speech) : speech_(speech) {
-    if (const char* e = getenv("EARSHOT_BENCH_APPEND_MS")) append_frames_ = std::max(1, atoi(e) / 20);
+    if (const char* e = getenv("EARSHOT_BENCH_APPEND_MS"))
+      append_frames_ = std::max(1, atoi(e) / 20);
   }
   bool start(int port, size_t index, std::string* error) override {
     if (!ws_.connect(port, {"Authorization: Bearer bench"}, 0, error, "/v1/realtime?model=bench",
@@ -524,7 +527,8 @@ class RealtimeClient : public RawClient {
     const auto deadline = Clock::now() + std::chrono::seconds(10);
     while (Clock::now() < deadline) {
       const auto r = ws_.read(1000);
-      if (r.kind == test::WsTestClient::Received::kText && r.payload.find(type) != std::string::npos)
+      if (r.kind == test::WsTestClient::Received::kText &&
+          r.payload.find(type) != std::string::npos)
         return true;
       if (r.kind == test::WsTestClient::Received::kText &&
           r.payload.find("\"error\"") != std::string::npos) {
@@ -552,7 +556,9 @@ class RealtimeClient : public RawClient {
     if (r.payload.find("\"response.output_audio.delta\"") != std::string::npos) {
       const size_t at = r.payload.find("\"response_id\":\"");
       const std::string id =
-          at == std::string::npos ? "" : r.payload.substr(at + 15, r.payload.find('"', at + 15) - at - 15);
+          at == std::string::npos
+              ? ""
+              : r.payload.substr(at + 15, r.payload.find('"', at + 15) - at - 15);
       if (id != response_id_) {
         response_id_ = id;
         delta_index_ = 0;
@@ -582,7 +588,7 @@ struct RunResult {
   std::vector<double> heard_ms;
   uint64_t uplink_late = 0, uplink_lost = 0, reply_late = 0, reply_dropped = 0, reply_frames = 0;
   double worst_reply_late_ms = 0;
-  size_t threads_idle = 0, threads_busy = 0;  // the bridge's: before the clients, with them
+  size_t threads_idle = 0, threads_busy = 0;       // the bridge's: before the clients, with them
   double bridge_cpu_pct = 0, clients_cpu_pct = 0;  // over the speaking time; 100 = one core
 };
 

@@ -31,8 +31,8 @@ std::string bearer_token(const std::string& authorization) {
 bool Authenticator::admits_node(const std::string& token, const std::string& node_id) const {
   if (config_.allow_anonymous) return true;
   if (token.empty()) return false;
-  if (auto it = config_.node_tokens.find(node_id); it != config_.node_tokens.end() &&
-                                                   it->second == token)
+  if (auto it = config_.node_tokens.find(node_id);
+      it != config_.node_tokens.end() && it->second == token)
     return true;
   if (!config_.shared_token.empty() && token == config_.shared_token) return true;
   return client_token_admits(store_, token, node_id);  // browsers

@@ -21,7 +21,8 @@ class RecentTurns {
   void prime(std::vector<TurnRecord> newest_first) {
     std::lock_guard<std::mutex> lock(mutex_);
     turns_.assign(newest_first.begin(), newest_first.end());
-    while (turns_.size() > capacity_) turns_.pop_back();
+    while (turns_.size() > capacity_)
+      turns_.pop_back();
   }
   // A turn finished (or was updated: same session and turn id replaces it).
   void record(const TurnRecord& turn) {
@@ -32,7 +33,8 @@ class RecentTurns {
         return;
       }
     turns_.push_front(turn);
-    while (turns_.size() > capacity_) turns_.pop_back();
+    while (turns_.size() > capacity_)
+      turns_.pop_back();
   }
   std::vector<TurnRecord> newest_first() const {
     std::lock_guard<std::mutex> lock(mutex_);

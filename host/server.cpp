@@ -20,12 +20,12 @@
 #include "host/admission.h"
 #include "host/audio_rate_limit.h"
 #include "host/client_tokens.h"
-#include "host/listen_check.h"
-#include "host/log.h"
-#include "host/outbox.h"
 #include "host/clock.h"
 #include "host/doors/earshot_v1_door.h"
 #include "host/doors/realtime_door.h"
+#include "host/listen_check.h"
+#include "host/log.h"
+#include "host/outbox.h"
 #include "host/store/store.h"
 #include "host/tls_files.h"
 #include "host/web/web_files.h"
@@ -172,10 +172,11 @@ void BridgeServer::Impl::open_realtime(Conn& c) {
   const std::string path =
       lws_hdr_copy(c.wsi, buf, sizeof buf, WSI_TOKEN_GET_URI) > 0 ? std::string(buf) : "";
   if (path != "/v1/realtime" && path != "/realtime")
-    return refuse_realtime(c, "not_found",
-                           "no WebSocket endpoint at '" + path +
-                               "': nodes speak earshot.v1, OpenAI Realtime clients use /v1/realtime",
-                           protocol::kCloseProtocolError);
+    return refuse_realtime(
+        c, "not_found",
+        "no WebSocket endpoint at '" + path +
+            "': nodes speak earshot.v1, OpenAI Realtime clients use /v1/realtime",
+        protocol::kCloseProtocolError);
   if (draining.load()) return refuse_realtime(c, "draining", "the bridge is shutting down", 1001);
   // The API key is the bearer token: the Authorization header, or (browsers, which cannot set
   // headers) the subprotocol "openai-insecure-api-key.<token>".
@@ -351,7 +352,7 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   w.session_id = session_id;
   w.mode = hello.mode;
   w.acked_seq = acked;
-  w.audio.codec = hello.audio.codec;  // replies come back in the codec the client sends
+  w.audio.codec = hello.audio.codec;             // replies come back in the codec the client sends
   c.outbox->push_control(protocol::to_json(w));  // before anything the session says
   c.frame_ms = int(hello.audio.frame_ms);
   c.rate = std::make_unique<AudioRateLimit>(int64_t(config.audio_burst_s) * 1000, kAudioRateSlack);
@@ -515,11 +516,12 @@ std::string BridgeServer::Impl::status_json() {
   j["sessions"] = nlohmann::json::array();
   for (const Conn* c : conns) {
     if ((!c->session && !c->realtime) || c->closing) continue;
-    j["sessions"].push_back({{"session_id", c->session ? c->session->id() : c->realtime->session_id()},
-                             {"node_id", c->node_id},
-                             {"room", c->room},
-                             {"mode", c->mode},
-                             {"connected_for_s", (monotonic_ms() - c->connected_ms) / 1000}});
+    j["sessions"].push_back(
+        {{"session_id", c->session ? c->session->id() : c->realtime->session_id()},
+         {"node_id", c->node_id},
+         {"room", c->room},
+         {"mode", c->mode},
+         {"connected_for_s", (monotonic_ms() - c->connected_ms) / 1000}});
   }
   j["turns"] = nlohmann::json::array();
   {
@@ -679,7 +681,7 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_overflow = false;
       }
-      const size_t limit = c->rx_binary        ? protocol::kMaxAudioFrameSize
+      const size_t limit = c->rx_binary  ? protocol::kMaxAudioFrameSize
                            : c->realtime ? protocol::realtime::kMaxEventBytes
                                          : protocol::kMaxControlMessageSize;
       if (c->rx.size() + len > limit) {
@@ -807,9 +809,8 @@ bool BridgeServer::start(std::string* error) {
   s.reaper = std::thread([&s] {
     std::unique_lock<std::mutex> lock(s.reap_mutex);
     while (true) {
-      s.reap_cv.wait(lock, [&] {
-        return s.reaper_stop || !s.to_reap.empty() || !s.realtime_to_reap.empty();
-      });
+      s.reap_cv.wait(
+          lock, [&] { return s.reaper_stop || !s.to_reap.empty() || !s.realtime_to_reap.empty(); });
       if (s.to_reap.empty() && s.realtime_to_reap.empty() && s.reaper_stop) return;
       std::vector<std::shared_ptr<EarshotV1Door>> batch;
       batch.swap(s.to_reap);

@@ -28,7 +28,7 @@ struct TurnReport {
   std::string reply_heard;  // what the person actually heard (all of it unless interrupted)
   std::string reply_full;   // what the LLM wrote
   bool interrupted = false;
-  std::string error;  // an engine failed (the session goes on)
+  std::string error;              // an engine failed (the session goes on)
   std::optional<LlmUsage> usage;  // as the LLM reported it
   // Milliseconds from the end of the person's speech (the last speech frame's arrival).
   double end_of_turn_ms = -1, stt_final_ms = -1, llm_first_token_ms = -1, first_sentence_ms = -1,

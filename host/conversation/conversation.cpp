@@ -37,9 +37,8 @@ struct SetAmbient {
 struct UpdateSettings {
   ConversationSettings settings;
 };
-using InboundItem =
-    std::variant<InputFrame, CommitInput, ClearInput, TextJob, RespondJob, SetAmbient,
-                 UpdateSettings>;
+using InboundItem = std::variant<InputFrame, CommitInput, ClearInput, TextJob, RespondJob,
+                                 SetAmbient, UpdateSettings>;
 }  // namespace
 
 struct Conversation::Impl {
@@ -123,8 +122,8 @@ bool Conversation::Impl::flush_outgoing() {
 void Conversation::Impl::handle(InboundItem& item) {
   if (auto* f = std::get_if<InputFrame>(&item)) {
     std::string error;
-    const Ingress::Verdict v =
-        ingress.accept(*f, [this](const PcmFrame& frame) { turn.on_frame(frame); }, &error);
+    const Ingress::Verdict v = ingress.accept(
+        *f, [this](const PcmFrame& frame) { turn.on_frame(frame); }, &error);
     if (v == Ingress::Verdict::kDuplicate) return;
     turn.seen(ingress.high_water());
     if (v == Ingress::Verdict::kBad) return sink.error("bad_audio", error);

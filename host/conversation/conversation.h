@@ -108,8 +108,8 @@ class ConversationSink {
   // will take no more of this reply (interrupted, closed). `on_sent`-style accounting is the
   // door's: it reports played_ms or what was on the wire through interrupt()/played().
   virtual void reply_audio_started(const std::string& reply_id, const std::string& turn_id) = 0;
-  virtual void reply_sentence(const std::string& reply_id, uint32_t index,
-                              const std::string& text, uint64_t first_frame) = 0;
+  virtual void reply_sentence(const std::string& reply_id, uint32_t index, const std::string& text,
+                              uint64_t first_frame) = 0;
   virtual bool reply_audio(const std::string& reply_id, uint64_t frame_index, const float* pcm,
                            size_t samples, int64_t due_ms, int64_t speech_end_ms) = 0;
   // `frames`: how many were delivered; `interrupted`: cut short.

@@ -83,8 +83,8 @@ Ingress::Verdict Ingress::accept(const InputFrame& f,
       decoded_.resize(resampler_->max_output_frames() * (samples / kResampleChunk + 1));
       for (size_t off = 0; off < samples; off += kResampleChunk) {
         const size_t chunk = std::min(kResampleChunk, samples - off);
-        n += resampler_->process(raw_.data() + off, chunk, decoded_.data() + n,
-                                 decoded_.size() - n);
+        n +=
+            resampler_->process(raw_.data() + off, chunk, decoded_.data() + n, decoded_.size() - n);
       }
     }
   }

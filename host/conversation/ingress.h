@@ -67,9 +67,9 @@ class Ingress {
   uint64_t lost_reported_ = 0;
   std::unique_ptr<dsp::OpusFrameDecoder> decoder_;
   std::unique_ptr<dsp::Resampler> resampler_;
-  std::vector<float> decoded_;    // one input frame, decoded (and resampled)
-  std::vector<float> raw_;        // pcm16 at the input rate, as floats
-  std::vector<float> pending_;    // 16 kHz samples not yet a whole 20 ms frame
+  std::vector<float> decoded_;      // one input frame, decoded (and resampled)
+  std::vector<float> raw_;          // pcm16 at the input rate, as floats
+  std::vector<float> pending_;      // 16 kHz samples not yet a whole 20 ms frame
   uint64_t counted_timestamp_ = 0;  // for clients that send no timestamps
 };
 

@@ -133,7 +133,8 @@ void TurnStage::turn_frame(const PcmFrame& f) {
 void TurnStage::on_input_done(uint64_t seq, uint16_t flags, std::optional<uint64_t> high_water) {
   if (ambient_) {
     // A segment is cut at turn.max_turn_ms (a radio left on): one stream's memory stays bounded.
-    const bool too_long = stt_ && seq - segment_first_seq_ + 1 >= uint64_t(config_.max_turn_ms / 20);
+    const bool too_long =
+        stt_ && seq - segment_first_seq_ + 1 >= uint64_t(config_.max_turn_ms / 20);
     if (stt_ && ((flags & protocol::kFlagSegmentEnd) || too_long)) queue_segment(seq);
     // Ambient frames are acknowledged only once their segment is stored.
     return;
@@ -151,7 +152,8 @@ void TurnStage::on_input_done(uint64_t seq, uint16_t flags, std::optional<uint64
 void TurnStage::on_tick(int64_t now_ms) {
   if (ambient_ || !server_turns_) return;
   const TurnDetector::Event event = detector_->on_tick(now_ms);
-  if (event == TurnDetector::Event::kTurnEnded && turn_open()) queue_open_turn(now_ms, std::nullopt);
+  if (event == TurnDetector::Event::kTurnEnded && turn_open())
+    queue_open_turn(now_ms, std::nullopt);
 }
 
 int64_t TurnStage::deadline_ms() const {

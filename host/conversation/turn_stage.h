@@ -13,19 +13,19 @@
 // behind whatever turn is still being stored.
 //
 // Thread: the conversation's ingress thread for every method (start/stop from the owner); the
-// early finals run in the shared TaskPool::finals(). queue_job() may block while the responder is behind: that backs up
-// into the ingress queue and from there into the client's socket.
+// early finals run in the shared TaskPool::finals(). queue_job() may block while the responder is
+// behind: that backs up into the ingress queue and from there into the client's socket.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
-#include <condition_variable>
-#include <mutex>
 #include <vector>
 
 #include "host/conversation/conversation.h"
@@ -47,7 +47,6 @@ class TurnStage {
   TurnStage(Services& services, ConversationSink& sink, const ConversationSettings& settings,
             std::optional<uint64_t> acked_seq, Hooks hooks);
   ~TurnStage();
-
 
   // The highest input seq seen (decodable or not), before its frames are handled.
   void seen(std::optional<uint64_t> high_water) { seen_upto_ = high_water; }
@@ -72,7 +71,6 @@ class TurnStage {
   void finish_open(std::optional<uint64_t> high_water);
 
  private:
-
   void turn_frame(const PcmFrame& frame);
   void ambient_frame(const PcmFrame& frame);
   void turn_started(uint64_t timestamp);

@@ -164,9 +164,8 @@ void EarshotV1Door::reply_sentence(const std::string& reply_id, uint32_t index,
   send(s);
 }
 
-bool EarshotV1Door::reply_audio(const std::string& reply_id, uint64_t frame_index,
-                                const float* pcm, size_t samples, int64_t due_ms,
-                                int64_t speech_end_ms) {
+bool EarshotV1Door::reply_audio(const std::string& reply_id, uint64_t frame_index, const float* pcm,
+                                size_t samples, int64_t due_ms, int64_t speech_end_ms) {
   uint8_t packet[protocol::kMaxOpusPacket > 640 ? protocol::kMaxOpusPacket : 640];
   size_t bytes = 0;
   if (pcm16_) {

@@ -86,8 +86,9 @@ class EarshotV1Door : public ConversationSink {
   const bool timings_;  // the client asked for turn_timings
   std::shared_ptr<Conversation> conversation_;
   std::unique_ptr<dsp::OpusFrameEncoder> encoder_;  // voice thread
-  int64_t next_due_ms_ = 0;                        // voice thread
-  std::atomic<int64_t> audio_sent_at_interrupt_{-1};  // the outbox's count at the client's interrupt
+  int64_t next_due_ms_ = 0;                         // voice thread
+  std::atomic<int64_t> audio_sent_at_interrupt_{
+      -1};  // the outbox's count at the client's interrupt
 
   // The reply on the wire: written by the voice thread, read by the event loop and the ingress
   // thread (barge-in).

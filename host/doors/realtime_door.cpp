@@ -15,15 +15,15 @@ namespace {
 
 constexpr int kFrameMs = 20;
 constexpr size_t kFrameBytes = size_t(rt::kSampleRate / 1000 * kFrameMs * 2);  // 960
-constexpr int64_t kBytesPerMs = rt::kSampleRate / 1000 * 2;                      // 48
+constexpr int64_t kBytesPerMs = rt::kSampleRate / 1000 * 2;                    // 48
 constexpr size_t kMaxItems = 512;  // items the door remembers (truncate, previous_item_id)
 constexpr int kDefaultPrefixPaddingMs = 300;  // the API's default
-constexpr uint16_t kCloseTooFast = 4029;  // as earshot.v1 (protocol/messages.h)
+constexpr uint16_t kCloseTooFast = 4029;      // as earshot.v1 (protocol/messages.h)
 
 // The API's own voice names: the bridge's TTS has none of them, so they mean "the default voice".
-constexpr const char* kOpenAiVoices[] = {"alloy", "ash",     "ballad", "coral", "echo",   "fable",
-                                         "onyx",  "nova",    "sage",   "shimmer", "verse", "marin",
-                                         "cedar", "default"};
+constexpr const char* kOpenAiVoices[] = {"alloy", "ash",   "ballad", "coral",  "echo",
+                                         "fable", "onyx",  "nova",   "sage",   "shimmer",
+                                         "verse", "marin", "cedar",  "default"};
 
 std::string pcm16_from_float(const float* pcm, size_t samples) {
   std::string out(samples * 2, '\0');
@@ -123,7 +123,7 @@ bool RealtimeDoor::start(const PortFactory& make_port, std::string* error) {
 }
 
 void RealtimeDoor::stop() {
-  outbox_->detach();  // frees a voice thread waiting for room in the outbox
+  outbox_->detach();         // frees a voice thread waiting for room in the outbox
   if (port_) port_->stop();  // idempotent
 }
 
@@ -135,8 +135,8 @@ Conversation::InputPace RealtimeDoor::input_pace() const {
 // Helpers.
 
 void RealtimeDoor::send_locked(rt::ServerEventBody body) {
-  outbox_->push_control(rt::to_json(rt::ServerEvent{new_id_locked("event_", &event_counter_),
-                                                    std::move(body)}));
+  outbox_->push_control(
+      rt::to_json(rt::ServerEvent{new_id_locked("event_", &event_counter_), std::move(body)}));
 }
 
 void RealtimeDoor::error_locked(const std::string& code, const std::string& message,
@@ -280,9 +280,8 @@ void RealtimeDoor::on_binary() {
 
 void RealtimeDoor::on_oversized(size_t limit) {
   std::lock_guard<std::mutex> lock(mutex_);
-  error_locked("message_too_large",
-               "The event is larger than " + std::to_string(limit) +
-                   " bytes and was dropped (send audio in smaller appends).");
+  error_locked("message_too_large", "The event is larger than " + std::to_string(limit) +
+                                        " bytes and was dropped (send audio in smaller appends).");
 }
 
 void RealtimeDoor::on_tick(int64_t now_ms) {
@@ -465,12 +464,12 @@ void RealtimeDoor::item_create(const rt::ConversationItemCreate& create, const E
                                int64_t now_ms, Actions* actions) {
   const rt::Item& in = create.item;
   if (in.role != rt::Role::kUser)
-    return error_locked("unsupported_item",
-                        std::string("Earshot takes user messages only; ") +
-                            (in.role == rt::Role::kSystem
-                                 ? "give instructions with session.update instead."
-                                 : "the assistant's messages are its own replies."),
-                        std::string("item.role"), event_id);
+    return error_locked(
+        "unsupported_item",
+        std::string("Earshot takes user messages only; ") +
+            (in.role == rt::Role::kSystem ? "give instructions with session.update instead."
+                                          : "the assistant's messages are its own replies."),
+        std::string("item.role"), event_id);
   if (create.previous_item_id) {
     const bool at_end = items_.empty() ? *create.previous_item_id == "root"
                                        : *create.previous_item_id == items_.back().id;
@@ -519,8 +518,8 @@ void RealtimeDoor::item_create(const rt::ConversationItemCreate& create, const E
                           "Commit or clear the input audio buffer before adding an audio message.",
                           std::string("item.content"), event_id);
     partial_frame_ = audio;
-    if (partial_frame_.size() % kFrameBytes) partial_frame_.resize(
-        (partial_frame_.size() / kFrameBytes + 1) * kFrameBytes, '\0');
+    if (partial_frame_.size() % kFrameBytes)
+      partial_frame_.resize((partial_frame_.size() / kFrameBytes + 1) * kFrameBytes, '\0');
     frames_to_core_locked(now_ms, actions);
     actions->push_back([](ConversationPort& port) { port.commit_input(); });
     item.audio = true;
@@ -549,9 +548,9 @@ void RealtimeDoor::response_create(const std::optional<rt::ResponseParams>& para
                                    const EventId& event_id, int64_t now_ms, Actions* actions) {
   if (active_)
     return error_locked("conversation_already_has_active_response",
-                        "Conversation already has an active response in progress: " +
-                            active_->id + ". Wait until the response is finished before creating "
-                                          "a new one.",
+                        "Conversation already has an active response in progress: " + active_->id +
+                            ". Wait until the response is finished before creating "
+                            "a new one.",
                         std::nullopt, event_id);
   rt::Session effective = session_;
   if (params) {
@@ -681,8 +680,8 @@ void RealtimeDoor::finish_parts_locked(Response& r) {
 
 // Stops the response now: no more of its audio leaves, its closing events and response.done go
 // out, and the core hears what the client may have played (what was written, or `played_ms`).
-void RealtimeDoor::cancel_locked(Response& r, const char* reason,
-                                 std::optional<uint64_t> played_ms, Actions* actions) {
+void RealtimeDoor::cancel_locked(Response& r, const char* reason, std::optional<uint64_t> played_ms,
+                                 Actions* actions) {
   if (r.status != "in_progress") return;
   r.status = "cancelled";
   r.reason = reason;
@@ -721,7 +720,8 @@ void RealtimeDoor::maybe_done_locked() {
   }
   wire.status_details = details;
   if (r.started)
-    if (const ItemRecord* item = find_item_locked(r.item_id)) wire.output.push_back(item_locked(*item));
+    if (const ItemRecord* item = find_item_locked(r.item_id))
+      wire.output.push_back(item_locked(*item));
   wire.conversation_id = "conv_" + config_.session_id;
   wire.output_modalities = {r.audio ? rt::Modality::kAudio : rt::Modality::kText};
   wire.output_format = rt::AudioFormat{"audio/pcm", rt::kSampleRate};
@@ -760,7 +760,8 @@ void RealtimeDoor::speech_started(const std::string& turn_id, uint64_t audio_ms)
   item.audio = true;
   // The API counts the item's audio from its prefix padding on, which the core keeps with it.
   const auto& vad = **session_.turn_detection;
-  const uint64_t pad = uint64_t(std::max(0, vad.prefix_padding_ms.value_or(kDefaultPrefixPaddingMs)));
+  const uint64_t pad =
+      uint64_t(std::max(0, vad.prefix_padding_ms.value_or(kDefaultPrefixPaddingMs)));
   item.audio_start_ms = audio_ms > pad ? audio_ms - pad : 0;
   bind_turn_locked(turn_id, item.id);
   send_locked(rt::InputAudioBufferSpeechStarted{item.audio_start_ms, item.id});
@@ -939,17 +940,17 @@ bool RealtimeDoor::reply_audio(const std::string& reply_id, uint64_t, const floa
     due = r->next_due_ms;
     r->next_due_ms += kFrameMs;
     event.event_id = new_id_locked("event_", &event_counter_);
-    event.body = rt::ResponseOutputAudioDelta{{r->id, r->item_id, 0, 0},
-                                              pcm16_from_float(pcm, samples)};
+    event.body =
+        rt::ResponseOutputAudioDelta{{r->id, r->item_id, 0, 0}, pcm16_from_float(pcm, samples)};
   }
   std::weak_ptr<RealtimeDoor> self = weak_from_this();
   // May block while the Outbox holds its 10 s of audio: this holds the voice stage back.
-  const bool queued =
-      outbox_->push_audio(rt::to_json(event), due,
-                          [self, serial, index](int64_t sent_ms) {
-                            if (auto door = self.lock()) door->audio_frame_sent(serial, index, sent_ms);
-                          },
-                          due_ms);  // the core's due_ms is its clock's now
+  const bool queued = outbox_->push_audio(
+      rt::to_json(event), due,
+      [self, serial, index](int64_t sent_ms) {
+        if (auto door = self.lock()) door->audio_frame_sent(serial, index, sent_ms);
+      },
+      due_ms);  // the core's due_ms is its clock's now
   std::lock_guard<std::mutex> lock(mutex_);
   const Response* r = response_of_locked(reply_id);
   return queued && r && r->serial == serial && r->status == "in_progress";
@@ -964,11 +965,13 @@ void RealtimeDoor::audio_frame_sent(uint64_t serial, uint64_t index, int64_t sen
     Response& r = *active_;
     if (index == 0) {
       const std::string reply_id = r.reply_id;
-      actions.push_back(
-          [reply_id, sent_ms](ConversationPort& port) { port.first_frame_sent(reply_id, sent_ms); });
+      actions.push_back([reply_id, sent_ms](ConversationPort& port) {
+        port.first_frame_sent(reply_id, sent_ms);
+      });
     }
     r.frames_sent = std::max(r.frames_sent, index + 1);
-    if (ItemRecord* item = find_item_locked(r.item_id)) item->audio_sent_ms = r.frames_sent * kFrameMs;
+    if (ItemRecord* item = find_item_locked(r.item_id))
+      item->audio_sent_ms = r.frames_sent * kFrameMs;
     if (r.status == "in_progress" && !r.parts_done && (r.audio_ended || r.turn_done) &&
         r.frames_sent >= r.frames_pushed) {
       // The last delta is out: the client has the whole reply. Close it, and tell the core it

@@ -60,7 +60,7 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
     // What the conversation starts with: client_id, conversation_id, room, language. The door
     // sets the audio (pcm16 at 24 kHz in and out) and what session.update controls.
     ConversationSettings conversation;
-    TurnConfig turn;                  // the bridge's turn settings (silence default, VAD)
+    TurnConfig turn;                   // the bridge's turn settings (silence default, VAD)
     std::string default_instructions;  // reported in session.created (the bridge's prompt)
     std::string default_voice;         // reported; empty: the TTS engine's own
     int audio_burst_s = 120;           // audio faster than real time allowed in all (as nodes)
@@ -68,8 +68,8 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
     // A response.create the core has not started answering within this long is failed.
     int response_start_timeout_ms = 30000;
   };
-  using PortFactory =
-      std::function<std::unique_ptr<ConversationPort>(ConversationSink&, const ConversationSettings&)>;
+  using PortFactory = std::function<std::unique_ptr<ConversationPort>(ConversationSink&,
+                                                                      const ConversationSettings&)>;
 
   RealtimeDoor(Config config, std::shared_ptr<Outbox> outbox);
   ~RealtimeDoor() override;
@@ -81,15 +81,17 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   // Any thread, once: stops the conversation (joins its threads).
   void stop();
 
-  // --- event loop ---------------------------------------------------------------------------------
+  // --- event loop
+  // ---------------------------------------------------------------------------------
   void on_message(std::string_view text, int64_t now_ms);
-  void on_binary();                     // the API has no binary messages: an error event
-  void on_oversized(size_t limit);      // a message over the limit was dropped: an error event
-  void on_tick(int64_t now_ms);         // deferred work (reports to the core, timeouts)
+  void on_binary();                 // the API has no binary messages: an error event
+  void on_oversized(size_t limit);  // a message over the limit was dropped: an error event
+  void on_tick(int64_t now_ms);     // deferred work (reports to the core, timeouts)
   Conversation::InputPace input_pace() const;
   const std::string& session_id() const { return config_.session_id; }
 
-  // --- ConversationSink (core threads) ------------------------------------------------------------
+  // --- ConversationSink (core threads)
+  // ------------------------------------------------------------
   void acknowledged(uint64_t seq) override;
   void speech_started(const std::string& turn_id, uint64_t audio_ms) override;
   void speech_stopped(const std::string& turn_id, uint64_t audio_ms) override;
@@ -115,13 +117,13 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   struct ItemRecord {
     std::string id;
     protocol::realtime::Role role = protocol::realtime::Role::kUser;
-    bool audio = false;  // user: from the input buffer; assistant: spoken
-    std::string text;    // user text, transcript, or the assistant's text
+    bool audio = false;        // user: from the input buffer; assistant: spoken
+    std::string text;          // user text, transcript, or the assistant's text
     bool transcribed = false;  // user audio: the final transcript came
     protocol::realtime::ItemStatus status = protocol::realtime::ItemStatus::kCompleted;
     uint64_t audio_start_ms = 0, audio_end_ms = 0;  // user audio: where it lies in the input
-    std::string reply_id;        // assistant: the core's reply
-    uint64_t audio_sent_ms = 0;  // assistant: audio written to the client
+    std::string reply_id;                           // assistant: the core's reply
+    uint64_t audio_sent_ms = 0;                     // assistant: audio written to the client
   };
   struct Response;
   // A call into the conversation, made on the event loop after the door's mutex is released.
@@ -184,8 +186,8 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   // Audio items committed without server VAD, waiting for the core's turn id (its final
   // transcript: turns are transcribed in the order they were committed).
   std::deque<std::string> unbound_items_;
-  std::string open_turn_;                  // the core's turn whose speech started
-  std::optional<ItemRecord> open_item_;    // server VAD: its item, until committed
+  std::string open_turn_;                        // the core's turn whose speech started
+  std::optional<ItemRecord> open_item_;          // server VAD: its item, until committed
   std::map<std::string, std::string> partials_;  // item id -> partial transcript sent
 
   // Input (event loop only).
@@ -197,7 +199,7 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   std::unique_ptr<Response> active_;  // the response in flight, if any
   uint64_t response_serial_ = 0;
   int skip_replies_ = 0;  // replies to respond() calls whose response was cancelled before it
-  Actions deferred_;  // calls into the conversation from core threads, for the event loop
+  Actions deferred_;      // calls into the conversation from core threads, for the event loop
 };
 
 }  // namespace earshot::host

@@ -22,8 +22,8 @@ std::string dump(const json& j) {
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdLength) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -80,8 +80,8 @@ class Reader {
   // rather than left to guess. `ignored` fields are accepted and listed.
   void known(std::initializer_list<const char*> fields,
              std::initializer_list<const char*> ignored = {},
-             std::vector<std::string>* ignored_out = nullptr,
-             const BetaField* beta = nullptr, size_t beta_count = 0) {
+             std::vector<std::string>* ignored_out = nullptr, const BetaField* beta = nullptr,
+             size_t beta_count = 0) {
     for (auto it = o_.begin(); it != o_.end() && ok(); ++it) {
       const std::string& key = it.key();
       auto is = [&](const char* f) { return key == f; };
@@ -159,8 +159,7 @@ class Reader {
   std::optional<int> opt_int(const char* field, int min, int max) {
     if (!get(field, false)) return std::nullopt;
     const json* v = get(field, true);
-    if (!v->is_number_integer())
-      return wrong_type(field, "an integer"), std::optional<int>();
+    if (!v->is_number_integer()) return wrong_type(field, "an integer"), std::optional<int>();
     const int64_t n = v->get<int64_t>();
     if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(max)) {
       invalid(field, "must be " + std::to_string(min) + " to " + std::to_string(max));
@@ -217,8 +216,9 @@ class Reader {
     if (!v) return out;
     if (!v->is_array()) return wrong_type(field, "an array"), out;
     if (v->size() != 1) {
-      invalid(field, "must name exactly one of \"audio\" and \"text\" (both at once is not "
-                     "possible)");
+      invalid(field,
+              "must name exactly one of \"audio\" and \"text\" (both at once is not "
+              "possible)");
       return out;
     }
     const json& m = v->front();
@@ -278,8 +278,8 @@ TurnDetection read_turn_detection(Reader r) {
   t.create_response = r.opt_bool("create_response");
   t.interrupt_response = r.opt_bool("interrupt_response");
   if (const json* v = r.get("idle_timeout_ms", false, true)) {
-    t.idle_timeout_ms = v->is_null() ? std::optional<int>()
-                                     : r.opt_int("idle_timeout_ms", 0, 24 * 3600 * 1000);
+    t.idle_timeout_ms =
+        v->is_null() ? std::optional<int>() : r.opt_int("idle_timeout_ms", 0, 24 * 3600 * 1000);
   }
   t.eagerness = r.opt_str("eagerness", 16);
   if (r.ok() && t.eagerness && *t.eagerness != "low" && *t.eagerness != "medium" &&
@@ -294,7 +294,8 @@ json turn_detection_json(const TurnDetection& t) {
   if (t.silence_duration_ms) j["silence_duration_ms"] = *t.silence_duration_ms;
   if (t.create_response) j["create_response"] = *t.create_response;
   if (t.interrupt_response) j["interrupt_response"] = *t.interrupt_response;
-  if (t.idle_timeout_ms) j["idle_timeout_ms"] = *t.idle_timeout_ms ? json(**t.idle_timeout_ms) : json();
+  if (t.idle_timeout_ms)
+    j["idle_timeout_ms"] = *t.idle_timeout_ms ? json(**t.idle_timeout_ms) : json();
   if (t.eagerness) j["eagerness"] = *t.eagerness;
   return j;
 }
@@ -335,7 +336,8 @@ Session read_session(Reader r) {
     if (const json* in = a.object("input", false)) {
       Reader i = a.child(*in, "input");
       i.known({"format", "turn_detection", "transcription"}, {"noise_reduction"}, &s.ignored);
-      if (const json* f = i.object("format", false)) s.input_format = read_format(i.child(*f, "format"));
+      if (const json* f = i.object("format", false))
+        s.input_format = read_format(i.child(*f, "format"));
       if (const json* t = i.get("turn_detection", false, true)) {
         if (t->is_null()) {
           s.turn_detection = std::optional<TurnDetection>();
@@ -354,7 +356,8 @@ Session read_session(Reader r) {
     if (const json* out = a.object("output", false)) {
       Reader o = a.child(*out, "output");
       o.known({"format", "voice", "speed"});
-      if (const json* f = o.object("format", false)) s.output_format = read_format(o.child(*f, "format"));
+      if (const json* f = o.object("format", false))
+        s.output_format = read_format(o.child(*f, "format"));
       if (const json* v = o.get("voice", false)) {
         // A custom voice object ({"id": ...}) names a voice the same way.
         if (v->is_object()) {
@@ -401,9 +404,12 @@ struct ContentTypeName {
   const char* name;
 };
 constexpr ContentTypeName kContentTypes[] = {
-    {ContentType::kInputText, "input_text"},   {ContentType::kInputAudio, "input_audio"},
-    {ContentType::kOutputText, "output_text"}, {ContentType::kOutputAudio, "output_audio"},
-    {ContentType::kText, "text"},              {ContentType::kAudio, "audio"},
+    {ContentType::kInputText, "input_text"},
+    {ContentType::kInputAudio, "input_audio"},
+    {ContentType::kOutputText, "output_text"},
+    {ContentType::kOutputAudio, "output_audio"},
+    {ContentType::kText, "text"},
+    {ContentType::kAudio, "audio"},
 };
 const char* to_string(ContentType t) {
   for (const auto& c : kContentTypes)
@@ -883,8 +889,7 @@ void read(Reader& r, InputAudioTranscriptionCompleted* e) {
   if (const json* u = r.object("usage", true)) {
     Reader ur = r.child(*u, "usage");
     ur.known({"type", "seconds"});
-    if (ur.str("type", 16) != "duration" && ur.ok())
-      ur.invalid("type", "must be \"duration\"");
+    if (ur.str("type", 16) != "duration" && ur.ok()) ur.invalid("type", "must be \"duration\"");
     const json* s = ur.get("seconds", true);
     if (s && !s->is_number()) ur.wrong_type("seconds", "a number");
     if (s && s->is_number()) e->seconds = s->get<double>();
@@ -901,14 +906,16 @@ void write(const InputAudioTranscriptionCompleted& e, json& j) {
 
 void read(Reader& r, ResponseCreated* e) {
   r.known({"type", "event_id", "response"});
-  if (const json* p = r.object("response", true)) e->response = read_response(r.child(*p, "response"));
+  if (const json* p = r.object("response", true))
+    e->response = read_response(r.child(*p, "response"));
 }
 void write(const ResponseCreated& e, json& j) {
   j["response"] = response_json(e.response);
 }
 void read(Reader& r, ResponseDone* e) {
   r.known({"type", "event_id", "response"});
-  if (const json* p = r.object("response", true)) e->response = read_response(r.child(*p, "response"));
+  if (const json* p = r.object("response", true))
+    e->response = read_response(r.child(*p, "response"));
 }
 void write(const ResponseDone& e, json& j) {
   j["response"] = response_json(e.response);
@@ -1152,8 +1159,8 @@ bool parse_event(std::string_view text, const Entry<Variant> (&table)[N], bool c
     if (id->is_string() && id->get_ref<const std::string&>().size() <= kMaxEventIdLength) {
       *event_id = id->get<std::string>();
     } else {
-      r.invalid("event_id", "must be a string of at most " + std::to_string(kMaxEventIdLength) +
-                                " bytes");
+      r.invalid("event_id",
+                "must be a string of at most " + std::to_string(kMaxEventIdLength) + " bytes");
     }
   }
   const std::string type = r.str("type", 128);

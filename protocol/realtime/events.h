@@ -26,7 +26,7 @@ namespace earshot::protocol::realtime {
 // append; 1 MiB keeps a connection's memory bounded and still carries 16 s of audio per append
 // (clients send 20-100 ms at a time).
 inline constexpr size_t kMaxEventBytes = 1 << 20;
-inline constexpr int kSampleRate = 24000;  // pcm16 in and out; the only rate the API has
+inline constexpr int kSampleRate = 24000;   // pcm16 in and out; the only rate the API has
 inline constexpr size_t kMaxIdLength = 64;  // item, response and client event ids
 inline constexpr size_t kMaxEventIdLength = 256;
 
@@ -68,8 +68,8 @@ struct Transcription {  // audio.input.transcription
 // max_output_tokens, audio.input.noise_reduction) are accepted by the parser and dropped; their
 // names are listed in `ignored`.
 struct Session {
-  std::optional<std::string> type;  // "realtime" (required in session.update)
-  std::optional<std::string> id;    // server only
+  std::optional<std::string> type;    // "realtime" (required in session.update)
+  std::optional<std::string> id;      // server only
   std::optional<std::string> object;  // server only: "realtime.session"
   std::optional<std::string> model;
   std::optional<std::string> instructions;
@@ -130,8 +130,8 @@ struct Usage {
 };
 
 struct StatusDetails {
-  std::string type;                  // completed, cancelled, incomplete, failed
-  std::optional<std::string> reason;  // turn_detected, client_cancelled, ...
+  std::string type;                       // completed, cancelled, incomplete, failed
+  std::optional<std::string> reason;      // turn_detected, client_cancelled, ...
   std::optional<std::string> error_type;  // failed: error.type
   std::optional<std::string> error_code;  // failed: error.code
 };
@@ -156,8 +156,8 @@ struct ResponseParams {
   std::optional<std::string> voice;          // audio.output.voice
   std::optional<AudioFormat> output_format;  // audio.output.format
   std::optional<std::string> conversation;   // "auto" (the default) or "none"
-  bool has_input = false;                   // `input` given (a context of its own)
-  std::vector<std::string> ignored;         // parser only: fields accepted and dropped
+  bool has_input = false;                    // `input` given (a context of its own)
+  std::vector<std::string> ignored;          // parser only: fields accepted and dropped
 };
 
 // The error object of an `error` event.
@@ -195,10 +195,9 @@ struct ResponseCancel {
   std::optional<std::string> response_id;
 };
 
-using ClientEventBody =
-    std::variant<SessionUpdate, InputAudioBufferAppend, InputAudioBufferCommit,
-                 InputAudioBufferClear, ConversationItemCreate, ConversationItemTruncate,
-                 ResponseCreate, ResponseCancel>;
+using ClientEventBody = std::variant<SessionUpdate, InputAudioBufferAppend, InputAudioBufferCommit,
+                                     InputAudioBufferClear, ConversationItemCreate,
+                                     ConversationItemTruncate, ResponseCreate, ResponseCancel>;
 
 struct ClientEvent {
   std::optional<std::string> event_id;  // optional, the client's
@@ -309,16 +308,14 @@ struct Error {
   ErrorInfo error;
 };
 
-using ServerEventBody =
-    std::variant<SessionCreated, SessionUpdated, InputAudioBufferSpeechStarted,
-                 InputAudioBufferSpeechStopped, InputAudioBufferCommitted, InputAudioBufferCleared,
-                 ConversationItemAdded, ConversationItemDone, ConversationItemTruncated,
-                 InputAudioTranscriptionDelta, InputAudioTranscriptionCompleted, ResponseCreated,
-                 ResponseDone, ResponseOutputItemAdded, ResponseOutputItemDone,
-                 ResponseContentPartAdded, ResponseContentPartDone, ResponseOutputAudioDelta,
-                 ResponseOutputAudioDone, ResponseOutputAudioTranscriptDelta,
-                 ResponseOutputAudioTranscriptDone, ResponseOutputTextDelta,
-                 ResponseOutputTextDone, Error>;
+using ServerEventBody = std::variant<
+    SessionCreated, SessionUpdated, InputAudioBufferSpeechStarted, InputAudioBufferSpeechStopped,
+    InputAudioBufferCommitted, InputAudioBufferCleared, ConversationItemAdded, ConversationItemDone,
+    ConversationItemTruncated, InputAudioTranscriptionDelta, InputAudioTranscriptionCompleted,
+    ResponseCreated, ResponseDone, ResponseOutputItemAdded, ResponseOutputItemDone,
+    ResponseContentPartAdded, ResponseContentPartDone, ResponseOutputAudioDelta,
+    ResponseOutputAudioDone, ResponseOutputAudioTranscriptDelta, ResponseOutputAudioTranscriptDone,
+    ResponseOutputTextDelta, ResponseOutputTextDone, Error>;
 
 struct ServerEvent {
   std::string event_id;  // every server event has one

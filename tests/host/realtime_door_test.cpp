@@ -128,8 +128,8 @@ class RealtimeDoorTest : public ::testing::Test {
   void audio_frames(const std::string& reply, int n) {
     const std::vector<float> frame(480, 0.25f);
     for (int i = 0; i < n; ++i)
-      ASSERT_TRUE(door->reply_audio(reply, uint64_t(i), frame.data(), frame.size(), now + 20 * i,
-                                    now));
+      ASSERT_TRUE(
+          door->reply_audio(reply, uint64_t(i), frame.data(), frame.size(), now + 20 * i, now));
   }
 
   std::shared_ptr<Outbox> outbox;
@@ -210,7 +210,8 @@ TEST_F(RealtimeDoorTest, SessionUpdateBecomesTheConversationsSettings) {
   EXPECT_EQ(evs[0]["session"]["instructions"], "Be terse.");
   EXPECT_EQ(evs[0]["session"]["audio"]["input"]["turn_detection"]["silence_duration_ms"], 1500);
   // Only what is named changes; null turns server VAD off; an API voice name means the default.
-  configure({{"audio", {{"input", {{"turn_detection", nullptr}}}, {"output", {{"voice", "alloy"}}}}}});
+  configure(
+      {{"audio", {{"input", {{"turn_detection", nullptr}}}, {"output", {{"voice", "alloy"}}}}}});
   ASSERT_EQ(port->updates.size(), 3u);
   EXPECT_EQ(port->updates[2].instructions, "Be terse.");
   EXPECT_FALSE(port->updates[2].server_turn_detection);
@@ -254,8 +255,8 @@ TEST_F(RealtimeDoorTest, AppendsAreCut20msFramesNumberedFromZero) {
   EXPECT_EQ(port->frames[3].second.substr(480), std::string(480, '\0'));
   EXPECT_EQ(port->calls.back(), "commit");
   std::vector<json> evs = events();
-  ASSERT_EQ(types(evs), (std::vector<std::string>{"input_audio_buffer.committed",
-                                                  "conversation.item.added"}));
+  ASSERT_EQ(types(evs),
+            (std::vector<std::string>{"input_audio_buffer.committed", "conversation.item.added"}));
   EXPECT_TRUE(evs[0]["previous_item_id"].is_null());
   EXPECT_EQ(evs[1]["item"]["id"], evs[0]["item_id"]);
   EXPECT_EQ(evs[1]["item"]["content"][0]["type"], "input_audio");
@@ -263,9 +264,9 @@ TEST_F(RealtimeDoorTest, AppendsAreCut20msFramesNumberedFromZero) {
   // The core's transcript of that turn (its id unknown to the door until now) completes it.
   door->transcript("t1", "hello there", true, "en");
   evs = events();
-  ASSERT_EQ(types(evs), (std::vector<std::string>{
-                            "conversation.item.input_audio_transcription.completed",
-                            "conversation.item.done"}));
+  ASSERT_EQ(types(evs),
+            (std::vector<std::string>{"conversation.item.input_audio_transcription.completed",
+                                      "conversation.item.done"}));
   EXPECT_EQ(evs[0]["transcript"], "hello there");
   EXPECT_EQ(evs[1]["item"]["content"][0]["transcript"], "hello there");
   // Committing nothing is an error; the connection goes on.
@@ -311,14 +312,13 @@ TEST_F(RealtimeDoorTest, AServerVadTurnIsStartedStoppedCommittedAndTranscribed) 
   door->speech_stopped("t1", 1880);
   door->transcript("t1", "what is the time", true, "en");
   const std::vector<json> evs = events();
-  ASSERT_EQ(types(evs),
-            (std::vector<std::string>{"input_audio_buffer.speech_started",
-                                      "conversation.item.input_audio_transcription.delta",
-                                      "conversation.item.input_audio_transcription.delta",
-                                      "input_audio_buffer.speech_stopped",
-                                      "input_audio_buffer.committed", "conversation.item.added",
-                                      "conversation.item.input_audio_transcription.completed",
-                                      "conversation.item.done"}));
+  ASSERT_EQ(
+      types(evs),
+      (std::vector<std::string>{
+          "input_audio_buffer.speech_started", "conversation.item.input_audio_transcription.delta",
+          "conversation.item.input_audio_transcription.delta", "input_audio_buffer.speech_stopped",
+          "input_audio_buffer.committed", "conversation.item.added",
+          "conversation.item.input_audio_transcription.completed", "conversation.item.done"}));
   const std::string item = evs[0]["item_id"];
   for (const json& e : evs) {
     if (e.contains("item_id")) {
@@ -344,11 +344,11 @@ TEST_F(RealtimeDoorTest, ASpokenResponseClosesOnlyAfterItsLastAudioDeltaLeft) {
   door->reply_text_done("r1", "t1");
   door->reply_audio_started("r1", "t1");
   std::vector<json> evs = events();
-  ASSERT_EQ(types(evs), (std::vector<std::string>{
-                            "response.created", "response.output_item.added",
-                            "conversation.item.added", "response.content_part.added",
-                            "response.output_audio_transcript.delta",
-                            "response.output_audio_transcript.delta"}));
+  ASSERT_EQ(types(evs),
+            (std::vector<std::string>{"response.created", "response.output_item.added",
+                                      "conversation.item.added", "response.content_part.added",
+                                      "response.output_audio_transcript.delta",
+                                      "response.output_audio_transcript.delta"}));
   const std::string resp = evs[0]["response"]["id"];
   const std::string item = evs[1]["item"]["id"];
   EXPECT_EQ(evs[0]["response"]["status"], "in_progress");
@@ -410,8 +410,8 @@ TEST_F(RealtimeDoorTest, ResponseCancelMidAnswerStopsTheAudioAndTellsTheCoreWhat
   audio_frames("r1", 5);
   OutItem item;
   ASSERT_TRUE(outbox->pop_ready(now + 20, &item));  // control first
-  events();                                          // ... and 5 deltas went out
-  audio_frames("r1", 3);                             // 3 more queued, not yet sent
+  events();                                         // ... and 5 deltas went out
+  audio_frames("r1", 3);                            // 3 more queued, not yet sent
   send({{"type", "response.cancel"}, {"event_id", "cancel-1"}});
   EXPECT_EQ(outbox->audio_queued(), 0u);
   std::vector<json> evs = events();
@@ -466,19 +466,25 @@ TEST_F(RealtimeDoorTest, TruncateTellsTheCoreWhatWasHeard) {
   report.reply_id = "r1";
   door->turn_done(report);
   events();
-  send({{"type", "conversation.item.truncate"}, {"item_id", item}, {"content_index", 0},
+  send({{"type", "conversation.item.truncate"},
+        {"item_id", item},
+        {"content_index", 0},
         {"audio_end_ms", 500}});
   std::vector<json> evs = events();
   ASSERT_EQ(evs.size(), 1u);
   EXPECT_EQ(evs[0]["error"]["param"], "audio_end_ms");  // only 200 ms went out
-  send({{"type", "conversation.item.truncate"}, {"item_id", item}, {"content_index", 0},
+  send({{"type", "conversation.item.truncate"},
+        {"item_id", item},
+        {"content_index", 0},
         {"audio_end_ms", 120}});
   evs = events();
   ASSERT_EQ(types(evs), std::vector<std::string>{"conversation.item.truncated"});
   EXPECT_EQ(evs[0]["item_id"], item);
   EXPECT_EQ(evs[0]["audio_end_ms"], 120);
   EXPECT_EQ(port->calls.back(), "played r1 120");
-  send({{"type", "conversation.item.truncate"}, {"item_id", "item_nope"}, {"content_index", 0},
+  send({{"type", "conversation.item.truncate"},
+        {"item_id", "item_nope"},
+        {"content_index", 0},
         {"audio_end_ms", 1}});
   EXPECT_EQ(events()[0]["error"]["code"], "item_not_found");
 }
@@ -492,7 +498,9 @@ TEST_F(RealtimeDoorTest, TruncateWhileItPlaysEndsTheResponse) {
   std::string item;
   for (const json& e : events())
     if (e["type"] == "response.output_item.added") item = e["item"]["id"];
-  send({{"type", "conversation.item.truncate"}, {"item_id", item}, {"content_index", 0},
+  send({{"type", "conversation.item.truncate"},
+        {"item_id", item},
+        {"content_index", 0},
         {"audio_end_ms", 60}});
   const std::vector<json> evs = events();
   EXPECT_EQ(evs[evs.size() - 2]["type"], "response.done");
@@ -502,16 +510,20 @@ TEST_F(RealtimeDoorTest, TruncateWhileItPlaysEndsTheResponse) {
 }
 
 TEST_F(RealtimeDoorTest, ATextOnlyTurn) {
-  configure({{"output_modalities", {"text"}}, {"audio", {{"input", {{"turn_detection", nullptr}}}}}});
+  configure(
+      {{"output_modalities", {"text"}}, {"audio", {{"input", {{"turn_detection", nullptr}}}}}});
   events();
   send({{"type", "conversation.item.create"},
-        {"item", {{"type", "message"}, {"role", "user"},
-                  {"content", {{{"type", "input_text"}, {"text", "What time is it?"}}}}}}});
+        {"item",
+         {{"type", "message"},
+          {"role", "user"},
+          {"content", {{{"type", "input_text"}, {"text", "What time is it?"}}}}}}});
   std::vector<json> evs = events();
   ASSERT_EQ(types(evs),
             (std::vector<std::string>{"conversation.item.added", "conversation.item.done"}));
   const std::string user = evs[0]["item"]["id"];
-  EXPECT_EQ(evs[1]["item"]["content"][0], json({{"type", "input_text"}, {"text", "What time is it?"}}));
+  EXPECT_EQ(evs[1]["item"]["content"][0],
+            json({{"type", "input_text"}, {"text", "What time is it?"}}));
   EXPECT_EQ(port->calls.back(), "user_text What time is it?");
   send({{"type", "response.create"}});
   EXPECT_EQ(port->calls.back(), "respond");
@@ -523,13 +535,13 @@ TEST_F(RealtimeDoorTest, ATextOnlyTurn) {
   report.reply_id = "r1";
   door->turn_done(report);
   evs = events();
-  ASSERT_EQ(types(evs), (std::vector<std::string>{
-                            "response.created", "response.output_item.added",
-                            "conversation.item.added", "response.content_part.added",
-                            "response.output_text.delta", "response.output_text.delta",
-                            "response.output_text.done", "response.content_part.done",
-                            "response.output_item.done", "conversation.item.done",
-                            "response.done"}));
+  ASSERT_EQ(
+      types(evs),
+      (std::vector<std::string>{
+          "response.created", "response.output_item.added", "conversation.item.added",
+          "response.content_part.added", "response.output_text.delta", "response.output_text.delta",
+          "response.output_text.done", "response.content_part.done", "response.output_item.done",
+          "conversation.item.done", "response.done"}));
   EXPECT_EQ(evs[0]["response"]["output_modalities"], json::array({"text"}));
   EXPECT_EQ(evs[2]["previous_item_id"], user);
   EXPECT_EQ(evs[3]["part"]["type"], "text");
@@ -594,8 +606,10 @@ TEST_F(RealtimeDoorTest, BadInputIsAnErrorAndTheConnectionGoesOn) {
   door->on_oversized(rt::kMaxEventBytes);
   door->on_binary();
   send({{"type", "conversation.item.create"},
-        {"item", {{"type", "message"}, {"role", "system"},
-                  {"content", {{{"type", "input_text"}, {"text", "x"}}}}}}});
+        {"item",
+         {{"type", "message"},
+          {"role", "system"},
+          {"content", {{{"type", "input_text"}, {"text", "x"}}}}}}});
   const std::vector<json> evs = events();
   ASSERT_EQ(evs.size(), 6u);
   for (const json& e : evs)

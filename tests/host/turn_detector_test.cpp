@@ -14,7 +14,8 @@ constexpr size_t kFrame = 320;
 
 std::vector<float> speech_16k() {
   test::Audio a = test::read_audio(test::data_path("cmu-arctic/cmu_arctic_us_aew_a0001.wav"));
-  if (a.sample_rate != 16000) a = test::sox_convert(a, 16000, 1, test::scratch_dir("turn_detector"));
+  if (a.sample_rate != 16000)
+    a = test::sox_convert(a, 16000, 1, test::scratch_dir("turn_detector"));
   return test::to_mono(a);
 }
 

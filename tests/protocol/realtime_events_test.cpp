@@ -156,8 +156,8 @@ TEST(RealtimeEvents, EveryServerEventRoundTrips) {
   done.usage = usage;
   Response failed = created;
   failed.status = "failed";
-  failed.status_details = StatusDetails{"failed", {}, std::string("server_error"),
-                                        std::string("llm_failed")};
+  failed.status_details =
+      StatusDetails{"failed", {}, std::string("server_error"), std::string("llm_failed")};
   ErrorInfo err;
   err.code = "invalid_base64";
   err.message = "Invalid value for 'audio': not valid base64.";
@@ -250,9 +250,9 @@ TEST(RealtimeEvents, TheSessionUpdateOfTheGaInterfaceParses) {
   EXPECT_EQ(s.voice, "alloy");
   EXPECT_EQ(s.speed, 1.0);
   // Accepted but not acted on: listed, not refused.
-  EXPECT_EQ(s.ignored, (std::vector<std::string>{"session.tool_choice", "session.tools",
-                                                 "session.tracing",
-                                                 "session.audio.input.noise_reduction"}));
+  EXPECT_EQ(s.ignored,
+            (std::vector<std::string>{"session.tool_choice", "session.tools", "session.tracing",
+                                      "session.audio.input.noise_reduction"}));
 }
 
 TEST(RealtimeEvents, TurnDetectionNullTurnsItOffAndAbsentLeavesIt) {
@@ -369,8 +369,7 @@ TEST(RealtimeEvents, BadInputIsRefusedWithTheFieldAtFault) {
        "invalid_value", std::string("item_id")},
       {R"({"type":"response.create","response":{"conversation":"sideways"}})", "invalid_value",
        std::string("response.conversation")},
-      {R"({"type":"response.cancel","response_id":5})", "invalid_type",
-       std::string("response_id")},
+      {R"({"type":"response.cancel","response_id":5})", "invalid_type", std::string("response_id")},
   };
   for (const Bad& c : cases) {
     ClientParse p = parse_client_event(c.text);
@@ -476,9 +475,14 @@ TEST(RealtimeEvents, ApplyUpdateReplacesWhatIsNamedAndMergesTurnDetection) {
 }
 
 TEST(RealtimeBase64, KnownVectorsAndStrictness) {
-  const std::pair<std::string, std::string> vectors[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-      {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}, {std::string("\xff\xfe\x00", 3), "//4A"}};
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"},
+                                                         {std::string("\xff\xfe\x00", 3), "//4A"}};
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(base64_encode(plain), encoded);
     std::string out;

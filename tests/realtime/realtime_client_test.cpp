@@ -66,16 +66,17 @@ TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndEr
   Bridge bridge("realtime_client");
   // The client always dials wss:// (OpenAIRealtimeWS): the bridge serves TLS with a certificate
   // made here, which the client trusts (its `ca` option), checked against 127.0.0.1.
-  ASSERT_EQ(test::run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                               "-keyout", bridge.dir + "/key.pem", "-out", bridge.dir + "/cert.pem",
-                               "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-                               "subjectAltName=IP:127.0.0.1"},
-                              bridge.dir + "/openssl"),
-            0)
+  ASSERT_EQ(
+      test::run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                         bridge.dir + "/key.pem", "-out", bridge.dir + "/cert.pem", "-days", "2",
+                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                        bridge.dir + "/openssl"),
+      0)
       << test::read_file(bridge.dir + "/openssl.err");
   std::ofstream(bridge.dir + "/bridge.toml")
       << "[server]\nlisten = \"127.0.0.1\"\nport = " << bridge.port << "\n"
-      << "tls_cert = \"" << bridge.dir << "/cert.pem\"\ntls_key = \"" << bridge.dir << "/key.pem\"\n"
+      << "tls_cert = \"" << bridge.dir << "/cert.pem\"\ntls_key = \"" << bridge.dir
+      << "/key.pem\"\n"
       << "shared_token = \"rt-secret\"\n"
       << "[store]\npath = \"" << bridge.dir << "/earshot.db\"\n";
   bridge.start();
@@ -104,12 +105,13 @@ TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndEr
   EXPECT_EQ(r["wrong_path"]["error"]["code"], "not_found");
 
   // The client dialed the door's route, and the session it was given is the GA shape.
-  EXPECT_EQ(r["url"], "wss://127.0.0.1:" + std::to_string(bridge.port) +
-                          "/v1/realtime?model=gpt-realtime");
+  EXPECT_EQ(r["url"],
+            "wss://127.0.0.1:" + std::to_string(bridge.port) + "/v1/realtime?model=gpt-realtime");
   EXPECT_EQ(r["session_created"]["session"]["type"], "realtime");
   EXPECT_EQ(r["session_created"]["session"]["model"], "gpt-realtime");
-  EXPECT_EQ(r["session_updated"]["session"]["audio"]["input"]["turn_detection"]["silence_duration_ms"],
-            1500);
+  EXPECT_EQ(
+      r["session_updated"]["session"]["audio"]["input"]["turn_detection"]["silence_duration_ms"],
+      1500);
 
   // Bad input: an error event each, the event_id it named, and the connection went on (all the
   // rest of this test ran on it).
@@ -136,12 +138,14 @@ TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndEr
   // padding: the silence before it opened no turn.
   EXPECT_LE(turn["speech_started"]["audio_start_ms"].get<int>(), 500);
   EXPECT_GE(turn["speech_started"]["audio_start_ms"].get<int>(), 100);
-  EXPECT_GT(turn["speech_stopped"]["audio_end_ms"].get<int>(), 500 + int(speech.seconds() * 1000) - 1500);
+  EXPECT_GT(turn["speech_stopped"]["audio_end_ms"].get<int>(),
+            500 + int(speech.seconds() * 1000) - 1500);
   std::string error;
   auto stt = host::make_pocketsphinx_stt({}, &error);
   ASSERT_TRUE(stt) << error;
   const std::string transcript = turn["transcript"];
-  const std::string original = recognise(*stt, resample(test::to_mono(speech), speech.sample_rate, 16000));
+  const std::string original =
+      recognise(*stt, resample(test::to_mono(speech), speech.sample_rate, 16000));
   const double wer = test::word_error_rate(clip.reference, transcript);
   const double wer_original = test::word_error_rate(clip.reference, original);
   printf("input transcript WER %.3f (pocketsphinx on the original %.3f): \"%s\"\n", wer,
@@ -162,11 +166,10 @@ TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndEr
   EXPECT_EQ(turn["deltas_after_done"], 0);
   const std::vector<std::string> sequence = turn["sequence"];
   const std::vector<std::string> closing(sequence.end() - 6, sequence.end());
-  EXPECT_EQ(closing, (std::vector<std::string>{"response.output_audio.delta",
-                                               "response.output_audio.done",
-                                               "response.output_audio_transcript.done",
-                                               "response.content_part.done",
-                                               "response.output_item.done", "response.done"}));
+  EXPECT_EQ(closing, (std::vector<std::string>{
+                         "response.output_audio.delta", "response.output_audio.done",
+                         "response.output_audio_transcript.done", "response.content_part.done",
+                         "response.output_item.done", "response.done"}));
   EXPECT_EQ(sequence.front(), "response.created");
   const std::vector<float> reply = read_pcm24k(bridge.dir + "/out/reply-1.pcm");
   EXPECT_EQ(reply.size() * 2, turn["audio_bytes"].get<size_t>());
