@@ -37,6 +37,7 @@ struct BridgeConfig {
   ServerConfig server;
   TurnConfig turn;
   ReplySettings reply;
+  ToolSettings tools;
   EngineConfig stt{"pocketsphinx"};
   EngineConfig llm{"echo"};
   EngineConfig tts{"flite"};
