@@ -534,11 +534,13 @@ bool Responder::heard_whole_part(const std::vector<VoicedSentence>& sentences,
 
 // Whole turns leave the history (a user message and what followed it), so a tool result never
 // loses the call it answers; at most history_turns user messages stay. A history without user
-// messages (replies asked for with respond() alone) is bounded by messages.
+// messages (replies asked for with respond() alone) is bounded by messages: as many as
+// history_turns of the longest turns (a user message, an answer per step, every call's result).
 void Responder::trim_history() {
   const size_t turns = services_.reply.history_turns;
-  const size_t max_messages =
-      std::max<size_t>(2, turns * 2 * size_t(1 + 2 * services_.tool_settings.max_steps));
+  const size_t longest_turn =
+      2 + size_t(services_.tool_settings.max_steps) * (1 + kMaxToolCallsPerMessage);
+  const size_t max_messages = std::max<size_t>(2, turns * longest_turn);
   size_t users = 0;
   for (const ChatMessage& m : history_)
     users += m.role == "user";

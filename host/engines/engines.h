@@ -69,6 +69,9 @@ struct ToolCall {
       arguments;  // JSON text as the model wrote it (may be malformed: checked by the caller)
 };
 
+// The most calls one model message may hold; more are dropped by the stream parser.
+constexpr size_t kMaxToolCallsPerMessage = 32;
+
 struct ChatMessage {
   std::string role;     // "system" | "user" | "assistant" | "tool"
   std::string content;  // as the model wants it back (for MiniMax M2.x: with its <think>…</think>)

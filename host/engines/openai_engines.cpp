@@ -48,9 +48,9 @@ ServerProbe probe_openai_server(const EngineConfig& config, int timeout_ms) {
 // --- chat stream -------------------------------------------------------------------------------
 
 namespace {
-// Bounds on what a server may make the parser hold: calls per message, and argument text per call
+// Bounds on what a server may make the parser hold: calls per message (kMaxToolCallsPerMessage),
+// and argument text per call
 // (past it the arguments are cut, so they no longer parse and go back to the model as an error).
-constexpr size_t kMaxToolCalls = 32;
 constexpr size_t kMaxArgumentBytes = 256 * 1024;
 
 std::string string_field(const json& object, const char* field) {
@@ -97,7 +97,7 @@ bool ChatStreamParser::Impl::add_tool_call_delta(const json& delta, std::vector<
   }
   if (call && !id.empty() && !call->id.empty() && id != call->id) call = nullptr;
   if (!call) {
-    if (calls.size() >= kMaxToolCalls) return false;
+    if (calls.size() >= kMaxToolCallsPerMessage) return false;
     calls.emplace_back();
     call = &calls.back();
     if (index) call_at_index[*index] = calls.size() - 1;
