@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -154,8 +155,9 @@ class TestDoor : public ConversationSink {
     std::lock_guard<std::mutex> lock(mutex_);
     return reply_id_;
   }
-  // Barge-in as a door reports it: what it had put on the wire. Counts what comes after.
-  void interrupt() {
+  // Barge-in as a door reports it: what it had put on the wire, and what the client says it
+  // played if given. Counts what comes after.
+  void interrupt(std::optional<uint64_t> played_ms = std::nullopt) {
     std::string reply;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -163,7 +165,16 @@ class TestDoor : public ConversationSink {
       interrupted_ = true;
     }
     frames_at_interrupt_ = frames_.load();
-    conversation->interrupt({reply, std::nullopt, frames_.load()});
+    held_ = false;
+    conversation->interrupt({reply, played_ms, frames_.load()});
+  }
+  // From sentence `index` on, reply_audio() holds (as a door's full queue does) until interrupt().
+  void hold_from_sentence(int index) { hold_from_ = index; }
+  // The reply frame sentence `index` starts on, once it has started.
+  std::optional<uint64_t> first_frame(uint32_t index) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = first_frames_.find(index);
+    return it == first_frames_.end() ? std::nullopt : std::optional<uint64_t>(it->second);
   }
   std::vector<std::string> sentences_after_interrupt() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -182,12 +193,19 @@ class TestDoor : public ConversationSink {
   void reply_text(const std::string&, const std::string&, const std::string&) override {}
   void reply_text_done(const std::string&, const std::string&) override {}
   void reply_audio_started(const std::string&, const std::string&) override {}
-  void reply_sentence(const std::string&, uint32_t, const std::string& text, uint64_t) override {
+  void reply_sentence(const std::string&, uint32_t index, const std::string& text,
+                      uint64_t first_frame) override {
     std::lock_guard<std::mutex> lock(mutex_);
+    first_frames_[index] = first_frame;
+    if (hold_from_ >= 0 && int(index) >= hold_from_) held_ = true;
     sentences_.push_back(text);
     if (interrupted_) after_interrupt_.push_back(text);
   }
   bool reply_audio(const std::string&, uint64_t, const float*, size_t, int64_t, int64_t) override {
+    if (held_.load()) {
+      test::wait_until([&] { return !held_.load(); }, 20s);
+      return false;
+    }
     frames_.fetch_add(1);
     return true;
   }
@@ -209,6 +227,9 @@ class TestDoor : public ConversationSink {
   std::vector<std::string> sentences_, after_interrupt_;
   std::vector<TurnReport> turns_;
   std::string reply_id_;
+  std::map<uint32_t, uint64_t> first_frames_;
+  int hold_from_ = -1;
+  std::atomic<bool> held_{false};
   bool interrupted_ = false;
   std::atomic<uint64_t> frames_{0}, frames_at_interrupt_{0};
 };
@@ -387,6 +408,50 @@ TEST(ToolLoop, InterleavedThinkingGoesBackExactlyAsWritten) {
         << "keep_think_in_history = " << keep;
     for (const std::string& s : core.door.sentences())
       EXPECT_EQ(s.find("think"), std::string::npos) << s;  // never spoken
+  }
+}
+
+// A barge-in during the final answer: the step before it was heard whole and stays as written;
+// the answer keeps its thinking and what was heard of its words.
+TEST(ToolLoop, ACutAnswerKeepsItsThinkingAndWhatWasHeard) {
+  for (const bool keep : {true, false}) {
+    ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+      if (n == 0)
+        return std::vector<std::string>{text("<think>Need the tool.</think>One second.")} +
+               call(0, "call_1", "get_weather", R"({"city": "Oslo"})") +
+               std::vector<std::string>{kEndWithCalls};
+      if (n == 1)
+        return {text("<think>Answer now.</think>It is seven degrees. "),
+                text("It will rain later today, so take an umbrella when you go out."), kEnd};
+      return {text("Right."), kEnd};
+    });
+    auto tools = std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+      return ToolResult{true, "7C, rain"};
+    });
+    Core core(llm, tools, keep);
+    core.door.hold_from_sentence(2);
+    core.conversation->user_text("Weather?");
+    core.conversation->respond();
+    ASSERT_TRUE(test::wait_until([&] { return core.door.first_frame(2).has_value(); }, 20s));
+    // The client played everything before the third sentence.
+    core.door.interrupt(*core.door.first_frame(2) * 20);
+    ASSERT_TRUE(test::wait_until([&] { return !core.door.turns().empty(); }, 20s));
+    const TurnReport r = core.door.turns()[0];
+    EXPECT_TRUE(r.interrupted);
+    EXPECT_EQ(r.reply_heard, "One second. It is seven degrees.");
+    core.turn("And tomorrow?");
+    const std::string t1 = keep ? "<think>Need the tool.</think>" : "";
+    const std::string t2 = keep ? "<think>Answer now.</think>" : "";
+    EXPECT_EQ(
+        llm.bodies().at(2)["messages"].dump(),
+        std::string("[") + kSystem + R"(,{"content":"Weather?","role":"user"},{"content":")" + t1 +
+            R"(One second.","role":"assistant","tool_calls":[{"function":{"arguments":"{\"city\": \"Oslo\"}","name":"get_weather"},"id":"call_1","type":"function"}]},)"
+            R"({"content":"7C, rain","role":"tool","tool_call_id":"call_1"},)"
+            R"({"content":")" +
+            t2 +
+            R"(It is seven degrees.","role":"assistant"},)"
+            R"({"content":"And tomorrow?","role":"user"}])")
+        << "keep_think_in_history = " << keep;
   }
 }
 
