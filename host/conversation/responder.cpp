@@ -1,6 +1,7 @@
 #include "host/conversation/responder.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "host/clock.h"
@@ -308,7 +309,9 @@ void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& 
   std::vector<ToolSpec> tools;
   if (services_.tools) tools = services_.tools->list(scope);
   bool first_token = true, first_sentence = true;
+  char last_char_sent = 0;  // of the reply's text so far: steps' texts are kept apart by a space
   for (int step = 0;; ++step) {
+    bool step_started = false;
     const bool offer_tools = !tools.empty() && step < ts.max_steps;
     SentenceSplitter splitter(SplitterConfig{size_t(services_.reply.first_clause_min_chars)});
     auto sentence_ready = [&](std::string sentence) {
@@ -324,6 +327,13 @@ void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& 
         services_.metrics.llm_first_token_ms.observe(report.llm_first_token_ms);
         first_token = false;
       }
+      if (!step_started && !text.empty()) {
+        step_started = true;
+        if (last_char_sent && !std::isspace(static_cast<unsigned char>(last_char_sent)) &&
+            !std::isspace(static_cast<unsigned char>(text.front())))
+          sink_.reply_text(reply->reply_id, report.turn_id, " ");
+      }
+      if (!text.empty()) last_char_sent = text.back();
       sink_.reply_text(reply->reply_id, report.turn_id, std::string(text));
       splitter.push(text, sentence_ready);
       return !reply->cancel->cancelled();

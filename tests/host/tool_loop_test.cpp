@@ -151,6 +151,10 @@ class TestDoor : public ConversationSink {
     return turns_;
   }
   uint64_t frames() const { return frames_.load(); }
+  std::string text() {  // every reply's text as the door received it, in order
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
   std::string current_reply() {
     std::lock_guard<std::mutex> lock(mutex_);
     return reply_id_;
@@ -190,7 +194,10 @@ class TestDoor : public ConversationSink {
     std::lock_guard<std::mutex> lock(mutex_);
     reply_id_ = reply_id;
   }
-  void reply_text(const std::string&, const std::string&, const std::string&) override {}
+  void reply_text(const std::string&, const std::string&, const std::string& delta) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    text_ += delta;
+  }
   void reply_text_done(const std::string&, const std::string&) override {}
   void reply_audio_started(const std::string&, const std::string&) override {}
   void reply_sentence(const std::string&, uint32_t index, const std::string& text,
@@ -226,7 +233,7 @@ class TestDoor : public ConversationSink {
   std::mutex mutex_;
   std::vector<std::string> sentences_, after_interrupt_;
   std::vector<TurnReport> turns_;
-  std::string reply_id_;
+  std::string reply_id_, text_;
   std::map<uint32_t, uint64_t> first_frames_;
   int hold_from_ = -1;
   std::atomic<bool> held_{false};
@@ -322,6 +329,7 @@ void weather_turns(bool keep_think) {
   EXPECT_EQ(tools->last_room, "kitchen");
   EXPECT_EQ(first.error, "");
   EXPECT_EQ(first.reply_full, "Let me check. It is 7 degrees and cloudy in Oslo.");
+  EXPECT_EQ(core.door.text(), first.reply_full);  // the steps' texts apart, as the door shows them
   EXPECT_EQ(core.door.sentences(),
             (std::vector<std::string>{"Let me check.", "It is 7 degrees and cloudy in Oslo."}));
   core.turn("Thanks.");
