@@ -95,10 +95,9 @@ TEST(ToolRunner, ParallelCallsAndEveryKindOfFailureAsAResult) {
   ToolRunOptions options;
   options.timeout_ms = 1000;
   options.filler_after_ms = 0;
-  const std::vector<ToolCall> calls = {{"1", "a", R"({"x":1})"}, {"2", "b", ""},
-                                       {"3", "boom", "{}"},      {"4", "slow", "{}"},
-                                       {"5", "nope", "{}"},      {"6", "a", "[1]"},
-                                       {"7", "a", "{oops"}};
+  const std::vector<ToolCall> calls = {
+      {"1", "a", R"({"x":1})"}, {"2", "b", ""},    {"3", "boom", "{}"}, {"4", "slow", "{}"},
+      {"5", "nope", "{}"},      {"6", "a", "[1]"}, {"7", "a", "{oops"}};
   const std::vector<ToolOutcome> out =
       run_tool_calls(registry, {"s", "n", "r"}, calls, CancelToken(), options, nullptr);
   ASSERT_EQ(out.size(), 7u);
