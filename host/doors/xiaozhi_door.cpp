@@ -471,7 +471,12 @@ uint64_t XiaozhiDoor::reply_interrupted(const std::string& reply_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!wire_ || wire_->reply_id != reply_id) return 0;
   outbox_->clear_audio();
-  const uint64_t on_wire = wire_->packets_sent * uint64_t(kFramesPerPacket);
+  const WireReply& w = *wire_;
+  const uint64_t on_wire = w.packets_sent * uint64_t(kFramesPerPacket);
+  // The box says nothing of what it played: what was written is what it may have played. A reply
+  // voiced to its end counts as cut only with such a report (the core waits for it).
+  const PlayedReport report{w.reply_id, w.packets_sent * uint64_t(kPacketMs), on_wire};
+  deferred_.push_back([report](ConversationPort& port) { port.interrupt(report); });
   stop_reply_locked(false, nullptr);
   return on_wire;
 }
