@@ -317,28 +317,15 @@ void BridgeServer::Impl::open_xiaozhi(Conn& c) {
                           protocol::kCloseProtocolError);
   if (draining.load()) return refuse_xiaozhi(c, "the bridge is shutting down", 1001);
   const std::string device_id = custom_header(c.wsi, "device-id:");
-  const std::string node_id = xiaozhi_node_id(device_id);
-  if (node_id.empty())
-    return refuse_xiaozhi(c,
-                          "a Device-Id header with the box's MAC address is required, got '" +
-                              device_id.substr(0, 64) + "'",
-                          protocol::kCloseUnauthorized);
-  const std::string version_header = custom_header(c.wsi, "protocol-version:");
-  const int version = version_header.empty() ? 1 : atoi(version_header.c_str());
-  if (!protocol::xiaozhi::is_supported_version(version))
-    return refuse_xiaozhi(c,
-                          "binary protocol version '" + version_header.substr(0, 16) +
-                              "' is not supported: this bridge speaks 1, 2 and 3",
-                          protocol::kCloseBadVersion);
-  const std::string token = bearer_token(c.authorization);
-  if (!Authenticator(config, services.store).admits_node(token, node_id)) {
-    services.metrics.auth_failures_total.fetch_add(1);
-    return refuse_xiaozhi(
-        c,
-        token.empty() ? "box " + device_id + " sent no token: point its OTA URL at this bridge"
-                      : "the token is not valid for box " + device_id + " (" + node_id + ")",
-        protocol::kCloseUnauthorized);
+  const auto terms =
+      check_xiaozhi_terms(device_id, custom_header(c.wsi, "protocol-version:"),
+                          bearer_token(c.authorization), Authenticator(config, services.store));
+  if (const Refusal* r = std::get_if<Refusal>(&terms)) {
+    if (r->code == "bad_token") services.metrics.auth_failures_total.fetch_add(1);
+    return refuse_xiaozhi(c, r->message, r->close_code);
   }
+  const std::string node_id = std::get<XiaozhiTerms>(terms).node_id;
+  const int version = std::get<XiaozhiTerms>(terms).version;
   if (session_count.load() >= size_t(config.max_sessions))
     return refuse_xiaozhi(c, "too many sessions", protocol::kCloseInternalError);
   // One live connection per box: the box opens a new one for each conversation.

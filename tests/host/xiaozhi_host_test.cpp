@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "host/admission.h"
 #include "host/doors/device_tools.h"
 #include "host/doors/xiaozhi_ota.h"
 
@@ -67,6 +68,28 @@ TEST(XiaozhiOta, UnknownBoxesAreRefusedWithWhatToAdd) {
   EXPECT_EQ(json::parse(a.body)["websocket"]["token"], "");
   config.xiaozhi.enabled = false;
   EXPECT_EQ(answer_ota_check_in(r, config, 0, 0).status, 404);
+}
+
+TEST(XiaozhiAdmission, TheHeadersNameTheBoxItsProtocolAndItsToken) {
+  ServerConfig config;
+  config.node_tokens["xiaozhi-aabbccddee0f"] = "secret";
+  const Authenticator auth(config, nullptr);
+  auto ok = check_xiaozhi_terms("AA:BB:CC:DD:EE:0F", "3", "secret", auth);
+  ASSERT_TRUE(std::holds_alternative<XiaozhiTerms>(ok));
+  EXPECT_EQ(std::get<XiaozhiTerms>(ok).node_id, "xiaozhi-aabbccddee0f");
+  EXPECT_EQ(std::get<XiaozhiTerms>(ok).version, 3);
+  EXPECT_EQ(std::get<XiaozhiTerms>(check_xiaozhi_terms("aabbccddee0f", "", "secret", auth)).version,
+            1);  // no header: version 1
+  auto code = [&](const char* device, const char* version, const char* token) {
+    auto r = check_xiaozhi_terms(device, version, token, auth);
+    return std::holds_alternative<Refusal>(r) ? std::get<Refusal>(r).close_code : uint16_t(0);
+  };
+  EXPECT_EQ(code("", "1", "secret"), protocol::kCloseUnauthorized);
+  EXPECT_EQ(code("AA:BB:CC:DD:EE:0F", "4", "secret"), protocol::kCloseBadVersion);
+  EXPECT_EQ(code("AA:BB:CC:DD:EE:0F", "2x", "secret"), protocol::kCloseBadVersion);
+  EXPECT_EQ(code("AA:BB:CC:DD:EE:0F", "1", "wrong"), protocol::kCloseUnauthorized);
+  EXPECT_EQ(code("AA:BB:CC:DD:EE:0F", "1", ""), protocol::kCloseUnauthorized);
+  EXPECT_EQ(code("AA:BB:CC:DD:EE:01", "1", "secret"), protocol::kCloseUnauthorized);  // not its
 }
 
 // A box's side of the MCP channel, scripted: the requests the bridge sent, answered by hand.
