@@ -449,5 +449,45 @@ TEST(Xiaozhi, BadInputIsRefusedClearlyAndOtherSessionsGoOn) {
   EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
 }
 
+// Isolation: a box and an earshot.v1 node talk at once; each hears its own reply.
+TEST(Xiaozhi, ABoxAndANodeAtOnceEachHearTheirOwnReply) {
+  Bridge bridge("xiaozhi_isolation");
+  configure(bridge);
+  bridge.start();
+  const std::string node_reply_wav = bridge.dir + "/node-reply.wav";
+  auto node =
+      bridge.node(0, {"--source", "file", "--file", test::librivox("0890", ".wav"), "--sink", "wav",
+                      "--playback-file", node_reply_wav, "--playback-pace"});
+  XiaozhiBox b(box(1));
+  std::string error;
+  ASSERT_TRUE(b.connect(bridge.port, &error)) << error;
+  ASSERT_TRUE(b.hello(&error)) << error;
+  b.listen_start("auto");
+  const Speech clip = speech("0920");
+  b.stream(padded(clip.pcm16k, 0.3, 2.5));
+  ASSERT_TRUE(b.pump_until([&] { return b.tts_stops >= 1; }, 60000)) << joined(b.events);
+  ASSERT_EQ(node->wait(120s), 0) << node->stderr_text();
+
+  std::string node_reply;
+  json s = status(bridge.port);
+  for (const json& t : s["turns"])
+    if (t["node_id"] == "n0")
+      node_reply += (node_reply.empty() ? "" : " ") + t["reply"].get<std::string>();
+  ASSERT_FALSE(node_reply.empty()) << s.dump();
+  const std::string box_reply = joined(b.sentences);
+  const Recognizer recognise;
+  const std::string box_heard = recognise(resample(b.played, 24000, 16000));
+  const test::Audio node_audio = test::read_audio(node_reply_wav);
+  const std::string node_heard =
+      recognise(resample(test::to_mono(node_audio), node_audio.sample_rate, 16000));
+  EXPECT_LT(test::word_error_rate(box_reply, box_heard),
+            test::word_error_rate(node_reply, box_heard))
+      << "the box heard \"" << box_heard << "\"";
+  EXPECT_LT(test::word_error_rate(node_reply, node_heard),
+            test::word_error_rate(box_reply, node_heard))
+      << "the node heard \"" << node_heard << "\"";
+  EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+}
+
 }  // namespace
 }  // namespace earshot
