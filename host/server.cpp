@@ -414,6 +414,7 @@ int BridgeServer::Impl::answer_ota(lws* wsi, HttpState* st) {
   }
   delete st->ota;
   st->ota = nullptr;
+  delete st->body;  // a keep-alive connection's previous response
   st->body = new std::string(std::move(a.body));
   st->sent = 0;
   return begin_response(wsi, st, a.status, "application/json");
@@ -768,6 +769,7 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
       }
       const char* type = "text/plain";
       int status = 200;
+      delete st->body;  // a keep-alive connection's previous response
       st->body = new std::string(self->http_body(wsi, path, &type, &status));
       st->sent = 0;
       return begin_response(wsi, st, status, type);

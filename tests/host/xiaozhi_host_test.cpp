@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/admission.h"
+#include "host/bridge_config.h"
 #include "host/doors/device_tools.h"
 #include "host/doors/xiaozhi_ota.h"
 
@@ -90,6 +91,27 @@ TEST(XiaozhiAdmission, TheHeadersNameTheBoxItsProtocolAndItsToken) {
   EXPECT_EQ(code("AA:BB:CC:DD:EE:0F", "1", "wrong"), protocol::kCloseUnauthorized);
   EXPECT_EQ(code("AA:BB:CC:DD:EE:0F", "1", ""), protocol::kCloseUnauthorized);
   EXPECT_EQ(code("AA:BB:CC:DD:EE:01", "1", "secret"), protocol::kCloseUnauthorized);  // not its
+}
+
+TEST(XiaozhiConfig, BoxesRoomsAndTheXiaozhiSectionParse) {
+  BridgeConfig c;
+  ASSERT_EQ(parse_bridge_config("[nodes]\nxiaozhi-aabbccddee0f = \"secret\"\n"
+                                "[rooms]\nxiaozhi-aabbccddee0f = \"kitchen\"\n"
+                                "[xiaozhi]\nenabled = true\noutput_sample_rate = 16000\n"
+                                "websocket_url = \"wss://house.example/xiaozhi/v1/\"\n",
+                                "t.toml", &c),
+            "");
+  EXPECT_EQ(c.server.node_tokens["xiaozhi-aabbccddee0f"], "secret");
+  EXPECT_EQ(c.server.rooms["xiaozhi-aabbccddee0f"], "kitchen");
+  EXPECT_EQ(c.server.xiaozhi.output_sample_rate, 16000);
+  EXPECT_EQ(c.server.xiaozhi.websocket_url, "wss://house.example/xiaozhi/v1/");
+  EXPECT_EQ(validate(c), "");
+  c.server.xiaozhi.output_sample_rate = 48000;
+  EXPECT_NE(validate(c).find("xiaozhi.output_sample_rate"), std::string::npos);
+  BridgeConfig bad;
+  EXPECT_NE(parse_bridge_config("[rooms]\nn0 = 3\n", "t.toml", &bad), "");
+  EXPECT_NE(parse_bridge_config("[xiaozhi]\nport = 1\n", "t.toml", &bad).find("xiaozhi.port"),
+            std::string::npos);
 }
 
 // A box's side of the MCP channel, scripted: the requests the bridge sent, answered by hand.
