@@ -42,11 +42,13 @@ XiaozhiBox::XiaozhiBox(Options options) : options_(std::move(options)) {
   encoder_ = opus_encoder_create(16000, 1, OPUS_APPLICATION_VOIP, &err);
   // The firmware's encoder: 16 kHz mono VOIP, 60 ms frames, low complexity (an ESP32's CPU).
   opus_encoder_ctl(encoder_, OPUS_SET_COMPLEXITY(3));
+  own_decoder_ = opus_decoder_create(16000, 1, &err);
 }
 
 XiaozhiBox::~XiaozhiBox() {
   if (encoder_) opus_encoder_destroy(encoder_);
   if (decoder_) opus_decoder_destroy(decoder_);
+  if (own_decoder_) opus_decoder_destroy(own_decoder_);
 }
 
 bool XiaozhiBox::connect(int port, std::string* error, const std::string& path) {
@@ -106,6 +108,9 @@ std::string XiaozhiBox::packet(const float* pcm) {
   unsigned char opus[1500];
   const int n = opus_encode_float(encoder_, pcm, kFrameSamples, opus, sizeof opus);
   if (n <= 0) return {};
+  float back[kFrameSamples];
+  const int got = opus_decode_float(own_decoder_, opus, n, back, kFrameSamples, 0);
+  if (got > 0) sent_audio.insert(sent_audio.end(), back, back + got);
   std::string out;
   if (options_.version == 2) {
     BinaryProtocol2 h{htons(2), 0, 0, htonl(0), htonl(uint32_t(n))};
@@ -194,6 +199,7 @@ void XiaozhiBox::handle(const WsTestClient::Received& r) {
     if (n <= 0) return void(++bad_packets);
     max_packet_ms = std::max(max_packet_ms, n * 1000 / server_sample_rate);
     ++packets_played;
+    ++reply_packets;
     played.insert(played.end(), pcm.begin(), pcm.begin() + n);
     return;
   }
@@ -215,9 +221,11 @@ void XiaozhiBox::handle(const WsTestClient::Received& r) {
     events.push_back("tts:" + state);
     if (state == "start") {
       speaking = true;
+      reply_packets = 0;
       ++tts_starts;
     } else if (state == "stop") {
       speaking = false;
+      last_reply_packets = reply_packets;
       ++tts_stops;
     } else if (state == "sentence_start") {
       sentences.push_back(j.value("text", ""));

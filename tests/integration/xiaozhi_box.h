@@ -75,11 +75,14 @@ class XiaozhiBox {
   std::string session_id;
   int server_sample_rate = 0, server_frame_duration = 0;
   int tts_starts = 0, tts_stops = 0;
-  int packets_played = 0;        // decoded while speaking
-  int packets_not_speaking = 0;  // arrived outside tts start .. stop: the firmware drops them
-  int bad_packets = 0;           // would not decode or had a bad header
-  int max_packet_ms = 0;         // the longest packet's duration
-  std::vector<float> played;     // decoded reply audio at server_sample_rate
+  int packets_played = 0;         // decoded while speaking
+  int reply_packets = 0;          // of the reply playing now (since the last tts start)
+  int last_reply_packets = 0;     // of the last reply, at its tts stop
+  int packets_not_speaking = 0;   // arrived outside tts start .. stop: the firmware drops them
+  int bad_packets = 0;            // would not decode or had a bad header
+  int max_packet_ms = 0;          // the longest packet's duration
+  std::vector<float> played;      // decoded reply audio at server_sample_rate
+  std::vector<float> sent_audio;  // what it sent, decoded again at 16 kHz (its Opus's own loss)
   bool speaking = false;
   int close_code = -1;                    // once the server closed
   std::vector<std::string> mcp_requests;  // methods the server called
@@ -94,6 +97,7 @@ class XiaozhiBox {
   WsTestClient ws_;
   OpusEncoder* encoder_ = nullptr;
   OpusDecoder* decoder_ = nullptr;
+  OpusDecoder* own_decoder_ = nullptr;  // reads back what it sends
   int decoder_rate_ = 0;
 };
 
