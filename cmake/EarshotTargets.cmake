@@ -49,10 +49,12 @@ function(earshot_configure_target target)
   endif()
 endfunction()
 
-# earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...]): one GoogleTest executable
-# registered with CTest, linked with tests/support.
+# earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...] [RESOURCE_LOCK lock]
+# [RUN_SERIAL]): one GoogleTest executable registered with CTest, linked with tests/support.
+# RUN_SERIAL: nothing else runs beside its tests (for tests whose subject is real-time and
+# CPU-hungry, such as a headless browser playing and recording audio).
 function(earshot_add_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT;RESOURCE_LOCK" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "RUN_SERIAL" "TIMEOUT;RESOURCE_LOCK" "SOURCES;LIBS;LABELS" ${ARGN})
   if("slow" IN_LIST ARG_LABELS AND NOT EARSHOT_SLOW_TESTS)
     return()
   endif()
@@ -71,6 +73,9 @@ function(earshot_add_test name)
   set(properties "LABELS [==[${ARG_LABELS}]==]")
   if(ARG_RESOURCE_LOCK)
     string(APPEND properties " RESOURCE_LOCK ${ARG_RESOURCE_LOCK}")
+  endif()
+  if(ARG_RUN_SERIAL)
+    string(APPEND properties " RUN_SERIAL TRUE")
   endif()
   file(WRITE "${script}"
        "foreach(t IN LISTS ${name}_TESTS)\n"

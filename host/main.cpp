@@ -16,6 +16,10 @@
 #include "host/log.h"
 #include "host/server.h"
 #include "host/store/store.h"
+#include "host/tools/builtin_tools.h"
+#include "host/wyoming/satellite_link.h"
+#include "host/wyoming/wyoming_services.h"
+#include "host/wyoming/zeroconf.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -93,6 +97,11 @@ int main(int argc, char** argv) {
   Services services;
   services.turn = config.turn;
   services.reply = config.reply;
+  services.tool_settings = config.tools;
+  ToolRegistry tools;
+  std::vector<ToolRegistry::Registration> builtin_tools;
+  if (config.tools.clock) builtin_tools.push_back(tools.add(make_clock_tool()));
+  services.tools = &tools;
   std::unique_ptr<Store> store;
   std::string error;
   if (!config.store_path.empty()) {
@@ -123,6 +132,9 @@ int main(int argc, char** argv) {
              r.transcript.c_str());
       printf("  reply%s: \"%s\"\n", r.interrupted ? " (interrupted; heard part)" : "",
              r.reply_heard.c_str());
+      for (const ToolCallRecord& c : r.tool_calls)
+        printf("  tool %s(%s) -> %s (%.0f ms)\n", c.name.c_str(), c.arguments.c_str(),
+               c.result.c_str(), c.duration_ms);
       if (!r.error.empty()) printf("  error: %s\n", r.error.c_str());
       printf(
           "  after end of speech: turn end %s, transcript %s, first token %s, "
@@ -159,12 +171,38 @@ int main(int argc, char** argv) {
     fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
     return 1;
   }
+  // Wyoming (docs/wyoming.md): the engines as services for Home Assistant, advertised over
+  // zeroconf, and the satellites the bridge dials.
+  config.wyoming.language = config.stt.language;
+  WyomingServices wyoming_services(config.wyoming, services);
+  ZeroconfAdvertiser zeroconf;
+  if (config.wyoming.serve) {
+    if (!wyoming_services.start(&error)) {
+      fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
+      return 1;
+    }
+    if (config.wyoming.advertise) {
+      char host[256] = "bridge";
+      gethostname(host, sizeof host - 1);
+      zeroconf.start(config.wyoming.service_name.empty() ? std::string("Earshot on ") + host
+                                                         : config.wyoming.service_name,
+                     wyoming_services.port());
+    }
+  }
+  WyomingSatellites satellites(config.wyoming, services);
+  satellites.start();
+
   printf("earshot-bridge: listening on port %d (stt=%s, llm=%s, tts=%s)\n", server.port(),
          engines.stt->name().c_str(), engines.llm->name().c_str(), engines.tts->name().c_str());
+  if (config.wyoming.serve)
+    printf("earshot-bridge: wyoming services on port %d\n", wyoming_services.port());
   fflush(stdout);
   while (!g_stop.load())
     sigsuspend(&previous);
   LOG_INFO("bridge", "SIGTERM: draining");
+  satellites.stop();  // their replies in flight end with the connection (pause-satellite first)
+  zeroconf.stop();
+  wyoming_services.stop();
   server.drain_and_stop(std::chrono::milliseconds(config.drain_timeout_ms));
   return 0;
 }

@@ -681,7 +681,7 @@ std::string BridgeServer::Impl::status_json() {
                              {"protocol", c->session    ? "earshot.v1"
                                           : c->realtime ? "realtime"
                                                         : "xiaozhi"},
-                             {"state", c->xiaozhi ? c->xiaozhi->state() : std::string()},
+                             {"state", c->xiaozhi ? c->xiaozhi->state() : std::string("connected")},
                              {"connected_for_s", (monotonic_ms() - c->connected_ms) / 1000}});
     if (c->xiaozhi) {  // the box's own tools (MCP), as it listed them
       nlohmann::json& tools = j["sessions"].back()["tools"] = nlohmann::json::array();
@@ -689,6 +689,16 @@ std::string BridgeServer::Impl::status_json() {
         tools.push_back(tool.name);
     }
   }
+  // Connections the server does not hold (Wyoming satellites the bridge dials), alike.
+  for (const LiveClient& l : services.live_clients.list())
+    j["sessions"].push_back(
+        {{"session_id", l.session_id},
+         {"node_id", l.client_id},
+         {"room", l.room},
+         {"mode", l.protocol},
+         {"protocol", l.protocol},
+         {"state", l.state},
+         {"connected_for_s", l.connected_ms > 0 ? (monotonic_ms() - l.connected_ms) / 1000 : 0}});
   j["turns"] = nlohmann::json::array();
   {
     // From memory: this runs on the event loop, which must not wait on SQLite.

@@ -17,9 +17,11 @@ PACKAGES=(
   # host engines and infrastructure
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite1-dev libespeak-ng-dev espeak-ng-data
   libcurl4-openssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libsqlite3-dev sqlite3
+  libavahi-client-dev  # zeroconf: the bridge advertises its Wyoming services (_wyoming._tcp)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx openssl curl python3
   chromium  # the status page, in a real (headless) browser
+  dbus avahi-daemon avahi-utils  # the Wyoming zeroconf test: a private bus, a loopback-only daemon
   nodejs    # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
 )
 
