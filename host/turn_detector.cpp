@@ -70,7 +70,9 @@ TurnDetector::Event TurnDetector::on_frame(const float* pcm, uint64_t timestamp,
 int64_t TurnDetector::deadline_ms() const {
   if (!in_turn_ || segment_open_ || segment_end_wall_ms_ < 0) return -1;
   const int64_t heard_ms = int64_t((segment_end_ts_ - last_speech_end_) / kSamplesPerMs);
-  const int64_t remaining = config_.end_of_turn_ms - heard_ms;
+  int64_t remaining = config_.end_of_turn_ms - heard_ms;
+  if (!config_.client_segments && heard_ms < config_.stall_speech_ms)
+    remaining += config_.stall_grace_ms;
   return segment_end_wall_ms_ + (remaining > 0 ? remaining : 0);
 }
 

@@ -31,6 +31,12 @@ struct TurnConfig {
   // frame may be the last: a client that stops sending mid-silence still gets its turn ended on
   // the wall clock.
   bool client_segments = true;
+  // Without client segments: a stream that stops within this much of its last speech (mid-word,
+  // or in the pause between two words) is more likely held up on the network — a box on Wi-Fi, a
+  // browser tab in the background — than finished, so its turn ends `stall_grace_ms` later than
+  // one that stops in silence. Cutting the person off mid-sentence would answer half of it.
+  int stall_speech_ms = 300;
+  int stall_grace_ms = 1500;
 };
 
 class TurnDetector {

@@ -67,13 +67,48 @@ TEST(TurnDetector, WithoutClientSegmentsAClientThatStopsSendingHasItsTurnEndedOn
   c.end_of_turn_ms = 500;
   Stream run(c);
   run.feed(speech_16k());
-  run.feed(std::vector<float>(16000 / 10, 0.0f));  // 100 ms of silence, then nothing
+  run.feed(std::vector<float>(16000 * 4 / 10, 0.0f));  // 400 ms of silence, then nothing
   if (!run.detector.in_turn()) GTEST_SKIP() << "the clip ends in more silence than the turn's";
   const int64_t deadline = run.detector.deadline_ms();
   ASSERT_GE(deadline, 0);
-  EXPECT_LE(deadline, run.now + 500);
+  EXPECT_LE(deadline, run.now + 100);  // the rest of the 500 ms, no more
   EXPECT_EQ(run.detector.on_tick(deadline - 1), TurnDetector::Event::kNone);
   EXPECT_EQ(run.detector.on_tick(deadline), TurnDetector::Event::kTurnEnded);
+}
+
+// A stream held up mid-speech (a box on Wi-Fi, a loaded machine) is given stall_grace_ms more
+// before its turn is ended on the clock; when it comes back in time, the turn goes on as one.
+TEST(TurnDetector, WithoutClientSegmentsAStreamHeldUpMidSpeechIsGivenTheGrace) {
+  TurnConfig c;
+  c.client_segments = false;
+  c.end_of_turn_ms = 500;
+  c.stall_grace_ms = 1500;
+  const std::vector<float> speech = speech_16k();
+  Stream run(c);
+  // Up to a frame the VAD calls speech, in the middle of the clip.
+  std::vector<float> first_half(speech.begin(),
+                                speech.begin() + speech.size() / 2 / kFrame * kFrame);
+  run.feed(first_half);
+  ASSERT_TRUE(run.detector.in_turn());
+  const int64_t deadline = run.detector.deadline_ms();
+  ASSERT_GE(deadline, 0);
+  const int64_t stalled_at = run.now;
+  EXPECT_GT(deadline, stalled_at + 1500);  // more than the grace: not 500 ms
+  EXPECT_LE(deadline, stalled_at + 500 + 1500);
+  // 1.2 s later (past end_of_turn_ms, within the grace) the rest arrives: still the same turn.
+  EXPECT_EQ(run.detector.on_tick(stalled_at + 1200), TurnDetector::Event::kNone);
+  run.now = stalled_at + 1200;
+  const std::vector<TurnDetector::Event> rest =
+      run.feed(std::vector<float>(speech.begin() + first_half.size(), speech.end()));
+  for (TurnDetector::Event e : rest)
+    EXPECT_NE(e, TurnDetector::Event::kTurnStarted) << "the turn was split by the stall";
+  // Without the grace the stall would have ended it.
+  TurnConfig strict = c;
+  strict.stall_grace_ms = 0;
+  Stream cut(strict);
+  cut.feed(first_half);
+  ASSERT_TRUE(cut.detector.in_turn());
+  EXPECT_EQ(cut.detector.on_tick(cut.now + 1200), TurnDetector::Event::kTurnEnded);
 }
 
 TEST(TurnDetector, WithClientSegmentsASegmentStartOpensTheTurnEvenOnQuietPreRoll) {
