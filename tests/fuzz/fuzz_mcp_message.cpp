@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include "protocol/mcp/mcp_messages.h"
 
 using namespace earshot::protocol::mcp;
@@ -22,11 +23,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const Message& m : messages) {
     if (m.kind == Message::Kind::kRequest) {
-      std::vector<Message> answer;
-      std::string why;
-      if (!parse_messages(answer_request(m), &answer, &why) || answer.size() != 1) abort();
-      // Answers go to string or integer ids; only integer ones read back as a response of ours.
-      (void)answer;
+      // The answer is a JSON-RPC response to the same id, with a result or an error.
+      const nlohmann::json answer = nlohmann::json::parse(answer_request(m), nullptr, false);
+      if (!answer.is_object() || answer.value("jsonrpc", "") != "2.0" || !answer.contains("id") ||
+          answer["id"].dump() != m.request_id ||
+          answer.contains("result") == answer.contains("error"))
+        abort();
       continue;
     }
     if (m.kind != Message::Kind::kResponse || m.is_error) continue;

@@ -253,7 +253,14 @@ TEST_P(McpClientTest, AServerKilledMidCallIsAnErrorThenRestartedWithItsTools) {
   EXPECT_NE(result.content.find("error: MCP server 'test'"), std::string::npos) << result.content;
   // Its tools were withdrawn while it was down (the client said it would start it again).
   EXPECT_TRUE(test::wait_until([&] { return log.contains("starting it again"); }, 10s));
-  if (server.http()) server.start_http();  // stdio: the client starts it again itself
+  if (server.http()) {
+    // Until the server is back, the client cannot reach it and offers none of its tools.
+    EXPECT_TRUE(client.list(kKitchen).empty());
+    EXPECT_FALSE(client.connected());
+    const ToolResult down = call(client, "echo", R"({"text":"x"})");
+    EXPECT_EQ(down.content, "error: MCP server 'test' is not running; try again later");
+    server.start_http();
+  }  // stdio: the client starts it again itself
   EXPECT_EQ(wait_for_tools(client, 4).size(), 4u);
   EXPECT_TRUE(test::wait_until([&] { return client.connections() == 2; }, 15s));
   EXPECT_EQ(call(client, "echo", R"({"text":"back"})").content, "echo: back");
