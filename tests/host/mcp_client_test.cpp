@@ -8,7 +8,8 @@
 // (notifications/cancelled); the server killed in the middle of a call gives an error result at
 // once, its tools vanish, and it is restarted with its tools back; the per-room / per-node
 // allow-list. And through the real conversation core (as tool_loop_test.cpp drives it): a slow
-// MCP tool gets the filler said, and a failing one goes back to the model as the tool's result.
+// MCP tool gets the filler said, and a failing one — or one whose server is killed in the middle
+// of the call — goes back to the model as the tool's result, and the reply goes on.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -468,6 +469,29 @@ TEST_P(McpClientTest, ThroughTheCoreAFailingToolGoesBackToTheModel) {
             std::string::npos)
       << tool.dump();
   EXPECT_TRUE(door.said("Done."));  // the turn went on: the model answered after the error
+}
+
+TEST_P(McpClientTest, ThroughTheCoreAServerKilledMidCallIsAnErrorForTheModel) {
+  Server server(GetParam());
+  McpClient client(server.config());
+  ASSERT_EQ(wait_for_tools(client, 4).size(), 4u);
+  ScriptedLlm llm("slow", R"({"ms":60000})");
+  Door door;
+  auto killer = std::async(std::launch::async, [&] {
+    if (test::wait_until(
+            [&] { return test::read_file(server.log()).find("call slow") != std::string::npos; },
+            20s))
+      server.kill_it();
+  });
+  const Clock::time_point start = Clock::now();
+  mcp_turn(llm, client, door, ToolSettings{});
+  killer.get();
+  EXPECT_LT(Clock::now() - start, 10s);  // not the tool's 60 s, nor the 10 s call timeout
+  const json tool = tool_message(llm);
+  ASSERT_TRUE(tool.is_object());
+  EXPECT_EQ(tool["content"].get<std::string>().rfind("error: MCP server 'test'", 0), 0u)
+      << tool.dump();
+  EXPECT_TRUE(door.said("Done."));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, McpClientTest, ::testing::Values(false, true),
