@@ -252,6 +252,15 @@ def run_http(port):
                 self.wfile.write(("data: %s\n\n" % json.dumps(msg)).encode())
                 self.wfile.flush()
 
+    # A test that crashes cannot stop us: leave when the parent is gone (we are re-parented).
+    parent = os.getppid()
+
+    def watch_parent():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
     log("listening %d" % port)
