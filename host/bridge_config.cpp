@@ -86,6 +86,67 @@ std::string parse_satellites(const toml::node& node, const std::string& origin,
   return "";
 }
 
+// A TOML array of strings into `out`.
+Setter bind_strings(std::vector<std::string>* out) {
+  return [out](const toml::node& n) {
+    const toml::array* list = n.as_array();
+    if (!list) return false;
+    out->clear();
+    for (const toml::node& item : *list) {
+      auto v = item.value_exact<std::string>();
+      if (!v) return false;
+      out->push_back(*v);
+    }
+    return true;
+  };
+}
+
+// An inline TOML table of strings ({ KEY = "value" }) into `out`.
+Setter bind_string_map(std::map<std::string, std::string>* out) {
+  return [out](const toml::node& n) {
+    const toml::table* table = n.as_table();
+    if (!table) return false;
+    out->clear();
+    for (auto&& [key, value] : *table) {
+      auto v = value.value_exact<std::string>();
+      if (!v) return false;
+      (*out)[std::string(key.str())] = *v;
+    }
+    return true;
+  };
+}
+
+// [[mcp.servers]] name, command, args, env, url, headers, rooms, nodes, and timeouts.
+std::string parse_mcp_servers(const toml::node& node, const std::string& origin,
+                              std::vector<McpServerConfig>* out) {
+  const toml::array* list = node.as_array();
+  if (!list) return where(node, origin) + ": mcp.servers must be [[mcp.servers]]";
+  for (const toml::node& item : *list) {
+    const toml::table* table = item.as_table();
+    if (!table) return where(item, origin) + ": each mcp.servers entry must be a table";
+    McpServerConfig server;
+    std::map<std::string, Setter> keys = {{"name", bind(&server.name)},
+                                          {"command", bind(&server.command)},
+                                          {"args", bind_strings(&server.args)},
+                                          {"env", bind_string_map(&server.env)},
+                                          {"url", bind(&server.url)},
+                                          {"headers", bind_string_map(&server.headers)},
+                                          {"rooms", bind_strings(&server.rooms)},
+                                          {"nodes", bind_strings(&server.nodes)},
+                                          {"call_timeout_ms", bind(&server.call_timeout_ms)},
+                                          {"start_timeout_ms", bind(&server.start_timeout_ms)},
+                                          {"restart_max_ms", bind(&server.restart_max_ms)}};
+    for (auto&& [key, value] : *table) {
+      const std::string name = "mcp.servers." + std::string(key.str());
+      auto it = keys.find(std::string(key.str()));
+      if (it == keys.end()) return where(value, origin) + ": unknown setting " + name;
+      if (!it->second(value)) return where(value, origin) + ": " + name + ": wrong type or range";
+    }
+    out->push_back(std::move(server));
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string parse_bridge_config(const std::string& text, const std::string& origin,
@@ -168,6 +229,10 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
         s.rooms[std::string(key.str())] = *room;
         continue;
       }
+      if (name == "mcp.servers") {  // [[mcp.servers]]: one table per MCP server
+        if (std::string e = parse_mcp_servers(value, origin, &c->mcp_servers); !e.empty()) return e;
+        continue;
+      }
       if (name == "wyoming.satellites") {  // [[wyoming.satellites]]: one table per satellite
         if (std::string e = parse_satellites(value, origin, &w.satellites); !e.empty()) return e;
         continue;
@@ -239,6 +304,27 @@ std::string validate(const BridgeConfig& c) {
     return "wyoming.max_text_chars: must be 1-100000";
   if (w.reconnect_max_ms < 1000 || w.reconnect_max_ms > 3600000)
     return "wyoming.reconnect_max_ms: must be 1000-3600000";
+  std::set<std::string> mcp_names;
+  for (const McpServerConfig& m : c.mcp_servers) {
+    const std::string what = "mcp.servers '" + m.name + "'";
+    if (m.name.empty()) return "mcp.servers: every server needs a name";
+    if (!mcp_names.insert(m.name).second)
+      return "mcp.servers: the name '" + m.name + "' is used twice";
+    if (m.command.empty() == m.url.empty())
+      return what + ": needs either a command (stdio) or a url (Streamable HTTP)";
+    if (!m.url.empty()) {
+      if (std::string problem = http_url_problem(m.url); !problem.empty())
+        return what + ": url: " + problem;
+    } else if (!m.headers.empty()) {
+      return what + ": headers go with a url, not a command";
+    }
+    if (m.call_timeout_ms < 100 || m.call_timeout_ms > 600000)
+      return what + ": call_timeout_ms must be 100-600000";
+    if (m.start_timeout_ms < 100 || m.start_timeout_ms > 600000)
+      return what + ": start_timeout_ms must be 100-600000";
+    if (m.restart_max_ms < 250 || m.restart_max_ms > 3600000)
+      return what + ": restart_max_ms must be 250-3600000";
+  }
   std::set<std::string> names;
   for (const WyomingSatelliteConfig& sat : w.satellites) {
     if (!names.insert(sat.name).second)

@@ -7,6 +7,7 @@
 
 #include "host/server.h"
 #include "host/services.h"
+#include "host/tools/mcp_config.h"
 #include "host/wyoming/wyoming_config.h"
 
 namespace earshot::host {
@@ -46,7 +47,8 @@ struct BridgeConfig {
   std::string store_synchronous = "normal";
   std::string log_level = "info";
   int drain_timeout_ms = 5000;
-  WyomingConfig wyoming;  // [wyoming], [[wyoming.satellites]]
+  WyomingConfig wyoming;                     // [wyoming], [[wyoming.satellites]]
+  std::vector<McpServerConfig> mcp_servers;  // [[mcp.servers]]
 };
 
 // Parses TOML text over the defaults in `config`. Returns "" or an error naming file:line and key.

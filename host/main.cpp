@@ -17,6 +17,7 @@
 #include "host/server.h"
 #include "host/store/store.h"
 #include "host/tools/builtin_tools.h"
+#include "host/tools/mcp_client.h"
 #include "host/wyoming/satellite_link.h"
 #include "host/wyoming/wyoming_services.h"
 #include "host/wyoming/zeroconf.h"
@@ -101,6 +102,14 @@ int main(int argc, char** argv) {
   ToolRegistry tools;
   std::vector<ToolRegistry::Registration> builtin_tools;
   if (config.tools.clock) builtin_tools.push_back(tools.add(make_clock_tool()));
+  // Each [[mcp.servers]] entry: started now, its tools offered once it is ready.
+  McpClients mcp_clients =
+      start_mcp_clients(config.mcp_servers, &tools, [](bool problem, const std::string& line) {
+        if (problem)
+          LOG_WARN("mcp", "%s", line.c_str());
+        else
+          LOG_INFO("mcp", "%s", line.c_str());
+      });
   services.tools = &tools;
   std::unique_ptr<Store> store;
   std::string error;

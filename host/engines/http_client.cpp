@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -53,6 +54,16 @@ size_t on_write(char* data, size_t size, size_t n, void* user) {
     return 0;  // aborts the transfer
   }
   return bytes;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* response = static_cast<HttpResponse*>(user);
+  std::string line(data, size * n);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+    line.pop_back();
+  if (line.rfind("HTTP/", 0) == 0) response->headers.clear();  // a new response (after a 100)
+  if (!line.empty() && response->headers.size() < 100) response->headers.push_back(line);
+  return size * n;
 }
 
 std::string host_of(const std::string& url) {
@@ -163,6 +174,8 @@ HttpResponse http_request(const HttpRequest& request,
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, long(request.total_timeout_ms));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
   curl_multi_add_handle(multi, curl);
@@ -228,6 +241,23 @@ HttpResponse http_request(const HttpRequest& request,
   curl_multi_cleanup(multi);
   curl_slist_free_all(headers);
   return response;
+}
+
+std::string header_value(const std::vector<std::string>& headers, const std::string& name) {
+  for (const std::string& line : headers) {
+    const size_t colon = line.find(':');
+    if (colon != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < colon && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(line[i])) ==
+             std::tolower(static_cast<unsigned char>(name[i]));
+    if (!same) continue;
+    size_t start = colon + 1;
+    while (start < line.size() && (line[start] == ' ' || line[start] == '\t'))
+      ++start;
+    return line.substr(start);
+  }
+  return "";
 }
 
 }  // namespace earshot::host

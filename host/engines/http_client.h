@@ -33,7 +33,13 @@ struct HttpResponse {
   std::string content_type;
   std::string error;       // when !ok: what went wrong, for a person
   std::string error_body;  // the body of a non-2xx response (not streamed to on_body)
+  // The response's header lines ("Name: value", line end stripped), e.g. for an MCP server's
+  // Mcp-Session-Id. Available to on_body callbacks too, as they have all arrived by then.
+  std::vector<std::string> headers;
 };
+
+// The value of header `name` (case-insensitive) among `headers`, or "".
+std::string header_value(const std::vector<std::string>& headers, const std::string& name);
 
 // Streams a 2xx response body to on_body (return false to stop; the response is then ok and not
 // cancelled). Non-2xx bodies are collected into error_body and summarized in error.
