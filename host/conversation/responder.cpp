@@ -125,6 +125,9 @@ void Responder::loop() {
     }
     job = AdvanceJob{};
   }
+  // A played report that came just before the end (a client that truncates, then leaves): what
+  // was heard reaches the stored turn and the memory the next session continues from.
+  apply_late_played();
   // Commits still waiting when the conversation ends get one last try; what fails is not
   // acknowledged, and the client delivers it again.
   if (commits_.retry_at()) commits_.flush();

@@ -762,8 +762,8 @@ TEST(Memory, TheMemoryIsBoundedByHistoryTurns) {
 }
 
 // A barge-in cuts the reply to what was heard, and a played report that comes after the reply
-// was over cuts it later: both reach the stored memory, so the next session sends what was
-// heard, with the thinking when it is kept.
+// was over (just before the client leaves) cuts it later: both reach the stored memory, so the
+// next session sends what was heard, with the thinking when it is kept.
 TEST(Memory, WhatWasHeardReachesTheMemoryAfterABargeInAndALatePlayedReport) {
   for (const bool keep : {false, true}) {
     ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
@@ -796,7 +796,8 @@ TEST(Memory, WhatWasHeardReachesTheMemoryAfterABargeInAndALatePlayedReport) {
         R"({"content":"More?","role":"user"},)" +
         R"({"content":"First sentence here is long enough to split.","role":"assistant"},)" +
         R"({"content":"Again.","role":"user"}])";
-    // The late report is applied before the next job, and stored with it.
+    // The client leaves right after its report: the next session continues from what was heard.
+    core.reconnect("c2");
     core.turn("Again.");
     StoredMemory m;
     std::string error;
