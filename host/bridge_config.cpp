@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include "host/conversation/memory.h"
 #include "host/engines/http_client.h"
 
 #include <fstream>
@@ -187,6 +188,8 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["reply.error_speech"] = bind(&c->reply.error_speech);
   keys["reply.first_clause_min_chars"] = bind(&c->reply.first_clause_min_chars);
   keys["reply.played_report_timeout_ms"] = bind(&c->reply.played_report_timeout_ms);
+  keys["reply.memory"] = bind(&c->reply.memory);
+  keys["reply.memory_idle_minutes"] = bind(&c->reply.memory_idle_minutes);
   keys["tools.clock"] = bind(&c->tools.clock);
   keys["tools.max_steps"] = bind(&c->tools.max_steps);
   keys["tools.call_timeout_ms"] = bind(&c->tools.call_timeout_ms);
@@ -288,6 +291,10 @@ std::string validate(const BridgeConfig& c) {
     return "server.audio_burst_s: must be 1-3600";
   if (c.server.stalled_client_ms < 1000 || c.server.stalled_client_ms > 600000)
     return "server.stalled_client_ms: must be 1000-600000";
+  if (!valid_memory_scope(c.reply.memory))
+    return "reply.memory: must be node, room or session, got '" + c.reply.memory + "'";
+  if (!(c.reply.memory_idle_minutes > 0 && c.reply.memory_idle_minutes <= 525600))
+    return "reply.memory_idle_minutes: must be more than 0 and at most 525600 (a year)";
   if (c.tools.max_steps < 1 || c.tools.max_steps > 32) return "tools.max_steps: must be 1-32";
   if (c.tools.call_timeout_ms < 100 || c.tools.call_timeout_ms > 600000)
     return "tools.call_timeout_ms: must be 100-600000";

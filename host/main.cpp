@@ -12,6 +12,7 @@
 #include "host/bridge_check.h"
 #include "host/bridge_config.h"
 #include "host/client_tokens.h"
+#include "host/conversation/memory.h"
 #include "host/engine_factory.h"
 #include "host/log.h"
 #include "host/server.h"
@@ -63,6 +64,10 @@ int main(int argc, char** argv) {
       "tokens", "browser clients' tokens: add NAME, list, revoke NAME (docs/bridge.md)");
   tokens->add_option("command", tokens_args, "add NAME | list | revoke NAME")->required();
   tokens->add_option("--url-host", url_host, "host name in the URL `tokens add` prints");
+  std::vector<std::string> forget_args;
+  CLI::App* forget = app.add_subcommand(
+      "forget", "conversation memory: forget node NAME | room NAME | all (docs/bridge.md)");
+  forget->add_option("what", forget_args, "node NAME | room NAME | all")->required();
   // A command line that does not parse is bad configuration: exit 2, like a bad config file
   // (systemd's RestartPreventExitStatus=2), not CLI11's own codes (104, 109, ...).
   try {
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
   set_log_level(parse_level(config.log_level));
   if (check) return run_bridge_check(config);
   if (*tokens) return run_tokens_command(config, tokens_args, url_host);
+  if (*forget) return run_forget_command(config, forget_args);
 
   Services services;
   services.turn = config.turn;

@@ -47,6 +47,10 @@ struct ReplySettings {
   std::string voice;  // TTS voice (engine-specific; empty = engine default)
   int first_clause_min_chars = 40;
   int played_report_timeout_ms = 1500;  // wait this long for the node's interrupt/playback_done
+  // Conversation memory (host/conversation/memory.h): whose history outlives the connection
+  // ("node", "room" or "session"), and how long unused before a new conversation starts.
+  std::string memory = "node";
+  double memory_idle_minutes = 30;
 };
 
 // The tool loop (host/tools/, docs/bridge.md "Tools"): config [tools].

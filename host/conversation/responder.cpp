@@ -30,6 +30,8 @@ Responder::Responder(Services& services, ConversationSink& sink,
       client_id_(settings.client_id),
       room_(settings.room),
       commits_(services, sink, std::move(lease), settings.conversation_id),
+      memory_(services.store, memory_key(services.reply.memory, settings.client_id, settings.room),
+              int64_t(services.reply.memory_idle_minutes * 60000)),
       voice_(services, sink, settings.output_rate, [this](VoiceFinished v) { post(std::move(v)); }),
       jobs_(kMaxWaitingJobs),
       events_(kMaxWaitingEvents),
@@ -117,11 +119,15 @@ void Responder::loop() {
       report.turn_id = stored ? unanswered_turn_id_ : "r" + std::to_string(reply_counter_ + 1);
       if (stored) report.transcript = stored->record.transcript;
       unanswered_.reset();
+      if (!stored) recall_history();  // a stored turn's user message is in the history already
       auto reply = new_reply(report.turn_id);
       answer(reply, report, monotonic_ms(), stored);
     }
     job = AdvanceJob{};
   }
+  // A played report that came just before the end (a client that truncates, then leaves): what
+  // was heard reaches the stored turn and the memory the next session continues from.
+  apply_late_played();
   // Commits still waiting when the conversation ends get one last try; what fails is not
   // acknowledged, and the client delivers it again.
   if (commits_.retry_at()) commits_.flush();
@@ -219,7 +225,10 @@ void Responder::run_turn(TurnJob& job) {
     commits_.commit(job.seqs.last, std::nullopt, nullptr);
   }
 
-  if (!report.transcript.empty()) history_.push_back({"user", report.transcript});
+  if (!report.transcript.empty()) {
+    recall_history();
+    history_.push_back({"user", report.transcript});
+  }
   if (!report.transcript.empty() && stopping_.load()) {
     // The client went away mid-turn: what was said is kept (stored above), but nobody is there
     // to hear an answer.
@@ -238,6 +247,10 @@ void Responder::run_turn(TurnJob& job) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (current_ == reply) current_.reset();
   }
+  if (!report.transcript.empty()) {  // kept unanswered: the next reply continues from it
+    trim_history();
+    remember_history();
+  }
   if (stored) finish_stored(stored, report);
   if (services_.on_turn) services_.on_turn(report);
 }
@@ -249,6 +262,7 @@ void Responder::run_text(TextJob& job) {
   report.session_id = conversation_id_;
   report.turn_id = "x" + std::to_string(++text_counter_);
   report.transcript = job.text;
+  recall_history();
   history_.push_back({"user", job.text});
   std::shared_ptr<TurnCommit> stored;
   if (services_.store) {
@@ -263,6 +277,8 @@ void Responder::run_text(TextJob& job) {
   if (!job.respond) {
     unanswered_ = stored;
     unanswered_turn_id_ = report.turn_id;
+    trim_history();
+    remember_history();
     return;
   }
   auto reply = new_reply(report.turn_id);
@@ -509,6 +525,7 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
                       steps.empty() ? std::string() : steps.back().thinking};
   }
   trim_history();
+  remember_history();  // before the turn is reported done: a bridge killed after it keeps it
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (current_ == reply) current_.reset();
@@ -575,6 +592,38 @@ void Responder::trim_history() {
   }
 }
 
+void Responder::recall_history() {
+  std::vector<ChatMessage> stored;
+  if (!memory_.recall(wall_ms(), &stored)) return;  // off, or unreadable: go on from ours
+  auto same_message = [](const ChatMessage& a, const ChatMessage& b) {
+    if (a.role != b.role || a.content != b.content || a.tool_call_id != b.tool_call_id ||
+        a.tool_calls.size() != b.tool_calls.size())
+      return false;
+    for (size_t i = 0; i < a.tool_calls.size(); ++i)
+      if (a.tool_calls[i].id != b.tool_calls[i].id ||
+          a.tool_calls[i].name != b.tool_calls[i].name ||
+          a.tool_calls[i].arguments != b.tool_calls[i].arguments)
+        return false;
+    return true;
+  };
+  if (stored.size() == history_.size() &&
+      std::equal(stored.begin(), stored.end(), history_.begin(), same_message))
+    return;
+  // Another session wrote it (a node of the room), or it expired: our last reply's place in the
+  // history is gone, so a late played report now corrects only its stored turn.
+  history_ = std::move(stored);
+  last_.reset();
+}
+
+void Responder::remember_history() {
+  std::string error;
+  if (!memory_.remember(history_, wall_ms(), &error)) {
+    services_.metrics.store_errors_total.fetch_add(1);
+    LOG_ERROR("store", "%s: the conversation memory was not stored: %s", conversation_id_.c_str(),
+              error.c_str());
+  }
+}
+
 // 5. The reply as heard joins the stored turn (or the commit still waiting for the store).
 void Responder::finish_stored(const std::shared_ptr<TurnCommit>& stored, const TurnReport& report) {
   TurnRecord& rec = stored->record;
@@ -621,6 +670,7 @@ void Responder::apply_late_played() {
     } else if (last_->history_index < history_.size() && last_->final_part == kErrorPart) {
       history_[last_->history_index].content = heard.empty() ? "…" : heard;
     }
+    remember_history();
     if (last_->stored) finish_stored(last_->stored, last_->report);
   }
 }

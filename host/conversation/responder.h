@@ -28,6 +28,7 @@
 #include "host/conversation/commit_log.h"
 #include "host/conversation/conversation.h"
 #include "host/conversation/jobs.h"
+#include "host/conversation/memory.h"
 #include "host/conversation/voice.h"
 #include "host/work_queue.h"
 
@@ -90,6 +91,11 @@ class Responder {
   void apply_late_played();
   void finish_stored(const std::shared_ptr<TurnCommit>& stored, const TurnReport& report);
   void trim_history();
+  // The conversation memory (memory.h): the history continued from the store before a turn (a
+  // reconnect, a restart, another node of the room, or a fresh one after the idle timeout), and
+  // written back once the history changed (a turn done, a late played report).
+  void recall_history();
+  void remember_history();
 
   Services& services_;
   ConversationSink& sink_;
@@ -97,6 +103,7 @@ class Responder {
   const std::string client_id_;
   const std::string room_;
   CommitLog commits_;
+  ConversationMemory memory_;
   Voice voice_;
   WorkQueue<ResponderJob> jobs_;
   WorkQueue<ReplyEvent> events_;

@@ -61,6 +61,17 @@ CREATE TABLE IF NOT EXISTS client_tokens (
   token_sha256 TEXT NOT NULL UNIQUE,
   created_at_ms INTEGER NOT NULL,
   revoked_at_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS memories (
+  memory_key TEXT PRIMARY KEY,
+  updated_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS memory_messages (
+  memory_key TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  role TEXT NOT NULL,
+  content TEXT NOT NULL,
+  tool_calls_json TEXT NOT NULL DEFAULT '',
+  tool_call_id TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (memory_key, position));
 )sql";
 
 // A prepared statement that finalizes itself.
@@ -434,6 +445,82 @@ std::optional<std::string> Store::live_client_token_name(const std::string& toke
   s.text(1, token_sha256);
   if (s.step() != SQLITE_ROW) return std::nullopt;
   return s.column_text(0);
+}
+
+bool Store::save_memory(const std::string& key, const std::vector<MemoryMessage>& messages,
+                        int64_t at_ms, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto fail = [&] {
+    *error = describe(db_, "storing a memory");
+    return CommitResult::kFailed;
+  };
+  const CommitResult r = in_transaction(
+      [&] {
+        Statement clear(db_, "DELETE FROM memory_messages WHERE memory_key = ?1");
+        if (!clear.ok() || clear.text(1, key).step() != SQLITE_DONE) return fail();
+        for (size_t i = 0; i < messages.size(); ++i) {
+          const MemoryMessage& m = messages[i];
+          Statement add(db_,
+                        "INSERT INTO memory_messages (memory_key, position, role, content, "
+                        "tool_calls_json, tool_call_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+          if (!add.ok()) return fail();
+          add.text(1, key).integer(2, int64_t(i)).text(3, m.role).text(4, m.content);
+          add.text(5, m.tool_calls_json).text(6, m.tool_call_id);
+          if (add.step() != SQLITE_DONE) return fail();
+        }
+        Statement stamp(db_,
+                        "INSERT OR REPLACE INTO memories (memory_key, updated_at_ms) "
+                        "VALUES (?1, ?2)");
+        if (!stamp.ok() || stamp.text(1, key).integer(2, at_ms).step() != SQLITE_DONE)
+          return fail();
+        return CommitResult::kStored;
+      },
+      error);
+  return r == CommitResult::kStored;
+}
+
+bool Store::load_memory(const std::string& key, StoredMemory* out, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  *out = StoredMemory{};
+  Statement stamp(db_, "SELECT updated_at_ms FROM memories WHERE memory_key = ?1");
+  if (!stamp.ok()) return *error = describe(db_, "reading a memory"), false;
+  const int found = stamp.text(1, key).step();
+  if (found == SQLITE_DONE) return true;
+  if (found != SQLITE_ROW) return *error = describe(db_, "reading a memory"), false;
+  out->updated_at_ms = stamp.column_int(0);
+  Statement s(db_,
+              "SELECT role, content, tool_calls_json, tool_call_id FROM memory_messages "
+              "WHERE memory_key = ?1 ORDER BY position");
+  if (!s.ok()) return *error = describe(db_, "reading a memory"), false;
+  s.text(1, key);
+  int step;
+  while ((step = s.step()) == SQLITE_ROW)
+    out->messages.push_back(
+        {s.column_text(0), s.column_text(1), s.column_text(2), s.column_text(3)});
+  if (step != SQLITE_DONE) return *error = describe(db_, "reading a memory"), false;
+  return true;
+}
+
+int Store::forget_memory(const std::string& key, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int removed = 0;
+  auto fail = [&] {
+    *error = describe(db_, "forgetting a memory");
+    return CommitResult::kFailed;
+  };
+  const CommitResult r = in_transaction(
+      [&] {
+        for (const char* table : {"memory_messages", "memories"}) {
+          const std::string sql =
+              std::string("DELETE FROM ") + table + " WHERE ?1 = '*' OR memory_key = ?1";
+          Statement s(db_, sql.c_str());
+          if (!s.ok() || s.text(1, key).step() != SQLITE_DONE) return fail();
+          removed = sqlite3_changes(db_);  // the last one: memories
+        }
+        return CommitResult::kStored;
+      },
+      error);
+  return r == CommitResult::kStored ? removed : -1;
 }
 
 bool Store::set_max_pages(uint64_t pages) {

@@ -10,6 +10,10 @@
 //   node_epochs per node, the epoch of its newest session (the fence against older ones)
 //   client_tokens one row per browser client the operator let in: its name, the SHA-256 of its
 //              token (never the token), when it was made and revoked (host/client_tokens.h)
+//   memories   one row per conversation memory (a node's or a room's): its key, when it was last
+//              written (host/conversation/memory.h)
+//   memory_messages the memory's chat history, one row per message in order, exactly as it goes
+//              to the model: role, content, tool calls (JSON), tool_call_id
 //
 // Delivery: a segment or a turn and its node's high-water mark are committed in one transaction,
 // and the node is acknowledged only after the commit, so a bridge killed at any moment loses no
@@ -68,6 +72,20 @@ struct ClientTokenRecord {
   std::string token_sha256;   // lower-case hex of SHA-256(token)
   int64_t created_at_ms = 0;  // wall clock, ms since the epoch
   int64_t revoked_at_ms = 0;  // 0 while the token is live
+};
+
+// One message of a conversation memory, as it goes to the model (host/conversation/memory.h
+// turns it into and out of a ChatMessage).
+struct MemoryMessage {
+  std::string role;
+  std::string content;
+  std::string tool_calls_json;  // the assistant's calls as a JSON array; "" when none
+  std::string tool_call_id;     // a tool result's call
+};
+
+struct StoredMemory {
+  std::vector<MemoryMessage> messages;
+  int64_t updated_at_ms = 0;  // wall clock of the last write; 0 when there is none
 };
 
 struct SessionRecord {
@@ -151,6 +169,15 @@ class Store {
   std::vector<ClientTokenRecord> client_tokens();  // live and revoked, by name
   // The name of the live token with this hash, or nullopt (unknown, revoked, or the store failed).
   std::optional<std::string> live_client_token_name(const std::string& token_sha256);
+
+  // Conversation memories, by key ("node:<id>", "room:<name>"). save replaces the whole history
+  // in one transaction (it is bounded by reply.history_turns); load fills `*out` (empty, with
+  // updated_at_ms 0, when there is none) and returns false only when the database fails.
+  // forget: `key` exactly, or every memory when it is "*"; returns how many went, -1 on failure.
+  bool save_memory(const std::string& key, const std::vector<MemoryMessage>& messages,
+                   int64_t at_ms, std::string* error);
+  bool load_memory(const std::string& key, StoredMemory* out, std::string* error);
+  int forget_memory(const std::string& key, std::string* error);
 
   // Size limit: the database may not grow past `pages` pages (of 4 KiB); writes beyond it fail
   // exactly as on a full disk. page_count() is the current size.

@@ -174,6 +174,64 @@ TEST(Store, ADatabaseFromTheFirstSchemaIsMigrated) {
   EXPECT_TRUE(turns[1].tool_calls.empty());
 }
 
+// Conversation memories: a history kept exactly (every field, in order, UTF-8 and quotes), a save
+// that replaces the last one whole, its time stamp, keys apart, and forgetting one or all. The
+// old database of the migration test gains the tables too.
+TEST(Store, ConversationMemoriesAreKeptExactlyReplacedWholeAndForgotten) {
+  const std::string path = test::scratch_dir("store_memory") + "/earshot.db";
+  ASSERT_EQ(test::run_command({"sqlite3", path,
+                               "CREATE TABLE turns (id INTEGER PRIMARY KEY, session_id TEXT NOT "
+                               "NULL, turn_id TEXT NOT NULL, transcript TEXT NOT NULL, "
+                               "started_at_ms INTEGER NOT NULL);"},
+                              path + ".sqlite3"),
+            0);
+  std::string error;
+  const std::vector<MemoryMessage> history = {
+      {"user", "Wie spät ist es? \"Jetzt\"", "", ""},
+      {"assistant", "<think>They ask.</think>",
+       R"([{"arguments":"{\"tz\": \"Europe/Berlin\"}","id":"call_1","name":"get_time"}])", ""},
+      {"tool", R"({"time":"09:00"})", "", "call_1"},
+      {"assistant", "<think>Say it.</think>Es ist neun.\nGanz genau.", "", ""}};
+  {
+    auto store = Store::open(path, {}, &error);
+    ASSERT_TRUE(store) << error;
+    StoredMemory none;
+    ASSERT_TRUE(store->load_memory("node:n1", &none, &error)) << error;
+    EXPECT_TRUE(none.messages.empty());
+    EXPECT_EQ(none.updated_at_ms, 0);
+    ASSERT_TRUE(store->save_memory("node:n1", {{"user", "first", "", ""}}, 100, &error)) << error;
+    ASSERT_TRUE(store->save_memory("node:n1", history, 200, &error)) << error;
+    ASSERT_TRUE(store->save_memory("room:kitchen", {{"user", "hi", "", ""}}, 300, &error));
+  }
+  auto store = Store::open(path, {}, &error);  // reopened: it was committed
+  ASSERT_TRUE(store) << error;
+  StoredMemory got;
+  ASSERT_TRUE(store->load_memory("node:n1", &got, &error)) << error;
+  EXPECT_EQ(got.updated_at_ms, 200);
+  ASSERT_EQ(got.messages.size(), history.size());
+  for (size_t i = 0; i < history.size(); ++i) {
+    EXPECT_EQ(got.messages[i].role, history[i].role) << i;
+    EXPECT_EQ(got.messages[i].content, history[i].content) << i;
+    EXPECT_EQ(got.messages[i].tool_calls_json, history[i].tool_calls_json) << i;
+    EXPECT_EQ(got.messages[i].tool_call_id, history[i].tool_call_id) << i;
+  }
+  // A shorter history (trimmed) replaces the longer one: nothing of the old tail is left.
+  ASSERT_TRUE(store->save_memory("node:n1", {history[3]}, 400, &error)) << error;
+  ASSERT_TRUE(store->load_memory("node:n1", &got, &error)) << error;
+  ASSERT_EQ(got.messages.size(), 1u);
+  EXPECT_EQ(got.messages[0].content, history[3].content);
+  EXPECT_EQ(store->forget_memory("node:n1", &error), 1) << error;
+  ASSERT_TRUE(store->load_memory("node:n1", &got, &error)) << error;
+  EXPECT_TRUE(got.messages.empty());
+  EXPECT_EQ(got.updated_at_ms, 0);
+  ASSERT_TRUE(store->load_memory("room:kitchen", &got, &error)) << error;
+  EXPECT_EQ(got.messages.size(), 1u);  // another key is untouched
+  EXPECT_EQ(store->forget_memory("node:nobody", &error), 0);
+  EXPECT_EQ(store->forget_memory("*", &error), 1);
+  ASSERT_TRUE(store->load_memory("room:kitchen", &got, &error)) << error;
+  EXPECT_TRUE(got.messages.empty());
+}
+
 TEST(Store, SessionsAreOpenedAndClosed) {
   const std::string path = test::scratch_dir("store_sessions") + "/earshot.db";
   unlink(path.c_str());

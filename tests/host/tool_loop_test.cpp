@@ -9,7 +9,9 @@
 // returns; a slow call gets the filler; malformed arguments go back to the model as an error; a
 // model that keeps calling stops at tools.max_steps; a barge-in during a call cancels it and
 // nothing is said after it; the history sent on the next request byte for byte, with and without
-// keep_think_in_history; every call stored with its turn.
+// keep_think_in_history; every call stored with its turn; and the conversation memory: a node that
+// reconnects continues byte for byte, per session and per room, the idle timeout, history_turns,
+// what was heard (barge-in, a late played report) reaching the stored copy.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -18,6 +20,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "host/clock.h"
 #include "host/conversation/conversation.h"
 #include "host/engines/embedded_engines.h"
 #include "host/engines/openai_engines.h"
@@ -245,7 +248,7 @@ class TestDoor : public ConversationSink {
 
 struct Core {
   Core(ScriptedLlm& llm, std::shared_ptr<ToolProvider> tools, bool keep_think,
-       ToolSettings tool_settings = {}) {
+       ToolSettings tool_settings = {}, ReplySettings reply = {}) {
     std::string error;
     store = Store::open(test::scratch_dir("tool_loop") + "/earshot.db", {}, &error);
     EXPECT_TRUE(store) << error;
@@ -260,20 +263,36 @@ struct Core {
     services.delivery = std::make_unique<DeliveryLedger>(store.get());
     services.tools = &registry;
     services.tool_settings = tool_settings;
+    services.reply = reply;
     registration = registry.add(std::move(tools));
-    ConversationSettings settings;
-    settings.conversation_id = "c1";
-    settings.client_id = "n1";
-    settings.room = "kitchen";
-    settings.server_turn_detection = false;
-    settings.auto_respond = false;
-    auto lease = services.delivery->claim("n1", &error);
-    EXPECT_TRUE(lease) << error;
-    conversation = std::make_unique<Conversation>(services, settings, *lease, door);
-    door.conversation = conversation.get();
-    EXPECT_TRUE(conversation->start(&error)) << error;
+    conversation = open_session(door, "c1", "n1", "kitchen");
   }
   ~Core() { conversation->stop(); }
+
+  // A session of `client_id` in `room` through `door`, started (as a door opens one).
+  std::unique_ptr<Conversation> open_session(TestDoor& through, const std::string& conversation_id,
+                                             const std::string& client_id,
+                                             const std::string& room) {
+    ConversationSettings settings;
+    settings.conversation_id = conversation_id;
+    settings.client_id = client_id;
+    settings.room = room;
+    settings.server_turn_detection = false;
+    settings.auto_respond = false;
+    std::string error;
+    auto lease = services.delivery->claim(client_id, &error);
+    EXPECT_TRUE(lease) << error;
+    auto c = std::make_unique<Conversation>(services, settings, *lease, through);
+    through.conversation = c.get();
+    EXPECT_TRUE(c->start(&error)) << error;
+    return c;
+  }
+  // The node's connection ends and it comes back: a new session of the same node.
+  void reconnect(const std::string& conversation_id, const std::string& client_id = "n1") {
+    conversation->stop();
+    conversation.reset();
+    conversation = open_session(door, conversation_id, client_id, "kitchen");
+  }
 
   // Types a turn and asks for the answer; waits for the turn to be over.
   TurnReport turn(const std::string& said) {
@@ -593,6 +612,201 @@ TEST(ToolLoop, BargeInDuringACallCancelsItAndNothingIsSaidAfter) {
   EXPECT_EQ(messages[2]["tool_calls"][0]["id"], "chatcmpl-tool-1");
   EXPECT_EQ(messages[3]["content"], "error: cancelled");
   EXPECT_EQ(messages[4]["content"], "Never mind.");
+}
+
+// --- conversation memory (host/conversation/memory.h) ----------------------------------------
+
+// A tool that is offered and never called.
+std::shared_ptr<ToolProvider> no_tools() {
+  return std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+    return ToolResult{false, "unused"};
+  });
+}
+
+// Three turns, the first with a tool call; with `reconnect`, the node's session ends after each
+// turn and a new one goes on. Returns the last request's messages.
+std::string three_turns(bool keep_think, bool reconnect, ReplySettings reply = {}) {
+  ScriptedLlm llm(weather_script());
+  auto tools = std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+    return ToolResult{true, R"({"temp_c":7,"sky":"cloudy"})"};
+  });
+  Core core(llm, tools, keep_think, {}, reply);
+  core.turn("What's the weather in Oslo?");
+  if (reconnect) core.reconnect("c2");
+  core.turn("Thanks.");
+  if (reconnect) core.reconnect("c3");
+  core.turn("Bye.");
+  const std::vector<json> bodies = llm.bodies();
+  EXPECT_EQ(bodies.size(), 4u);
+  return bodies.empty() ? "" : bodies.back()["messages"].dump();
+}
+
+// A node that reconnects goes on where it was: the next request is byte for byte the one it
+// would have sent had the connection never dropped — tool calls, results and, with
+// keep_think_in_history, the thinking included.
+TEST(Memory, ANodeThatReconnectsContinuesByteForByte) {
+  for (const bool keep : {false, true}) {
+    const std::string continuous = three_turns(keep, false);
+    EXPECT_NE(continuous.find("Let me check."), std::string::npos) << continuous;
+    EXPECT_NE(continuous.find("You are welcome."), std::string::npos) << continuous;
+    EXPECT_EQ(continuous.find("<think>") != std::string::npos, keep) << continuous;
+    EXPECT_EQ(three_turns(keep, true), continuous) << "keep_think_in_history = " << keep;
+  }
+}
+
+// reply.memory = "session": a new session starts a new conversation (as before the memory).
+TEST(Memory, SessionMemoryStartsAfreshOnReconnect) {
+  ReplySettings reply;
+  reply.memory = "session";
+  EXPECT_EQ(three_turns(false, true, reply),
+            std::string("[") + kSystem + R"(,{"content":"Bye.","role":"user"}])");
+}
+
+// A Realtime client's id is new for every connection: it gets per-session memory only, and
+// writes nothing to the store.
+TEST(Memory, ARealtimeClientKeepsNoMemoryBeyondItsSession) {
+  ScriptedLlm llm([](size_t) -> std::vector<std::string> { return {text("Hi."), kEnd}; });
+  Core core(llm, no_tools(), false);
+  core.reconnect("rt1", "realtime-rt1");
+  core.turn("Remember this.");
+  core.reconnect("rt2", "realtime-rt2");
+  core.turn("What did I say?");
+  EXPECT_EQ(llm.bodies().at(1)["messages"].dump(),
+            std::string("[") + kSystem + R"(,{"content":"What did I say?","role":"user"}])");
+  StoredMemory m;
+  std::string error;
+  ASSERT_TRUE(core.store->load_memory("node:realtime-rt1", &m, &error)) << error;
+  EXPECT_EQ(m.updated_at_ms, 0);
+}
+
+// Past reply.memory_idle_minutes without a turn, the next one starts a new conversation — in the
+// same session and after a reconnect alike.
+TEST(Memory, AfterTheIdleTimeoutANewConversationStarts) {
+  ScriptedLlm llm([](size_t) -> std::vector<std::string> { return {text("Okay."), kEnd}; });
+  ReplySettings reply;
+  reply.memory_idle_minutes = 0.05;  // 3 s
+  Core core(llm, no_tools(), false, {}, reply);
+  core.turn("One.");
+  core.turn("Two.");  // within the timeout (a turn takes far less than 3 s here)
+  StoredMemory m;
+  std::string error;
+  ASSERT_TRUE(core.store->load_memory("node:n1", &m, &error)) << error;
+  const int64_t written = m.updated_at_ms;
+  ASSERT_GT(written, 0);
+  ASSERT_TRUE(test::wait_until([&] { return wall_ms() > written + 3100; }, 10s));
+  core.reconnect("c2");
+  core.turn("Three.");
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  EXPECT_EQ(bodies[1]["messages"].size(), 4u);  // system, One, Okay, Two
+  EXPECT_EQ(bodies[2]["messages"].dump(),
+            std::string("[") + kSystem + R"(,{"content":"Three.","role":"user"}])");
+  // The stored memory is the new conversation's.
+  ASSERT_TRUE(core.store->load_memory("node:n1", &m, &error)) << error;
+  ASSERT_EQ(m.messages.size(), 2u);
+  EXPECT_EQ(m.messages[0].content, "Three.");
+}
+
+// reply.memory = "room": two nodes of one room, both connected, hold one conversation.
+TEST(Memory, TwoNodesOfARoomShareOneConversation) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    return {text(n == 0 ? "The oven is at 200." : "Twenty minutes."), kEnd};
+  });
+  ReplySettings reply;
+  reply.memory = "room";
+  Core core(llm, no_tools(), false, {}, reply);
+  TestDoor door2;
+  auto second = core.open_session(door2, "c2", "n2", "kitchen");
+  core.turn("How hot is the oven?");
+  const size_t before = door2.turns().size();
+  second->user_text("How long for the bread?");
+  second->respond();
+  ASSERT_TRUE(test::wait_until([&] { return door2.turns().size() > before; }, 30s));
+  second->stop();
+  EXPECT_EQ(llm.bodies().at(1)["messages"].dump(),
+            std::string("[") + kSystem +
+                R"(,{"content":"How hot is the oven?","role":"user"},)"
+                R"({"content":"The oven is at 200.","role":"assistant"},)"
+                R"({"content":"How long for the bread?","role":"user"}])");
+  StoredMemory m;
+  std::string error;
+  ASSERT_TRUE(core.store->load_memory("room:kitchen", &m, &error)) << error;
+  EXPECT_EQ(m.messages.size(), 4u);
+  ASSERT_TRUE(core.store->load_memory("node:n1", &m, &error)) << error;
+  EXPECT_EQ(m.updated_at_ms, 0);  // nothing kept per node in room mode
+}
+
+// The stored memory is bounded by history_turns like the live one: whole turns leave it.
+TEST(Memory, TheMemoryIsBoundedByHistoryTurns) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    return {text("Answer " + std::to_string(n) + "."), kEnd};
+  });
+  ReplySettings reply;
+  reply.history_turns = 2;
+  Core core(llm, no_tools(), false, {}, reply);
+  for (int i = 0; i < 4; ++i) {
+    core.turn("Question " + std::to_string(i) + ".");
+    core.reconnect("c" + std::to_string(i + 2));
+  }
+  core.turn("Question 4.");
+  EXPECT_EQ(llm.bodies().at(4)["messages"].dump(),
+            std::string("[") + kSystem +
+                R"(,{"content":"Question 3.","role":"user"},)"
+                R"({"content":"Answer 3.","role":"assistant"},)"
+                R"({"content":"Question 4.","role":"user"}])");
+  StoredMemory m;
+  std::string error;
+  ASSERT_TRUE(core.store->load_memory("node:n1", &m, &error)) << error;
+  ASSERT_EQ(m.messages.size(), 4u);  // two turns: Question 3 and 4 with their answers
+  EXPECT_EQ(m.messages[0].content, "Question 3.");
+}
+
+// A barge-in cuts the reply to what was heard, and a played report that comes after the reply
+// was over (just before the client leaves) cuts it later: both reach the stored memory, so the
+// next session sends what was heard, with the thinking when it is kept.
+TEST(Memory, WhatWasHeardReachesTheMemoryAfterABargeInAndALatePlayedReport) {
+  for (const bool keep : {false, true}) {
+    ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+      if (n == 0)
+        return {text("<think>Answer now.</think>It is seven degrees and cloudy in Oslo today. "),
+                text("It will rain later today, so take an umbrella when you go out."), kEnd};
+      if (n == 1)
+        return {text("First sentence here is long enough to split. "),
+                text("Second sentence is never heard by anyone."), kEnd};
+      return {text("Right."), kEnd};
+    });
+    Core core(llm, no_tools(), keep);
+    core.door.hold_from_sentence(1);
+    core.conversation->user_text("Weather?");
+    core.conversation->respond();
+    ASSERT_TRUE(test::wait_until([&] { return core.door.first_frame(1).has_value(); }, 20s));
+    core.door.interrupt(*core.door.first_frame(1) * 20);
+    ASSERT_TRUE(test::wait_until([&] { return !core.door.turns().empty(); }, 20s));
+    // Played to its end as far as the door knew; then the client says it stopped after the
+    // first sentence (a late truncate).
+    core.door.hold_from_sentence(-1);
+    const TurnReport second = core.turn("More?");
+    ASSERT_TRUE(core.door.first_frame(1).has_value());
+    core.conversation->played({second.reply_id, *core.door.first_frame(1) * 20, std::nullopt});
+    const std::string t = keep ? "<think>Answer now.</think>" : "";
+    const std::string expected =
+        std::string("[") + kSystem + R"(,{"content":"Weather?","role":"user"},)" +
+        R"({"content":")" + t +
+        R"(It is seven degrees and cloudy in Oslo today.","role":"assistant"},)" +
+        R"({"content":"More?","role":"user"},)" +
+        R"({"content":"First sentence here is long enough to split.","role":"assistant"},)" +
+        R"({"content":"Again.","role":"user"}])";
+    // The client leaves right after its report: the next session continues from what was heard.
+    core.reconnect("c2");
+    core.turn("Again.");
+    StoredMemory m;
+    std::string error;
+    EXPECT_EQ(llm.bodies().at(2)["messages"].dump(), expected) << "keep = " << keep;
+    ASSERT_TRUE(core.store->load_memory("node:n1", &m, &error)) << error;
+    ASSERT_GE(m.messages.size(), 4u);
+    EXPECT_EQ(m.messages[1].content, t + "It is seven degrees and cloudy in Oslo today.");
+    EXPECT_EQ(m.messages[3].content, "First sentence here is long enough to split.");
+  }
 }
 
 }  // namespace
