@@ -2,16 +2,20 @@
 // pipeline until SIGTERM/SIGINT, or until a finite input (file, stdin) has been delivered.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 
+#include "device/bridge_setup.h"
 #include "device/log.h"
 #include "device/node_config.h"
 #include "device/node_pipeline.h"
 
 namespace {
 earshot::device::NodePipeline* g_pipeline = nullptr;
+std::atomic<bool> g_stop{false};  // before the pipeline runs: discovery and pairing
 
 void on_signal(int) {
+  g_stop.store(true);
   if (g_pipeline) g_pipeline->request_stop();  // only an atomic store: async-signal-safe
 }
 }  // namespace
@@ -46,15 +50,24 @@ int main(int argc, char** argv) {
 
   // A dead peer must not kill us through SIGPIPE; errors come back from send() instead.
   signal(SIGPIPE, SIG_IGN);
-  NodePipeline pipeline(config);
-  g_pipeline = &pipeline;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
+  // No URL or no token configured: find the bridge, use the token kept from pairing, or pair.
   std::string error;
+  set_log_prefix_priority(!config.log_plain);
+  if (!prepare_bridge(&config, g_stop, &error)) {
+    if (g_stop.load()) return 0;
+    fprintf(stderr, "earshot-node: %s\n", error.c_str());
+    return 1;
+  }
+  NodePipeline pipeline(config);
+  g_pipeline = &pipeline;
+  if (g_stop.load()) pipeline.request_stop();
+
   if (!pipeline.start(&error)) {
     fprintf(stderr, "earshot-node: %s\n", error.c_str());
     g_pipeline = nullptr;

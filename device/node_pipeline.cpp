@@ -289,6 +289,7 @@ bool NodePipeline::Impl::build(std::string* error) {
   lc.token = config.token;
   lc.ca_file = config.ca_file;
   lc.tls_insecure = config.tls_insecure;
+  lc.pinned_fingerprint = config.tls_fingerprint;
   lc.keepalive_s = config.keepalive_s;
   lc.backoff_max_ms = config.backoff_max_ms;
   lc.hello.node_id = config.node_id;

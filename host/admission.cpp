@@ -1,6 +1,7 @@
 #include "host/admission.h"
 
 #include "host/client_tokens.h"
+#include "host/pairing_desk.h"
 
 namespace earshot::host {
 
@@ -35,7 +36,8 @@ bool Authenticator::admits_node(const std::string& token, const std::string& nod
       it != config_.node_tokens.end() && it->second == token)
     return true;
   if (!config_.shared_token.empty() && token == config_.shared_token) return true;
-  return client_token_admits(store_, token, node_id);  // browsers
+  if (paired_node_admits(store_, token, node_id)) return true;  // nodes paired with a code
+  return client_token_admits(store_, token, node_id);           // browsers
 }
 
 std::optional<std::string> Authenticator::admits_any(const std::string& token) const {

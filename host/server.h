@@ -38,6 +38,10 @@ struct ServerConfig {
   // /api/status (live sessions and recent turns, which hold what people said) is served to this
   // machine only, unless the request carries this token (Authorization: Bearer, or ?token=).
   std::string status_token;
+  // Advertise this port over mDNS/DNS-SD as `_earshot._tcp` (Avahi), so nodes with no URL find it;
+  // `service_name` is the name shown ("" = "Earshot on <host name>").
+  bool advertise = true;
+  std::string service_name;
 };
 
 class BridgeServer {

@@ -7,6 +7,8 @@
 //   node_epochs per node, the epoch of its newest session (the fence against older ones)
 //   client_tokens one row per browser client the operator let in: its name, the SHA-256 of its
 //              token (never the token), when it was made and revoked (host/client_tokens.h)
+//   paired_nodes one row per node paired with a code (host/pairing_desk.h): its id, the SHA-256 of
+//              its token, the code that was confirmed (never valid again), when and from where
 //
 // Delivery: a segment or a turn and its node's high-water mark are committed in one transaction,
 // and the node is acknowledged only after the commit, so a bridge killed at any moment loses no
@@ -53,6 +55,15 @@ struct ClientTokenRecord {
   std::string token_sha256;   // lower-case hex of SHA-256(token)
   int64_t created_at_ms = 0;  // wall clock, ms since the epoch
   int64_t revoked_at_ms = 0;  // 0 while the token is live
+};
+
+// A node that paired with a code, as kept: its token's hash only (host/pairing_desk.h).
+struct PairedNodeRecord {
+  std::string node_id;
+  std::string token_sha256;  // lower-case hex of SHA-256(token)
+  std::string code;          // the pairing code the operator confirmed: used up
+  std::string peer;          // the address it paired from (for the operator)
+  int64_t paired_at_ms = 0;  // wall clock, ms since the epoch
 };
 
 struct SessionRecord {
@@ -135,6 +146,15 @@ class Store {
   std::vector<ClientTokenRecord> client_tokens();  // live and revoked, by name
   // The name of the live token with this hash, or nullopt (unknown, revoked, or the store failed).
   std::optional<std::string> live_client_token_name(const std::string& token_sha256);
+
+  // Paired nodes. add: false (and *error) when the node is already paired or the code was used
+  // before. remove: false when the node is not paired (it can then pair again).
+  bool add_paired_node(const PairedNodeRecord& node, std::string* error);
+  bool remove_paired_node(const std::string& node_id, std::string* error);
+  std::vector<PairedNodeRecord> paired_nodes();  // by node_id
+  // The token hash of a paired node, or nullopt (not paired, or the store failed).
+  std::optional<std::string> paired_node_token_sha256(const std::string& node_id);
+  bool pairing_code_used(const std::string& code);
 
   // Size limit: the database may not grow past `pages` pages (of 4 KiB); writes beyond it fail
   // exactly as on a full disk. page_count() is the current size.
