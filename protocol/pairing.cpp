@@ -96,8 +96,6 @@ bool is_valid_pairing_code(std::string_view code) {
 }
 
 bool is_pairing_message(std::string_view text) {
-  // Cheap first: every pairing type has "pair" in its name.
-  if (text.find("pair") == std::string_view::npos) return false;
   std::optional<json> o = parse_object(text);
   if (!o) return false;
   const json* type = field(*o, "type");

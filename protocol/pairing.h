@@ -42,8 +42,8 @@ struct Paired {
 
 using PairingMessage = std::variant<PairRequest, PairPending, Paired>;
 
-// True when `text` is a JSON object whose "type" is one of the pairing messages (a cheap look
-// before parse_pairing_message; false for anything else, including invalid JSON).
+// True when `text` is a JSON object whose "type" is one of the pairing messages (a look before
+// parse_pairing_message, once per connection; false for anything else, including invalid JSON).
 bool is_pairing_message(std::string_view text);
 
 struct PairingParseResult {

@@ -48,6 +48,7 @@ TEST(PairingMessages, RefusesBadCodesIdsAndDirections) {
                    .ok());  // would break the Authorization header
   EXPECT_FALSE(up("not json").ok());
   EXPECT_FALSE(is_pairing_message(R"({"type":"hello","node_id":"pair"})"));
+  EXPECT_TRUE(is_pairing_message(R"({"type":"\u0070aired"})"));  // JSON escapes are JSON
   EXPECT_TRUE(is_valid_pairing_code("000000"));
   EXPECT_FALSE(is_valid_pairing_code("00000"));
 }
