@@ -525,8 +525,7 @@ void BridgeServer::Impl::on_tick(lws_sorted_usec_list_t* sul) {
   self->tick();
 }
 
-// --- pairing (host/pairing_desk.h, docs/protocol.md "Pairing")
-// ------------------------------------
+// --- pairing (host/pairing_desk.h, docs/protocol.md "Pairing") ---------------------------------
 
 void BridgeServer::Impl::handle_pair_request(Conn& c, const protocol::PairRequest& request) {
   if (draining.load()) return refuse(c, "draining", "the bridge is shutting down", 1001);
