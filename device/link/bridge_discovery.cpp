@@ -36,42 +36,57 @@ struct AvahiApi {
   decltype(&avahi_free) free;
 };
 
-const AvahiApi* avahi_api(std::string* error) {
-  static const std::pair<AvahiApi, std::string> loaded = [] {
-    AvahiApi api{};
-    std::string problem;
-    void* lib = dlopen("libavahi-client.so.3", RTLD_NOW | RTLD_LOCAL);  // never closed
-    if (!lib)
-      return std::make_pair(api, std::string("cannot load libavahi-client.so.3: ") + dlerror());
-    auto get = [&](auto* out, const char* name) {
-      void* p = dlsym(lib, name);  // also finds libavahi-common's, a dependency of this one
-      if (!p && problem.empty()) problem = std::string("libavahi-client has no ") + name;
-      *out = reinterpret_cast<std::remove_pointer_t<decltype(out)>>(p);
-    };
-    get(&api.simple_poll_new, "avahi_simple_poll_new");
-    get(&api.simple_poll_get, "avahi_simple_poll_get");
-    get(&api.simple_poll_iterate, "avahi_simple_poll_iterate");
-    get(&api.simple_poll_free, "avahi_simple_poll_free");
-    get(&api.client_new, "avahi_client_new");
-    get(&api.client_free, "avahi_client_free");
-    get(&api.client_errno, "avahi_client_errno");
-    get(&api.strerror, "avahi_strerror");
-    get(&api.browser_new, "avahi_service_browser_new");
-    get(&api.browser_free, "avahi_service_browser_free");
-    get(&api.resolver_new, "avahi_service_resolver_new");
-    get(&api.resolver_free, "avahi_service_resolver_free");
-    get(&api.address_snprint, "avahi_address_snprint");
-    get(&api.string_list_find, "avahi_string_list_find");
-    get(&api.string_list_get_pair, "avahi_string_list_get_pair");
-    get(&api.free, "avahi_free");
-    return std::make_pair(api, problem);
-  }();
-  if (!loaded.second.empty()) {
-    *error = loaded.second;
+// Loads libavahi-client (and, through it, libavahi-common and libdbus) and resolves every function;
+// closed again once discovery is done, so the node that found its bridge does not keep ~1 MB of
+// D-Bus and Avahi mapped for the months it runs.
+class AvahiLibrary {
+ public:
+  AvahiLibrary() {
+    handle_ = dlopen("libavahi-client.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) {
+      error_ = std::string("cannot load libavahi-client.so.3: ") + dlerror();
+      return;
+    }
+    get(&api_.simple_poll_new, "avahi_simple_poll_new");
+    get(&api_.simple_poll_get, "avahi_simple_poll_get");
+    get(&api_.simple_poll_iterate, "avahi_simple_poll_iterate");
+    get(&api_.simple_poll_free, "avahi_simple_poll_free");
+    get(&api_.client_new, "avahi_client_new");
+    get(&api_.client_free, "avahi_client_free");
+    get(&api_.client_errno, "avahi_client_errno");
+    get(&api_.strerror, "avahi_strerror");
+    get(&api_.browser_new, "avahi_service_browser_new");
+    get(&api_.browser_free, "avahi_service_browser_free");
+    get(&api_.resolver_new, "avahi_service_resolver_new");
+    get(&api_.resolver_free, "avahi_service_resolver_free");
+    get(&api_.address_snprint, "avahi_address_snprint");
+    get(&api_.string_list_find, "avahi_string_list_find");
+    get(&api_.string_list_get_pair, "avahi_string_list_get_pair");
+    get(&api_.free, "avahi_free");
+  }
+  ~AvahiLibrary() {
+    if (handle_) dlclose(handle_);
+  }
+  AvahiLibrary(const AvahiLibrary&) = delete;
+  AvahiLibrary& operator=(const AvahiLibrary&) = delete;
+  // Every function, or nullptr with `*error` saying what is missing.
+  const AvahiApi* api(std::string* error) const {
+    if (error_.empty()) return &api_;
+    *error = error_;
     return nullptr;
   }
-  return &loaded.first;
-}
+
+ private:
+  template <typename F>
+  void get(F* out, const char* name) {
+    void* p = dlsym(handle_, name);  // also finds libavahi-common's, a dependency of this one
+    if (!p && error_.empty()) error_ = std::string("libavahi-client has no ") + name;
+    *out = reinterpret_cast<F>(p);
+  }
+  void* handle_ = nullptr;
+  AvahiApi api_{};
+  std::string error_;
+};
 
 struct Search {
   const AvahiApi* api = nullptr;
@@ -136,7 +151,8 @@ struct Search {
 
 std::optional<DiscoveredBridge> discover_bridge(int timeout_ms, const std::atomic<bool>& stop,
                                                 std::string* error) {
-  const AvahiApi* api = avahi_api(error);
+  const AvahiLibrary library;  // closed on return, after everything below is freed
+  const AvahiApi* api = library.api(error);
   if (!api) return std::nullopt;
   AvahiSimplePoll* poll = api->simple_poll_new();
   if (!poll) {

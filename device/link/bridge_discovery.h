@@ -3,9 +3,10 @@
 // avahi-daemon, resolves the first service found to an IPv4 address and port, and reads its TXT
 // records (tls=1: wss://, path=/...).
 //
-// libavahi-client is loaded with dlopen() on first use, like the node's other optional libraries
-// (device/audio/optional_libs.h): a node with a URL configured never loads it, and one on a
-// system without Avahi still starts, then says here what is missing. Runs once, before the
+// libavahi-client is loaded with dlopen() for the search and closed after it (device/audio/
+// optional_libs.h does the same for the node's other optional libraries): a node with a URL
+// configured never loads it, one that discovered its bridge does not keep it, and one on a system
+// without Avahi still starts, then says here what is missing. Runs once, before the
 // pipeline starts: never on the audio path.
 #pragma once
 
