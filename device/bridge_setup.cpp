@@ -151,11 +151,14 @@ std::string new_pairing_code() {
   return code;
 }
 
-bool prepare_bridge(NodeConfig* config, const std::atomic<bool>& stop, std::string* error) {
+bool prepare_bridge(NodeConfig* config, const std::atomic<bool>& stop, std::string* error,
+                    bool* token_from_state) {
+  if (token_from_state) *token_from_state = false;
   if (config->token.empty()) {
     const NodeState state = load_node_state(config->state_dir);
     if (!state.token.empty()) {
       config->token = state.token;
+      if (token_from_state) *token_from_state = true;
       if (config->tls_fingerprint.empty()) config->tls_fingerprint = state.fingerprint;
       ES_LOG_INFO("pairing", "using the token kept in %s from pairing%s", config->state_dir.c_str(),
                   state.fingerprint.empty() ? "" : " (and its pinned certificate)");
@@ -164,7 +167,10 @@ bool prepare_bridge(NodeConfig* config, const std::atomic<bool>& stop, std::stri
   if (!config->url.empty() && !config->token.empty()) return true;
   StartTimeoutExtender extender;
   if (config->url.empty() && !discover(config, stop, error)) return false;
-  if (config->token.empty() && !pair(config, stop, error)) return false;
+  if (config->token.empty()) {
+    if (!pair(config, stop, error)) return false;
+    if (token_from_state) *token_from_state = true;  // kept there now
+  }
   return true;
 }
 

@@ -21,7 +21,9 @@ namespace earshot::device {
 
 // Fills config->url, config->token and config->tls_fingerprint as above. Blocks until done or
 // `stop`; false with `*error` when stopped or the state directory cannot be written.
-bool prepare_bridge(NodeConfig* config, const std::atomic<bool>& stop, std::string* error);
+// `*token_from_state` (may be null): the token is the one kept in host.state_dir (pairing).
+bool prepare_bridge(NodeConfig* config, const std::atomic<bool>& stop, std::string* error,
+                    bool* token_from_state = nullptr);
 
 // A fresh pairing code: 6 random decimal digits.
 std::string new_pairing_code();

@@ -9,6 +9,7 @@
 #include "device/log.h"
 #include "device/node_config.h"
 #include "device/node_pipeline.h"
+#include "device/node_state.h"
 
 namespace {
 earshot::device::NodePipeline* g_pipeline = nullptr;
@@ -59,7 +60,8 @@ int main(int argc, char** argv) {
   // No URL or no token configured: find the bridge, use the token kept from pairing, or pair.
   std::string error;
   set_log_prefix_priority(!config.log_plain);
-  if (!prepare_bridge(&config, g_stop, &error)) {
+  bool paired_token = false;
+  if (!prepare_bridge(&config, g_stop, &error, &paired_token)) {
     if (g_stop.load()) return 0;
     fprintf(stderr, "earshot-node: %s\n", error.c_str());
     return 1;
@@ -75,5 +77,17 @@ int main(int argc, char** argv) {
   }
   const int code = pipeline.run();
   g_pipeline = nullptr;
+  // The bridge refused the token this node got by pairing (it was unpaired, or the bridge lost its
+  // store): forget it, so that the next start (systemd restarts the node) pairs again.
+  if (paired_token && pipeline.stats().fatal_close_code == earshot::protocol::kCloseUnauthorized) {
+    const std::string problem = forget_node_state(config.state_dir);
+    if (problem.empty())
+      ES_LOG_WARN("pairing",
+                  "the bridge refused the token kept from pairing: forgot it (%s); the "
+                  "next start pairs again",
+                  config.state_dir.c_str());
+    else
+      ES_LOG_ERROR("pairing", "%s", problem.c_str());
+  }
   return code;
 }

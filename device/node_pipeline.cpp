@@ -608,6 +608,7 @@ NodeStats NodePipeline::stats() const {
   s.barge_ins = impl_->barge_ins.load();
   s.connects = impl_->connects.load();
   if (impl_->capture) s.capture_overruns = impl_->capture->stats().dropped_frames;
+  if (impl_->link) s.fatal_close_code = impl_->link->stats().fatal_close_code;
   return s;
 }
 

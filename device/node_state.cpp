@@ -65,6 +65,15 @@ std::string save_node_state(const std::string& dir, const NodeState& state) {
   return write_private(dir, kTokenFile, state.token);
 }
 
+std::string forget_node_state(const std::string& dir) {
+  for (const char* name : {kTokenFile, kFingerprintFile}) {
+    const std::string path = dir + "/" + name;
+    if (unlink(path.c_str()) != 0 && errno != ENOENT)
+      return "cannot remove " + path + ": " + strerror(errno);
+  }
+  return "";
+}
+
 std::string check_state_dir(const std::string& dir) {
   if (dir.empty()) return "host.state_dir is empty: a paired node keeps its token there";
   if (std::string problem = make_dir(dir); !problem.empty()) return problem;

@@ -23,6 +23,10 @@ NodeState load_node_state(const std::string& dir);
 // "" on success, else what failed (naming the file).
 std::string save_node_state(const std::string& dir, const NodeState& state);
 
+// Removes the kept token (and pin): the bridge refused it, so the next start pairs again. "" on
+// success (or when there was nothing to remove).
+std::string forget_node_state(const std::string& dir);
+
 // "" when `dir` exists (or can be created) and a file can be written in it; else why not.
 std::string check_state_dir(const std::string& dir);
 

@@ -169,6 +169,10 @@ void NodeLink::Impl::lost(const std::string& reason) {
       peer_close_code == protocol::kCloseBadVersion ||
       peer_close_code == protocol::kCloseBadAudio) {
     fatal.store(true);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stats.fatal_close_code = peer_close_code;
+    }
     std::string message = close_code_text(peer_close_code);
     if (!last_server_error.empty()) message += ": " + last_server_error;
     if (callbacks.on_fatal) callbacks.on_fatal(message);

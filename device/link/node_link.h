@@ -55,6 +55,7 @@ struct LinkCallbacks {
 struct LinkStats {
   uint64_t connects = 0, disconnects = 0, frames_sent = 0, bytes_sent = 0, messages_dropped = 0,
            bad_messages = 0;
+  uint16_t fatal_close_code = 0;  // the close code that stopped the link (4001, 4002, 4003), or 0
 };
 
 class NodeLink {

@@ -402,6 +402,41 @@ TEST(Pairing, RefusalsAreLoggedAndStoreNothing) {
   EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
 }
 
+// `earshot-bridge pair remove` unpairs a node: its kept token is refused (4001), the node forgets
+// it and stops, and its next start pairs again with a new code.
+TEST(Pairing, AnUnpairedNodeForgetsItsTokenAndPairsAgain) {
+  const std::string dir = test::scratch_dir("pairing_remove");
+  BridgeProcess bridge("pairing_remove_bridge", false);
+  bridge.start();
+  const std::string state = dir + "/state";
+  auto node = start_node("hall", bridge.url(), state, dir + "/node", {});
+  ASSERT_TRUE(test::wait_until([&] { return !shown_code(*node).empty(); }, 30s))
+      << node->stderr_text();
+  const std::string first_code = shown_code(*node);
+  ASSERT_EQ(bridge.pair({first_code, "--window", "60"}, "pair").first, 0);
+  ASSERT_TRUE(test::wait_until([&] { return has(*node, "connected: session"); }, 30s))
+      << node->stderr_text();
+  node->signal(SIGTERM);
+  EXPECT_EQ(node->wait(20s), 0);
+
+  auto [removed, said] = bridge.pair({"remove", "hall"}, "pair-remove");
+  ASSERT_EQ(removed, 0) << said;
+  auto refused = start_node("hall", bridge.url(), state, dir + "/node-refused", {});
+  EXPECT_EQ(refused->wait(30s), 1) << refused->stderr_text();
+  EXPECT_TRUE(has(*refused, "forgot it")) << refused->stderr_text();
+  EXPECT_FALSE(exists(state + "/token"));
+
+  auto again = start_node("hall", bridge.url(), state, dir + "/node-again", {});
+  ASSERT_TRUE(test::wait_until([&] { return !shown_code(*again).empty(); }, 30s))
+      << again->stderr_text();
+  ASSERT_EQ(bridge.pair({shown_code(*again), "--window", "60"}, "pair-again").first, 0);
+  ASSERT_TRUE(test::wait_until([&] { return has(*again, "connected: session"); }, 30s))
+      << again->stderr_text();
+  again->signal(SIGTERM);
+  EXPECT_EQ(again->wait(20s), 0);
+  EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+}
+
 // Trust on first use: a node paired over wss:// pins the bridge's certificate; when the bridge
 // comes back with another certificate the node refuses it before sending its token.
 TEST(Pairing, NodeRefusesACertificateOtherThanThePinnedOne) {
