@@ -2,16 +2,21 @@
 // pipeline until SIGTERM/SIGINT, or until a finite input (file, stdin) has been delivered.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 
+#include "device/bridge_setup.h"
 #include "device/log.h"
 #include "device/node_config.h"
 #include "device/node_pipeline.h"
+#include "device/node_state.h"
 
 namespace {
 earshot::device::NodePipeline* g_pipeline = nullptr;
+std::atomic<bool> g_stop{false};  // before the pipeline runs: discovery and pairing
 
 void on_signal(int) {
+  g_stop.store(true);
   if (g_pipeline) g_pipeline->request_stop();  // only an atomic store: async-signal-safe
 }
 }  // namespace
@@ -46,15 +51,25 @@ int main(int argc, char** argv) {
 
   // A dead peer must not kill us through SIGPIPE; errors come back from send() instead.
   signal(SIGPIPE, SIG_IGN);
-  NodePipeline pipeline(config);
-  g_pipeline = &pipeline;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
+  // No URL or no token configured: find the bridge, use the token kept from pairing, or pair.
   std::string error;
+  set_log_prefix_priority(!config.log_plain);
+  bool paired_token = false;
+  if (!prepare_bridge(&config, g_stop, &error, &paired_token)) {
+    if (g_stop.load()) return 0;
+    fprintf(stderr, "earshot-node: %s\n", error.c_str());
+    return 1;
+  }
+  NodePipeline pipeline(config);
+  g_pipeline = &pipeline;
+  if (g_stop.load()) pipeline.request_stop();
+
   if (!pipeline.start(&error)) {
     fprintf(stderr, "earshot-node: %s\n", error.c_str());
     g_pipeline = nullptr;
@@ -62,5 +77,17 @@ int main(int argc, char** argv) {
   }
   const int code = pipeline.run();
   g_pipeline = nullptr;
+  // The bridge refused the token this node got by pairing (it was unpaired, or the bridge lost its
+  // store): forget it, so that the next start (systemd restarts the node) pairs again.
+  if (paired_token && pipeline.stats().fatal_close_code == earshot::protocol::kCloseUnauthorized) {
+    const std::string problem = forget_node_state(config.state_dir);
+    if (problem.empty())
+      ES_LOG_WARN("pairing",
+                  "the bridge refused the token kept from pairing: forgot it (%s); the "
+                  "next start pairs again",
+                  config.state_dir.c_str());
+    else
+      ES_LOG_ERROR("pairing", "%s", problem.c_str());
+  }
   return code;
 }

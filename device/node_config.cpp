@@ -34,9 +34,17 @@ const std::vector<Option>& options() {
        &NodeConfig::mode},
       {"node", "language", "language hint for speech recognition, e.g. en, kn",
        &NodeConfig::language},
-      {"host", "url", "bridge address: ws://host:port/ or wss://host:port/", &NodeConfig::url},
+      {"host", "url",
+       "bridge address: ws://host:port/ or wss://host:port/; empty: find it over mDNS",
+       &NodeConfig::url},
       {"host", "token", "bearer token (prefer token_file)", &NodeConfig::token},
       {"host", "token_file", "file holding the bearer token", &NodeConfig::token_file},
+      {"host", "state_dir",
+       "where a node without a token keeps the one it gets by pairing (and the pinned certificate)",
+       &NodeConfig::state_dir},
+      {"host", "tls_fingerprint",
+       "wss: accept only the bridge certificate with this SHA-256 fingerprint (pairing pins it)",
+       &NodeConfig::tls_fingerprint},
       {"host", "ca_file", "wss: pinned CA certificate (PEM); empty uses the system store",
        &NodeConfig::ca_file},
       {"host", "tls_insecure", "wss: accept any certificate (testing only)",
@@ -270,7 +278,8 @@ std::string validate(const NodeConfig& c) {
     return bad("node.mode: must be conversation or ambient, got '" + c.mode + "'");
   BridgeUrl url;
   std::string url_error;
-  if (!parse_bridge_url(c.url, &url, &url_error)) return bad("host.url: " + url_error);
+  if (!c.url.empty() && !parse_bridge_url(c.url, &url, &url_error))
+    return bad("host.url: " + url_error);
   if (c.source != "alsa" && c.source != "file" && c.source != "stdin")
     return bad("capture.source: must be alsa, file or stdin, got '" + c.source + "'");
   if (c.source == "file" && c.file.empty()) return bad("capture.file: required when source = file");

@@ -19,10 +19,12 @@ struct NodeConfig {
   std::string mode = "conversation";  // "conversation" | "ambient"
   std::string language;               // hint for the host's STT, e.g. "en", "kn"
   // [host]
-  std::string url = "ws://127.0.0.1:8765/";
+  std::string url;  // "": find the bridge over mDNS (device/bridge_setup.h)
   std::string token;
-  std::string token_file;  // read the token from this file (keeps it out of the unit file)
-  std::string ca_file;     // wss: pinned CA certificate (PEM); empty: the system store
+  std::string token_file;       // read the token from this file (keeps it out of the unit file)
+  std::string ca_file;          // wss: pinned CA certificate (PEM); empty: the system store
+  std::string tls_fingerprint;  // wss: accept only this certificate (SHA-256); set by pairing
+  std::string state_dir = "/var/lib/earshot-node";  // a paired node's token (device/node_state.h)
   bool tls_insecure = false;
   int keepalive_s = 10;
   int backoff_max_ms = 30000;

@@ -289,6 +289,7 @@ bool NodePipeline::Impl::build(std::string* error) {
   lc.token = config.token;
   lc.ca_file = config.ca_file;
   lc.tls_insecure = config.tls_insecure;
+  lc.pinned_fingerprint = config.tls_fingerprint;
   lc.keepalive_s = config.keepalive_s;
   lc.backoff_max_ms = config.backoff_max_ms;
   lc.hello.node_id = config.node_id;
@@ -607,6 +608,7 @@ NodeStats NodePipeline::stats() const {
   s.barge_ins = impl_->barge_ins.load();
   s.connects = impl_->connects.load();
   if (impl_->capture) s.capture_overruns = impl_->capture->stats().dropped_frames;
+  if (impl_->link) s.fatal_close_code = impl_->link->stats().fatal_close_code;
   return s;
 }
 

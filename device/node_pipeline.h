@@ -31,6 +31,7 @@ struct NodeStats {
   uint64_t capture_overruns = 0;
   uint64_t barge_ins = 0;
   uint64_t connects = 0;
+  uint16_t fatal_close_code = 0;  // the link's, when it stopped for good (4001: token refused)
 };
 
 class NodePipeline {

@@ -4,6 +4,7 @@
 
 #include "host/client_tokens.h"
 #include "host/doors/xiaozhi_ota.h"
+#include "host/pairing_desk.h"
 #include "protocol/xiaozhi/binary.h"
 
 namespace earshot::host {
@@ -39,7 +40,8 @@ bool Authenticator::admits_node(const std::string& token, const std::string& nod
       it != config_.node_tokens.end() && it->second == token)
     return true;
   if (!config_.shared_token.empty() && token == config_.shared_token) return true;
-  return client_token_admits(store_, token, node_id);  // browsers
+  if (paired_node_admits(store_, token, node_id)) return true;  // nodes paired with a code
+  return client_token_admits(store_, token, node_id);           // browsers
 }
 
 std::optional<std::string> Authenticator::admits_any(const std::string& token) const {

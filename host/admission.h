@@ -4,7 +4,8 @@
 //   check_hello_terms(): the protocol version and audio an earshot.v1 hello offers;
 //   check_xiaozhi_terms(): who a xiaozhi box is and which binary protocol it speaks (its headers);
 //   Authenticator: whether a bearer token admits a client — a node's own token for that node,
-//     the shared token for any, a live browser token for its browser-NAME (the store), or
+//     the shared token for any, a paired node's token for that node (host/pairing_desk.h), a live
+//     browser token for its browser-NAME (the store), or
 //     anyone when allow_anonymous; admits_any() for doors whose clients name no node (Realtime).
 //
 // Thread-safety: the server's event loop (a browser token is one indexed SQLite read, per hello).

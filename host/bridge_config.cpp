@@ -172,6 +172,8 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["server.reply_lead_ms"] = bind(&s.reply_lead_ms);
   keys["server.web_root"] = bind(&s.web_root);
   keys["server.status_token"] = bind(&s.status_token);
+  keys["server.advertise"] = bind(&s.advertise);
+  keys["server.service_name"] = bind(&s.service_name);
   keys["server.drain_timeout_ms"] = bind(&c->drain_timeout_ms);
   keys["server.audio_burst_s"] = bind(&s.audio_burst_s);
   keys["server.stalled_client_ms"] = bind(&s.stalled_client_ms);

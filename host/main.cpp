@@ -15,6 +15,7 @@
 #include "host/conversation/memory.h"
 #include "host/engine_factory.h"
 #include "host/log.h"
+#include "host/pairing_command.h"
 #include "host/server.h"
 #include "host/store/store.h"
 #include "host/tools/builtin_tools.h"
@@ -64,6 +65,15 @@ int main(int argc, char** argv) {
       "tokens", "browser clients' tokens: add NAME, list, revoke NAME (docs/bridge.md)");
   tokens->add_option("command", tokens_args, "add NAME | list | revoke NAME")->required();
   tokens->add_option("--url-host", url_host, "host name in the URL `tokens add` prints");
+  std::vector<std::string> pair_args;
+  int pair_window_s = 120;
+  CLI::App* pair = app.add_subcommand(
+      "pair",
+      "pair a node: [CODE] opens a pairing window on the running bridge and confirms the code the "
+      "node shows; list; remove NODE_ID (docs/deploy.md)");
+  pair->add_option("command", pair_args, "[CODE] | list | remove NODE_ID");
+  pair->add_option("--window", pair_window_s, "seconds the pairing window stays open (1-600)")
+      ->check(CLI::Range(1, 600));
   std::vector<std::string> forget_args;
   CLI::App* forget = app.add_subcommand(
       "forget", "conversation memory: forget node NAME | room NAME | all (docs/bridge.md)");
@@ -100,6 +110,7 @@ int main(int argc, char** argv) {
   if (check) return run_bridge_check(config);
   if (*tokens) return run_tokens_command(config, tokens_args, url_host);
   if (*forget) return run_forget_command(config, forget_args);
+  if (*pair) return run_pair_command(config, pair_args, pair_window_s);
 
   Services services;
   services.turn = config.turn;
@@ -186,6 +197,20 @@ int main(int argc, char** argv) {
     fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
     return 1;
   }
+  // Nodes with no URL configured find the bridge over mDNS (docs/deploy.md).
+  ZeroconfAdvertiser earshot_zeroconf;
+  if (config.server.advertise) {
+    char host[256] = "bridge";
+    gethostname(host, sizeof host - 1);
+    const bool tls = !config.server.tls_cert.empty();
+    earshot_zeroconf.start(
+        {config.server.service_name.empty() ? std::string("Earshot on ") + host
+                                            : config.server.service_name,
+         "_earshot._tcp",
+         server.port(),
+         {"protocol=earshot.v1", "version=1", std::string("tls=") + (tls ? "1" : "0"), "path=/"},
+         "the bridge is"});
+  }
   // Wyoming (docs/wyoming.md): the engines as services for Home Assistant, advertised over
   // zeroconf, and the satellites the bridge dials.
   config.wyoming.language = config.stt.language;
@@ -217,6 +242,7 @@ int main(int argc, char** argv) {
   LOG_INFO("bridge", "SIGTERM: draining");
   satellites.stop();  // their replies in flight end with the connection (pause-satellite first)
   zeroconf.stop();
+  earshot_zeroconf.stop();
   wyoming_services.stop();
   server.drain_and_stop(std::chrono::milliseconds(config.drain_timeout_ms));
   return 0;

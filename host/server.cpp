@@ -28,12 +28,14 @@
 #include "host/listen_check.h"
 #include "host/log.h"
 #include "host/outbox.h"
+#include "host/pairing_desk.h"
 #include "host/store/store.h"
 #include "host/tls_files.h"
 #include "host/web/web_files.h"
 #include "host/web_client.h"
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
+#include "protocol/pairing.h"
 #include "protocol/realtime/events.h"
 #include "protocol/xiaozhi/binary.h"
 #include "protocol/xiaozhi/messages.h"
@@ -81,6 +83,7 @@ struct Conn {
   // From the hello, for the status page.
   std::string node_id, room, mode;
   int64_t started_wall_ms = 0;
+  uint64_t pairing_id = 0;  // waiting on the pairing desk with this id (0: not pairing)
 };
 
 struct TickTimer {
@@ -96,7 +99,12 @@ struct HttpState {
   size_t sent;
   OtaCheckIn* ota;  // a xiaozhi box's OTA check-in, while its body arrives
   bool ota_too_large;
+  std::string* post_path;  // a pairing call (POST): its path, then its body as it arrives
+  std::string* post_body;
 };
+
+// A POST body larger than this is refused (the pairing calls send a few bytes of JSON).
+constexpr size_t kMaxPostBody = 4096;
 
 // The value of a header lws has no token for ("device-id:"), or "".
 std::string custom_header(lws* wsi, const char* name) {
@@ -119,6 +127,14 @@ int begin_response(lws* wsi, HttpState* st, int status, const char* type) {
   return 0;
 }
 
+// Makes `body` the response and starts it (begin_response).
+int respond(lws* wsi, HttpState* st, int status, const char* type, std::string body) {
+  delete st->body;  // a keep-alive connection's previous response
+  st->body = new std::string(std::move(body));
+  st->sent = 0;
+  return begin_response(wsi, st, status, type);
+}
+
 }  // namespace
 
 struct BridgeServer::Impl {
@@ -138,6 +154,15 @@ struct BridgeServer::Impl {
   uint64_t session_counter = 0;
   const long long started_at_s = (long long)time(nullptr);
   int bound_port = 0;
+  // Pairing (host/pairing_desk.h): loop thread only.
+  PairingDesk pairing{services.store, [this] {
+                        std::vector<std::string> ids;
+                        for (const auto& [id, token] : config.node_tokens)
+                          ids.push_back(id);
+                        return ids;
+                      }()};
+  uint64_t pairing_counter = 0;
+  std::string certificate_fingerprint;  // with TLS: what nodes pin when they pair
 
   // Sessions are stopped off the loop thread (stop() joins threads that may be in an engine call).
   std::mutex reap_mutex;
@@ -179,6 +204,11 @@ struct BridgeServer::Impl {
   std::string http_body(lws* wsi, const std::string& path, const char** type, int* status);
   bool status_allowed(lws* wsi) const;
   std::string status_json();
+  // Pairing: a node's pair_request, the operator's calls (/api/pairing/*), the window's end.
+  void handle_pair_request(Conn& c, const protocol::PairRequest& request);
+  std::string pairing_post(lws* wsi, const std::string& path, const std::string& body, int* status);
+  std::string pairing_json();
+  void expire_pairing(int64_t now_ms);
 };
 
 void BridgeServer::Impl::reap(std::shared_ptr<EarshotV1Door> session) {
@@ -529,6 +559,13 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
 }
 
 void BridgeServer::Impl::handle_text(Conn& c, const std::string& text) {
+  if (c.pairing_id) return violation(c, "bad_message", "waiting for the operator to confirm");
+  if (!c.session && protocol::is_pairing_message(text)) {
+    protocol::PairingParseResult p =
+        protocol::parse_pairing_message(text, protocol::Direction::kNodeToHost);
+    if (!p.ok()) return refuse(c, "bad_message", p.error, protocol::kCloseProtocolError);
+    return handle_pair_request(c, std::get<protocol::PairRequest>(*p.message));
+  }
   protocol::ParseResult r = protocol::parse_message(text, protocol::Direction::kNodeToHost);
   if (!c.session) {
     if (!r.ok()) return refuse(c, "bad_message", r.error, protocol::kCloseProtocolError);
@@ -601,8 +638,10 @@ int BridgeServer::Impl::write_one(Conn& c) {
 void BridgeServer::Impl::tick() {
   const int64_t now = monotonic_ms();
   const bool drain = draining.load();
+  expire_pairing(now);
   for (Conn* c : conns) {
     if (!c->session && !c->realtime && !c->xiaozhi) {
+      if (c->pairing_id) continue;  // waits for the operator, until the window closes
       if (!c->closing && now - c->connected_ms > config.handshake_timeout_ms)
         refuse(*c, "handshake_timeout", "no hello within the handshake timeout",
                protocol::kCloseHandshakeTimeout);
@@ -646,6 +685,98 @@ void BridgeServer::Impl::tick() {
 void BridgeServer::Impl::on_tick(lws_sorted_usec_list_t* sul) {
   Impl* self = static_cast<Impl*>(lws_container_of(sul, TickTimer, sul)->owner);
   self->tick();
+}
+
+// --- pairing (host/pairing_desk.h, docs/protocol.md "Pairing") ---------------------------------
+
+void BridgeServer::Impl::handle_pair_request(Conn& c, const protocol::PairRequest& request) {
+  if (draining.load()) return refuse(c, "draining", "the bridge is shutting down", 1001);
+  char peer[128] = {};
+  lws_get_peer_simple(c.wsi, peer, sizeof peer);
+  const uint64_t id = ++pairing_counter;
+  if (std::optional<Refusal> r = pairing.request(id, request, peer, monotonic_ms()))
+    return refuse(c, r->code, r->message, r->close_code);
+  c.pairing_id = id;
+  c.node_id = request.node_id;
+  if (!c.outbox) c.outbox = std::make_shared<Outbox>(Outbox::Limits{}, [] {});
+  c.outbox->push_control(
+      protocol::to_json(protocol::PairPending{pairing.seconds_left(monotonic_ms())}));
+  lws_callback_on_writable(c.wsi);
+}
+
+void BridgeServer::Impl::expire_pairing(int64_t now_ms) {
+  for (uint64_t id : pairing.expire(now_ms))
+    for (Conn* c : conns)
+      if (c->pairing_id == id) {
+        c->pairing_id = 0;
+        refuse(*c, "pairing_closed", "the pairing window closed before the code was confirmed",
+               protocol::kClosePairingRefused);
+      }
+}
+
+std::string BridgeServer::Impl::pairing_json() {
+  const int64_t now = monotonic_ms();
+  nlohmann::json j;
+  j["open"] = pairing.is_open(now);
+  j["closes_in_s"] = pairing.seconds_left(now);
+  j["tls"] = !config.tls_cert.empty();
+  j["fingerprint"] = certificate_fingerprint;
+  j["waiting"] = nlohmann::json::array();
+  for (const PairingDesk::Waiting& w : pairing.waiting())
+    j["waiting"].push_back({{"node_id", w.node_id},
+                            {"room", w.room},
+                            {"peer", w.peer},
+                            {"waiting_s", (now - w.since_ms) / 1000}});
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+// The operator's calls. Served like /api/status (this machine, or server.status_token), and only
+// as application/json: a web page elsewhere cannot send that to the bridge without a CORS
+// preflight, which is never granted, so it cannot open a window or confirm a code.
+std::string BridgeServer::Impl::pairing_post(lws* wsi, const std::string& path,
+                                             const std::string& body, int* status) {
+  auto error = [&](int code, const std::string& message) {
+    *status = code;
+    return nlohmann::json({{"error", message}}).dump() + "\n";
+  };
+  if (!status_allowed(wsi))
+    return error(401, "pairing is served to this machine, or with server.status_token");
+  char type[128] = {};
+  lws_hdr_copy(wsi, type, sizeof type, WSI_TOKEN_HTTP_CONTENT_TYPE);
+  if (std::string(type).rfind("application/json", 0) != 0)
+    return error(415, "send application/json");
+  const nlohmann::json request = nlohmann::json::parse(body.empty() ? "{}" : body, nullptr, false);
+  if (!request.is_object()) return error(400, "the body must be a JSON object");
+  const int64_t now = monotonic_ms();
+  if (path == "/api/pairing/open") {
+    const auto w = request.find("window_s");
+    const int window_s = w != request.end() && w->is_number_integer() ? w->get<int>() : 120;
+    pairing.open(window_s, now);
+    return pairing_json();
+  }
+  if (path == "/api/pairing/close") {
+    pairing.close();
+    expire_pairing(now);
+    return pairing_json();
+  }
+  if (path == "/api/pairing/confirm") {
+    const auto code = request.find("code");
+    if (code == request.end() || !code->is_string()) return error(400, "code: missing");
+    PairingDesk::Confirmation done = pairing.confirm(code->get<std::string>(), now);
+    if (!done.ok) {
+      expire_pairing(now);  // three wrong codes close the window
+      return error(done.http_status, done.message);
+    }
+    for (Conn* c : conns)
+      if (c->pairing_id == done.conn) {
+        c->pairing_id = 0;
+        c->outbox->push_control(protocol::to_json(done.paired));
+        close_conn(*c, protocol::kCloseNormal, "paired");
+      }
+    return nlohmann::json({{"paired", done.paired.node_id}, {"message", done.message}}).dump() +
+           "\n";
+  }
+  return error(404, "no such pairing call");
 }
 
 // Loopback callers (the box itself, an ssh tunnel, a reverse proxy on the box) may read the
@@ -729,6 +860,14 @@ std::string BridgeServer::Impl::http_body(lws* wsi, const std::string& path, con
     }
     return status_json();
   }
+  if (path == "/api/pairing") {
+    *type = "application/json";
+    if (!status_allowed(wsi)) {
+      *status = 401;
+      return "{\"error\":\"pairing is served to this machine, or with server.status_token\"}\n";
+    }
+    return pairing_json();
+  }
   if (path == "/healthz") {
     *type = "text/plain";
     return draining.load() ? "draining\n" : "ok\n";
@@ -777,12 +916,25 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
         if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 || !strcmp(method, "POST")) return 0;
         return self->answer_ota(wsi, st);
       }
+      // The operator's pairing calls (POST): answered once the body is in.
+      if (path.rfind("/api/pairing/", 0) == 0 &&
+          lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+        delete st->post_path;
+        delete st->post_body;
+        st->post_path = new std::string(path);
+        st->post_body = new std::string();
+        char length[32] = {};
+        if (lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+            atol(length) > 0)
+          return 0;
+        int status = 200;
+        std::string body = self->pairing_post(wsi, path, "", &status);
+        return respond(wsi, st, status, "application/json", std::move(body));
+      }
       const char* type = "text/plain";
       int status = 200;
-      delete st->body;  // a keep-alive connection's previous response
-      st->body = new std::string(self->http_body(wsi, path, &type, &status));
-      st->sent = 0;
-      return begin_response(wsi, st, status, type);
+      std::string body = self->http_body(wsi, path, &type, &status);
+      return respond(wsi, st, status, type, std::move(body));
     }
     case LWS_CALLBACK_HTTP_BODY:
       if (st->ota) {
@@ -792,9 +944,18 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
           st->ota->body.append(static_cast<const char*>(in), len);
         }
       }
+      if (st->post_body) {
+        if (st->post_body->size() + len > kMaxPostBody) return -1;
+        st->post_body->append(static_cast<const char*>(in), len);
+      }
       return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
       if (st->ota) return self->answer_ota(wsi, st);
+      if (st->post_path) {
+        int status = 200;
+        std::string body = self->pairing_post(wsi, *st->post_path, *st->post_body, &status);
+        return respond(wsi, st, status, "application/json", std::move(body));
+      }
       return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
       if (!st->body) return -1;
@@ -829,6 +990,9 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
         st->body = nullptr;
         delete st->ota;
         st->ota = nullptr;
+        delete st->post_path;
+        delete st->post_body;
+        st->post_path = st->post_body = nullptr;
       }
       return 0;
     default:
@@ -925,6 +1089,7 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
       Conn* c = *slot;
       if (!c) return 0;
       self->conns.erase(c);
+      if (c->pairing_id) self->pairing.withdraw(c->pairing_id);
       if (c->session) {
         LOG_INFO("server", "session %s closed (node '%s')", c->session->id().c_str(),
                  c->session->node_id().c_str());
@@ -1003,6 +1168,7 @@ bool BridgeServer::start(std::string* error) {
                     LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
                     LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER;
     info.ssl_cert_filepath = s.config.tls_cert.c_str();
+    s.certificate_fingerprint = earshot::host::certificate_fingerprint(s.config.tls_cert);
     info.ssl_private_key_filepath = s.config.tls_key.c_str();
   }
   const std::string where = s.config.listen + ":" + std::to_string(s.config.port);

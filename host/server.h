@@ -38,6 +38,10 @@ struct ServerConfig {
   // /api/status (live sessions and recent turns, which hold what people said) is served to this
   // machine only, unless the request carries this token (Authorization: Bearer, or ?token=).
   std::string status_token;
+  // Advertise this port over mDNS/DNS-SD as `_earshot._tcp` (Avahi), so nodes with no URL find it;
+  // `service_name` is the name shown ("" = "Earshot on <host name>").
+  bool advertise = true;
+  std::string service_name;
   // Rooms of clients whose protocol names none (xiaozhi boxes): node_id -> room ([rooms]).
   std::map<std::string, std::string> rooms;
   // xiaozhi-esp32 boxes ([xiaozhi], docs/xiaozhi.md). A box is a node: its node_id is

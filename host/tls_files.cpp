@@ -59,4 +59,25 @@ std::string check_tls_files(const std::string& cert_path, const std::string& key
   return "";
 }
 
+std::string certificate_fingerprint(const std::string& cert_path) {
+  FILE* f = fopen(cert_path.c_str(), "r");
+  if (!f) return "";
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  fclose(f);
+  if (!cert) return "";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  const bool ok = X509_digest(cert, EVP_sha256(), digest, &size) == 1;
+  X509_free(cert);
+  if (!ok) return "";
+  static const char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    if (i) out += ':';
+    out += kDigits[digest[i] >> 4];
+    out += kDigits[digest[i] & 15];
+  }
+  return out;
+}
+
 }  // namespace earshot::host

@@ -12,4 +12,9 @@ namespace earshot::host {
 // "TLS certificate '/etc/earshot/bridge.crt': No such file or directory".
 std::string check_tls_files(const std::string& cert_path, const std::string& key_path);
 
+// The SHA-256 fingerprint of the certificate in `cert_path` (its DER), as
+// `openssl x509 -noout -fingerprint -sha256` prints it: "AB:CD:...", or "" if it cannot be read.
+// Nodes pin it when they pair (trust on first use); the operator compares the two.
+std::string certificate_fingerprint(const std::string& cert_path);
+
 }  // namespace earshot::host

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "device/link/bridge_url.h"
+#include "device/link/cert_pin.h"
 
 namespace earshot::device {
 namespace {
@@ -64,6 +65,7 @@ struct NodeLink::Impl {
   int attempt = 0;
   uint16_t peer_close_code = 0;
   std::string last_server_error;
+  std::string pin_error;  // the certificate did not match the pin: why this attempt failed
   std::string rx;
   bool rx_binary = false;
   bool rx_overflow = false;
@@ -132,7 +134,7 @@ void NodeLink::Impl::dial() {
   ci.userdata = this;
   if (url.tls) {
     ci.ssl_connection = LCCSCF_USE_SSL;
-    if (config.tls_insecure)
+    if (config.tls_insecure || !config.pinned_fingerprint.empty())
       ci.ssl_connection |=
           LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK | LCCSCF_ALLOW_INSECURE;
   }
@@ -145,6 +147,7 @@ void NodeLink::Impl::dial() {
   hello_sent = false;
   close_requested = false;
   peer_close_code = 0;
+  pin_error.clear();
   if (!lws_client_connect_via_info(&ci)) {
     wsi = nullptr;
     lost("cannot start a connection to " + config.url);
@@ -166,13 +169,19 @@ void NodeLink::Impl::lost(const std::string& reason) {
       peer_close_code == protocol::kCloseBadVersion ||
       peer_close_code == protocol::kCloseBadAudio) {
     fatal.store(true);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stats.fatal_close_code = peer_close_code;
+    }
     std::string message = close_code_text(peer_close_code);
     if (!last_server_error.empty()) message += ": " + last_server_error;
     if (callbacks.on_fatal) callbacks.on_fatal(message);
     return;
   }
   if (stopping.load()) return;  // our own clean close at shutdown: nothing to report or redial
-  if (callbacks.on_link_state && (was || attempt <= 1)) callbacks.on_link_state(false, reason);
+  // A pin mismatch is said every time: it is not a network hiccup but a different certificate.
+  if (callbacks.on_link_state && (was || attempt <= 1 || !pin_error.empty()))
+    callbacks.on_link_state(false, pin_error.empty() ? reason : pin_error);
   schedule_dial();
 }
 
@@ -283,6 +292,16 @@ int NodeLink::Impl::callback(lws* wsi, lws_callback_reasons reason, void* user, 
   if (!self) self = static_cast<Impl*>(lws_context_user(lws_get_context(wsi)));
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+      // TLS is through, nothing is sent yet: the pin is checked before the token leaves.
+      if (self->url.tls && !self->config.pinned_fingerprint.empty()) {
+        const std::string seen = peer_certificate_fingerprint(wsi);
+        if (!same_fingerprint(seen, self->config.pinned_fingerprint)) {
+          self->pin_error = "the bridge's certificate (SHA-256 " + (seen.empty() ? "?" : seen) +
+                            ") is not the one pinned at pairing (" +
+                            self->config.pinned_fingerprint + "); not sending the token";
+          return -1;
+        }
+      }
       if (self->config.token.empty()) return 0;
       auto** p = static_cast<unsigned char**>(in);
       const std::string value = "Bearer " + self->config.token;

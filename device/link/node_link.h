@@ -27,6 +27,10 @@ struct LinkConfig {
   std::string token;
   std::string ca_file;  // wss: pinned CA (PEM); empty = system store
   bool tls_insecure = false;
+  // wss: accept only the certificate with this SHA-256 fingerprint (device/link/cert_pin.h); the CA
+  // chain and host name are then not checked. Checked before the token is sent; a mismatch is
+  // reported and redialled like any failed connection. Empty: no pin.
+  std::string pinned_fingerprint;
   protocol::Hello hello;
   int backoff_initial_ms = 200;
   int backoff_max_ms = 30000;
@@ -51,6 +55,7 @@ struct LinkCallbacks {
 struct LinkStats {
   uint64_t connects = 0, disconnects = 0, frames_sent = 0, bytes_sent = 0, messages_dropped = 0,
            bad_messages = 0;
+  uint16_t fatal_close_code = 0;  // the close code that stopped the link (4001, 4002, 4003), or 0
 };
 
 class NodeLink {

@@ -61,6 +61,14 @@ CREATE TABLE IF NOT EXISTS client_tokens (
   token_sha256 TEXT NOT NULL UNIQUE,
   created_at_ms INTEGER NOT NULL,
   revoked_at_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS paired_nodes (
+  node_id TEXT PRIMARY KEY,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  code TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  paired_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS used_pairing_codes (
+  code TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS memories (
   memory_key TEXT PRIMARY KEY,
   updated_at_ms INTEGER NOT NULL);
@@ -521,6 +529,77 @@ int Store::forget_memory(const std::string& key, std::string* error) {
       },
       error);
   return r == CommitResult::kStored ? removed : -1;
+}
+
+bool Store::add_paired_node(const PairedNodeRecord& n, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const CommitResult r = in_transaction(
+      [&] {
+        Statement used(db_, "SELECT 1 FROM used_pairing_codes WHERE code = ?1");
+        Statement paired(db_, "SELECT 1 FROM paired_nodes WHERE node_id = ?1");
+        if (!used.ok() || !paired.ok())
+          return *error = describe(db_, "pairing a node"), CommitResult::kFailed;
+        used.text(1, n.code);
+        if (used.step() == SQLITE_ROW)
+          return *error = "the code was used before", CommitResult::kFailed;
+        paired.text(1, n.node_id);
+        if (paired.step() == SQLITE_ROW)
+          return *error = "'" + n.node_id + "' is already paired", CommitResult::kFailed;
+        Statement s(db_,
+                    "INSERT INTO paired_nodes (node_id, token_sha256, code, peer, paired_at_ms) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5)");
+        Statement c(db_, "INSERT INTO used_pairing_codes (code) VALUES (?1)");
+        if (!s.ok() || !c.ok())
+          return *error = describe(db_, "pairing a node"), CommitResult::kFailed;
+        s.text(1, n.node_id).text(2, n.token_sha256).text(3, n.code).text(4, n.peer);
+        s.integer(5, n.paired_at_ms);
+        c.text(1, n.code);
+        if (s.step() != SQLITE_DONE || c.step() != SQLITE_DONE)
+          return *error = describe(db_, "pairing a node"), CommitResult::kFailed;
+        return CommitResult::kStored;
+      },
+      error);
+  return r == CommitResult::kStored;
+}
+
+bool Store::remove_paired_node(const std::string& node_id, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_, "DELETE FROM paired_nodes WHERE node_id = ?1");
+  if (!s.ok()) return *error = describe(db_, "unpairing a node"), false;
+  s.text(1, node_id);
+  if (s.step() != SQLITE_DONE) return *error = describe(db_, "unpairing a node"), false;
+  if (sqlite3_changes(db_) == 0) return *error = "'" + node_id + "' is not paired", false;
+  return true;
+}
+
+std::vector<PairedNodeRecord> Store::paired_nodes() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<PairedNodeRecord> out;
+  Statement s(db_,
+              "SELECT node_id, token_sha256, code, peer, paired_at_ms FROM paired_nodes "
+              "ORDER BY node_id");
+  if (!s.ok()) return out;
+  while (s.step() == SQLITE_ROW)
+    out.push_back(
+        {s.column_text(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_int(4)});
+  return out;
+}
+
+std::optional<std::string> Store::paired_node_token_sha256(const std::string& node_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_, "SELECT token_sha256 FROM paired_nodes WHERE node_id = ?1");
+  if (!s.ok()) return std::nullopt;
+  s.text(1, node_id);
+  if (s.step() != SQLITE_ROW) return std::nullopt;
+  return s.column_text(0);
+}
+
+bool Store::pairing_code_used(const std::string& code) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_, "SELECT 1 FROM used_pairing_codes WHERE code = ?1");
+  if (!s.ok()) return false;
+  s.text(1, code);
+  return s.step() == SQLITE_ROW;
 }
 
 bool Store::set_max_pages(uint64_t pages) {

@@ -10,6 +10,8 @@
 //   node_epochs per node, the epoch of its newest session (the fence against older ones)
 //   client_tokens one row per browser client the operator let in: its name, the SHA-256 of its
 //              token (never the token), when it was made and revoked (host/client_tokens.h)
+//   paired_nodes one row per node paired with a code (host/pairing_desk.h): its id, the SHA-256 of
+//              its token, the code that was confirmed (never valid again), when and from where
 //   memories   one row per conversation memory (a node's or a room's): its key, when it was last
 //              written (host/conversation/memory.h)
 //   memory_messages the memory's chat history, one row per message in order, exactly as it goes
@@ -86,6 +88,15 @@ struct MemoryMessage {
 struct StoredMemory {
   std::vector<MemoryMessage> messages;
   int64_t updated_at_ms = 0;  // wall clock of the last write; 0 when there is none
+};
+
+// A node that paired with a code, as kept: its token's hash only (host/pairing_desk.h).
+struct PairedNodeRecord {
+  std::string node_id;
+  std::string token_sha256;  // lower-case hex of SHA-256(token)
+  std::string code;          // the pairing code the operator confirmed: used up
+  std::string peer;          // the address it paired from (for the operator)
+  int64_t paired_at_ms = 0;  // wall clock, ms since the epoch
 };
 
 struct SessionRecord {
@@ -178,6 +189,15 @@ class Store {
                    int64_t at_ms, std::string* error);
   bool load_memory(const std::string& key, StoredMemory* out, std::string* error);
   int forget_memory(const std::string& key, std::string* error);
+
+  // Paired nodes. add: false (and *error) when the node is already paired or the code was used
+  // before. remove: false when the node is not paired (it can then pair again).
+  bool add_paired_node(const PairedNodeRecord& node, std::string* error);
+  bool remove_paired_node(const std::string& node_id, std::string* error);
+  std::vector<PairedNodeRecord> paired_nodes();  // by node_id
+  // The token hash of a paired node, or nullopt (not paired, or the store failed).
+  std::optional<std::string> paired_node_token_sha256(const std::string& node_id);
+  bool pairing_code_used(const std::string& code);
 
   // Size limit: the database may not grow past `pages` pages (of 4 KiB); writes beyond it fail
   // exactly as on a full disk. page_count() is the current size.

@@ -5,6 +5,7 @@
 #include <avahi-common/alternative.h>
 #include <avahi-common/error.h>
 #include <avahi-common/malloc.h>
+#include <avahi-common/strlst.h>
 #include <avahi-common/thread-watch.h>
 
 #include "host/log.h"
@@ -15,8 +16,8 @@ struct ZeroconfAdvertiser::Impl {
   AvahiThreadedPoll* poll = nullptr;
   AvahiClient* client = nullptr;
   AvahiEntryGroup* group = nullptr;
-  std::string name;
-  int port = 0;
+  Service service;
+  std::string& name = service.name;
 
   // Avahi's thread (callbacks), or start() before the poll thread runs.
   void publish(AvahiClient* c) {
@@ -27,12 +28,16 @@ struct ZeroconfAdvertiser::Impl {
       return;
     }
     if (!avahi_entry_group_is_empty(group)) return;
-    int rc = avahi_entry_group_add_service(group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
-                                           AvahiPublishFlags(0), name.c_str(), kServiceType,
-                                           nullptr, nullptr, uint16_t(port), nullptr);
+    AvahiStringList* txt = nullptr;
+    for (auto record = service.txt.rbegin(); record != service.txt.rend(); ++record)
+      txt = avahi_string_list_add(txt, record->c_str());
+    int rc = avahi_entry_group_add_service_strlst(
+        group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, AvahiPublishFlags(0), name.c_str(),
+        service.type.c_str(), nullptr, nullptr, uint16_t(service.port), txt);
+    avahi_string_list_free(txt);
     if (rc == AVAHI_ERR_COLLISION) return rename(c);
     if (rc < 0 || (rc = avahi_entry_group_commit(group)) < 0) {
-      LOG_WARN("zeroconf", "cannot publish %s: %s", kServiceType, avahi_strerror(rc));
+      LOG_WARN("zeroconf", "cannot publish %s: %s", service.type.c_str(), avahi_strerror(rc));
       return;
     }
   }
@@ -52,8 +57,8 @@ struct ZeroconfAdvertiser::Impl {
     self->group = g;
     switch (state) {
       case AVAHI_ENTRY_GROUP_ESTABLISHED:
-        LOG_INFO("zeroconf", "advertising \"%s\" (%s) on port %d", self->name.c_str(), kServiceType,
-                 self->port);
+        LOG_INFO("zeroconf", "advertising \"%s\" (%s) on port %d", self->name.c_str(),
+                 self->service.type.c_str(), self->service.port);
         break;
       case AVAHI_ENTRY_GROUP_COLLISION:
         self->rename(avahi_entry_group_get_client(g));
@@ -79,9 +84,9 @@ struct ZeroconfAdvertiser::Impl {
         break;
       case AVAHI_CLIENT_CONNECTING:
         LOG_WARN("zeroconf",
-                 "no avahi-daemon reachable over D-Bus: the Wyoming services are not advertised "
-                 "(Home Assistant can still add them by host and port); they will be when the "
-                 "daemon starts");
+                 "no avahi-daemon reachable over D-Bus: %s not advertised as %s; they will be "
+                 "when the daemon starts",
+                 self->service.what.c_str(), self->service.type.c_str());
         break;
       case AVAHI_CLIENT_FAILURE:
         LOG_WARN("zeroconf", "the avahi-daemon connection failed: %s",
@@ -98,9 +103,13 @@ ZeroconfAdvertiser::~ZeroconfAdvertiser() {
 }
 
 bool ZeroconfAdvertiser::start(const std::string& name, int port) {
+  // Home Assistant can still add them by host and port.
+  return start(Service{name, kServiceType, port, {}, "the Wyoming services are"});
+}
+
+bool ZeroconfAdvertiser::start(Service service) {
   Impl& s = *impl_;
-  s.name = name;
-  s.port = port;
+  s.service = std::move(service);
   s.poll = avahi_threaded_poll_new();
   if (!s.poll) {
     LOG_WARN("zeroconf", "cannot start Avahi's poll thread: not advertising");
@@ -111,8 +120,8 @@ bool ZeroconfAdvertiser::start(const std::string& name, int port) {
   s.client = avahi_client_new(avahi_threaded_poll_get(s.poll), AVAHI_CLIENT_NO_FAIL,
                               &Impl::on_client, &s, &error);
   if (!s.client) {
-    LOG_WARN("zeroconf", "no Avahi client (%s): the Wyoming services are not advertised",
-             avahi_strerror(error));
+    LOG_WARN("zeroconf", "no Avahi client (%s): %s not advertised", avahi_strerror(error),
+             s.service.what.c_str());
     avahi_threaded_poll_free(s.poll);
     s.poll = nullptr;
     return true;  // the bridge runs on without it

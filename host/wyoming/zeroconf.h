@@ -1,5 +1,7 @@
-// ZeroconfAdvertiser: publishes the bridge's Wyoming services as `_wyoming._tcp` over mDNS through
-// the machine's avahi-daemon (libavahi-client, D-Bus), so Home Assistant discovers them.
+// ZeroconfAdvertiser: publishes one of the bridge's services over mDNS/DNS-SD through the machine's
+// avahi-daemon (libavahi-client, D-Bus): its Wyoming services as `_wyoming._tcp`, so Home
+// Assistant discovers them, and its earshot.v1 port as `_earshot._tcp` (with TXT records saying
+// the protocol version and whether TLS is on), so a node with no URL configured finds it.
 //
 // Optional by design: without a D-Bus system bus or an avahi-daemon the bridge runs on and says
 // so in its log; if the daemon appears (or restarts) later, the service is published then
@@ -10,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace earshot::host {
 
@@ -20,8 +23,17 @@ class ZeroconfAdvertiser {
   ZeroconfAdvertiser(const ZeroconfAdvertiser&) = delete;
   ZeroconfAdvertiser& operator=(const ZeroconfAdvertiser&) = delete;
 
-  // Starts publishing `name` on `port`. False only if Avahi's poll thread cannot start; a missing
-  // daemon is not a failure (logged; published when it comes).
+  struct Service {
+    std::string name;  // e.g. "Earshot on kitchen-pi"
+    std::string type;  // e.g. "_earshot._tcp"
+    int port = 0;
+    std::vector<std::string> txt;  // "key=value" TXT records
+    std::string what;              // for the log, e.g. "the Wyoming services"
+  };
+  // Starts publishing `service`. False only if Avahi's poll thread cannot start; a missing daemon
+  // is not a failure (logged; published when it comes).
+  bool start(Service service);
+  // The Wyoming services: `name` on `port` as kServiceType.
   bool start(const std::string& name, int port);
   void stop();
 
