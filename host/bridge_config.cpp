@@ -180,6 +180,7 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["xiaozhi.enabled"] = bind(&s.xiaozhi.enabled);
   keys["xiaozhi.websocket_url"] = bind(&s.xiaozhi.websocket_url);
   keys["xiaozhi.output_sample_rate"] = bind(&s.xiaozhi.output_sample_rate);
+  keys["xiaozhi.offer_device_tools"] = bind(&s.xiaozhi.offer_device_tools);
   keys["turn.end_of_turn_ms"] = bind(&c->turn.end_of_turn_ms);
   keys["turn.max_turn_ms"] = bind(&c->turn.max_turn_ms);
   keys["turn.early_final_ms"] = bind(&c->turn.early_final_ms);

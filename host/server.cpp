@@ -394,6 +394,7 @@ void BridgeServer::Impl::open_xiaozhi(Conn& c) {
   door.hello_timeout_ms = config.handshake_timeout_ms;
   door.audio_burst_s = config.audio_burst_s;
   door.audio_rate_slack = kAudioRateSlack;
+  door.tool_registry = config.xiaozhi.offer_device_tools ? services.tools : nullptr;
   Services& s = services;
   const NodeLease claim = *lease;
   c.xiaozhi = std::make_shared<XiaozhiDoor>(

@@ -52,6 +52,9 @@ struct ServerConfig {
     // TLS) + the check-in's Host + /xiaozhi/v1/.
     std::string websocket_url;
     int output_sample_rate = 24000;  // reply audio: 24000 or 16000 Hz, 60 ms Opus frames
+    // Offer each box's own tools (MCP) to the model in its conversation. Off by default: the LLM
+    // server must parse tool calls (docs/bridge.md "Tools"), and one that cannot fails with them.
+    bool offer_device_tools = false;
   } xiaozhi;
 };
 

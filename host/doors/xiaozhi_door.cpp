@@ -7,6 +7,7 @@
 #include "dsp/opus_frame_decoder.h"
 #include "dsp/opus_frame_encoder.h"
 #include "host/clock.h"
+#include "host/doors/device_tool_provider.h"
 #include "host/log.h"
 #include "protocol/messages.h"
 #include "protocol/xiaozhi/binary.h"
@@ -29,10 +30,11 @@ XiaozhiDoor::XiaozhiDoor(Config config, std::shared_ptr<Outbox> outbox, PortFact
       outbox_(std::move(outbox)),
       make_port_(std::move(make_port)),
       metrics_(metrics),
-      tools_([this](std::string payload) {
-        outbox_->push_control(
-            xz::to_json(xz::ServerMessage{config_.session_id, xz::Mcp{std::move(payload)}}));
-      }),
+      // Not the door's `this`: a tool call may still be on its way out after the door is gone.
+      tools_(std::make_shared<DeviceTools>([outbox = outbox_,
+                                            session = config_.session_id](std::string payload) {
+        outbox->push_control(xz::to_json(xz::ServerMessage{session, xz::Mcp{std::move(payload)}}));
+      })),
       opened_ms_(now_ms),
       next_seq_(config_.first_seq),
       rate_(int64_t(config_.audio_burst_s) * 1000, config_.audio_rate_slack) {
@@ -54,7 +56,8 @@ XiaozhiDoor::~XiaozhiDoor() {
 
 void XiaozhiDoor::stop() {
   outbox_->detach();  // frees a voice thread waiting for room in the outbox
-  tools_.close();
+  tool_registration_.reset();
+  tools_->close();
   if (port_) port_->stop();  // idempotent
 }
 
@@ -146,7 +149,7 @@ void XiaozhiDoor::on_text(std::string_view text, int64_t now_ms) {
   }
   if (hello_message) hello(*hello_message, now_ms);
   if (mcp) {
-    const std::string problem = tools_.on_message(*mcp, now_ms);
+    const std::string problem = tools_->on_message(*mcp, now_ms);
     if (!problem.empty())
       LOG_WARN("xiaozhi", "%s: MCP: %s", config_.session_id.c_str(), problem.c_str());
   }
@@ -195,7 +198,13 @@ void XiaozhiDoor::hello(const xz::ClientHello& h, int64_t now_ms) {
   LOG_INFO("xiaozhi", "%s: box %s (%s) said hello: binary protocol %d%s",
            config_.session_id.c_str(), config_.device_id.c_str(), node_id().c_str(),
            config_.version, h.features.mcp ? ", MCP" : "");
-  if (h.features.mcp) tools_.start(now_ms);
+  if (h.features.mcp) {
+    tools_->start(now_ms);
+    if (config_.tool_registry)
+      tool_registration_ = config_.tool_registry->add(
+          std::make_shared<DeviceToolProvider>(tools_, config_.device_id),
+          config_.conversation.conversation_id);
+  }
 }
 
 void XiaozhiDoor::listen(const xz::Listen& l, std::vector<Action>* actions) {
@@ -299,7 +308,7 @@ void XiaozhiDoor::on_tick(int64_t now_ms) {
                    std::make_move_iterator(deferred_.end()));
     deferred_.clear();
   }
-  tools_.on_tick(now_ms);
+  tools_->on_tick(now_ms);
   run(actions);
 }
 

@@ -12,7 +12,8 @@
 //       ─ Opus (v1/v2/v3) ──────▶ audio(): 60 ms packets, numbered by the door
 //       ─ listen detect (text) ─▶ noted (the wake word; its audio before listen start is dropped)
 //       ─ abort ────────────────▶ interrupt(): the reply's audio stops, tts stop
-//       ─ mcp ──────────────────▶ DeviceTools (responses to our requests)
+//       ─ mcp ──────────────────▶ DeviceTools (responses to our requests); the box's tools are
+//                                 offered to the model for this session (DeviceToolProvider)
 //   core ─▶ stt (final transcript), llm (emotion, at the reply's start), tts start,
 //           tts sentence_start (text) before each sentence's audio, Opus frames (60 ms at the
 //           announced rate, paced), tts stop once the box has had time to play the last frame.
@@ -50,6 +51,7 @@
 #include "host/doors/device_tools.h"
 #include "host/metrics.h"
 #include "host/outbox.h"
+#include "host/tools/tool_registry.h"
 #include "protocol/xiaozhi/messages.h"
 
 namespace earshot::dsp {
@@ -77,6 +79,8 @@ class XiaozhiDoor : public ConversationSink, public std::enable_shared_from_this
     int hello_timeout_ms = 5000;  // the firmware gives up after 10 s
     int audio_burst_s = 120;
     double audio_rate_slack = 1.1;
+    // Where the box's own tools are offered to the model (for this session), or null.
+    ToolRegistry* tool_registry = nullptr;
   };
   using PortFactory = std::function<std::unique_ptr<ConversationPort>(ConversationSink&,
                                                                       const ConversationSettings&)>;
@@ -102,7 +106,7 @@ class XiaozhiDoor : public ConversationSink, public std::enable_shared_from_this
   const std::string& session_id() const { return config_.session_id; }
   const std::string& node_id() const { return config_.conversation.client_id; }
   // The box's own tools (MCP); empty until it has listed them.
-  DeviceTools& tools() { return tools_; }
+  DeviceTools& tools() { return *tools_; }
 
   // --- ConversationSink (core threads)
   // -------------------------------------------------------------
@@ -162,7 +166,9 @@ class XiaozhiDoor : public ConversationSink, public std::enable_shared_from_this
   PortFactory make_port_;
   Metrics& metrics_;
   std::unique_ptr<ConversationPort> port_;  // from the hello on
-  DeviceTools tools_;
+  // Shared with the tool registry's provider, which may outlive the door by a call's length.
+  const std::shared_ptr<DeviceTools> tools_;
+  ToolRegistry::Registration tool_registration_;  // while the connection lives
 
   mutable std::mutex mutex_;
   Phase phase_ = Phase::kAwaitingHello;

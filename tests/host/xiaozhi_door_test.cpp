@@ -10,7 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <future>
+#include <thread>
 
+#include "host/doors/device_tool_provider.h"
 #include "protocol/messages.h"
 
 namespace earshot::host {
@@ -59,6 +62,8 @@ class XiaozhiDoorTest : public ::testing::Test {
     config.version = version;
     config.conversation.client_id = "xiaozhi-aabbccddee01";
     config.first_seq = 41;  // the box's earlier connections delivered up to 40
+    config.conversation.conversation_id = "s1-1";
+    config.tool_registry = &registry;
     door = std::make_shared<XiaozhiDoor>(
         config, outbox,
         [this](ConversationSink&, const ConversationSettings& s) {
@@ -130,6 +135,7 @@ class XiaozhiDoorTest : public ::testing::Test {
 
   int64_t now = 1000000;
   Metrics metrics;
+  ToolRegistry registry;
   std::shared_ptr<Outbox> outbox;
   std::shared_ptr<XiaozhiDoor> door;
   ScriptedConversation* port = nullptr;
@@ -235,6 +241,61 @@ TEST_F(XiaozhiDoorTest, SpeechOverTheReplyStopsItAndReportsWhatWasSent) {
   EXPECT_EQ(wire(), (std::vector<std::string>{"tts:stop"}));
   door->on_tick(now);  // the report goes to the core from the event loop
   EXPECT_EQ(port->calls.back(), "interrupt r1 60");
+}
+
+// The box's MCP tools reach the model: listed in the tool registry for this session only, under
+// names a model API takes, and a call goes to the box as tools/call and comes back with its answer.
+TEST_F(XiaozhiDoorTest, TheBoxsToolsAreOfferedToTheModelForItsSessionAndCalledOnTheBox) {
+  open();
+  hello(true);
+  std::vector<json> m;
+  wire(&m);
+  auto answer = [&](const json& request, const json& result) {
+    text({{"session_id", "s1-1"},
+          {"type", "mcp"},
+          {"payload", {{"jsonrpc", "2.0"}, {"id", request["payload"]["id"]}, {"result", result}}}});
+  };
+  answer(m.back(), json::object());  // initialize
+  m.clear();
+  wire(&m);
+  ASSERT_EQ(m.back()["payload"]["method"], "tools/list");
+  answer(m.back(), {{"tools",
+                     {{{"name", "self.audio_speaker.set_volume"},
+                       {"description", "Set the volume"},
+                       {"inputSchema", {{"type", "object"}}}}}}});
+  const ToolScope mine{"s1-1", "xiaozhi-aabbccddee01", ""}, other{"s9-9", "n0", ""};
+  ASSERT_EQ(registry.list(mine).size(), 1u);
+  EXPECT_EQ(registry.list(mine)[0].name, "self_audio_speaker_set_volume");
+  EXPECT_EQ(registry.list(mine)[0].parameters, R"({"type":"object"})");
+  EXPECT_TRUE(registry.list(other).empty());
+
+  auto provider = registry.find(mine, "self_audio_speaker_set_volume");
+  ASSERT_TRUE(provider);
+  CancelToken cancel;
+  auto result = std::async(std::launch::async, [&] {
+    return provider->call(mine, "self_audio_speaker_set_volume", R"({"volume":30})", cancel,
+                          std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  });
+  // The door's event loop: the call goes out as tools/call; the box answers.
+  json call;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (call.is_null() && std::chrono::steady_clock::now() < until) {
+    m.clear();
+    wire(&m);
+    for (const json& x : m)
+      if (x["type"] == "mcp" && x["payload"]["method"] == "tools/call") call = x;
+    if (call.is_null()) std::this_thread::yield();
+  }
+  ASSERT_FALSE(call.is_null());
+  EXPECT_EQ(call["payload"]["params"]["name"], "self.audio_speaker.set_volume");
+  EXPECT_EQ(call["payload"]["params"]["arguments"]["volume"], 30);
+  answer(call, {{"content", {{{"type", "text"}, {"text", "true"}}}}, {"isError", false}});
+  const ToolResult r = result.get();
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.content, "true");
+
+  door->stop();  // the connection is gone: so are its tools
+  EXPECT_TRUE(registry.list(mine).empty());
 }
 
 TEST_F(XiaozhiDoorTest, BadInputIsToldAndOnlyFatalFaultsClose) {

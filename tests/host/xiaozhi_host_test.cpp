@@ -98,12 +98,14 @@ TEST(XiaozhiConfig, BoxesRoomsAndTheXiaozhiSectionParse) {
   ASSERT_EQ(parse_bridge_config("[nodes]\nxiaozhi-aabbccddee0f = \"secret\"\n"
                                 "[rooms]\nxiaozhi-aabbccddee0f = \"kitchen\"\n"
                                 "[xiaozhi]\nenabled = true\noutput_sample_rate = 16000\n"
+                                "offer_device_tools = true\n"
                                 "websocket_url = \"wss://house.example/xiaozhi/v1/\"\n",
                                 "t.toml", &c),
             "");
   EXPECT_EQ(c.server.node_tokens["xiaozhi-aabbccddee0f"], "secret");
   EXPECT_EQ(c.server.rooms["xiaozhi-aabbccddee0f"], "kitchen");
   EXPECT_EQ(c.server.xiaozhi.output_sample_rate, 16000);
+  EXPECT_TRUE(c.server.xiaozhi.offer_device_tools);
   EXPECT_EQ(c.server.xiaozhi.websocket_url, "wss://house.example/xiaozhi/v1/");
   EXPECT_EQ(validate(c), "");
   c.server.xiaozhi.output_sample_rate = 48000;
