@@ -49,10 +49,11 @@ function(earshot_configure_target target)
   endif()
 endfunction()
 
-# earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...]): one GoogleTest executable
-# registered with CTest, linked with tests/support.
+# earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...] [RESOURCE_LOCK r]
+#                  [FIXTURES_REQUIRED f]): one GoogleTest executable registered with CTest, linked
+# with tests/support. FIXTURES_REQUIRED: a CTest test with FIXTURES_SETUP f runs first, once.
 function(earshot_add_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT;RESOURCE_LOCK" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;RESOURCE_LOCK;FIXTURES_REQUIRED" "SOURCES;LIBS;LABELS" ${ARGN})
   if("slow" IN_LIST ARG_LABELS AND NOT EARSHOT_SLOW_TESTS)
     return()
   endif()
@@ -71,6 +72,9 @@ function(earshot_add_test name)
   set(properties "LABELS [==[${ARG_LABELS}]==]")
   if(ARG_RESOURCE_LOCK)
     string(APPEND properties " RESOURCE_LOCK ${ARG_RESOURCE_LOCK}")
+  endif()
+  if(ARG_FIXTURES_REQUIRED)
+    string(APPEND properties " FIXTURES_REQUIRED ${ARG_FIXTURES_REQUIRED}")
   endif()
   file(WRITE "${script}"
        "foreach(t IN LISTS ${name}_TESTS)\n"

@@ -19,6 +19,7 @@ PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libsqlite3-dev sqlite3
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx openssl curl python3
+  dpkg-dev lintian  # the Debian packages: cpack's dpkg-shlibdeps, and lintian on the .debs
   chromium  # the status page, in a real (headless) browser
   nodejs    # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
 )
