@@ -20,6 +20,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx openssl curl python3
   dpkg-dev lintian  # the Debian packages: cpack's dpkg-shlibdeps, and lintian on the .debs
+  systemd           # systemd-analyze: the units are verified and their hardening scored
   chromium  # the status page, in a real (headless) browser
   nodejs    # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
 )

@@ -157,7 +157,8 @@ TEST_F(DebianPackages, MaintainerScriptsMakeTheUserStateAndStatOverride) {
               std::string::npos);
     EXPECT_NE(postinst.find("dpkg-statoverride --update --add root earshot 0640 " + p.conffile),
               std::string::npos);
-    EXPECT_EQ(postinst.find('@'), std::string::npos) << "a placeholder left in:\n" << postinst;
+    EXPECT_EQ(postinst.find("@EARSHOT_"), std::string::npos) << "a placeholder left in:\n"
+                                                             << postinst;
     for (const char* script : {"postinst", "prerm", "postrm"}) {
       struct stat st {};
       ASSERT_EQ(stat((control(p) + "/" + script).c_str(), &st), 0) << p.name << " " << script;

@@ -7,11 +7,15 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/support/subprocess.h"
 #include "tests/support/test_audio.h"
@@ -94,7 +98,7 @@ TEST_F(InstallTree, UnitsNameTheInstalledProgramsConfigsAndDocs) {
     const std::string unit =
         test::read_file(prefix_ + "/lib/systemd/system/earshot-" + component + ".service");
     ASSERT_FALSE(unit.empty()) << component;
-    EXPECT_EQ(unit.find('@'), std::string::npos) << "a placeholder left in:\n" << unit;
+    EXPECT_EQ(unit.find("@EARSHOT_"), std::string::npos) << "a placeholder left in:\n" << unit;
     EXPECT_EQ(unit_value(unit, "ExecStart"), prefix_ + "/bin/earshot-" + component + " --config " +
                                                  prefix_ + "/etc/earshot/" + component + ".toml");
     // Every Documentation= entry is a file:// URL of an installed file.
@@ -138,6 +142,65 @@ TEST_F(InstallTree, InstalledConfigsAreValidForTheInstalledPrograms) {
       << test::read_file(dir + "/bridge-check.err");
   EXPECT_NE(test::read_file(dir + "/bridge-check.err").find("bridge.crt"), std::string::npos)
       << test::read_file(dir + "/bridge-check.err");
+}
+
+TEST_F(InstallTree, UnitsPassSystemdAnalyzeVerify) {
+  const std::string dir = test::scratch_dir("install_tree_verify");
+  for (const std::string component : {"node", "bridge"}) {
+    const std::string unit = prefix_ + "/lib/systemd/system/earshot-" + component + ".service";
+    // A warning (an unknown key, a path that does not exist) is printed but exits 0: none wanted.
+    EXPECT_EQ(test::run_command({"systemd-analyze", "verify", unit}, dir + "/" + component, 60s), 0)
+        << test::read_file(dir + "/" + component + ".err");
+    EXPECT_EQ(test::read_file(dir + "/" + component + ".err"), "") << unit;
+  }
+}
+
+// What each unit must keep (docs/deploy.md, "Hardening"), and its overall exposure as
+// `systemd-analyze security` scores it (0 safest, 10 none): 8.0 (node) and 8.5 (bridge) before.
+TEST_F(InstallTree, UnitsAreHardened) {
+  const std::string dir = test::scratch_dir("install_tree_security");
+  const std::map<std::string, std::vector<std::string>> required = {
+      {"node",
+       {"UMask=0077", "RestartPreventExitStatus=2", "SupplementaryGroups=audio",
+        "DevicePolicy=closed", "DeviceAllow=char-alsa rw", "ProtectKernelTunables=yes",
+        "ProtectKernelModules=yes", "ProtectKernelLogs=yes", "RestrictNamespaces=yes",
+        "SystemCallFilter=@system-service", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"}},
+      {"bridge",
+       {"UMask=0077", "RestartPreventExitStatus=2", "PrivateDevices=yes",
+        "ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectKernelLogs=yes",
+        "RestrictNamespaces=yes", "SystemCallFilter=@system-service",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"}},
+  };
+  std::string report;
+  for (const auto& [component, lines] : required) {
+    const std::string unit_path = prefix_ + "/lib/systemd/system/earshot-" + component + ".service";
+    const std::string unit = "\n" + test::read_file(unit_path);
+    for (const std::string& line : lines)
+      EXPECT_NE(unit.find("\n" + line + "\n"), std::string::npos) << component << ": " << line;
+    std::string out;
+    ASSERT_EQ(test::run_command({"systemd-analyze", "security", "--offline=yes", unit_path},
+                                dir + "/" + component, 60s, &out),
+              0)
+        << test::read_file(dir + "/" + component + ".err");
+    report += out;
+    std::smatch m;
+    ASSERT_TRUE(
+        std::regex_search(out, m, std::regex(R"(Overall exposure level for \S+: ([0-9.]+))")))
+        << out;
+    EXPECT_LE(std::strtod(m[1].str().c_str(), nullptr), 2.0) << component << "\n" << out;
+  }
+  std::ofstream(std::string(EARSHOT_BINARY_DIR) + "/packaging/security.txt") << report;
+}
+
+// Exit 2 is a config that is wrong in itself; the units' RestartPreventExitStatus=2 relies on it.
+TEST_F(InstallTree, ABadConfigExitsTwo) {
+  const std::string dir = test::scratch_dir("install_tree_bad_config");
+  std::ofstream(dir + "/bad.toml") << "[node]\nno_such_key = 1\n[server]\nno_such_key = 1\n";
+  for (const std::string program : {"earshot-node", "earshot-bridge"})
+    EXPECT_EQ(test::run_command({prefix_ + "/bin/" + program, "--config", dir + "/bad.toml"},
+                                dir + "/" + program, 60s),
+              2)
+        << program << ": " << test::read_file(dir + "/" + program + ".err");
 }
 
 // A build for installing only: configures with GoogleTest and Google Benchmark hidden from CMake
