@@ -59,7 +59,15 @@ earshot_install_system_files(\"${component}\" \"${EARSHOT_DEPLOY_DIR}\" \"${PROJ
           COMPONENT ${component})
 endfunction()
 
-earshot_install_component(node PROGRAMS earshot-node earshot-vad earshot-standin-host
-                          DOCS ${EARSHOT_NODE_DOCS})
-earshot_install_component(bridge PROGRAMS earshot-bridge DOCS ${EARSHOT_BRIDGE_DOCS})
+# The components this build has (-DEARSHOT_BRIDGE=OFF: the node's only); each is one package.
+set(EARSHOT_INSTALL_COMPONENTS "")
+if(TARGET earshot-node)
+  earshot_install_component(node PROGRAMS earshot-node earshot-vad earshot-standin-host
+                            DOCS ${EARSHOT_NODE_DOCS})
+  list(APPEND EARSHOT_INSTALL_COMPONENTS node)
+endif()
+if(TARGET earshot-bridge)
+  earshot_install_component(bridge PROGRAMS earshot-bridge DOCS ${EARSHOT_BRIDGE_DOCS})
+  list(APPEND EARSHOT_INSTALL_COMPONENTS bridge)
+endif()
 include(EarshotPackage)

@@ -13,7 +13,7 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
-set(CPACK_COMPONENTS_ALL node bridge)
+set(CPACK_COMPONENTS_ALL ${EARSHOT_INSTALL_COMPONENTS})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${EARSHOT_DEBIAN_RELEASE})
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
@@ -27,6 +27,10 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # makes an empty line the paragraph mark " .".
 set(CPACK_DEBIAN_NODE_PACKAGE_NAME earshot-node)
 set(CPACK_DEBIAN_NODE_PACKAGE_DEPENDS "adduser")
+# What no library says: arecord -L finds the microphone (docs/deploy.md); the node loads
+# libopusenc only for --record (device/audio/optional_libs.h), so dpkg-shlibdeps cannot see it.
+set(CPACK_DEBIAN_NODE_PACKAGE_RECOMMENDS "alsa-utils")
+set(CPACK_DEBIAN_NODE_PACKAGE_SUGGESTS "libopusenc0")
 set(CPACK_COMPONENT_NODE_DESCRIPTION
     "room microphone appliance for a home voice assistant
 earshot-node captures a room's microphone (ALSA), cleans it up (echo
@@ -43,6 +47,8 @@ set(CPACK_DEBIAN_BRIDGE_PACKAGE_NAME earshot-bridge)
 set(CPACK_DEBIAN_BRIDGE_PACKAGE_SECTION net)
 # pocketsphinx-en-us: the embedded recogniser's model (host/engines/pocketsphinx_stt.cpp).
 set(CPACK_DEBIAN_BRIDGE_PACKAGE_DEPENDS "adduser, pocketsphinx-en-us")
+# The store is SQLite: sqlite3 reads it (docs/bridge.md); openssl makes the certificate.
+set(CPACK_DEBIAN_BRIDGE_PACKAGE_SUGGESTS "sqlite3, openssl")
 set(CPACK_COMPONENT_BRIDGE_DESCRIPTION
     "voice assistant host for Earshot room nodes
 earshot-bridge takes the speech of earshot-node room microphones (and of

@@ -184,6 +184,21 @@ TEST_F(DebianPackages, DependsComeFromTheSharedLibraries) {
   }
 }
 
+// What no shared library tells dpkg-shlibdeps: the node loads libopusenc only for --record
+// (dlopen), and arecord finds the microphone.
+TEST_F(DebianPackages, NodeRecommendsAndSuggestsWhatItLoadsOrDocuments) {
+  const Package& node = kPackages.at(0);
+  std::string recommends, suggests;
+  ASSERT_EQ(test::run_command({"dpkg-deb", "--field", debs_[node.name], "Recommends"},
+                              dir_ + "/recommends", 30s, &recommends),
+            0);
+  ASSERT_EQ(test::run_command({"dpkg-deb", "--field", debs_[node.name], "Suggests"},
+                              dir_ + "/suggests", 30s, &suggests),
+            0);
+  EXPECT_TRUE(depends_names(recommends).count("alsa-utils")) << recommends;
+  EXPECT_TRUE(depends_names(suggests).count("libopusenc0")) << suggests;
+}
+
 TEST_F(DebianPackages, LintianFindsNoErrorAndEachTagIsExplained) {
   const std::string report = std::string(EARSHOT_BINARY_DIR) + "/packaging/lintian.txt";
   std::vector<std::string> argv = {"lintian", "--no-tag-display-limit", "--display-info"};

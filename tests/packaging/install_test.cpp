@@ -222,5 +222,54 @@ TEST(BuildForInstall, ConfiguresWithoutGoogleTestOrBenchmark) {
   EXPECT_NE(ninja.find("earshot-bridge"), std::string::npos);
 }
 
+// A node's board builds the node alone (-DEARSHOT_BRIDGE=OFF, `tools/install-deps.sh --node`):
+// configured with pkg-config seeing every library here but the bridge's own, it configures; the
+// bridge, with the same libraries out of sight, does not (so they really were).
+TEST(BuildForInstall, TheNodeConfiguresWithoutTheBridgesLibraries) {
+  const std::string dir = test::scratch_dir("build_node_only");
+  const std::set<std::string> bridge_only = {"pocketsphinx.pc", "sphinxbase.pc", "espeak-ng.pc",
+                                             "libcurl.pc", "sqlite3.pc"};
+  const std::string pc_dir = dir + "/pkgconfig";
+  fs::create_directories(pc_dir);
+  std::string pc_path;
+  ASSERT_EQ(test::run_command({"pkg-config", "--variable", "pc_path", "pkg-config"},
+                              dir + "/pc_path", 10s, &pc_path),
+            0);
+  std::istringstream dirs(pc_path.substr(0, pc_path.find('\n')));
+  for (std::string system_dir; std::getline(dirs, system_dir, ':');) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(system_dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (bridge_only.count(name) || fs::exists(pc_dir + "/" + name)) continue;
+      fs::create_symlink(entry.path(), pc_dir + "/" + name);
+    }
+  }
+  const std::map<std::string, std::string> env = {{"PKG_CONFIG_LIBDIR", pc_dir}};
+  auto configure = [&](const std::string& name, bool bridge) {
+    test::Subprocess cmake(
+        {EARSHOT_CMAKE_COMMAND, "-S", EARSHOT_SOURCE_DIR, "-B", dir + "/" + name, "-G", "Ninja",
+         "-DBUILD_TESTING=OFF", "-DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON",
+         std::string("-DEARSHOT_BRIDGE=") + (bridge ? "ON" : "OFF")},
+        dir + "/" + name, env);
+    return cmake.wait(120s);
+  };
+  ASSERT_EQ(configure("node", false), 0)
+      << test::read_file(dir + "/node.out") << test::read_file(dir + "/node.err");
+  const std::string ninja = test::read_file(dir + "/node/build.ninja");
+  EXPECT_NE(ninja.find("earshot-node"), std::string::npos);
+  EXPECT_NE(ninja.find("earshot-vad"), std::string::npos);
+  EXPECT_EQ(ninja.find("earshot-bridge"), std::string::npos);
+  EXPECT_EQ(ninja.find("pocketsphinx"), std::string::npos);
+  // Its package would hold the node alone.
+  const std::string cpack = test::read_file(dir + "/node/CPackConfig.cmake");
+  EXPECT_NE(cpack.find("set(CPACK_COMPONENTS_ALL \"node\")"), std::string::npos);
+  EXPECT_NE(configure("bridge", true), 0) << "the bridge's libraries were not hidden";
+  const std::string bridge_log =
+      test::read_file(dir + "/bridge.out") + test::read_file(dir + "/bridge.err");
+  EXPECT_NE(bridge_log.find("Package 'libcurl', required by 'virtual:world', not found"),
+            std::string::npos)
+      << bridge_log;
+}
+
 }  // namespace
 }  // namespace earshot
