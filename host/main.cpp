@@ -16,6 +16,7 @@
 #include "host/log.h"
 #include "host/server.h"
 #include "host/store/store.h"
+#include "host/systemd_notify.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -162,9 +163,11 @@ int main(int argc, char** argv) {
   printf("earshot-bridge: listening on port %d (stt=%s, llm=%s, tts=%s)\n", server.port(),
          engines.stt->name().c_str(), engines.llm->name().c_str(), engines.tts->name().c_str());
   fflush(stdout);
+  systemd_notify_ready();
   while (!g_stop.load())
     sigsuspend(&previous);
   LOG_INFO("bridge", "SIGTERM: draining");
+  systemd_notify_stopping();
   server.drain_and_stop(std::chrono::milliseconds(config.drain_timeout_ms));
   return 0;
 }

@@ -30,6 +30,7 @@ BRIDGE_PACKAGES=(
   # host engines and infrastructure; openssl makes the certificate (docs/deploy.md)
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite1-dev libespeak-ng-dev espeak-ng-data
   libcurl4-openssl-dev libsqlite3-dev sqlite3 openssl
+  libsystemd-dev    # sd_notify: ready and watchdog under systemd
 )
 TEST_PACKAGES=(
   # compilers and tools of the sanitizer, fuzz and style checks

@@ -161,14 +161,15 @@ TEST_F(InstallTree, UnitsAreHardened) {
   const std::string dir = test::scratch_dir("install_tree_security");
   const std::map<std::string, std::vector<std::string>> required = {
       {"node",
-       {"UMask=0077", "RestartPreventExitStatus=2", "SupplementaryGroups=audio",
-        "DevicePolicy=closed", "DeviceAllow=char-alsa rw", "ProtectKernelTunables=yes",
-        "ProtectKernelModules=yes", "ProtectKernelLogs=yes", "RestrictNamespaces=yes",
-        "SystemCallFilter=@system-service", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"}},
-      {"bridge",
-       {"UMask=0077", "RestartPreventExitStatus=2", "PrivateDevices=yes",
+       {"Type=notify", "WatchdogSec=10", "UMask=0077", "RestartPreventExitStatus=2",
+        "SupplementaryGroups=audio", "DevicePolicy=closed", "DeviceAllow=char-alsa rw",
         "ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectKernelLogs=yes",
         "RestrictNamespaces=yes", "SystemCallFilter=@system-service",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"}},
+      {"bridge",
+       {"Type=notify", "WatchdogSec=20", "UMask=0077", "RestartPreventExitStatus=2",
+        "PrivateDevices=yes", "ProtectKernelTunables=yes", "ProtectKernelModules=yes",
+        "ProtectKernelLogs=yes", "RestrictNamespaces=yes", "SystemCallFilter=@system-service",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"}},
   };
   std::string report;
