@@ -47,8 +47,9 @@ set(CPACK_DEBIAN_BRIDGE_PACKAGE_NAME earshot-bridge)
 set(CPACK_DEBIAN_BRIDGE_PACKAGE_SECTION net)
 # pocketsphinx-en-us: the embedded recogniser's model (host/engines/pocketsphinx_stt.cpp).
 set(CPACK_DEBIAN_BRIDGE_PACKAGE_DEPENDS "adduser, pocketsphinx-en-us")
-# The store is SQLite: sqlite3 reads it (docs/bridge.md); openssl makes the certificate.
-set(CPACK_DEBIAN_BRIDGE_PACKAGE_SUGGESTS "sqlite3, openssl")
+# The store is SQLite: sqlite3 reads it (docs/bridge.md); openssl makes the certificate;
+# avahi-daemon carries the Wyoming services' zeroconf advertisement (docs/wyoming.md).
+set(CPACK_DEBIAN_BRIDGE_PACKAGE_SUGGESTS "sqlite3, openssl, avahi-daemon")
 set(CPACK_COMPONENT_BRIDGE_DESCRIPTION
     "voice assistant host for Earshot room nodes
 earshot-bridge takes the speech of earshot-node room microphones (and of

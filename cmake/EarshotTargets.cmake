@@ -49,11 +49,14 @@ function(earshot_configure_target target)
   endif()
 endfunction()
 
-# earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...] [RESOURCE_LOCK r]
-#                  [FIXTURES_REQUIRED f]): one GoogleTest executable registered with CTest, linked
-# with tests/support. FIXTURES_REQUIRED: a CTest test with FIXTURES_SETUP f runs first, once.
+# earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...] [RESOURCE_LOCK lock]
+# [RUN_SERIAL] [FIXTURES_REQUIRED f]): one GoogleTest executable registered with CTest, linked
+# with tests/support. RUN_SERIAL: nothing else runs beside its tests (for tests whose subject is
+# real-time and CPU-hungry, such as a headless browser playing and recording audio).
+# FIXTURES_REQUIRED: a CTest test with FIXTURES_SETUP f runs first, once.
 function(earshot_add_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT;RESOURCE_LOCK;FIXTURES_REQUIRED" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "RUN_SERIAL" "TIMEOUT;RESOURCE_LOCK;FIXTURES_REQUIRED"
+                        "SOURCES;LIBS;LABELS" ${ARGN})
   if("slow" IN_LIST ARG_LABELS AND NOT EARSHOT_SLOW_TESTS)
     return()
   endif()
@@ -72,6 +75,9 @@ function(earshot_add_test name)
   set(properties "LABELS [==[${ARG_LABELS}]==]")
   if(ARG_RESOURCE_LOCK)
     string(APPEND properties " RESOURCE_LOCK ${ARG_RESOURCE_LOCK}")
+  endif()
+  if(ARG_RUN_SERIAL)
+    string(APPEND properties " RUN_SERIAL TRUE")
   endif()
   if(ARG_FIXTURES_REQUIRED)
     string(APPEND properties " FIXTURES_REQUIRED ${ARG_FIXTURES_REQUIRED}")

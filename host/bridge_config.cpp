@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 
 namespace earshot::host {
@@ -57,6 +58,34 @@ void bind_engine(std::map<std::string, Setter>& keys, const std::string& section
   keys[section + ".max_streams"] = bind(&e->max_streams);
 }
 
+// [[wyoming.satellites]] name, host, port, room, listen_without_wake_word.
+std::string parse_satellites(const toml::node& node, const std::string& origin,
+                             std::vector<WyomingSatelliteConfig>* out) {
+  const toml::array* list = node.as_array();
+  if (!list) return where(node, origin) + ": wyoming.satellites must be [[wyoming.satellites]]";
+  for (const toml::node& item : *list) {
+    const toml::table* table = item.as_table();
+    if (!table) return where(item, origin) + ": each wyoming.satellites entry must be a table";
+    WyomingSatelliteConfig sat;
+    std::map<std::string, Setter> keys = {
+        {"name", bind(&sat.name)},
+        {"host", bind(&sat.host)},
+        {"port", bind(&sat.port)},
+        {"room", bind(&sat.room)},
+        {"listen_without_wake_word", bind(&sat.listen_without_wake_word)}};
+    for (auto&& [key, value] : *table) {
+      const std::string name = "wyoming.satellites." + std::string(key.str());
+      auto it = keys.find(std::string(key.str()));
+      if (it == keys.end()) return where(value, origin) + ": unknown setting " + name;
+      if (!it->second(value)) return where(value, origin) + ": " + name + ": wrong type or range";
+    }
+    if (sat.name.empty() || sat.host.empty())
+      return where(item, origin) + ": a wyoming satellite needs a name and a host";
+    out->push_back(std::move(sat));
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string parse_bridge_config(const std::string& text, const std::string& origin,
@@ -100,6 +129,16 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["store.path"] = bind(&c->store_path);
   keys["store.synchronous"] = bind(&c->store_synchronous);
   keys["log.level"] = bind(&c->log_level);
+  WyomingConfig& w = c->wyoming;
+  keys["wyoming.serve"] = bind(&w.serve);
+  keys["wyoming.listen"] = bind(&w.listen);
+  keys["wyoming.port"] = bind(&w.port);
+  keys["wyoming.advertise"] = bind(&w.advertise);
+  keys["wyoming.service_name"] = bind(&w.service_name);
+  keys["wyoming.max_connections"] = bind(&w.max_connections);
+  keys["wyoming.max_audio_s"] = bind(&w.max_audio_s);
+  keys["wyoming.max_text_chars"] = bind(&w.max_text_chars);
+  keys["wyoming.reconnect_max_ms"] = bind(&w.reconnect_max_ms);
 
   for (auto&& [section_key, section_node] : root) {
     const std::string section(section_key.str());
@@ -112,6 +151,10 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
         if (!token || token->empty())
           return where(value, origin) + ": " + name + ": expected a token string";
         s.node_tokens[std::string(key.str())] = *token;
+        continue;
+      }
+      if (name == "wyoming.satellites") {  // [[wyoming.satellites]]: one table per satellite
+        if (std::string e = parse_satellites(value, origin, &w.satellites); !e.empty()) return e;
         continue;
       }
       auto it = keys.find(name);
@@ -167,6 +210,22 @@ std::string validate(const BridgeConfig& c) {
     return "server.stalled_client_ms: must be 1000-600000";
   if (c.drain_timeout_ms < 0 || c.drain_timeout_ms > 600000)
     return "server.drain_timeout_ms: must be 0-600000";
+  const WyomingConfig& w = c.wyoming;
+  if (w.port < 0 || w.port > 65535) return "wyoming.port: must be 0-65535";
+  if (w.max_connections < 1 || w.max_connections > 1024)
+    return "wyoming.max_connections: must be 1-1024";
+  if (w.max_audio_s < 1 || w.max_audio_s > 3600) return "wyoming.max_audio_s: must be 1-3600";
+  if (w.max_text_chars < 1 || w.max_text_chars > 100000)
+    return "wyoming.max_text_chars: must be 1-100000";
+  if (w.reconnect_max_ms < 1000 || w.reconnect_max_ms > 3600000)
+    return "wyoming.reconnect_max_ms: must be 1000-3600000";
+  std::set<std::string> names;
+  for (const WyomingSatelliteConfig& sat : w.satellites) {
+    if (!names.insert(sat.name).second)
+      return "wyoming.satellites: the name '" + sat.name + "' is used twice";
+    if (sat.port < 1 || sat.port > 65535)
+      return "wyoming.satellites '" + sat.name + "': port must be 1-65535";
+  }
   return "";
 }
 

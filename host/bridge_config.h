@@ -7,6 +7,7 @@
 
 #include "host/server.h"
 #include "host/services.h"
+#include "host/wyoming/wyoming_config.h"
 
 namespace earshot::host {
 
@@ -44,6 +45,7 @@ struct BridgeConfig {
   std::string store_synchronous = "normal";
   std::string log_level = "info";
   int drain_timeout_ms = 5000;
+  WyomingConfig wyoming;  // [wyoming], [[wyoming.satellites]]
 };
 
 // Parses TOML text over the defaults in `config`. Returns "" or an error naming file:line and key.

@@ -17,6 +17,9 @@
 #include "host/server.h"
 #include "host/store/store.h"
 #include "host/systemd_notify.h"
+#include "host/wyoming/satellite_link.h"
+#include "host/wyoming/wyoming_services.h"
+#include "host/wyoming/zeroconf.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -160,14 +163,40 @@ int main(int argc, char** argv) {
     fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
     return 1;
   }
+  // Wyoming (docs/wyoming.md): the engines as services for Home Assistant, advertised over
+  // zeroconf, and the satellites the bridge dials.
+  config.wyoming.language = config.stt.language;
+  WyomingServices wyoming_services(config.wyoming, services);
+  ZeroconfAdvertiser zeroconf;
+  if (config.wyoming.serve) {
+    if (!wyoming_services.start(&error)) {
+      fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
+      return 1;
+    }
+    if (config.wyoming.advertise) {
+      char host[256] = "bridge";
+      gethostname(host, sizeof host - 1);
+      zeroconf.start(config.wyoming.service_name.empty() ? std::string("Earshot on ") + host
+                                                         : config.wyoming.service_name,
+                     wyoming_services.port());
+    }
+  }
+  WyomingSatellites satellites(config.wyoming, services);
+  satellites.start();
+
   printf("earshot-bridge: listening on port %d (stt=%s, llm=%s, tts=%s)\n", server.port(),
          engines.stt->name().c_str(), engines.llm->name().c_str(), engines.tts->name().c_str());
+  if (config.wyoming.serve)
+    printf("earshot-bridge: wyoming services on port %d\n", wyoming_services.port());
   fflush(stdout);
   systemd_notify_ready();
   while (!g_stop.load())
     sigsuspend(&previous);
   LOG_INFO("bridge", "SIGTERM: draining");
   systemd_notify_stopping();
+  satellites.stop();  // their replies in flight end with the connection (pause-satellite first)
+  zeroconf.stop();
+  wyoming_services.stop();
   server.drain_and_stop(std::chrono::milliseconds(config.drain_timeout_ms));
   return 0;
 }

@@ -524,8 +524,20 @@ std::string BridgeServer::Impl::status_json() {
          {"node_id", c->node_id},
          {"room", c->room},
          {"mode", c->mode},
+         {"protocol", c->session ? "earshot.v1" : "realtime"},
+         {"state", "connected"},
          {"connected_for_s", (monotonic_ms() - c->connected_ms) / 1000}});
   }
+  // Connections the server does not hold (Wyoming satellites the bridge dials), alike.
+  for (const LiveClient& l : services.live_clients.list())
+    j["sessions"].push_back(
+        {{"session_id", l.session_id},
+         {"node_id", l.client_id},
+         {"room", l.room},
+         {"mode", l.protocol},
+         {"protocol", l.protocol},
+         {"state", l.state},
+         {"connected_for_s", l.connected_ms > 0 ? (monotonic_ms() - l.connected_ms) / 1000 : 0}});
   j["turns"] = nlohmann::json::array();
   {
     // From memory: this runs on the event loop, which must not wait on SQLite.

@@ -11,6 +11,7 @@
 
 #include "host/delivery.h"
 #include "host/engines/engines.h"
+#include "host/live_clients.h"
 #include "host/metrics.h"
 #include "host/recent_turns.h"
 #include "host/turn_detector.h"
@@ -54,6 +55,7 @@ struct Services {
   Store* store = nullptr;  // may be null (no persistence)
   Metrics metrics;
   RecentTurns recent_turns;  // for the status page (never read from SQLite on the event loop)
+  LiveClients live_clients;  // connections outside the WebSocket server (Wyoming satellites)
   TurnConfig turn;
   ReplySettings reply;
   std::unique_ptr<DeliveryLedger> delivery;        // who may ack what, per node

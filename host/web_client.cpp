@@ -21,7 +21,7 @@ td.timings { min-width: 22em; }
 <p id="state">loading…</p>
 <p><a href="/talk">Talk from this browser</a> (needs a link with a token: <code>earshot-bridge tokens add NAME</code>)</p>
 <h2>Live sessions</h2>
-<table><thead><tr><th>node</th><th>room</th><th>mode</th><th>connected</th><th>session</th></tr></thead>
+<table><thead><tr><th>node</th><th>room</th><th>protocol</th><th>mode</th><th>state</th><th>connected</th><th>session</th></tr></thead>
 <tbody id="sessions"></tbody></table>
 <h2>Recent turns</h2>
 <table><thead><tr><th>time</th><th>node</th><th>heard</th><th>reply</th><th>after the end of speech</th></tr></thead>
@@ -58,8 +58,8 @@ async function refresh() {
     const r = await fetch("/api/status" + location.search, {cache: "no-store"});
     const status = await r.json();
     if (!r.ok) throw new Error(status.error || ("HTTP " + r.status));
-    fill("sessions", status.sessions.map(s => row([s.node_id, s.room, s.mode,
-        duration(s.connected_for_s), s.session_id])), 5, "no node connected");
+    fill("sessions", status.sessions.map(s => row([s.node_id, s.room, s.protocol || "", s.mode,
+        s.state || "", duration(s.connected_for_s), s.session_id])), 7, "no node connected");
     fill("turns", status.turns.map(t => {
       const tr = row([new Date(t.at_ms).toLocaleString(), t.node_id, t.transcript,
                       t.reply + (t.interrupted ? " [interrupted]" : ""), ""]);

@@ -30,7 +30,8 @@ BRIDGE_PACKAGES=(
   # host engines and infrastructure; openssl makes the certificate (docs/deploy.md)
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite1-dev libespeak-ng-dev espeak-ng-data
   libcurl4-openssl-dev libsqlite3-dev sqlite3 openssl
-  libsystemd-dev    # sd_notify: ready and watchdog under systemd
+  libsystemd-dev       # sd_notify: ready and watchdog under systemd
+  libavahi-client-dev  # zeroconf: the bridge advertises its Wyoming services (_wyoming._tcp)
 )
 TEST_PACKAGES=(
   # compilers and tools of the sanitizer, fuzz and style checks
@@ -41,6 +42,7 @@ TEST_PACKAGES=(
   lintian           # the Debian packages, checked
   systemd           # systemd-analyze: the units are verified and their hardening scored
   chromium  # the status page, in a real (headless) browser
+  dbus avahi-daemon avahi-utils  # the Wyoming zeroconf test: a private bus, a loopback-only daemon
   nodejs    # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
 )
 

@@ -20,11 +20,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "dsp/resampler.h"
 #include "host/engines/embedded_engines.h"
 #include "host/store/store.h"
 #include "tests/integration/bridge_fixture.h"
 #include "tests/support/fake_http_server.h"
+#include "tests/support/speech/speech_check.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_audio.h"
 
@@ -39,28 +39,8 @@ using test::librivox;
 
 const std::string kDriver = std::string(EARSHOT_SOURCE_DIR) + "/tests/browser/talk_driver.mjs";
 
-// --- speech scoring, as in tests/integration/bridge_test.cpp
-// ---------------------------------------
-
-std::vector<float> to_16k_mono(const test::Audio& a) {
-  std::vector<float> mono = test::to_mono(a);
-  if (a.sample_rate == 16000) return mono;
-  std::string error;
-  auto rs = dsp::Resampler::create(a.sample_rate, 16000, mono.size(), &error);
-  std::vector<float> out(rs->max_output_frames() * 2 + 64);
-  size_t n = rs->process(mono.data(), mono.size(), out.data(), out.size());
-  while (size_t m = rs->flush(out.data() + n, out.size() - n))
-    n += m;
-  out.resize(n);
-  return out;
-}
-
-std::string recognise(host::SttEngine& stt, const std::vector<float>& pcm) {
-  auto stream = stt.start("en");
-  for (size_t i = 0; i < pcm.size(); i += 320)
-    stream->feed(&pcm[i], std::min<size_t>(320, pcm.size() - i));
-  return stream->finish(host::CancelToken()).text;
-}
+using test::recognise;
+using test::to_16k_mono;
 
 // --- the bridge, its tokens, and the page
 // ----------------------------------------------------------
@@ -152,13 +132,16 @@ bool preconditions(std::string* why) {
 // has). Each turn is stored, answered, and the answer the page decoded and played is the one the
 // bridge wrote.
 //
-// Recognition is held to the end-to-end bound of the node's test (2 points of word error rate),
-// measured against pocketsphinx on the very audio the page sent, at the same alignment: the page
-// frames the microphone wherever it starts, and pocketsphinx's result on these recordings swings
-// by several points with a shift of a few milliseconds (jfk.wav padded by 3 ms reads "and not like
-// your been trained in you are you", by 6 ms "and not what your country can do for you";
-// pocketsphinx_continuous on the six files ranges over 0.36-0.45 for shifts of 0-8 ms). Against
-// the original files, which the node reads frame-aligned, the page is held to a looser bound.
+// Recognition is measured against pocketsphinx on the very audio the page sent. pocketsphinx's
+// result on these recordings swings by several points with a shift of a few milliseconds or a
+// little Opus noise (jfk.wav padded by 3 ms reads "and not like your been trained in you are you",
+// by 6 ms "and not what your country can do for you"; pocketsphinx_continuous on the six files
+// ranges over 0.36-0.45 for shifts of 0-8 ms), and the bridge hears the page's Opus, not its PCM:
+// two runs with the same sent audio (0.505) heard 0.473 and 0.538. So the rate is held within 5
+// points of it, and what would be a real loss is checked clip by clip: each visit's turns carry at
+// least 3/4 of the words pocketsphinx finds in what that visit sent (a clip lost at a reconnect or
+// a turn cut short shows there, not as a few points). Against the original files, which the node
+// reads frame-aligned, the page is held to a looser bound.
 TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndTheReplyPlays) {
   std::string why;
   ASSERT_TRUE(preconditions(&why)) << why;
@@ -218,8 +201,14 @@ TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndThe
   std::string heard, sent, original;
   for (size_t i = 0; i < clips.size(); ++i) {
     ASSERT_FALSE(pages[i].events("welcome").empty()) << pages[i].log();
-    heard += heard_in[pages[i].events("welcome")[0].value("session", "")] + " ";
-    sent += recognise(*stt, to_16k_mono(test::read_audio(pages[i].dir + "/sent.wav"))) + " ";
+    const std::string heard_here = heard_in[pages[i].events("welcome")[0].value("session", "")];
+    const std::string sent_here =
+        recognise(*stt, to_16k_mono(test::read_audio(pages[i].dir + "/sent.wav")));
+    EXPECT_GE(4 * test::normalized_words(heard_here).size(),
+              3 * test::normalized_words(sent_here).size())
+        << "visit " << i << " heard: " << heard_here << "\nsent: " << sent_here;
+    heard += heard_here + " ";
+    sent += sent_here + " ";
     original += recognise(*stt, to_16k_mono(test::read_audio(clips[i].wav))) + " ";
   }
   const double wer_page = test::word_error_rate(reference, heard);
@@ -229,12 +218,13 @@ TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndThe
       "WER through the browser and the bridge %.3f; pocketsphinx on the audio the page sent %.3f, "
       "on the original files %.3f\n",
       wer_page, wer_sent, wer_original);
-  EXPECT_LE(wer_page, wer_sent + 0.02) << "heard: " << heard << "\nsent: " << sent;
+  EXPECT_LE(wer_page, wer_sent + 0.05) << "heard: " << heard << "\nsent: " << sent;
   EXPECT_LE(wer_page, wer_original + 0.08) << "heard: " << heard << "\noriginal: " << original;
 
   // Each reply played to its end: decoded by the page, played by its worklet (as much as was
   // decoded), and it says what the bridge wrote.
   std::string replies_written, replies_played;
+  std::vector<std::string> replies_written_each;
   int replies = 0;
   for (const Page& page : pages) {
     // The page spoke Opus (WebCodecs is in Debian's chromium).
@@ -252,14 +242,37 @@ TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndThe
       test::Audio played = test::read_audio(page.dir + "/reply-" + reply + ".wav");
       replies_played += recognise(*stt, to_16k_mono(played)) + " ";
       replies_written += written[session + "/" + turn] + " ";
+      replies_written_each.push_back(written[session + "/" + turn]);
       ++replies;
     }
   }
   EXPECT_GE(replies, int(clips.size()));
+  // The written replies repeat what was heard, so they differ from run to run, and how well flite
+  // read back by pocketsphinx does depends on the words (0.31 and 0.38 in two runs). The bound is
+  // therefore set by the same replies synthesised here as the bridge does (flite, sentence by
+  // sentence), through the same Opus settings the door uses for replies and decoded at 48 kHz as
+  // WebCodecs does, and recognised without the bridge or the page. What those two add is held to
+  // 12 points: measured 4.6 (0.275 against 0.229) with the machine otherwise idle, 13.7 with
+  // chromium starved of CPU by four compilers (so the test runs alone); a reply garbled, cut or
+  // mixed with another reads far worse (and a cut one also fails the played-length check above).
+  auto tts = host::make_flite_tts({}, &error);
+  ASSERT_TRUE(tts) << error;
+  dsp::OpusEncoderSettings reply_opus;  // as host/doors/earshot_v1_door.cpp sets it
+  reply_opus.inband_fec = false;
+  reply_opus.expected_loss_percent = 0;
+  const test::Audio direct = test::through_opus(
+      test::synthesise_like_the_bridge(*tts, replies_written_each), reply_opus, 48000);
+  ASSERT_GT(direct.samples.size(), 0u);
+  const std::string replies_direct = recognise(*stt, to_16k_mono(direct));
   const double wer_reply = test::word_error_rate(replies_written, replies_played);
-  printf("WER of the replies the page decoded against what the bridge wrote %.3f\n", wer_reply);
-  // flite read back by pocketsphinx: the node's test allows 0.35 for the same replies.
-  EXPECT_LT(wer_reply, 0.35) << "written: " << replies_written << "\nplayed: " << replies_played;
+  const double wer_direct = test::word_error_rate(replies_written, replies_direct);
+  printf(
+      "WER of the replies the page decoded against what the bridge wrote %.3f; the same text "
+      "synthesised and sent through Opus here %.3f\n",
+      wer_reply, wer_direct);
+  EXPECT_LE(wer_reply, wer_direct + 0.12)
+      << "written: " << replies_written << "\nplayed: " << replies_played
+      << "\ndirect: " << replies_direct;
 
   // What a person sees: the talk page with the turn, the status page with each turn's bars.
   const Page& last = pages.back();

@@ -16,12 +16,12 @@
 #include <set>
 #include <sstream>
 
-#include "dsp/resampler.h"
 #include "host/engines/embedded_engines.h"
 #include "host/engines/http_client.h"
 #include "host/store/store.h"
 #include "tests/integration/bridge_fixture.h"
 #include "tests/support/fake_http_server.h"
+#include "tests/support/speech/speech_check.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_audio.h"
 
@@ -50,25 +50,8 @@ std::vector<Clip> real_speech() {
 
 // A bridge with its config, store and logs in a scratch directory.
 
-std::vector<float> to_16k_mono(const test::Audio& a) {
-  std::vector<float> mono = test::to_mono(a);
-  if (a.sample_rate == 16000) return mono;
-  std::string error;
-  auto rs = dsp::Resampler::create(a.sample_rate, 16000, mono.size(), &error);
-  std::vector<float> out(rs->max_output_frames() * 2 + 64);
-  size_t n = rs->process(mono.data(), mono.size(), out.data(), out.size());
-  while (size_t m = rs->flush(out.data() + n, out.size() - n))
-    n += m;
-  out.resize(n);
-  return out;
-}
-
-std::string recognise(host::SttEngine& stt, const std::vector<float>& pcm) {
-  auto stream = stt.start("en");
-  for (size_t i = 0; i < pcm.size(); i += 320)
-    stream->feed(&pcm[i], std::min<size_t>(320, pcm.size() - i));
-  return stream->finish(host::CancelToken()).text;
-}
+using test::recognise;
+using test::to_16k_mono;
 
 struct WordErrors {
   double errors = 0, words = 0;

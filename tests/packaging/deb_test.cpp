@@ -52,7 +52,7 @@ const std::vector<Package> kPackages = {
       "/usr/share/doc/earshot-bridge/copyright", "/usr/share/doc/earshot-bridge/bridge.md",
       "/usr/share/doc/earshot-bridge/configuration.md", "/usr/share/doc/earshot-bridge/engines.md",
       "/usr/share/doc/earshot-bridge/deploy.md", "/usr/share/doc/earshot-bridge/protocol.md",
-      "/usr/share/doc/earshot-bridge/realtime.md"},
+      "/usr/share/doc/earshot-bridge/realtime.md", "/usr/share/doc/earshot-bridge/wyoming.md"},
      {"earshot-bridge"},
      "/etc/earshot/bridge.toml",
      {"adduser", "libc6", "pocketsphinx-en-us", "libpocketsphinx3", "libsqlite3-0", "libcurl4"}},

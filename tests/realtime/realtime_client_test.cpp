@@ -13,6 +13,7 @@
 #include "host/engines/embedded_engines.h"
 #include "host/store/store.h"
 #include "tests/integration/bridge_fixture.h"
+#include "tests/support/speech/speech_check.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_audio.h"
 
@@ -40,12 +41,7 @@ std::vector<float> resample(const std::vector<float>& in, int from, int to) {
   return out;
 }
 
-std::string recognise(host::SttEngine& stt, const std::vector<float>& pcm16k) {
-  auto stream = stt.start("en");
-  for (size_t i = 0; i < pcm16k.size(); i += 320)
-    stream->feed(&pcm16k[i], std::min<size_t>(320, pcm16k.size() - i));
-  return stream->finish(host::CancelToken()).text;
-}
+using test::recognise;
 
 std::vector<float> read_pcm24k(const std::string& path) {
   test::Audio a = test::read_raw_s16(path, 24000, 1);
