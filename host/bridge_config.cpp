@@ -123,6 +123,11 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["reply.error_speech"] = bind(&c->reply.error_speech);
   keys["reply.first_clause_min_chars"] = bind(&c->reply.first_clause_min_chars);
   keys["reply.played_report_timeout_ms"] = bind(&c->reply.played_report_timeout_ms);
+  keys["tools.clock"] = bind(&c->tools.clock);
+  keys["tools.max_steps"] = bind(&c->tools.max_steps);
+  keys["tools.call_timeout_ms"] = bind(&c->tools.call_timeout_ms);
+  keys["tools.filler_after_ms"] = bind(&c->tools.filler_after_ms);
+  keys["tools.filler"] = bind(&c->tools.filler);
   bind_engine(keys, "stt", &c->stt);
   bind_engine(keys, "llm", &c->llm);
   bind_engine(keys, "tts", &c->tts);
@@ -208,6 +213,9 @@ std::string validate(const BridgeConfig& c) {
     return "server.audio_burst_s: must be 1-3600";
   if (c.server.stalled_client_ms < 1000 || c.server.stalled_client_ms > 600000)
     return "server.stalled_client_ms: must be 1000-600000";
+  if (c.tools.max_steps < 1 || c.tools.max_steps > 32) return "tools.max_steps: must be 1-32";
+  if (c.tools.call_timeout_ms < 100 || c.tools.call_timeout_ms > 600000)
+    return "tools.call_timeout_ms: must be 100-600000";
   if (c.drain_timeout_ms < 0 || c.drain_timeout_ms > 600000)
     return "server.drain_timeout_ms: must be 0-600000";
   const WyomingConfig& w = c.wyoming;

@@ -38,6 +38,7 @@ struct BridgeConfig {
   ServerConfig server;
   TurnConfig turn;
   ReplySettings reply;
+  ToolSettings tools;
   EngineConfig stt{"pocketsphinx"};
   EngineConfig llm{"echo"};
   EngineConfig tts{"flite"};

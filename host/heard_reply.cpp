@@ -19,25 +19,34 @@ std::string leading_words(const std::string& text, double fraction) {
   return out;
 }
 
-std::string heard_part(const std::vector<VoicedSentence>& sentences, const PlayedPoint& played) {
+std::vector<std::string> heard_sentences(const std::vector<VoicedSentence>& sentences,
+                                         const PlayedPoint& played) {
   uint64_t point = 0;  // samples heard
   if (played.reported_ms) {
     point = *played.reported_ms * uint64_t(dsp::kSampleRate / 1000);
   } else if (played.frames_on_wire) {
     point = *played.frames_on_wire * uint64_t(dsp::kCodecFrameSamples);
   }
-  std::string heard;
+  std::vector<std::string> heard;
+  heard.reserve(sentences.size());
   for (const VoicedSentence& s : sentences) {
-    std::string part;
     if (point >= s.end_sample) {
-      part = s.text;
+      heard.push_back(s.text);
     } else if (point > s.first_sample) {
-      part =
+      heard.push_back(
           leading_words(s.text, double(point - s.first_sample) /
-                                    double(std::max<uint64_t>(1, s.end_sample - s.first_sample)));
+                                    double(std::max<uint64_t>(1, s.end_sample - s.first_sample))));
+    } else {
+      heard.emplace_back();
     }
-    if (!part.empty()) heard += (heard.empty() ? "" : " ") + part;
   }
+  return heard;
+}
+
+std::string heard_part(const std::vector<VoicedSentence>& sentences, const PlayedPoint& played) {
+  std::string heard;
+  for (const std::string& part : heard_sentences(sentences, played))
+    if (!part.empty()) heard += (heard.empty() ? "" : " ") + part;
   return heard;
 }
 

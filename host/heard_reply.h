@@ -17,6 +17,7 @@ struct VoicedSentence {
   std::string text;
   uint64_t first_sample = 0;  // where its audio starts in the reply (16 kHz samples)
   uint64_t end_sample = 0;    // one past its last sample
+  int part = 0;               // which part of the reply it belongs to (the responder's tag)
 };
 
 struct PlayedPoint {
@@ -26,6 +27,9 @@ struct PlayedPoint {
 
 // Whole sentences before the point, then the leading words of the sentence it fell in.
 std::string heard_part(const std::vector<VoicedSentence>& sentences, const PlayedPoint& played);
+// The same, sentence by sentence: what was heard of each ("" for nothing), in order.
+std::vector<std::string> heard_sentences(const std::vector<VoicedSentence>& sentences,
+                                         const PlayedPoint& played);
 
 // The words of `text` a listener heard when playback stopped after `fraction` of it.
 std::string leading_words(const std::string& text, double fraction);

@@ -17,6 +17,7 @@
 #include "host/server.h"
 #include "host/store/store.h"
 #include "host/systemd_notify.h"
+#include "host/tools/builtin_tools.h"
 #include "host/wyoming/satellite_link.h"
 #include "host/wyoming/wyoming_services.h"
 #include "host/wyoming/zeroconf.h"
@@ -97,6 +98,11 @@ int main(int argc, char** argv) {
   Services services;
   services.turn = config.turn;
   services.reply = config.reply;
+  services.tool_settings = config.tools;
+  ToolRegistry tools;
+  std::vector<ToolRegistry::Registration> builtin_tools;
+  if (config.tools.clock) builtin_tools.push_back(tools.add(make_clock_tool()));
+  services.tools = &tools;
   std::unique_ptr<Store> store;
   std::string error;
   if (!config.store_path.empty()) {
@@ -127,6 +133,9 @@ int main(int argc, char** argv) {
              r.transcript.c_str());
       printf("  reply%s: \"%s\"\n", r.interrupted ? " (interrupted; heard part)" : "",
              r.reply_heard.c_str());
+      for (const ToolCallRecord& c : r.tool_calls)
+        printf("  tool %s(%s) -> %s (%.0f ms)\n", c.name.c_str(), c.arguments.c_str(),
+               c.result.c_str(), c.duration_ms);
       if (!r.error.empty()) printf("  error: %s\n", r.error.c_str());
       printf(
           "  after end of speech: turn end %s, transcript %s, first token %s, "

@@ -29,8 +29,9 @@ struct TurnReport {
   std::string reply_heard;  // what the person actually heard (all of it unless interrupted)
   std::string reply_full;   // what the LLM wrote
   bool interrupted = false;
-  std::string error;              // an engine failed (the session goes on)
-  std::optional<LlmUsage> usage;  // as the LLM reported it
+  std::string error;                       // an engine failed (the session goes on)
+  std::optional<LlmUsage> usage;           // as the LLM reported it (of its last step)
+  std::vector<ToolCallRecord> tool_calls;  // every tool call the reply made, in order
   // Milliseconds from the end of the person's speech (the last speech frame's arrival).
   double end_of_turn_ms = -1, stt_final_ms = -1, llm_first_token_ms = -1, first_sentence_ms = -1,
          tts_first_audio_ms = -1, first_frame_queued_ms = -1, first_frame_sent_ms = -1;
@@ -48,11 +49,24 @@ struct ReplySettings {
   int played_report_timeout_ms = 1500;  // wait this long for the node's interrupt/playback_done
 };
 
+// The tool loop (host/tools/, docs/bridge.md "Tools"): config [tools].
+struct ToolSettings {
+  bool clock = false;           // offer the built-in get_current_time tool
+  int max_steps = 4;            // tool rounds per reply; then the model must answer in words
+  int call_timeout_ms = 10000;  // a call not answered by then goes back to the model as an error
+  int filler_after_ms = 700;    // a step still running after this long: say `filler` (0: never)
+  std::string filler = "One moment.";
+};
+
+class ToolRegistry;
+
 struct Services {
   SttEngine* stt = nullptr;
   LlmEngine* llm = nullptr;
   TtsEngine* tts = nullptr;
-  Store* store = nullptr;  // may be null (no persistence)
+  Store* store = nullptr;         // may be null (no persistence)
+  ToolRegistry* tools = nullptr;  // may be null (no tools offered to the model)
+  ToolSettings tool_settings;
   Metrics metrics;
   RecentTurns recent_turns;  // for the status page (never read from SQLite on the event loop)
   LiveClients live_clients;  // connections outside the WebSocket server (Wyoming satellites)

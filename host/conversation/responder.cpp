@@ -1,12 +1,17 @@
 #include "host/conversation/responder.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "host/clock.h"
 #include "host/engines/sentence_splitter.h"
 #include "host/log.h"
 #include "host/store/store.h"
+#include "host/tools/tool_runner.h"
 #include "protocol/messages.h"
+
+#include <nlohmann/json.hpp>
 
 namespace earshot::host {
 namespace {
@@ -264,6 +269,131 @@ void Responder::run_text(TextJob& job) {
   answer(reply, report, monotonic_ms(), stored);
 }
 
+namespace {
+// Voice parts that are not a model step's words (VoicedSentence::part).
+constexpr int kFillerPart = -1;  // "One moment." while a tool runs: heard, but not the model's
+constexpr int kErrorPart = -2;   // the error speech
+
+std::string joined(const std::string& a, const std::string& b) {
+  return a.empty() ? b : b.empty() ? a : a + " " + b;
+}
+
+// Arguments as they go back to the model in the history: the servers parse them (vLLM and
+// Ollama refuse a request whose history holds arguments that are not JSON), so a malformed call is
+// kept as "{}" there; its tool result says what was wrong, quoting what the model wrote.
+std::vector<ToolCall> calls_for_history(const std::vector<ToolOutcome>& outcomes) {
+  std::vector<ToolCall> calls;
+  for (const ToolOutcome& o : outcomes) {
+    ToolCall c = o.call;
+    const nlohmann::json j = nlohmann::json::parse(c.arguments, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) c.arguments = "{}";
+    calls.push_back(std::move(c));
+  }
+  return calls;
+}
+}  // namespace
+
+// 3. The model, streaming; sentences go to the voice stage as soon as they are complete. When it
+// asks for tools, what it said before the call is spoken at once, the calls run (a filler is said
+// if they are slow), their results go back to it, and it is asked again — up to
+// tools.max_steps rounds, after which it is asked once more without tools.
+void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
+                          const ConversationSettings& settings,
+                          const std::function<void(std::string, int)>& speak_sentence,
+                          std::vector<ModelStep>* steps) {
+  std::vector<ChatMessage> messages;
+  messages.push_back({"system", settings.instructions.value_or(services_.reply.system_prompt)});
+  messages.insert(messages.end(), history_.begin(), history_.end());
+  const ToolSettings& ts = services_.tool_settings;
+  const ToolScope scope{conversation_id_, client_id_, room_};
+  std::vector<ToolSpec> tools;
+  if (services_.tools) tools = services_.tools->list(scope);
+  bool first_token = true, first_sentence = true;
+  char last_char_sent = 0;  // of the reply's text so far: steps' texts are kept apart by a space
+  for (int step = 0;; ++step) {
+    bool step_started = false;
+    const bool offer_tools = !tools.empty() && step < ts.max_steps;
+    SentenceSplitter splitter(SplitterConfig{size_t(services_.reply.first_clause_min_chars)});
+    auto sentence_ready = [&](std::string sentence) {
+      if (first_sentence) {
+        report.first_sentence_ms = double(monotonic_ms() - t0);
+        first_sentence = false;
+      }
+      speak_sentence(std::move(sentence), step);
+    };
+    auto on_text = [&](std::string_view text) {
+      if (first_token) {
+        report.llm_first_token_ms = double(monotonic_ms() - t0);
+        services_.metrics.llm_first_token_ms.observe(report.llm_first_token_ms);
+        first_token = false;
+      }
+      if (!step_started && !text.empty()) {
+        step_started = true;
+        if (last_char_sent && !std::isspace(static_cast<unsigned char>(last_char_sent)) &&
+            !std::isspace(static_cast<unsigned char>(text.front())))
+          sink_.reply_text(reply->reply_id, report.turn_id, " ");
+      }
+      if (!text.empty()) last_char_sent = text.back();
+      sink_.reply_text(reply->reply_id, report.turn_id, std::string(text));
+      splitter.push(text, sentence_ready);
+      return !reply->cancel->cancelled();
+    };
+    LlmResult llm = offer_tools
+                        ? services_.llm->chat_with_tools(messages, tools, on_text, *reply->cancel)
+                        : services_.llm->chat(messages, on_text, *reply->cancel);
+    // Said before a call, or the whole answer: spoken now, not held for the next step.
+    if (!reply->cancel->cancelled()) splitter.finish(sentence_ready);
+    if (llm.usage) {
+      LlmUsage total = report.usage.value_or(LlmUsage{});
+      total.prompt_tokens += llm.usage->prompt_tokens;
+      total.completion_tokens += llm.usage->completion_tokens;
+      report.usage = total;
+    }
+    steps->push_back({llm.spoken, llm.history_content, llm.thinking, {}, {}});
+    ModelStep& done = steps->back();
+    if (llm.cancelled || reply->cancel->cancelled()) return;
+    if (!llm.ok) {
+      services_.metrics.llm_errors_total.fetch_add(1);
+      report.error = "language model failed: " + llm.error;
+      LOG_WARN("session", "%s: %s", conversation_id_.c_str(), report.error.c_str());
+      sink_.error("llm_failed", report.error);
+      if (services_.reply.speak_errors) speak_sentence(services_.reply.error_speech, kErrorPart);
+      return;
+    }
+    if (llm.tool_calls.empty()) return;
+    if (!offer_tools) {  // asked again without tools, it still calls one: what it said stands
+      report.error = "the language model still called tools after tools.max_steps (" +
+                     std::to_string(ts.max_steps) + ") rounds";
+      LOG_WARN("session", "%s: %s", conversation_id_.c_str(), report.error.c_str());
+      bool said = false;
+      for (const ModelStep& s : *steps)
+        said = said || !s.spoken.empty();
+      if (!said && services_.reply.speak_errors)
+        speak_sentence(services_.reply.error_speech, kErrorPart);
+      return;
+    }
+    ToolRunOptions options;
+    options.timeout_ms = ts.call_timeout_ms;
+    options.filler_after_ms = ts.filler.empty() ? 0 : ts.filler_after_ms;
+    std::vector<ToolOutcome> outcomes =
+        run_tool_calls(*services_.tools, scope, llm.tool_calls, *reply->cancel, options, [&] {
+          if (!reply->cancel->cancelled()) speak_sentence(ts.filler, kFillerPart);
+        });
+    done.calls = calls_for_history(outcomes);
+    messages.push_back({"assistant", done.history, done.calls, ""});
+    for (const ToolOutcome& o : outcomes) {
+      done.results.push_back({"tool", o.result.content, {}, o.call.id});
+      messages.push_back(done.results.back());
+      report.tool_calls.push_back({step, o.call.id, o.call.name, o.call.arguments, o.result.content,
+                                   o.result.ok && !o.timed_out && !o.cancelled, o.duration_ms});
+      if (!o.result.ok)
+        LOG_INFO("session", "%s: tool %s: %s", conversation_id_.c_str(), o.call.name.c_str(),
+                 o.result.content.c_str());
+    }
+    if (reply->cancel->cancelled()) return;
+  }
+}
+
 void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
                        const std::shared_ptr<TurnCommit>& stored) {
   report.reply_id = reply->reply_id;
@@ -273,51 +403,24 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
     settings = settings_;
   }
   const bool speak = settings.speak;
-  auto speak_sentence = [&](std::string sentence) {
-    if (speak) voice_.queue(Voice::SentenceJob{reply, std::move(sentence), false, t0});
+  std::vector<size_t> queued_per_part;  // sentences queued for each model step
+  auto speak_sentence = [&](std::string sentence, int part) {
+    if (part >= 0) {
+      if (queued_per_part.size() <= size_t(part)) queued_per_part.resize(size_t(part) + 1);
+      ++queued_per_part[size_t(part)];
+    }
+    if (speak) voice_.queue(Voice::SentenceJob{reply, std::move(sentence), false, t0, part});
   };
   std::string full;
+  std::vector<ModelStep> steps;
   sink_.reply_started(reply->reply_id, report.turn_id);
   if (!report.error.empty()) {
     // Speech recognition failed: say so, if configured.
-    if (services_.reply.speak_errors) speak_sentence(services_.reply.error_speech);
+    if (services_.reply.speak_errors) speak_sentence(services_.reply.error_speech, kErrorPart);
   } else {
-    // 3. The LLM, streaming; sentences go to the voice stage as soon as they are complete.
-    std::vector<ChatMessage> messages;
-    messages.push_back({"system", settings.instructions.value_or(services_.reply.system_prompt)});
-    messages.insert(messages.end(), history_.begin(), history_.end());
-    SentenceSplitter splitter(SplitterConfig{size_t(services_.reply.first_clause_min_chars)});
-    bool first_token = true, first_sentence = true;
-    auto sentence_ready = [&](std::string sentence) {
-      if (first_sentence) {
-        report.first_sentence_ms = double(monotonic_ms() - t0);
-        first_sentence = false;
-      }
-      speak_sentence(std::move(sentence));
-    };
-    LlmResult llm = services_.llm->chat(
-        messages,
-        [&](std::string_view text) {
-          if (first_token) {
-            report.llm_first_token_ms = double(monotonic_ms() - t0);
-            services_.metrics.llm_first_token_ms.observe(report.llm_first_token_ms);
-            first_token = false;
-          }
-          sink_.reply_text(reply->reply_id, report.turn_id, std::string(text));
-          splitter.push(text, sentence_ready);
-          return !reply->cancel->cancelled();
-        },
-        *reply->cancel);
-    if (!reply->cancel->cancelled()) splitter.finish(sentence_ready);
-    full = llm.spoken;
-    report.usage = llm.usage;
-    if (!llm.ok && !llm.cancelled && !reply->cancel->cancelled()) {
-      services_.metrics.llm_errors_total.fetch_add(1);
-      report.error = "language model failed: " + llm.error;
-      LOG_WARN("session", "%s: %s", conversation_id_.c_str(), report.error.c_str());
-      sink_.error("llm_failed", report.error);
-      if (services_.reply.speak_errors) speak_sentence(services_.reply.error_speech);
-    }
+    run_model(reply, report, t0, settings, speak_sentence, &steps);
+    for (const ModelStep& s : steps)
+      full = joined(full, s.spoken);
     sink_.reply_text_done(reply->reply_id, report.turn_id);
     report.reply_full = full;
   }
@@ -353,14 +456,14 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
   }
   const std::vector<VoicedSentence> sentences =
       voiced ? voiced->sentences : std::vector<VoicedSentence>{};
+  PlayedPoint point;
+  point.reported_ms = played.played_ms;
+  point.frames_on_wire = played.frames_on_wire;
   if (played.interrupted) {
-    PlayedPoint point;
-    point.reported_ms = played.played_ms;
-    point.frames_on_wire = played.frames_on_wire;
-    report.reply_heard = heard_part(sentences, point);
+    report.reply_heard = heard_of_parts(sentences, point, kFillerPart, false);
   } else if (full.empty()) {  // an error spoken, say: what was voiced is what was heard
     for (const VoicedSentence& s : sentences)
-      report.reply_heard += (report.reply_heard.empty() ? "" : " ") + s.text;
+      if (s.part != kFillerPart) report.reply_heard = joined(report.reply_heard, s.text);
   } else {
     report.reply_heard = full;
   }
@@ -371,8 +474,39 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
     report.first_frame_queued_ms = voiced->first_frame_queued_ms;
   }
   if (!report.transcript.empty() || report.turn_id[0] == 'r' || report.turn_id[0] == 'x') {
-    history_.push_back({"assistant", report.reply_heard.empty() ? "…" : report.reply_heard});
-    last_ = LastReply{reply->reply_id, sentences, history_.size() - 1, stored, report};
+    // The history: each step as the model wrote it (with its thinking when the model wants it
+    // back), its calls and their results; a step the person cut short keeps what was heard.
+    size_t final_index = history_.size();
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const ModelStep& step = steps[i];
+      std::string content = step.history;
+      const bool last = i + 1 == steps.size();
+      if (played.interrupted) {
+        const std::string heard = heard_of_parts(sentences, point, int(i), true);
+        const size_t queued = i < queued_per_part.size() ? queued_per_part[i] : 0;
+        if (heard_whole_part(sentences, point, int(i), queued)) {
+          // all of it was heard: as written
+        } else {
+          content = step.thinking + heard;
+        }
+      }
+      if (last && step.calls.empty() && content.empty()) content = "…";
+      final_index = history_.size();
+      history_.push_back({"assistant", content, step.calls, ""});
+      history_.insert(history_.end(), step.results.begin(), step.results.end());
+    }
+    if (steps.empty()) {  // no model (speech recognition failed): what was said
+      final_index = history_.size();
+      history_.push_back({"assistant", report.reply_heard.empty() ? "…" : report.reply_heard});
+    }
+    const int final_part = steps.empty() ? kErrorPart : int(steps.size()) - 1;
+    last_ = LastReply{reply->reply_id,
+                      sentences,
+                      final_index,
+                      stored,
+                      report,
+                      final_part,
+                      steps.empty() ? std::string() : steps.back().thinking};
   }
   trim_history();
   {
@@ -385,12 +519,53 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
   if (services_.on_turn) services_.on_turn(report);
 }
 
-void Responder::trim_history() {
-  size_t dropped = 0;
-  while (history_.size() > services_.reply.history_turns * 2) {
-    history_.erase(history_.begin());
-    ++dropped;
+// What was heard of one part of the reply (or, with `only` false, of every part but `part`).
+std::string Responder::heard_of_parts(const std::vector<VoicedSentence>& sentences,
+                                      const PlayedPoint& point, int part, bool only) {
+  const std::vector<std::string> heard = heard_sentences(sentences, point);
+  std::string out;
+  for (size_t i = 0; i < sentences.size(); ++i)
+    if ((sentences[i].part == part) == only) out = joined(out, heard[i]);
+  return out;
+}
+
+// Whether every sentence the part queued was voiced and heard to its end.
+bool Responder::heard_whole_part(const std::vector<VoicedSentence>& sentences,
+                                 const PlayedPoint& point, int part, size_t queued) {
+  const std::vector<std::string> heard = heard_sentences(sentences, point);
+  size_t whole = 0, voiced = 0;
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    if (sentences[i].part != part) continue;
+    ++voiced;
+    if (heard[i] == sentences[i].text) ++whole;
   }
+  return voiced == whole && voiced >= queued;
+}
+
+// Whole turns leave the history (a user message and what followed it), so a tool result never
+// loses the call it answers; at most history_turns user messages stay. A history without user
+// messages (replies asked for with respond() alone) is bounded by messages: as many as
+// history_turns of the longest turns (a user message, an answer per step, every call's result).
+void Responder::trim_history() {
+  const size_t turns = services_.reply.history_turns;
+  const size_t longest_turn =
+      2 + size_t(services_.tool_settings.max_steps) * (1 + kMaxToolCallsPerMessage);
+  const size_t max_messages = std::max<size_t>(2, turns * longest_turn);
+  size_t users = 0;
+  for (const ChatMessage& m : history_)
+    users += m.role == "user";
+  size_t dropped = 0;
+  auto drop_front = [&] {
+    size_t end = 1;
+    while (end < history_.size() && history_[end].role != "user" &&
+           (history_[end].role == "tool" || history_[0].role == "user"))
+      ++end;
+    if (history_[0].role == "user") --users;
+    history_.erase(history_.begin(), history_.begin() + long(end));
+    dropped += end;
+  };
+  while (!history_.empty() && (users > turns || history_.size() > max_messages))
+    drop_front();
   if (last_) {
     if (last_->history_index < dropped) {
       last_.reset();
@@ -406,6 +581,7 @@ void Responder::finish_stored(const std::shared_ptr<TurnCommit>& stored, const T
   rec.reply = report.reply_heard;
   rec.reply_full = report.reply_full;
   rec.interrupted = report.interrupted;
+  rec.tool_calls = report.tool_calls;
   char timings[512];
   snprintf(timings, sizeof timings,
            "{\"end_of_turn_ms\":%.0f,\"stt_final_ms\":%.0f,\"llm_first_token_ms\":%.0f,"
@@ -433,12 +609,18 @@ void Responder::apply_late_played() {
     if (!p || !last_ || p->reply_id != last_->reply_id || !p->played_ms) continue;
     PlayedPoint point;
     point.reported_ms = p->played_ms;
-    const std::string heard = heard_part(last_->sentences, point);
+    const std::string heard = heard_of_parts(last_->sentences, point, kFillerPart, false);
     if (heard == last_->report.reply_heard) continue;
     last_->report.reply_heard = heard;
     last_->report.interrupted = true;
-    if (last_->history_index < history_.size())
+    if (last_->history_index < history_.size() && last_->final_part != kErrorPart &&
+        history_[last_->history_index].tool_calls.empty()) {
+      const std::string part = heard_of_parts(last_->sentences, point, last_->final_part, true);
+      history_[last_->history_index].content =
+          part.empty() && last_->final_thinking.empty() ? "…" : last_->final_thinking + part;
+    } else if (last_->history_index < history_.size() && last_->final_part == kErrorPart) {
       history_[last_->history_index].content = heard.empty() ? "…" : heard;
+    }
     if (last_->stored) finish_stored(last_->stored, last_->report);
   }
 }

@@ -2,7 +2,11 @@
 //
 // For a turn: the STT's final pass (or the early final the turn stage started), the transcript
 // to the sink, the turn committed to the store (its frames acknowledged once it is), then the LLM
-// streaming, its text to the sink and each complete sentence to the voice stage. Then it waits
+// streaming, its text to the sink and each complete sentence to the voice stage. When the model
+// calls tools (Services::tools), what it said first is spoken at once, the calls run
+// (host/tools/tool_runner.h; a filler is said if they are slow), their results go back to it and
+// it is asked again, up to tools.max_steps rounds; a barge-in cancels the model and the calls in
+// flight alike. Every step's message, call and result joins the history. Then it waits
 // for the voice stage's VoiceFinished and the client's played report (ReplyPlayed, by message
 // from the door; up to the reply's length plus reply.played_report_timeout_ms), keeps what was
 // heard in the history and the store, and reports the turn (sink.turn_done, Services::on_turn).
@@ -63,6 +67,25 @@ class Responder {
   // The LLM's answer to the history, voiced; fills the report; returns once heard (or cut).
   void answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
               const std::shared_ptr<TurnCommit>& stored);
+  // One answer of the model within a reply: what it said, its content for the history, its
+  // thinking (when kept), the calls it made and their results (tool messages).
+  struct ModelStep {
+    std::string spoken;
+    std::string history;
+    std::string thinking;
+    std::vector<ToolCall> calls;
+    std::vector<ChatMessage> results;
+  };
+  // The model's answer to the history, through every tool round; each sentence to speak_sentence
+  // (text, the step it is part of).
+  void run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
+                 const ConversationSettings& settings,
+                 const std::function<void(std::string, int)>& speak_sentence,
+                 std::vector<ModelStep>* steps);
+  static std::string heard_of_parts(const std::vector<VoicedSentence>& sentences,
+                                    const PlayedPoint& point, int part, bool only);
+  static bool heard_whole_part(const std::vector<VoicedSentence>& sentences,
+                               const PlayedPoint& point, int part, size_t queued);
   std::shared_ptr<ReplyOrder> new_reply(const std::string& turn_id);
   void apply_late_played();
   void finish_stored(const std::shared_ptr<TurnCommit>& stored, const TurnReport& report);
@@ -94,9 +117,11 @@ class Responder {
   struct LastReply {
     std::string reply_id;
     std::vector<VoicedSentence> sentences;
-    size_t history_index = 0;  // its assistant line
+    size_t history_index = 0;  // its last assistant line
     std::shared_ptr<TurnCommit> stored;
     TurnReport report;
+    int final_part = 0;          // the voice part of that line's words
+    std::string final_thinking;  // the thinking that line keeps
   };
   std::optional<LastReply> last_;
   // A stored turn not answered yet (typed, or committed without auto_respond): respond() answers

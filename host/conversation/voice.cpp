@@ -95,7 +95,7 @@ void Voice::sentence(SentenceJob& job) {
   if (text.empty()) return;
   const auto index = uint32_t(progress_.sentences.size());
   const uint64_t at = progress_.samples + uint64_t(fill_) * 16000 / uint64_t(output_rate_);
-  progress_.sentences.push_back({text, at, at});
+  progress_.sentences.push_back({text, at, at, job.part});
   bool announced = false;
   TtsResult r = services_.tts->synthesize(
       text, reply.voice,

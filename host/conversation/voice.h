@@ -43,6 +43,7 @@ class Voice {
     std::string text;
     bool last = false;          // no sentence follows: finish the reply's audio
     int64_t speech_end_ms = 0;  // the turn's end of speech, for latency figures
+    int part = 0;               // the responder's tag, copied to its VoicedSentence
   };
 
   // `finished` receives each reply's VoiceFinished (on the voice thread).

@@ -61,9 +61,29 @@ class SttEngine {
 
 // --- language model ----------------------------------------------------------------------------
 
+// One call the model asked for (OpenAI `tool_calls[]`, assembled from its streamed deltas).
+struct ToolCall {
+  std::string id;    // the model's (or server's) id; its result names it as tool_call_id
+  std::string name;  // the function
+  std::string
+      arguments;  // JSON text as the model wrote it (may be malformed: checked by the caller)
+};
+
+// The most calls one model message may hold; more are dropped by the stream parser.
+constexpr size_t kMaxToolCallsPerMessage = 32;
+
 struct ChatMessage {
-  std::string role;     // "system" | "user" | "assistant"
+  std::string role;     // "system" | "user" | "assistant" | "tool"
   std::string content;  // as the model wants it back (for MiniMax M2.x: with its <think>…</think>)
+  std::vector<ToolCall> tool_calls;  // assistant: the calls it made in this message
+  std::string tool_call_id;          // tool: the call this message is the result of
+};
+
+// A tool offered to the model (OpenAI `tools[]` entry of type "function").
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  std::string parameters;  // JSON Schema of the arguments, as JSON text ("{}" or empty: none)
 };
 
 struct LlmUsage {
@@ -78,6 +98,11 @@ struct LlmResult {
   std::string spoken;           // the answer as it may be spoken: no thinking, no tool calls
   std::string history_content;  // what to keep in history (inline <think> kept if the model wants)
   std::string reasoning;        // delta.reasoning_content, concatenated (never spoken)
+  // The thinking as it goes back into the history when the model wants it (keep_think_in_history):
+  // inline <think>…</think> blocks as written, or the separate reasoning wrapped in one. Empty
+  // otherwise. history_content = thinking + what was said, for a model that thinks first.
+  std::string thinking;
+  std::vector<ToolCall> tool_calls;  // the calls the model asked for, in index order
   std::optional<LlmUsage> usage;
 };
 
@@ -90,6 +115,15 @@ class LlmEngine {
   virtual LlmResult chat(const std::vector<ChatMessage>& messages,
                          const std::function<bool(std::string_view text)>& on_text,
                          const CancelToken& cancel) = 0;
+  // The same, offering `tools`: the answer may end in LlmResult::tool_calls instead of (or after)
+  // text. An engine that cannot call tools answers in text (the default).
+  virtual LlmResult chat_with_tools(const std::vector<ChatMessage>& messages,
+                                    const std::vector<ToolSpec>& tools,
+                                    const std::function<bool(std::string_view text)>& on_text,
+                                    const CancelToken& cancel) {
+    (void)tools;
+    return chat(messages, on_text, cancel);
+  }
 };
 
 // --- text to speech ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "host/engines/openai_engines.h"
 
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "host/engines/http_client.h"
@@ -46,10 +47,67 @@ ServerProbe probe_openai_server(const EngineConfig& config, int timeout_ms) {
 
 // --- chat stream -------------------------------------------------------------------------------
 
+namespace {
+// Bounds on what a server may make the parser hold: calls per message (kMaxToolCallsPerMessage),
+// and argument text per call
+// (past it the arguments are cut, so they no longer parse and go back to the model as an error).
+constexpr size_t kMaxArgumentBytes = 256 * 1024;
+
+std::string string_field(const json& object, const char* field) {
+  auto it = object.find(field);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+}  // namespace
+
 struct ChatStreamParser::Impl {
   SseParser sse;
   ThinkFilter think;
+  std::map<int64_t, size_t> call_at_index;  // a delta's tool_calls[].index -> its call
+  // Adds one element of delta.tool_calls to `calls`; false when it was not usable.
+  bool add_tool_call_delta(const json& delta, std::vector<ToolCall>& calls);
 };
+
+// One element of delta.tool_calls. The servers differ (their sources, as read for the tests in
+// tests/host/tool_calls_stream_test.cpp): vLLM sends id, type and name once, then argument
+// fragments with only the index; SGLang sends every field, null where unset; llama.cpp leaves out
+// what is empty; Ollama sends each call whole, and older versions numbered the calls of each chunk
+// from 0 — so a new id at an index already in use starts a new call.
+bool ChatStreamParser::Impl::add_tool_call_delta(const json& delta, std::vector<ToolCall>& calls) {
+  if (!delta.is_object()) return false;
+  std::optional<int64_t> index;
+  if (auto it = delta.find("index"); it != delta.end() && it->is_number_integer())
+    index = it->get<int64_t>();
+  const std::string id = string_field(delta, "id");
+  std::string name, arguments;
+  if (auto fn = delta.find("function"); fn != delta.end() && fn->is_object()) {
+    name = string_field(*fn, "name");
+    if (auto a = fn->find("arguments"); a != fn->end()) {
+      if (a->is_string()) {
+        arguments = a->get<std::string>();
+      } else if (a->is_object()) {  // SGLang may hand a whole call's arguments as an object
+        arguments = a->dump(-1, ' ', false, json::error_handler_t::replace);
+      }
+    }
+  }
+  ToolCall* call = nullptr;
+  if (index) {
+    if (auto it = call_at_index.find(*index); it != call_at_index.end()) call = &calls[it->second];
+  } else if (!calls.empty() && id.empty()) {
+    call = &calls.back();  // no index: a continuation of the last call
+  }
+  if (call && !id.empty() && !call->id.empty() && id != call->id) call = nullptr;
+  if (!call) {
+    if (calls.size() >= kMaxToolCallsPerMessage) return false;
+    calls.emplace_back();
+    call = &calls.back();
+    if (index) call_at_index[*index] = calls.size() - 1;
+  }
+  if (call->id.empty()) call->id = id;
+  if (call->name.empty()) call->name = name;
+  const size_t room = kMaxArgumentBytes - std::min(kMaxArgumentBytes, call->arguments.size());
+  call->arguments.append(arguments, 0, std::min(room, arguments.size()));
+  return true;
+}
 
 bool ChatStreamParser::push(std::string_view bytes,
                             const std::function<bool(std::string_view)>& on_text) {
@@ -88,6 +146,9 @@ bool ChatStreamParser::push(std::string_view bytes,
     for (const char* field : {"reasoning_content", "reasoning"})
       if (delta.contains(field) && delta[field].is_string())
         result_.reasoning += delta[field].get<std::string>();
+    if (auto calls = delta.find("tool_calls"); calls != delta.end() && calls->is_array())
+      for (const json& call : *calls)
+        if (!impl_->add_tool_call_delta(call, result_.tool_calls)) ++malformed_;
     if (delta.contains("content") && delta["content"].is_string()) {
       const std::string content = delta["content"].get<std::string>();
       result_.history_content += content;
@@ -100,7 +161,6 @@ bool ChatStreamParser::push(std::string_view bytes,
         }
       }
     }
-    // delta.tool_calls and anything else: not spoken, ignored.
     return true;
   });
   return keep_going && !done_;
@@ -113,15 +173,57 @@ void ChatStreamParser::finish(const std::function<bool(std::string_view)>& on_te
     result_.spoken += rest;
     on_text(rest);
   }
-  if (!keep_think_) {  // history without the inline thinking
-    ThinkFilter strip;
-    std::string h = strip.push(result_.history_content);
-    h += strip.finish();
-    result_.history_content = h;
+  // The history: with keep_think_in_history the thinking exactly as the model wrote it (inline,
+  // or the server's separate reasoning put back in front as one block); without, none of it.
+  ThinkSplit split = split_think(result_.history_content);
+  if (keep_think_) {
+    const std::string separate =
+        result_.reasoning.empty() ? std::string() : "<think>" + result_.reasoning + "</think>";
+    result_.thinking = separate + split.think;
+    result_.history_content = separate + result_.history_content;
+  } else {
+    result_.history_content = std::move(split.outside);
   }
+  // A call the server gave no id still needs one: its result names it.
+  for (size_t i = 0; i < result_.tool_calls.size(); ++i)
+    if (result_.tool_calls[i].id.empty()) result_.tool_calls[i].id = "call_" + std::to_string(i);
 }
 
 namespace {
+
+// The chat history in OpenAI's shape. An assistant message that called tools carries them (content
+// stays a string, "" when it said nothing: vLLM, SGLang, llama.cpp and Ollama all take that); a
+// tool result names its call.
+json chat_messages_json(const std::vector<ChatMessage>& messages) {
+  json out = json::array();
+  for (const ChatMessage& m : messages) {
+    json message = {{"role", m.role}, {"content", m.content}};
+    if (!m.tool_calls.empty()) {
+      json calls = json::array();
+      for (const ToolCall& c : m.tool_calls)
+        calls.push_back({{"id", c.id},
+                         {"type", "function"},
+                         {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+      message["tool_calls"] = std::move(calls);
+    }
+    if (m.role == "tool") message["tool_call_id"] = m.tool_call_id;
+    out.push_back(std::move(message));
+  }
+  return out;
+}
+
+json tools_json(const std::vector<ToolSpec>& tools) {
+  json out = json::array();
+  for (const ToolSpec& t : tools) {
+    json parameters = json::parse(t.parameters, nullptr, false);
+    if (parameters.is_discarded() || !parameters.is_object())
+      parameters = {{"type", "object"}, {"properties", json::object()}};
+    json function = {{"name", t.name}, {"parameters", std::move(parameters)}};
+    if (!t.description.empty()) function["description"] = t.description;
+    out.push_back({{"type", "function"}, {"function", std::move(function)}});
+  }
+  return out;
+}
 
 // --- LLM ---------------------------------------------------------------------------------------
 
@@ -133,15 +235,20 @@ class OpenAiLlm : public LlmEngine {
   LlmResult chat(const std::vector<ChatMessage>& messages,
                  const std::function<bool(std::string_view text)>& on_text,
                  const CancelToken& cancel) override {
+    return chat_with_tools(messages, {}, on_text, cancel);
+  }
+
+  LlmResult chat_with_tools(const std::vector<ChatMessage>& messages,
+                            const std::vector<ToolSpec>& tools,
+                            const std::function<bool(std::string_view text)>& on_text,
+                            const CancelToken& cancel) override {
     json body = {{"model", c_.model},
                  {"stream", true},
                  {"temperature", c_.temperature},
                  {"max_tokens", c_.max_tokens},
                  {"stream_options", {{"include_usage", true}}}};
-    json msgs = json::array();
-    for (const ChatMessage& m : messages)
-      msgs.push_back({{"role", m.role}, {"content", m.content}});
-    body["messages"] = msgs;
+    body["messages"] = chat_messages_json(messages);
+    if (!tools.empty()) body["tools"] = tools_json(tools);
     HttpRequest req;
     req.url = trim_slash(c_.base_url) + "/chat/completions";
     req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);

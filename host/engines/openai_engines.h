@@ -1,7 +1,9 @@
 // Engines that talk to servers people already run, over OpenAI-compatible HTTP APIs:
 //   OpenAiLlm  POST {base_url}/chat/completions, stream: true (SSE) — vLLM, SGLang, llama.cpp's
 //              server, Ollama's /v1, MiniMax. Reasoning (delta.reasoning_content or .reasoning,
-//              and inline <think>…</think>) is never spoken; tool-call deltas are ignored.
+//              and inline <think>…</think>) is never spoken. With tools offered
+//              (chat_with_tools), streamed delta.tool_calls are assembled into
+//              LlmResult::tool_calls.
 //   OpenAiStt  POST {base_url}/audio/transcriptions, multipart WAV — faster-whisper servers,
 //              whisper.cpp's server, vLLM.
 //   OpenAiTts  POST {base_url}/audio/speech — Kokoro-FastAPI, openedai-speech; "pcm" (s16le at
@@ -31,7 +33,8 @@ struct ServerProbe {
 ServerProbe probe_openai_server(const EngineConfig& config, int timeout_ms);
 
 // The streaming chat parser on its own (fuzzed, and shared by the engine): feeds SSE bytes, calls
-// on_text with spoken text as it arrives. `error` is set when the server sends an error event.
+// on_text with spoken text as it arrives, assembles tool calls from their deltas. `error` is set
+// when the server sends an error event. finish() settles the history content and the thinking.
 class ChatStreamParser {
  public:
   explicit ChatStreamParser(bool keep_think_in_history) : keep_think_(keep_think_in_history) {}

@@ -43,6 +43,23 @@ std::string ThinkFilter::finish() {
   return out;
 }
 
+ThinkSplit split_think(std::string_view text) {
+  ThinkSplit out;
+  while (!text.empty()) {
+    const size_t open = text.find(kOpen);
+    if (open == std::string_view::npos) {
+      out.outside.append(text);
+      break;
+    }
+    out.outside.append(text.substr(0, open));
+    const size_t close = text.find(kClose, open + kOpen.size());
+    const size_t end = close == std::string_view::npos ? text.size() : close + kClose.size();
+    out.think.append(text.substr(open, end - open));
+    text.remove_prefix(end);
+  }
+  return out;
+}
+
 std::string clean_for_speech(std::string_view text) {
   std::string out;
   out.reserve(text.size());

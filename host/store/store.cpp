@@ -30,6 +30,17 @@ CREATE TABLE IF NOT EXISTS turns (
   started_at_ms INTEGER NOT NULL,
   timings_json TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS turns_by_session ON turns(session_id);
+CREATE TABLE IF NOT EXISTS tool_calls (
+  id INTEGER PRIMARY KEY,
+  turn_row INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  call_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  arguments TEXT NOT NULL,
+  result TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  duration_ms REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS tool_calls_by_turn ON tool_calls(turn_row);
 CREATE TABLE IF NOT EXISTS segments (
   id INTEGER PRIMARY KEY,
   node_id TEXT NOT NULL,
@@ -70,12 +81,17 @@ class Statement {
     sqlite3_bind_int64(stmt_, i, v);
     return *this;
   }
+  Statement& real(int i, double v) {
+    sqlite3_bind_double(stmt_, i, v);
+    return *this;
+  }
   int step() { return sqlite3_step(stmt_); }
   std::string column_text(int i) {
     const unsigned char* p = sqlite3_column_text(stmt_, i);
     return p ? reinterpret_cast<const char*>(p) : "";
   }
   int64_t column_int(int i) { return sqlite3_column_int64(stmt_, i); }
+  double column_real(int i) { return sqlite3_column_double(stmt_, i); }
 
  private:
   sqlite3_stmt* stmt_ = nullptr;
@@ -296,14 +312,37 @@ bool Store::add_text_turn(const TurnRecord& t, int64_t* row_id, std::string* err
 
 bool Store::finish_turn(int64_t row_id, const TurnRecord& t, std::string* error) {
   std::lock_guard<std::mutex> lock(mutex_);
-  Statement s(db_,
-              "UPDATE turns SET reply = ?2, reply_full = ?3, interrupted = ?4, timings_json = ?5 "
-              "WHERE id = ?1");
-  if (!s.ok()) return *error = describe(db_, "finishing a turn"), false;
-  s.integer(1, row_id).text(2, t.reply).text(3, t.reply_full).integer(4, t.interrupted ? 1 : 0);
-  s.text(5, t.timings_json.empty() ? "{}" : t.timings_json);
-  if (s.step() != SQLITE_DONE) return *error = describe(db_, "finishing a turn"), false;
-  return true;
+  const CommitResult r = in_transaction(
+      [&] {
+        Statement s(db_,
+                    "UPDATE turns SET reply = ?2, reply_full = ?3, interrupted = ?4, "
+                    "timings_json = ?5 WHERE id = ?1");
+        if (!s.ok()) return *error = describe(db_, "finishing a turn"), CommitResult::kFailed;
+        s.integer(1, row_id).text(2, t.reply).text(3, t.reply_full);
+        s.integer(4, t.interrupted ? 1 : 0).text(5, t.timings_json.empty() ? "{}" : t.timings_json);
+        if (s.step() != SQLITE_DONE)
+          return *error = describe(db_, "finishing a turn"), CommitResult::kFailed;
+        // A turn finished again (a late played report) keeps one copy of its calls.
+        Statement clear(db_, "DELETE FROM tool_calls WHERE turn_row = ?1");
+        if (!clear.ok()) return *error = describe(db_, "storing tool calls"), CommitResult::kFailed;
+        clear.integer(1, row_id);
+        if (clear.step() != SQLITE_DONE)
+          return *error = describe(db_, "storing tool calls"), CommitResult::kFailed;
+        for (const ToolCallRecord& c : t.tool_calls) {
+          Statement add(db_,
+                        "INSERT INTO tool_calls (turn_row, step, call_id, name, arguments, result, "
+                        "ok, duration_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+          if (!add.ok()) return *error = describe(db_, "storing tool calls"), CommitResult::kFailed;
+          add.integer(1, row_id).integer(2, c.step).text(3, c.call_id).text(4, c.name);
+          add.text(5, c.arguments).text(6, c.result).integer(7, c.ok ? 1 : 0);
+          add.real(8, c.duration_ms);
+          if (add.step() != SQLITE_DONE)
+            return *error = describe(db_, "storing tool calls"), CommitResult::kFailed;
+        }
+        return CommitResult::kStored;
+      },
+      error);
+  return r == CommitResult::kStored;
 }
 
 CommitResult Store::add_segment(const SegmentRecord& g, uint64_t epoch, std::string* error) {
@@ -421,7 +460,7 @@ uint64_t Store::page_count() {
 namespace {
 constexpr const char* kTurnColumns =
     "SELECT session_id, node_id, turn_id, transcript, language, reply, reply_full, interrupted, "
-    "started_at_ms, timings_json, first_seq, last_seq FROM turns ";
+    "started_at_ms, timings_json, first_seq, last_seq, id FROM turns ";
 
 TurnRecord read_turn(Statement& s) {
   TurnRecord t;
@@ -448,8 +487,18 @@ std::vector<TurnRecord> Store::turns(const std::string& session_id) {
               (std::string(kTurnColumns) + "WHERE ?1 = '' OR session_id = ?1 ORDER BY id").c_str());
   if (!s.ok()) return out;
   s.text(1, session_id);
-  while (s.step() == SQLITE_ROW)
+  while (s.step() == SQLITE_ROW) {
     out.push_back(read_turn(s));
+    Statement c(db_,
+                "SELECT step, call_id, name, arguments, result, ok, duration_ms FROM tool_calls "
+                "WHERE turn_row = ?1 ORDER BY id");
+    if (!c.ok()) continue;
+    c.integer(1, s.column_int(12));
+    while (c.step() == SQLITE_ROW)
+      out.back().tool_calls.push_back({int(c.column_int(0)), c.column_text(1), c.column_text(2),
+                                       c.column_text(3), c.column_text(4), c.column_int(5) != 0,
+                                       c.column_real(6)});
+  }
   return out;
 }
 

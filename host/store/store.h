@@ -2,7 +2,10 @@
 //
 //   sessions   one row per connection: node, room, mode, when it started and ended
 //   turns      one row per conversation turn: transcript, the reply as heard and as written,
-//   timings segments   one row per ambient-mode segment: node, room, language, time, text
+//              timings
+//   tool_calls one row per tool call made while answering a turn: its turn's row, step, name,
+//              arguments, result, duration (written with the turn's reply)
+//   segments   one row per ambient-mode segment: node, room, language, time, text
 //   high_water per node, the highest microphone seq committed (welcome.acked_seq after a restart)
 //   node_epochs per node, the epoch of its newest session (the fence against older ones)
 //   client_tokens one row per browser client the operator let in: its name, the SHA-256 of its
@@ -31,6 +34,17 @@ struct sqlite3;
 
 namespace earshot::host {
 
+// One tool call the model made while answering a turn (host/tools/tool_runner.h).
+struct ToolCallRecord {
+  int step = 0;         // the model's step it came from (0: its first answer)
+  std::string call_id;  // the model's id for it
+  std::string name;
+  std::string arguments;  // as the model wrote them
+  std::string result;     // what went back to the model (a result or an error)
+  bool ok = false;        // the tool answered (not an error, a timeout or a cancel)
+  double duration_ms = 0;
+};
+
 struct TurnRecord {
   std::string session_id;
   std::string node_id;
@@ -45,6 +59,7 @@ struct TurnRecord {
   // The microphone frames it covers (every frame since the previous commit); -1 in rows stored
   // before these columns existed.
   int64_t first_seq = -1, last_seq = -1;
+  std::vector<ToolCallRecord> tool_calls;  // in the order they were made (table tool_calls)
 };
 
 // A browser client's token, as kept: only its hash (host/client_tokens.h makes and checks them).
@@ -119,7 +134,8 @@ class Store {
                         int64_t* row_id, std::string* error);
   // A turn the client typed (no audio, so no frames to fence or acknowledge): stored as it is.
   bool add_text_turn(const TurnRecord& turn, int64_t* row_id, std::string* error);
-  // The reply of a stored turn: as heard, as written, interrupted, timings.
+  // The reply of a stored turn: as heard, as written, interrupted, timings, and its tool calls
+  // (replacing any stored before for this row, in one transaction).
   bool finish_turn(int64_t row_id, const TurnRecord& turn, std::string* error);
   // Stores the segment and raises the node's high-water mark to its last seq, fenced.
   CommitResult add_segment(const SegmentRecord& segment, uint64_t epoch, std::string* error);
@@ -143,8 +159,8 @@ class Store {
 
   // Reading back (tests, tools).
   std::vector<SessionRecord> sessions(const std::string& node_id = "");
-  std::vector<TurnRecord> turns(const std::string& session_id = "");
-  std::vector<TurnRecord> recent_turns(int limit);  // newest first
+  std::vector<TurnRecord> turns(const std::string& session_id = "");  // with their tool calls
+  std::vector<TurnRecord> recent_turns(int limit);                    // newest first
   std::vector<SegmentRecord> segments(const std::string& node_id = "");
 
  private:

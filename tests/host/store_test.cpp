@@ -156,6 +156,23 @@ TEST(Store, ADatabaseFromTheFirstSchemaIsMigrated) {
   EXPECT_EQ(turns[0].first_seq, -1);
   EXPECT_EQ(turns[1].first_seq, 5);
   EXPECT_EQ(turns[1].last_seq, 80);
+  // The tool_calls table joins an old database too; a turn finished twice keeps one copy.
+  TurnRecord old = turns[0];
+  old.reply = "It is nine.";
+  old.tool_calls = {{0, "call_1", "get_current_time", "{}", R"({"time":"09:00"})", true, 2.5},
+                    {1, "call_2", "get_weather", "{", "error: bad arguments", false, 0.25}};
+  ASSERT_TRUE(store->finish_turn(1, old, &error)) << error;
+  ASSERT_TRUE(store->finish_turn(1, old, &error)) << error;
+  turns = store->turns();
+  ASSERT_EQ(turns[0].tool_calls.size(), 2u);
+  EXPECT_EQ(turns[0].reply, "It is nine.");
+  EXPECT_EQ(turns[0].tool_calls[0].call_id, "call_1");
+  EXPECT_EQ(turns[0].tool_calls[0].result, R"({"time":"09:00"})");
+  EXPECT_TRUE(turns[0].tool_calls[0].ok);
+  EXPECT_DOUBLE_EQ(turns[0].tool_calls[0].duration_ms, 2.5);
+  EXPECT_EQ(turns[0].tool_calls[1].step, 1);
+  EXPECT_FALSE(turns[0].tool_calls[1].ok);
+  EXPECT_TRUE(turns[1].tool_calls.empty());
 }
 
 TEST(Store, SessionsAreOpenedAndClosed) {

@@ -1,0 +1,599 @@
+// The tool loop through the real conversation core (host/conversation/): a Conversation with the
+// real OpenAI engine against a scripted LLM server that streams in vLLM's exact chunk shapes (see
+// tool_calls_stream_test.cpp for their sources), flite speaking, the SQLite store, and tools
+// registered in a ToolRegistry — the test's own provider, as an MCP client or a device door will
+// register theirs. Turns are typed (user_text + respond, as the Realtime door sends them), and
+// the test's sink plays the door: it reports each reply played to its end, or interrupts it.
+//
+// What it shows: a call and its final answer; text said before a call is voiced before the call
+// returns; a slow call gets the filler; malformed arguments go back to the model as an error; a
+// model that keeps calling stops at tools.max_steps; a barge-in during a call cancels it and
+// nothing is said after it; the history sent on the next request byte for byte, with and without
+// keep_think_in_history; every call stored with its turn.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "host/conversation/conversation.h"
+#include "host/engines/embedded_engines.h"
+#include "host/engines/openai_engines.h"
+#include "host/store/store.h"
+#include "host/tools/tool_registry.h"
+#include "tests/support/fake_http_server.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_audio.h"
+
+namespace earshot::host {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::FakeHttpServer;
+using test::HttpRequestSeen;
+using test::HttpResponder;
+using test::sse;
+
+// --- the scripted model
+// ---------------------------------------------------------------------------
+
+// vLLM's chunk (serving_chat.py, exclude_unset) around a delta.
+std::string vllm(const std::string& delta, const std::string& finish = "null") {
+  return R"({"id":"chatcmpl-77","object":"chat.completion.chunk","created":1732500000,"model":"m","choices":[{"index":0,"delta":)" +
+         delta + R"(,"logprobs":null,"finish_reason":)" + finish +
+         (finish == "null" ? "" : R"(,"stop_reason":null)") + "}]}";
+}
+std::string text(const std::string& t) {
+  return vllm(R"({"content":)" + json(t).dump() + "}");
+}
+std::string reasoning(const std::string& t) {
+  return vllm(R"({"reasoning_content":)" + json(t).dump() + "}");
+}
+// A hermes-parser call: id, type and name, then the arguments in two fragments.
+std::vector<std::string> call(int index, const std::string& id, const std::string& name,
+                              const std::string& arguments) {
+  const std::string i = std::to_string(index);
+  const size_t half = arguments.size() / 2;
+  return {vllm(R"({"tool_calls":[{"id":")" + id + R"(","type":"function","index":)" + i +
+               R"(,"function":{"name":")" + name + R"("}}]})"),
+          vllm(R"({"tool_calls":[{"index":)" + i + R"(,"function":{"arguments":)" +
+               json(arguments.substr(0, half)).dump() + "}}]}"),
+          vllm(R"({"tool_calls":[{"index":)" + i + R"(,"function":{"arguments":)" +
+               json(arguments.substr(half)).dump() + "}}]}")};
+}
+std::vector<std::string> operator+(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+const std::string kEndWithCalls = vllm(R"({"content":""})", R"("tool_calls")");
+const std::string kEnd = vllm(R"({"content":""})", R"("stop")");
+
+// Answers request n with script(n), recording every request.
+class ScriptedLlm {
+ public:
+  using Script = std::function<std::vector<std::string>(size_t request)>;
+  explicit ScriptedLlm(Script script)
+      : script_(std::move(script)), server_([this](const HttpRequestSeen&, HttpResponder& r) {
+          const size_t n = served_.fetch_add(1);
+          r.start_chunked(200, "text/event-stream; charset=utf-8");
+          for (const std::string& e : script_(n))
+            r.chunk(sse(e));
+          r.chunk(sse("[DONE]"));
+          r.end_chunked();
+        }) {}
+  EngineConfig config(bool keep_think) const {
+    EngineConfig c;
+    c.engine = "openai";
+    c.base_url = server_.base_url();
+    c.model = "m";
+    c.keep_think_in_history = keep_think;
+    c.idle_timeout_ms = 5000;
+    return c;
+  }
+  std::vector<json> bodies() {
+    std::vector<json> out;
+    for (const HttpRequestSeen& r : server_.requests())
+      out.push_back(json::parse(r.body));
+    return out;
+  }
+
+ private:
+  Script script_;
+  std::atomic<size_t> served_{0};
+  FakeHttpServer server_;
+};
+
+// --- the test's tools
+// -----------------------------------------------------------------------------
+
+class TestTools : public ToolProvider {
+ public:
+  using Handler = std::function<ToolResult(const std::string& arguments, const CancelToken&)>;
+  explicit TestTools(Handler handler) : handler_(std::move(handler)) {}
+  std::string name() const override { return "test"; }
+  std::vector<ToolSpec> list(const ToolScope&) override {
+    return {{"get_weather", "The weather in a city.",
+             R"({"type":"object","properties":{"city":{"type":"string"}}})"}};
+  }
+  ToolResult call(const ToolScope& scope, const std::string& name, const std::string& arguments,
+                  const CancelToken& cancel, std::chrono::steady_clock::time_point) override {
+    calls.fetch_add(1);
+    last_room = scope.room;
+    last_name = name;
+    return handler_(arguments, cancel);
+  }
+  std::atomic<int> calls{0};
+  std::string last_room, last_name;
+
+ private:
+  Handler handler_;
+};
+
+// --- the door ---------------------------------------------------------------------------------
+
+class TestDoor : public ConversationSink {
+ public:
+  Conversation* conversation = nullptr;
+
+  std::vector<std::string> sentences() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sentences_;
+  }
+  bool said(const std::string& s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::find(sentences_.begin(), sentences_.end(), s) != sentences_.end();
+  }
+  std::vector<TurnReport> turns() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return turns_;
+  }
+  uint64_t frames() const { return frames_.load(); }
+  std::string text() {  // every reply's text as the door received it, in order
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+  std::string current_reply() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return reply_id_;
+  }
+  // Barge-in as a door reports it: what it had put on the wire, and what the client says it
+  // played if given. Counts what comes after.
+  void interrupt(std::optional<uint64_t> played_ms = std::nullopt) {
+    std::string reply;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      reply = reply_id_;
+      interrupted_ = true;
+    }
+    frames_at_interrupt_ = frames_.load();
+    held_ = false;
+    conversation->interrupt({reply, played_ms, frames_.load()});
+  }
+  // From sentence `index` on, reply_audio() holds (as a door's full queue does) until interrupt().
+  void hold_from_sentence(int index) { hold_from_ = index; }
+  // The reply frame sentence `index` starts on, once it has started.
+  std::optional<uint64_t> first_frame(uint32_t index) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = first_frames_.find(index);
+    return it == first_frames_.end() ? std::nullopt : std::optional<uint64_t>(it->second);
+  }
+  std::vector<std::string> sentences_after_interrupt() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return after_interrupt_;
+  }
+  uint64_t frames_after_interrupt() const { return frames_.load() - frames_at_interrupt_.load(); }
+
+  void acknowledged(uint64_t) override {}
+  void speech_started(const std::string&, uint64_t) override {}
+  void speech_stopped(const std::string&, uint64_t) override {}
+  void transcript(const std::string&, const std::string&, bool, const std::string&) override {}
+  void reply_started(const std::string& reply_id, const std::string&) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reply_id_ = reply_id;
+  }
+  void reply_text(const std::string&, const std::string&, const std::string& delta) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    text_ += delta;
+  }
+  void reply_text_done(const std::string&, const std::string&) override {}
+  void reply_audio_started(const std::string&, const std::string&) override {}
+  void reply_sentence(const std::string&, uint32_t index, const std::string& text,
+                      uint64_t first_frame) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    first_frames_[index] = first_frame;
+    if (hold_from_ >= 0 && int(index) >= hold_from_) held_ = true;
+    sentences_.push_back(text);
+    if (interrupted_) after_interrupt_.push_back(text);
+  }
+  bool reply_audio(const std::string&, uint64_t, const float*, size_t, int64_t, int64_t) override {
+    if (held_.load()) {
+      test::wait_until([&] { return !held_.load(); }, 20s);
+      return false;
+    }
+    frames_.fetch_add(1);
+    return true;
+  }
+  void reply_audio_ended(const std::string& reply_id, uint64_t frames, bool interrupted) override {
+    // Played to its end, as a client reports it (the responder waits for this).
+    if (!interrupted) conversation->played({reply_id, frames * 20, std::nullopt});
+  }
+  uint64_t reply_interrupted(const std::string&) override { return frames_.load(); }
+  void turn_done(const TurnReport& report) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    turns_.push_back(report);
+    interrupted_ = false;
+  }
+  void error(const std::string&, const std::string&) override {}
+  void close(uint16_t, const std::string&) override {}
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> sentences_, after_interrupt_;
+  std::vector<TurnReport> turns_;
+  std::string reply_id_, text_;
+  std::map<uint32_t, uint64_t> first_frames_;
+  int hold_from_ = -1;
+  std::atomic<bool> held_{false};
+  bool interrupted_ = false;
+  std::atomic<uint64_t> frames_{0}, frames_at_interrupt_{0};
+};
+
+// --- the bridge's core, in one process --------------------------------------------------------
+
+struct Core {
+  Core(ScriptedLlm& llm, std::shared_ptr<ToolProvider> tools, bool keep_think,
+       ToolSettings tool_settings = {}) {
+    std::string error;
+    store = Store::open(test::scratch_dir("tool_loop") + "/earshot.db", {}, &error);
+    EXPECT_TRUE(store) << error;
+    llm_engine = make_openai_llm(llm.config(keep_think));
+    EngineConfig flite;
+    flite.voice = "slt";
+    tts = make_flite_tts(flite, &error);
+    EXPECT_TRUE(tts) << error;
+    services.llm = llm_engine.get();
+    services.tts = tts.get();
+    services.store = store.get();
+    services.delivery = std::make_unique<DeliveryLedger>(store.get());
+    services.tools = &registry;
+    services.tool_settings = tool_settings;
+    registration = registry.add(std::move(tools));
+    ConversationSettings settings;
+    settings.conversation_id = "c1";
+    settings.client_id = "n1";
+    settings.room = "kitchen";
+    settings.server_turn_detection = false;
+    settings.auto_respond = false;
+    auto lease = services.delivery->claim("n1", &error);
+    EXPECT_TRUE(lease) << error;
+    conversation = std::make_unique<Conversation>(services, settings, *lease, door);
+    door.conversation = conversation.get();
+    EXPECT_TRUE(conversation->start(&error)) << error;
+  }
+  ~Core() { conversation->stop(); }
+
+  // Types a turn and asks for the answer; waits for the turn to be over.
+  TurnReport turn(const std::string& said) {
+    const size_t before = door.turns().size();
+    conversation->user_text(said);
+    conversation->respond();
+    EXPECT_TRUE(test::wait_until([&] { return door.turns().size() > before; }, 30s));
+    return door.turns().size() > before ? door.turns()[before] : TurnReport{};
+  }
+
+  std::unique_ptr<Store> store;
+  std::unique_ptr<LlmEngine> llm_engine;
+  std::unique_ptr<TtsEngine> tts;
+  ToolRegistry registry;
+  ToolRegistry::Registration registration;
+  Services services;
+  TestDoor door;
+  std::unique_ptr<Conversation> conversation;
+};
+
+constexpr const char* kSystem =
+    R"({"content":"You are Earshot, a helpful voice assistant in a home. Answer briefly, in plain spoken sentences, without markdown.","role":"system"})";
+
+// --- a call and its answer, the history byte for byte ------------------------------------------
+
+// vLLM with a reasoning parser: the reasoning arrives apart from the content.
+ScriptedLlm::Script weather_script() {
+  return [](size_t n) -> std::vector<std::string> {
+    if (n == 0)
+      return std::vector<std::string>{reasoning("User asks weather."), text("Let me check.")} +
+             call(0, "chatcmpl-tool-1", "get_weather", R"({"city": "Oslo"})") +
+             std::vector<std::string>{kEndWithCalls};
+    if (n == 1) return {reasoning("Got it."), text("It is 7 degrees and cloudy in Oslo."), kEnd};
+    return {text("You are welcome."), kEnd};
+  };
+}
+
+void weather_turns(bool keep_think) {
+  ScriptedLlm llm(weather_script());
+  TestDoor* door = nullptr;
+  bool voiced_before_result = false;
+  auto tools = std::make_shared<TestTools>([&](const std::string& args, const CancelToken&) {
+    // What the model said before the call is voiced while the call runs, not after it.
+    voiced_before_result = test::wait_until([&] { return door->said("Let me check."); }, 10s);
+    EXPECT_EQ(args, R"({"city": "Oslo"})");
+    return ToolResult{true, R"({"temp_c":7,"sky":"cloudy"})"};
+  });
+  Core core(llm, tools, keep_think);
+  door = &core.door;
+  const TurnReport first = core.turn("What's the weather in Oslo?");
+  EXPECT_TRUE(voiced_before_result);
+  EXPECT_EQ(tools->calls.load(), 1);
+  EXPECT_EQ(tools->last_room, "kitchen");
+  EXPECT_EQ(first.error, "");
+  EXPECT_EQ(first.reply_full, "Let me check. It is 7 degrees and cloudy in Oslo.");
+  EXPECT_EQ(core.door.text(), first.reply_full);  // the steps' texts apart, as the door shows them
+  EXPECT_EQ(core.door.sentences(),
+            (std::vector<std::string>{"Let me check.", "It is 7 degrees and cloudy in Oslo."}));
+  core.turn("Thanks.");
+
+  const std::string think1 = keep_think ? "<think>User asks weather.</think>" : "";
+  const std::string think2 = keep_think ? "<think>Got it.</think>" : "";
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  // Inside the reply: the call and its result go back to the model.
+  const std::string step =
+      R"({"content":"What's the weather in Oslo?","role":"user"},)"
+      R"({"content":")" +
+      think1 +
+      R"(Let me check.","role":"assistant","tool_calls":[{"function":{"arguments":"{\"city\": \"Oslo\"}","name":"get_weather"},"id":"chatcmpl-tool-1","type":"function"}]},)"
+      R"({"content":"{\"temp_c\":7,\"sky\":\"cloudy\"}","role":"tool","tool_call_id":"chatcmpl-tool-1"})";
+  EXPECT_EQ(bodies[1]["messages"].dump(), std::string("[") + kSystem + "," + step + "]");
+  EXPECT_TRUE(bodies[1].contains("tools"));
+  // The next turn: the whole reply, steps and final answer, in the history.
+  EXPECT_EQ(bodies[2]["messages"].dump(),
+            std::string("[") + kSystem + "," + step + R"(,{"content":")" + think2 +
+                R"(It is 7 degrees and cloudy in Oslo.","role":"assistant"},)"
+                R"({"content":"Thanks.","role":"user"}])");
+
+  // The call is stored with its turn.
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 2u);
+  ASSERT_EQ(stored[0].tool_calls.size(), 1u);
+  const ToolCallRecord& c = stored[0].tool_calls[0];
+  EXPECT_EQ(c.step, 0);
+  EXPECT_EQ(c.call_id, "chatcmpl-tool-1");
+  EXPECT_EQ(c.name, "get_weather");
+  EXPECT_EQ(c.arguments, R"({"city": "Oslo"})");
+  EXPECT_EQ(c.result, R"({"temp_c":7,"sky":"cloudy"})");
+  EXPECT_TRUE(c.ok);
+  EXPECT_GT(c.duration_ms, 0.0);
+  EXPECT_TRUE(stored[1].tool_calls.empty());
+}
+
+TEST(ToolLoop, ACallThenTheAnswerAndTheHistoryWithoutThinking) {
+  weather_turns(false);
+}
+
+TEST(ToolLoop, ACallThenTheAnswerAndTheHistoryKeepsTheReasoning) {
+  weather_turns(true);
+}
+
+// MiniMax M2 (vLLM's minimax_m2 tool parser, append-think reasoning parser): thinking inline.
+TEST(ToolLoop, InterleavedThinkingGoesBackExactlyAsWritten) {
+  for (const bool keep : {true, false}) {
+    ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+      if (n == 0)
+        return {
+            text("<think>"),
+            text("Weather, so the tool."),
+            text("</think>"),
+            text("\n\nOne second."),
+            vllm(
+                R"({"tool_calls":[{"id":"call_0f1e2d3c4b5a69788796a5b4","type":"function","index":0,"function":{"name":"get_weather","arguments":""}}]})"),
+            vllm(R"({"tool_calls":[{"index":0,"function":{"arguments":"{"}}]})"),
+            vllm(R"({"tool_calls":[{"index":0,"function":{"arguments":"\"city\": \"Oslo\""}}]})"),
+            vllm(R"({"tool_calls":[{"index":0,"function":{"arguments":"}"}}]})"),
+            kEndWithCalls};
+      if (n == 1) return {text("<think>7 and cloudy.</think>\n\nSeven degrees, cloudy."), kEnd};
+      return {text("Bye."), kEnd};
+    });
+    auto tools = std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+      return ToolResult{true, "7C cloudy"};
+    });
+    Core core(llm, tools, keep);
+    core.turn("Weather?");
+    core.turn("Bye.");
+    const std::vector<json> bodies = llm.bodies();
+    ASSERT_EQ(bodies.size(), 3u);
+    const std::string t1 = keep ? "<think>Weather, so the tool.</think>" : "";
+    const std::string t2 = keep ? "<think>7 and cloudy.</think>" : "";
+    EXPECT_EQ(
+        bodies[2]["messages"].dump(),
+        std::string("[") + kSystem + R"(,{"content":"Weather?","role":"user"},{"content":")" + t1 +
+            R"(\n\nOne second.","role":"assistant","tool_calls":[{"function":{"arguments":"{\"city\": \"Oslo\"}","name":"get_weather"},"id":"call_0f1e2d3c4b5a69788796a5b4","type":"function"}]},)"
+            R"({"content":"7C cloudy","role":"tool","tool_call_id":"call_0f1e2d3c4b5a69788796a5b4"},)"
+            R"({"content":")" +
+            t2 +
+            R"(\n\nSeven degrees, cloudy.","role":"assistant"},{"content":"Bye.","role":"user"}])")
+        << "keep_think_in_history = " << keep;
+    for (const std::string& s : core.door.sentences())
+      EXPECT_EQ(s.find("think"), std::string::npos) << s;  // never spoken
+  }
+}
+
+// A barge-in during the final answer: the step before it was heard whole and stays as written;
+// the answer keeps its thinking and what was heard of its words.
+TEST(ToolLoop, ACutAnswerKeepsItsThinkingAndWhatWasHeard) {
+  for (const bool keep : {true, false}) {
+    ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+      if (n == 0)
+        return std::vector<std::string>{text("<think>Need the tool.</think>One second.")} +
+               call(0, "call_1", "get_weather", R"({"city": "Oslo"})") +
+               std::vector<std::string>{kEndWithCalls};
+      if (n == 1)
+        return {text("<think>Answer now.</think>It is seven degrees. "),
+                text("It will rain later today, so take an umbrella when you go out."), kEnd};
+      return {text("Right."), kEnd};
+    });
+    auto tools = std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+      return ToolResult{true, "7C, rain"};
+    });
+    Core core(llm, tools, keep);
+    core.door.hold_from_sentence(2);
+    core.conversation->user_text("Weather?");
+    core.conversation->respond();
+    ASSERT_TRUE(test::wait_until([&] { return core.door.first_frame(2).has_value(); }, 20s));
+    // The client played everything before the third sentence.
+    core.door.interrupt(*core.door.first_frame(2) * 20);
+    ASSERT_TRUE(test::wait_until([&] { return !core.door.turns().empty(); }, 20s));
+    const TurnReport r = core.door.turns()[0];
+    EXPECT_TRUE(r.interrupted);
+    EXPECT_EQ(r.reply_heard, "One second. It is seven degrees.");
+    core.turn("And tomorrow?");
+    const std::string t1 = keep ? "<think>Need the tool.</think>" : "";
+    const std::string t2 = keep ? "<think>Answer now.</think>" : "";
+    EXPECT_EQ(
+        llm.bodies().at(2)["messages"].dump(),
+        std::string("[") + kSystem + R"(,{"content":"Weather?","role":"user"},{"content":")" + t1 +
+            R"(One second.","role":"assistant","tool_calls":[{"function":{"arguments":"{\"city\": \"Oslo\"}","name":"get_weather"},"id":"call_1","type":"function"}]},)"
+            R"({"content":"7C, rain","role":"tool","tool_call_id":"call_1"},)"
+            R"({"content":")" +
+            t2 +
+            R"(It is seven degrees.","role":"assistant"},)"
+            R"({"content":"And tomorrow?","role":"user"}])")
+        << "keep_think_in_history = " << keep;
+  }
+}
+
+// --- calls that go wrong
+// --------------------------------------------------------------------------
+
+TEST(ToolLoop, MalformedArgumentsGoBackToTheModelAsAnError) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0)
+      return call(0, "chatcmpl-tool-9", "get_weather", R"({"city": "Oslo")") +
+             call(1, "chatcmpl-tool-10", "get_stock_price", R"({"ticker": "X"})") +
+             std::vector<std::string>{kEndWithCalls};
+    return {text("Sorry, I could not look that up."), kEnd};
+  });
+  auto tools = std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+    return ToolResult{true, "never"};
+  });
+  Core core(llm, tools, false);
+  const TurnReport r = core.turn("Weather?");
+  EXPECT_EQ(tools->calls.load(), 0);
+  EXPECT_EQ(r.error, "");
+  EXPECT_TRUE(core.door.said("Sorry, I could not look that up."));
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  // The history holds JSON the servers accept; the result quotes what the model wrote.
+  EXPECT_EQ(bodies[1]["messages"][2]["tool_calls"][0]["function"]["arguments"], "{}");
+  EXPECT_EQ(bodies[1]["messages"][3]["content"],
+            R"(error: the arguments are not valid JSON: {"city": "Oslo")");
+  EXPECT_EQ(bodies[1]["messages"][4]["content"],
+            R"(error: there is no tool named "get_stock_price")");
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  ASSERT_EQ(stored[0].tool_calls.size(), 2u);
+  EXPECT_FALSE(stored[0].tool_calls[0].ok);
+  EXPECT_EQ(stored[0].tool_calls[0].arguments, R"({"city": "Oslo")");
+}
+
+TEST(ToolLoop, AModelThatKeepsCallingStopsAtMaxSteps) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    return call(0, "chatcmpl-tool-" + std::to_string(n), "get_weather", R"({"city": "Oslo"})") +
+           std::vector<std::string>{kEndWithCalls};
+  });
+  auto tools = std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+    return ToolResult{true, "7C"};
+  });
+  ToolSettings settings;
+  settings.max_steps = 2;
+  Core core(llm, tools, false, settings);
+  const TurnReport r = core.turn("Weather?");
+  EXPECT_EQ(tools->calls.load(), 2);
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  EXPECT_TRUE(bodies[1].contains("tools"));
+  EXPECT_FALSE(bodies[2].contains("tools"));  // the last request asks for words
+  EXPECT_NE(r.error.find("tools.max_steps (2)"), std::string::npos) << r.error;
+  EXPECT_EQ(core.door.sentences(), (std::vector<std::string>{"Sorry, I can't answer right now."}));
+  EXPECT_EQ(r.tool_calls.size(), 2u);
+}
+
+TEST(ToolLoop, ASlowToolGetsTheFillerAndItStaysOutOfTheHistory) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0)
+      return call(0, "chatcmpl-tool-1", "get_weather", R"({"city": "Oslo"})") +
+             std::vector<std::string>{kEndWithCalls};
+    if (n == 1) return {text("Seven degrees."), kEnd};
+    return {text("Bye."), kEnd};
+  });
+  TestDoor* door = nullptr;
+  bool filler_heard = false;
+  auto tools = std::make_shared<TestTools>([&](const std::string&, const CancelToken&) {
+    filler_heard = test::wait_until([&] { return door->said("Hold on."); }, 10s);
+    return ToolResult{true, "7C"};
+  });
+  ToolSettings settings;
+  settings.filler_after_ms = 50;
+  settings.filler = "Hold on.";
+  Core core(llm, tools, false, settings);
+  door = &core.door;
+  const TurnReport r = core.turn("Weather?");
+  EXPECT_TRUE(filler_heard);
+  EXPECT_EQ(core.door.sentences(), (std::vector<std::string>{"Hold on.", "Seven degrees."}));
+  EXPECT_EQ(r.reply_heard, "Seven degrees.");
+  core.turn("Bye.");
+  EXPECT_EQ(llm.bodies().at(2)["messages"].dump().find("Hold on"), std::string::npos);
+}
+
+TEST(ToolLoop, BargeInDuringACallCancelsItAndNothingIsSaidAfter) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0)
+      return std::vector<std::string>{text("Let me look.")} +
+             call(0, "chatcmpl-tool-1", "get_weather", R"({"city": "Oslo"})") +
+             std::vector<std::string>{kEndWithCalls};
+    return {text("It is seven degrees."), kEnd};
+  });
+  std::atomic<bool> running{false}, cancel_seen{false};
+  auto tools = std::make_shared<TestTools>([&](const std::string&, const CancelToken& cancel) {
+    running = true;
+    cancel_seen = test::wait_until([&] { return cancel.cancelled(); }, 20s);
+    return ToolResult{true, "too late"};
+  });
+  ToolSettings settings;
+  settings.filler_after_ms = 50;
+  settings.call_timeout_ms = 30000;
+  Core core(llm, tools, false, settings);
+  core.conversation->user_text("Weather?");
+  core.conversation->respond();
+  // The person speaks once the call runs and the filler has been said.
+  ASSERT_TRUE(
+      test::wait_until([&] { return running.load() && core.door.said("One moment."); }, 20s));
+  core.door.interrupt();
+  ASSERT_TRUE(test::wait_until([&] { return !core.door.turns().empty(); }, 20s));
+  EXPECT_TRUE(cancel_seen.load());
+  EXPECT_EQ(llm.bodies().size(), 1u);  // the model was not asked again
+  EXPECT_TRUE(core.door.sentences_after_interrupt().empty());
+  EXPECT_LE(core.door.frames_after_interrupt(), 1u);  // at most the frame being handed over
+  const TurnReport r = core.door.turns()[0];
+  EXPECT_TRUE(r.interrupted);
+  ASSERT_EQ(r.tool_calls.size(), 1u);
+  EXPECT_EQ(r.tool_calls[0].result, "error: cancelled");
+  EXPECT_FALSE(r.tool_calls[0].ok);
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_TRUE(stored[0].interrupted);
+  ASSERT_EQ(stored[0].tool_calls.size(), 1u);
+  EXPECT_EQ(stored[0].tool_calls[0].name, "get_weather");
+  EXPECT_EQ(stored[0].tool_calls[0].result, "error: cancelled");
+  // The next request holds the call and its cancelled result, then the new turn.
+  core.turn("Never mind.");
+  const json messages = llm.bodies().at(1)["messages"];
+  ASSERT_EQ(messages.size(), 5u);
+  EXPECT_EQ(messages[2]["tool_calls"][0]["id"], "chatcmpl-tool-1");
+  EXPECT_EQ(messages[3]["content"], "error: cancelled");
+  EXPECT_EQ(messages[4]["content"], "Never mind.");
+}
+
+}  // namespace
+}  // namespace earshot::host
