@@ -19,13 +19,21 @@
 //             24 kHz), then input_audio_buffer.append of base64 pcm16 at 24 kHz, 20 ms per append,
 //             the silence streamed too (digital zeros), as a microphone would. The bridge's VAD
 //             alone finds the turns.
+//   xiaozhi   the xiaozhi-esp32 door as the firmware speaks it: a raw WebSocket client on
+//             /xiaozhi/v1/ (Device-Id, Protocol-Version 1, Authorization: Bearer), hello, listen
+//             start in auto mode, then 60 ms Opus packets at 16 kHz (binary protocol 1), the
+//             silence streamed too; replies come back as 60 ms Opus at 24 kHz.
 //
 //   1. latency: per door, one client at a time, ~20 turns: from the end of speech (the last speech
 //      frame's arrival, as the bridge's turn report counts it) to the first reply byte handed to
 //      the socket (for realtime: the first response.output_audio.delta), minus the configured
 //      500 ms end-of-turn silence; p50/p95, and per stage. The doors take turns in rounds of ~7
 //      turns each, so that a change in the machine's load falls on all of them alike. Also the
-//      client's own view: last speech frame sent -> first reply audio read, minus 500 ms.
+//      client's own view: last speech frame sent -> first reply audio read, minus 500 ms. And the
+//      bytes on the wire for audio, per second of it: the client's audio messages that carry
+//      speech up (the silence the raw clients stream between turns is left out) and the reply
+//      audio down, each with its WebSocket frame header (2-8 bytes, and the client's 4-byte
+//      mask); control messages are not counted.
 //   2. scale: N opus nodes talking at once for 15 s; a session is "late" if any microphone frame
 //      waited more than 20 ms for its session thread or any reply frame reached its node more
 //      than 20 ms behind its pace, "lost" if any frame went missing. With the bridge's threads and
@@ -34,7 +42,7 @@
 //
 //   build/release/bench/bridge_bench [max_nodes]   (scale rows 25 ... 600 up to max_nodes, 300)
 // Environment, for experiments: EARSHOT_BENCH_ONLY=N runs only the scale row for N nodes (no
-// latency part); EARSHOT_BENCH_DOORS=opus,pcm16,realtime the doors of the latency part;
+// latency part); EARSHOT_BENCH_DOORS=opus,pcm16,realtime,xiaozhi the doors of the latency part;
 // EARSHOT_BENCH_ROUNDS=R (3) rounds of EARSHOT_BENCH_ROUND_S (40) seconds per door;
 // EARSHOT_BENCH_LATENCY_ONLY=1 skips the scale part; EARSHOT_BENCH_APPEND_MS=ms the realtime
 // client's append size (20; a multiple of 20 dividing 2500 and 5500);
@@ -304,11 +312,19 @@ CpuMark cpu_mark() {
 }
 
 // --- the clients ---------------------------------------------------------------------------------
-enum class Door { kOpus, kPcm16, kRealtime };
+enum class Door { kOpus, kPcm16, kRealtime, kXiaozhi };
 const char* door_name(Door d) {
-  return d == Door::kOpus    ? "earshot.v1 opus (node)"
-         : d == Door::kPcm16 ? "earshot.v1 pcm16 (browser)"
-                             : "realtime (/v1/realtime)";
+  return d == Door::kOpus       ? "earshot.v1 opus (node)"
+         : d == Door::kPcm16    ? "earshot.v1 pcm16 (browser)"
+         : d == Door::kRealtime ? "realtime (/v1/realtime)"
+                                : "xiaozhi (/xiaozhi/v1/)";
+}
+
+// A WebSocket message's frame header on the wire: 2 bytes, 4 more for a length of 126-65535 (2)
+// or more (8), and the 4-byte mask on what a client sends.
+uint64_t ws_bytes(size_t payload, bool from_client) {
+  const uint64_t length = payload < 126 ? 0 : payload < 65536 ? 2 : 8;
+  return payload + 2 + length + (from_client ? 4 : 0);
 }
 
 struct Audio {
@@ -327,6 +343,8 @@ class Client {
 
   std::atomic<uint64_t> late_frames{0}, reply_frames{0};
   std::atomic<int64_t> worst_late_us{0};
+  // Audio on the wire: bytes (with WebSocket framing) and the ms of audio they carried.
+  std::atomic<uint64_t> up_bytes{0}, up_audio_ms{0}, down_bytes{0}, down_audio_ms{0};
   std::vector<double> heard_ms() {
     std::lock_guard<std::mutex> lock(mutex_);
     return heard_ms_;
@@ -372,7 +390,11 @@ class OpusNode : public Client {
     lc.hello.capabilities = {"playback", "barge_in"};
     device::LinkCallbacks cb;
     cb.on_welcome = [](const protocol::Welcome&) { register_client_thread(); };
-    cb.on_reply_frame = [this](const protocol::AudioFrameView& f) { reply_frame(f.header.seq); };
+    cb.on_reply_frame = [this](const protocol::AudioFrameView& f) {
+      down_bytes.fetch_add(ws_bytes(protocol::kAudioHeaderSize + f.payload_size, false));
+      down_audio_ms.fetch_add(20);
+      reply_frame(f.header.seq);
+    };
     link_ = std::make_unique<device::NodeLink>(lc, *buffer_, cb);
     phase_ = int(index * 37 % kCycleFrames);  // spread the turns
     return link_->start(error);
@@ -382,6 +404,8 @@ class OpusNode : public Client {
     if (phase_ < kSpeechFrames) {
       const Packet& p = speech_[size_t(phase_)];
       buffer_->push(p.flags, ts_, p.bytes.data(), p.bytes.size());
+      up_bytes.fetch_add(ws_bytes(protocol::kAudioHeaderSize + p.bytes.size(), true));
+      up_audio_ms.fetch_add(20);
       link_->wake();
       if (phase_ == kSpeechFrames - 1) last_speech_sent_us_.store(now_us());
     }
@@ -478,6 +502,8 @@ class Pcm16Client : public RawClient {
                                                    pcm.size(), wire, sizeof wire);
       if (phase_ == 0) ws_.send_text(protocol::to_json(protocol::SpeechStart{h.seq, h.timestamp}));
       ws_.send_binary(std::string(reinterpret_cast<char*>(wire), n));
+      up_bytes.fetch_add(ws_bytes(n, true));
+      up_audio_ms.fetch_add(20);
       if (phase_ == kSpeechFrames - 1) {
         last_speech_sent_us_.store(now_us());
         ws_.send_text(protocol::to_json(protocol::SpeechEnd{h.seq, h.timestamp}));
@@ -489,8 +515,11 @@ class Pcm16Client : public RawClient {
     if (r.kind != test::WsTestClient::Received::kBinary) return;
     protocol::AudioFrameView view;
     if (protocol::parse_audio_frame(reinterpret_cast<const uint8_t*>(r.payload.data()),
-                                    r.payload.size(), &view) == protocol::FrameError::kOk)
+                                    r.payload.size(), &view) == protocol::FrameError::kOk) {
+      down_bytes.fetch_add(ws_bytes(r.payload.size(), false));
+      down_audio_ms.fetch_add(20);
       reply_frame(view.header.seq);
+    }
   }
   const std::vector<std::string>& speech_;
   uint64_t seq_ = 0, ts_ = 0;
@@ -545,8 +574,13 @@ class RealtimeClient : public RawClient {
   void send_frame() override {
     pending_ += phase_ < kSpeechFrames ? speech_[size_t(phase_)] : std::string(960, '\0');
     if ((phase_ + 1) % append_frames_ != 0) return;
-    ws_.send_text(R"({"type":"input_audio_buffer.append","audio":")" +
-                  protocol::realtime::base64_encode(pending_) + "\"}");
+    const std::string append = R"({"type":"input_audio_buffer.append","audio":")" +
+                               protocol::realtime::base64_encode(pending_) + "\"}";
+    ws_.send_text(append);
+    if (phase_ - (append_frames_ - 1) < kSpeechFrames) {  // it carries speech
+      up_bytes.fetch_add(ws_bytes(append.size(), true));
+      up_audio_ms.fetch_add(uint64_t(append_frames_) * 20);
+    }
     pending_.clear();
     if (phase_ / append_frames_ == (kSpeechFrames - 1) / append_frames_)
       last_speech_sent_us_.store(now_us());
@@ -563,6 +597,8 @@ class RealtimeClient : public RawClient {
         response_id_ = id;
         delta_index_ = 0;
       }
+      down_bytes.fetch_add(ws_bytes(r.payload.size(), false));
+      down_audio_ms.fetch_add(20);
       reply_frame(delta_index_++);
     } else if (r.payload.find("\"type\":\"error\"") != std::string::npos) {
       fprintf(stderr, "bridge_bench: realtime error: %s\n", r.payload.c_str());
@@ -574,9 +610,93 @@ class RealtimeClient : public RawClient {
   uint64_t delta_index_ = 0;
 };
 
+// A xiaozhi-esp32 box: hello, listen start (auto), 60 ms Opus packets at 16 kHz (binary protocol
+// 1), silence too; the reply is 60 ms Opus packets between tts start and tts stop.
+class XiaozhiClient : public RawClient {
+ public:
+  explicit XiaozhiClient(const std::vector<std::string>& speech) : speech_(speech) {}
+  bool start(int port, size_t index, std::string* error) override {
+    char mac[32];
+    snprintf(mac, sizeof mac, "02:00:00:00:%02zx:%02zx", (index >> 8) & 0xff, index & 0xff);
+    if (!ws_.connect(port,
+                     {"Authorization: Bearer bench", "Protocol-Version: 1",
+                      std::string("Device-Id: ") + mac, "Client-Id: bench"},
+                     0, error, "/xiaozhi/v1/", ""))
+      return false;
+    ws_.send_text(
+        R"({"type":"hello","version":1,"features":{"mcp":false},"transport":"websocket",)"
+        R"("audio_params":{"format":"opus","sample_rate":16000,"channels":1,"frame_duration":60}})");
+    const auto hello = ws_.read(10000);
+    if (hello.kind != test::WsTestClient::Received::kText ||
+        hello.payload.find("\"hello\"") == std::string::npos) {
+      *error = "no server hello: " + hello.payload;
+      return false;
+    }
+    ws_.send_text(R"({"session_id":"","type":"listen","state":"start","mode":"auto"})");
+    dsp::OpusEncoderSettings es;
+    es.frame_ms = 60;
+    encoder_ = dsp::OpusFrameEncoder::create(es, error);
+    if (!encoder_) return false;
+    thread_ = std::thread([this, index] {
+      register_client_thread();
+      ready_.store(true);
+      run_paced(int64_t(index));
+    });
+    return true;
+  }
+
+ private:
+  void send_frame() override {
+    float* at = pcm_ + frames_ * 320;
+    if (phase_ < kSpeechFrames) {
+      const std::string& bytes = speech_[size_t(phase_)];
+      for (int i = 0; i < 320; ++i)
+        at[i] = float(int16_t(uint16_t(uint8_t(bytes[2 * i])) |
+                              uint16_t(uint16_t(uint8_t(bytes[2 * i + 1])) << 8))) /
+                32768.0f;
+    } else {
+      std::fill(at, at + 320, 0.0f);
+    }
+    if (phase_ == kSpeechFrames - 1) holds_last_speech_ = true;
+    if (phase_ < kSpeechFrames) holds_speech_ = true;
+    if (++frames_ < 3) return;
+    frames_ = 0;
+    uint8_t packet[1500];
+    const int n = encoder_->encode(pcm_, packet, sizeof packet);
+    if (n <= 0) return;
+    ws_.send_binary(std::string(reinterpret_cast<char*>(packet), size_t(n)));
+    if (holds_speech_) {
+      up_bytes.fetch_add(ws_bytes(size_t(n), true));
+      up_audio_ms.fetch_add(60);
+    }
+    if (holds_last_speech_) last_speech_sent_us_.store(now_us());
+    holds_last_speech_ = holds_speech_ = false;
+  }
+  void received(const test::WsTestClient::Received& r) override {
+    if (r.kind == test::WsTestClient::Received::kText) {
+      if (r.payload.find("\"tts\"") != std::string::npos &&
+          r.payload.find("\"state\":\"start\"") != std::string::npos)
+        packet_index_ = 0;
+      return;
+    }
+    if (r.kind != test::WsTestClient::Received::kBinary) return;
+    down_bytes.fetch_add(ws_bytes(r.payload.size(), false));
+    down_audio_ms.fetch_add(60);
+    reply_frame(packet_index_ * 3);  // a packet holds three 20 ms frames
+    ++packet_index_;
+  }
+  const std::vector<std::string>& speech_;
+  std::unique_ptr<dsp::OpusFrameEncoder> encoder_;
+  float pcm_[960] = {};
+  int frames_ = 0;
+  bool holds_last_speech_ = false, holds_speech_ = false;
+  uint64_t packet_index_ = 0;
+};
+
 std::unique_ptr<Client> make_client(Door door, const Audio& audio) {
   if (door == Door::kOpus) return std::make_unique<OpusNode>(audio.opus);
   if (door == Door::kPcm16) return std::make_unique<Pcm16Client>(audio.pcm16k);
+  if (door == Door::kXiaozhi) return std::make_unique<XiaozhiClient>(audio.pcm16k);
   return std::make_unique<RealtimeClient>(audio.pcm24k);
 }
 
@@ -586,6 +706,7 @@ struct RunResult {
   size_t turns = 0;
   std::vector<host::TurnReport> reports;
   std::vector<double> heard_ms;
+  uint64_t up_bytes = 0, up_audio_ms = 0, down_bytes = 0, down_audio_ms = 0;
   uint64_t uplink_late = 0, uplink_lost = 0, reply_late = 0, reply_dropped = 0, reply_frames = 0;
   double worst_reply_late_ms = 0;
   size_t threads_idle = 0, threads_busy = 0;       // the bridge's: before the clients, with them
@@ -672,6 +793,10 @@ RunResult run(Door door, size_t count, double seconds, const Audio& audio) {
         std::max(result.worst_reply_late_ms, double(c->worst_late_us.load()) / 1000.0);
     const std::vector<double> heard = c->heard_ms();
     result.heard_ms.insert(result.heard_ms.end(), heard.begin(), heard.end());
+    result.up_bytes += c->up_bytes.load();
+    result.up_audio_ms += c->up_audio_ms.load();
+    result.down_bytes += c->down_bytes.load();
+    result.down_audio_ms += c->down_audio_ms.load();
     c->stop();
   }
   server.stop();
@@ -682,12 +807,13 @@ RunResult run(Door door, size_t count, double seconds, const Audio& audio) {
 
 std::vector<Door> doors_from_env() {
   const char* e = getenv("EARSHOT_BENCH_DOORS");
-  if (!e) return {Door::kOpus, Door::kPcm16, Door::kRealtime};
+  if (!e) return {Door::kOpus, Door::kPcm16, Door::kRealtime, Door::kXiaozhi};
   std::vector<Door> out;
   const std::string s = e;
   if (s.find("opus") != std::string::npos) out.push_back(Door::kOpus);
   if (s.find("pcm16") != std::string::npos) out.push_back(Door::kPcm16);
   if (s.find("realtime") != std::string::npos) out.push_back(Door::kRealtime);
+  if (s.find("xiaozhi") != std::string::npos) out.push_back(Door::kXiaozhi);
   return out;
 }
 
@@ -698,6 +824,7 @@ void latency(const Audio& audio) {
       getenv("EARSHOT_BENCH_ROUND_S") ? atof(getenv("EARSHOT_BENCH_ROUND_S")) : 40;
   struct Stages {
     std::vector<double> own, turn, after, stt, llm, tts, send, heard;
+    uint64_t up_bytes = 0, up_audio_ms = 0, down_bytes = 0, down_audio_ms = 0;
   };
   std::map<Door, Stages> by_door;
   for (int round = 0; round < rounds; ++round) {
@@ -715,6 +842,10 @@ void latency(const Audio& audio) {
         s.send.push_back(t.first_frame_sent_ms - t.tts_first_audio_ms);
       }
       s.heard.insert(s.heard.end(), r.heard_ms.begin(), r.heard_ms.end());
+      s.up_bytes += r.up_bytes;
+      s.up_audio_ms += r.up_audio_ms;
+      s.down_bytes += r.down_bytes;
+      s.down_audio_ms += r.down_audio_ms;
     }
   }
   printf(
@@ -749,6 +880,15 @@ void latency(const Audio& audio) {
   row("turn confirmed -> first reply byte sent", &Stages::after);
   row("**total (ours)**", &Stages::own);
   row("client: last speech frame sent -> first reply audio read, - 500 ms", &Stages::heard);
+  printf("\n");
+  printf("audio on the wire, bytes per second of audio (WebSocket framing included):\n\n");
+  printf("| door | up: microphone | down: reply |\n|---|---|---|\n");
+  for (Door d : doors) {
+    const Stages& s = by_door[d];
+    printf("| %s | %.0f | %.0f |\n", door_name(d),
+           s.up_audio_ms ? double(s.up_bytes) * 1000.0 / double(s.up_audio_ms) : 0.0,
+           s.down_audio_ms ? double(s.down_bytes) * 1000.0 / double(s.down_audio_ms) : 0.0);
+  }
   printf("\n");
   fflush(stdout);
 }

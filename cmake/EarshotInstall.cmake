@@ -19,7 +19,8 @@ set(EARSHOT_DEPLOY_DIR ${PROJECT_SOURCE_DIR}/tools/deploy)
 # The documentation each package carries. deploy.md is what the units' Documentation= names.
 set(EARSHOT_NODE_DOCS docs/deploy.md docs/configuration.md docs/vad.md docs/protocol.md)
 set(EARSHOT_BRIDGE_DOCS docs/deploy.md docs/configuration.md docs/bridge.md docs/engines.md
-                        docs/realtime.md docs/protocol.md docs/wyoming.md)
+                        docs/realtime.md docs/protocol.md docs/wyoming.md
+                        docs/xiaozhi.md)
 
 # Debian's changelog, compressed as policy wants it (gzip -9n: no name or time stamp, so the same
 # input gives the same bytes). Its newest entry must name the version being built.

@@ -38,4 +38,9 @@ void OpusFrameDecoder::reset() {
   opus_decoder_ctl(decoder_, OPUS_RESET_STATE);
 }
 
+int opus_packet_samples(const uint8_t* packet, size_t size, int sample_rate) {
+  if (!packet || size == 0) return OPUS_BAD_ARG;
+  return opus_packet_get_nb_samples(packet, opus_int32(size), opus_int32(sample_rate));
+}
+
 }  // namespace earshot::dsp

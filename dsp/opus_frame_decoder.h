@@ -33,4 +33,8 @@ class OpusFrameDecoder {
   OpusDecoder* decoder_ = nullptr;
 };
 
+// Samples per channel `packet` holds when decoded at `sample_rate` (from its TOC byte; no
+// decoding), or a negative Opus error for a packet that is not valid.
+int opus_packet_samples(const uint8_t* packet, size_t size, int sample_rate);
+
 }  // namespace earshot::dsp

@@ -13,7 +13,11 @@ std::unique_ptr<OpusFrameEncoder> OpusFrameEncoder::create(const OpusEncoderSett
     *error = std::string("opus encoder: ") + opus_strerror(err);
     return nullptr;
   }
-  e->frame_samples_ = s.sample_rate / 50;
+  if (s.frame_ms != 10 && s.frame_ms != 20 && s.frame_ms != 40 && s.frame_ms != 60) {
+    *error = "opus encoder: frames of 10, 20, 40 or 60 ms, not " + std::to_string(s.frame_ms);
+    return nullptr;
+  }
+  e->frame_samples_ = s.sample_rate * s.frame_ms / 1000;
   opus_encoder_ctl(e->encoder_, OPUS_SET_BITRATE(s.bitrate));
   opus_encoder_ctl(e->encoder_, OPUS_SET_COMPLEXITY(s.complexity));
   opus_encoder_ctl(e->encoder_, OPUS_SET_INBAND_FEC(s.inband_fec ? 1 : 0));

@@ -1,4 +1,5 @@
-// OpusFrameEncoder: 16 kHz mono speech to one Opus packet per 20 ms frame, VOIP application,
+// OpusFrameEncoder: 16 kHz mono speech to one Opus packet per 20 ms frame (or another rate and
+// frame length: the xiaozhi door sends 60 ms at 24 kHz, as that firmware plays), VOIP application,
 // in-band FEC (the next packet carries a low-rate copy of this one, so one lost packet can be
 // rebuilt). Created once; encode() never allocates (libopus does not allocate in encode).
 #pragma once
@@ -22,6 +23,7 @@ struct OpusEncoderSettings {
   bool inband_fec = true;
   int expected_loss_percent = 10;  // FEC only engages when the encoder expects loss
   bool dtx = false;
+  int frame_ms = 20;  // 10, 20, 40 or 60
 };
 
 class OpusFrameEncoder {
@@ -32,7 +34,7 @@ class OpusFrameEncoder {
   OpusFrameEncoder(const OpusFrameEncoder&) = delete;
   OpusFrameEncoder& operator=(const OpusFrameEncoder&) = delete;
 
-  int frame_samples() const { return frame_samples_; }  // 20 ms
+  int frame_samples() const { return frame_samples_; }  // sample_rate * frame_ms / 1000
   // Encodes exactly frame_samples() samples. Returns the packet size, or a negative Opus error.
   int encode(const float* pcm, uint8_t* out, size_t capacity);
   void reset();

@@ -1,6 +1,10 @@
 #include "host/admission.h"
 
+#include <cstdlib>
+
 #include "host/client_tokens.h"
+#include "host/doors/xiaozhi_ota.h"
+#include "protocol/xiaozhi/binary.h"
 
 namespace earshot::host {
 
@@ -45,6 +49,35 @@ std::optional<std::string> Authenticator::admits_any(const std::string& token) c
     if (!token.empty() && token == node_token) return "the token of node '" + node + "'";
   if (config_.allow_anonymous) return "anonymous";
   return std::nullopt;
+}
+
+std::variant<XiaozhiTerms, Refusal> check_xiaozhi_terms(const std::string& device_id,
+                                                        const std::string& protocol_version,
+                                                        const std::string& token,
+                                                        const Authenticator& auth) {
+  XiaozhiTerms terms;
+  terms.node_id = xiaozhi_node_id(device_id);
+  if (terms.node_id.empty())
+    return Refusal{"bad_device",
+                   "a Device-Id header with the box's MAC address is required, got '" +
+                       device_id.substr(0, 64) + "'",
+                   protocol::kCloseUnauthorized};
+  terms.version = protocol_version.empty() ? 1 : atoi(protocol_version.c_str());
+  if (!protocol::xiaozhi::is_supported_version(terms.version) ||
+      protocol_version.find_first_not_of("0123456789") != std::string::npos)
+    return Refusal{"unsupported_version",
+                   "binary protocol version '" + protocol_version.substr(0, 16) +
+                       "' is not supported: this bridge speaks 1, 2 and 3",
+                   protocol::kCloseBadVersion};
+  if (!auth.admits_node(token, terms.node_id))
+    return Refusal{"bad_token",
+                   token.empty()
+                       ? "box " + device_id +
+                             " sent no token: point its OTA URL at this "
+                             "bridge"
+                       : "the token is not valid for box " + device_id + " (" + terms.node_id + ")",
+                   protocol::kCloseUnauthorized};
+  return terms;
 }
 
 }  // namespace earshot::host

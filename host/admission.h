@@ -2,6 +2,7 @@
 // (server.cpp moves bytes) and from the doors (which speak wire formats).
 //
 //   check_hello_terms(): the protocol version and audio an earshot.v1 hello offers;
+//   check_xiaozhi_terms(): who a xiaozhi box is and which binary protocol it speaks (its headers);
 //   Authenticator: whether a bearer token admits a client — a node's own token for that node,
 //     the shared token for any, a live browser token for its browser-NAME (the store), or
 //     anyone when allow_anonymous; admits_any() for doors whose clients name no node (Realtime).
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "host/server.h"
 #include "protocol/messages.h"
@@ -43,5 +45,18 @@ class Authenticator {
   const ServerConfig& config_;
   Store* store_;
 };
+
+// A xiaozhi box's WebSocket upgrade (docs/xiaozhi.md): its Device-Id header names it (node
+// "xiaozhi-<mac>"), its Protocol-Version header is a binary protocol the bridge speaks (1-3; none
+// means 1), and its bearer token admits that node. The refusal's code is bad_device,
+// unsupported_version or bad_token.
+struct XiaozhiTerms {
+  std::string node_id;
+  int version = 1;
+};
+std::variant<XiaozhiTerms, Refusal> check_xiaozhi_terms(const std::string& device_id,
+                                                        const std::string& protocol_version,
+                                                        const std::string& token,
+                                                        const Authenticator& auth);
 
 }  // namespace earshot::host

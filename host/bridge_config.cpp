@@ -113,6 +113,9 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["server.drain_timeout_ms"] = bind(&c->drain_timeout_ms);
   keys["server.audio_burst_s"] = bind(&s.audio_burst_s);
   keys["server.stalled_client_ms"] = bind(&s.stalled_client_ms);
+  keys["xiaozhi.enabled"] = bind(&s.xiaozhi.enabled);
+  keys["xiaozhi.websocket_url"] = bind(&s.xiaozhi.websocket_url);
+  keys["xiaozhi.output_sample_rate"] = bind(&s.xiaozhi.output_sample_rate);
   keys["turn.end_of_turn_ms"] = bind(&c->turn.end_of_turn_ms);
   keys["turn.max_turn_ms"] = bind(&c->turn.max_turn_ms);
   keys["turn.early_final_ms"] = bind(&c->turn.early_final_ms);
@@ -156,6 +159,13 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
         if (!token || token->empty())
           return where(value, origin) + ": " + name + ": expected a token string";
         s.node_tokens[std::string(key.str())] = *token;
+        continue;
+      }
+      if (section == "rooms") {  // [rooms] node_id = "room", for clients that name none
+        auto room = value.value_exact<std::string>();
+        if (!room || room->empty())
+          return where(value, origin) + ": " + name + ": expected a room name";
+        s.rooms[std::string(key.str())] = *room;
         continue;
       }
       if (name == "wyoming.satellites") {  // [[wyoming.satellites]]: one table per satellite
@@ -216,6 +226,8 @@ std::string validate(const BridgeConfig& c) {
   if (c.tools.max_steps < 1 || c.tools.max_steps > 32) return "tools.max_steps: must be 1-32";
   if (c.tools.call_timeout_ms < 100 || c.tools.call_timeout_ms > 600000)
     return "tools.call_timeout_ms: must be 100-600000";
+  if (c.server.xiaozhi.output_sample_rate != 16000 && c.server.xiaozhi.output_sample_rate != 24000)
+    return "xiaozhi.output_sample_rate: must be 16000 or 24000";
   if (c.drain_timeout_ms < 0 || c.drain_timeout_ms > 600000)
     return "server.drain_timeout_ms: must be 0-600000";
   const WyomingConfig& w = c.wyoming;

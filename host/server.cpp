@@ -23,6 +23,8 @@
 #include "host/clock.h"
 #include "host/doors/earshot_v1_door.h"
 #include "host/doors/realtime_door.h"
+#include "host/doors/xiaozhi_door.h"
+#include "host/doors/xiaozhi_ota.h"
 #include "host/listen_check.h"
 #include "host/log.h"
 #include "host/outbox.h"
@@ -34,6 +36,8 @@
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
 #include "protocol/realtime/events.h"
+#include "protocol/xiaozhi/binary.h"
+#include "protocol/xiaozhi/messages.h"
 
 namespace earshot::host {
 namespace {
@@ -60,6 +64,7 @@ struct Conn {
   std::shared_ptr<Outbox> outbox;
   std::shared_ptr<EarshotV1Door> session;
   std::shared_ptr<RealtimeDoor> realtime;  // an OpenAI Realtime client (/v1/realtime) instead
+  std::shared_ptr<XiaozhiDoor> xiaozhi;    // a xiaozhi-esp32 box (/xiaozhi/v1/) instead
   std::string rx;
   bool rx_binary = false;
   bool rx_overflow = false;
@@ -90,7 +95,30 @@ constexpr size_t kHttpPiece = 4096;
 struct HttpState {
   std::string* body;
   size_t sent;
+  OtaCheckIn* ota;  // a xiaozhi box's OTA check-in, while its body arrives
+  bool ota_too_large;
 };
+
+// The value of a header lws has no token for ("device-id:"), or "".
+std::string custom_header(lws* wsi, const char* name) {
+  char buf[256] = {};
+  const int n = lws_hdr_custom_copy(wsi, buf, sizeof buf, name, int(strlen(name)));
+  return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+// Writes the headers of a response whose body is st->body, and asks to be called back to write
+// the body.
+int begin_response(lws* wsi, HttpState* st, int status, const char* type) {
+  unsigned char buf[LWS_PRE + 1024];
+  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+  if (lws_add_http_common_headers(wsi, unsigned(status), type, st->body->size(), &p, end)) return 1;
+  if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
+                                  reinterpret_cast<const unsigned char*>("no-store"), 8, &p, end))
+    return 1;
+  if (lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
 
 }  // namespace
 
@@ -117,6 +145,7 @@ struct BridgeServer::Impl {
   std::mutex reap_mutex;
   std::vector<std::shared_ptr<EarshotV1Door>> to_reap;
   std::vector<std::shared_ptr<RealtimeDoor>> realtime_to_reap;
+  std::vector<std::shared_ptr<XiaozhiDoor>> xiaozhi_to_reap;
   std::condition_variable reap_cv;
   std::thread reaper;
   bool reaper_stop = false;
@@ -143,6 +172,11 @@ struct BridgeServer::Impl {
   void open_realtime(Conn& c);
   void refuse_realtime(Conn& c, const char* code, const std::string& message, uint16_t close_code);
   void realtime_received(Conn& c);
+  // xiaozhi-esp32 boxes (docs/xiaozhi.md): their WebSocket and their OTA check-in.
+  void open_xiaozhi(Conn& c);
+  void refuse_xiaozhi(Conn& c, const std::string& message, uint16_t close_code);
+  void xiaozhi_received(Conn& c);
+  int answer_ota(lws* wsi, HttpState* st);
   int write_one(Conn& c);
   std::string http_body(lws* wsi, const std::string& path, const char** type, int* status);
   bool status_allowed(lws* wsi) const;
@@ -266,6 +300,126 @@ void BridgeServer::Impl::realtime_received(Conn& c) {
     c.rx_paused = true;
     lws_rx_flow_control(c.wsi, 0);
   }
+}
+
+// --- xiaozhi-esp32 boxes: /xiaozhi/v1/, no subprotocol, the box named by its Device-Id ----------
+
+void BridgeServer::Impl::refuse_xiaozhi(Conn& c, const std::string& message, uint16_t close_code) {
+  if (!c.outbox) c.outbox = std::make_shared<Outbox>(Outbox::Limits{}, [] {});
+  // The firmware shows an alert on its screen.
+  c.outbox->push_control(protocol::xiaozhi::to_json(
+      protocol::xiaozhi::ServerMessage{"", protocol::xiaozhi::Alert{"Earshot", message, "sad"}}));
+  LOG_WARN("server", "refused a xiaozhi box: %s", message.c_str());
+  close_conn(c, close_code, message.substr(0, 100));
+}
+
+void BridgeServer::Impl::open_xiaozhi(Conn& c) {
+  if (!config.xiaozhi.enabled)
+    return refuse_xiaozhi(c, "xiaozhi boxes are not enabled on this bridge",
+                          protocol::kCloseProtocolError);
+  if (draining.load()) return refuse_xiaozhi(c, "the bridge is shutting down", 1001);
+  const std::string device_id = custom_header(c.wsi, "device-id:");
+  const auto terms =
+      check_xiaozhi_terms(device_id, custom_header(c.wsi, "protocol-version:"),
+                          bearer_token(c.authorization), Authenticator(config, services.store));
+  if (const Refusal* r = std::get_if<Refusal>(&terms)) {
+    if (r->code == "bad_token") services.metrics.auth_failures_total.fetch_add(1);
+    return refuse_xiaozhi(c, r->message, r->close_code);
+  }
+  const std::string node_id = std::get<XiaozhiTerms>(terms).node_id;
+  const int version = std::get<XiaozhiTerms>(terms).version;
+  if (session_count.load() >= size_t(config.max_sessions))
+    return refuse_xiaozhi(c, "too many sessions", protocol::kCloseInternalError);
+  // One live connection per box: the box opens a new one for each conversation.
+  for (Conn* other : conns)
+    if (other != &c && other->xiaozhi && other->xiaozhi->node_id() == node_id)
+      close_conn(*other, protocol::kCloseReplaced, "replaced by a new connection");
+
+  const std::string session_id =
+      "s" + std::to_string(started_at_s) + "-" + std::to_string(++session_counter);
+  std::shared_ptr<WakeSignal> wake = c.wake;
+  lws_context* ctx = context;
+  Outbox::Limits limits;
+  limits.lead_ms = config.reply_lead_ms;
+  c.outbox = std::make_shared<Outbox>(limits, [wake, ctx] {
+    wake->pending.store(true);
+    lws_cancel_service(ctx);
+  });
+  std::string error;
+  std::optional<NodeLease> lease = services.delivery->claim(node_id, &error);
+  if (!lease) {
+    services.metrics.store_errors_total.fetch_add(1);
+    return refuse_xiaozhi(c, "cannot record the session in the store: " + error,
+                          protocol::kCloseInternalError);
+  }
+  XiaozhiDoor::Config door;
+  door.session_id = session_id;
+  door.device_id = device_id;
+  door.version = version;
+  door.output_rate = config.xiaozhi.output_sample_rate;
+  door.conversation.client_id = node_id;
+  door.conversation.conversation_id = session_id;
+  if (auto room = config.rooms.find(node_id); room != config.rooms.end())
+    door.conversation.room = room->second;
+  door.turn = services.turn;
+  door.first_seq = lease->acked_seq ? *lease->acked_seq + 1 : 0;
+  door.hello_timeout_ms = config.handshake_timeout_ms;
+  door.audio_burst_s = config.audio_burst_s;
+  door.audio_rate_slack = kAudioRateSlack;
+  Services& s = services;
+  const NodeLease claim = *lease;
+  c.xiaozhi = std::make_shared<XiaozhiDoor>(
+      door, c.outbox,
+      [&s, claim](ConversationSink& sink, const ConversationSettings& settings) {
+        return make_conversation_port(s, settings, claim, sink);
+      },
+      services.metrics, monotonic_ms());
+  c.node_id = node_id;
+  c.room = door.conversation.room;
+  c.mode = "conversation";
+  c.started_wall_ms = int64_t(time(nullptr)) * 1000;
+  session_count.fetch_add(1);
+  services.metrics.sessions_total.fetch_add(1);
+  services.metrics.sessions_active.fetch_add(1);
+  LOG_INFO("server", "session %s: xiaozhi box %s (%s), binary protocol %d", session_id.c_str(),
+           device_id.c_str(), node_id.c_str(), version);
+}
+
+void BridgeServer::Impl::xiaozhi_received(Conn& c) {
+  if (c.rx_binary) {
+    c.xiaozhi->on_binary(reinterpret_cast<const uint8_t*>(c.rx.data()), c.rx.size(),
+                         monotonic_ms());
+  } else {
+    c.xiaozhi->on_text(c.rx, monotonic_ms());
+  }
+  if (!c.rx_paused && c.xiaozhi->input_pace() == Conversation::InputPace::kPause) {
+    c.rx_paused = true;
+    lws_rx_flow_control(c.wsi, 0);
+  }
+}
+
+int BridgeServer::Impl::answer_ota(lws* wsi, HttpState* st) {
+  const int64_t now = wall_ms();
+  OtaAnswer a;
+  if (st->ota_too_large) {
+    a.status = 413;
+    a.body = "{\"error\":\"the device info is larger than " + std::to_string(kMaxOtaBodyBytes) +
+             " bytes\"}";
+    a.log = "refused an OTA check-in: its body is too large";
+  } else {
+    a = answer_ota_check_in(*st->ota, config, now, local_timezone_offset_min(now));
+  }
+  if (a.status == 200) {
+    LOG_INFO("server", "%s", a.log.c_str());
+  } else {
+    LOG_WARN("server", "%s", a.log.c_str());
+  }
+  delete st->ota;
+  st->ota = nullptr;
+  delete st->body;  // a keep-alive connection's previous response
+  st->body = new std::string(std::move(a.body));
+  st->sent = 0;
+  return begin_response(wsi, st, a.status, "application/json");
 }
 
 void BridgeServer::Impl::close_conn(Conn& c, uint16_t code, const std::string& reason) {
@@ -451,15 +605,17 @@ void BridgeServer::Impl::tick() {
   watchdog.tick(now);
   const bool drain = draining.load();
   for (Conn* c : conns) {
-    if (!c->session && !c->realtime) {
+    if (!c->session && !c->realtime && !c->xiaozhi) {
       if (!c->closing && now - c->connected_ms > config.handshake_timeout_ms)
         refuse(*c, "handshake_timeout", "no hello within the handshake timeout",
                protocol::kCloseHandshakeTimeout);
       continue;
     }
     if (c->realtime) c->realtime->on_tick(now);
-    const Conversation::InputPace pace =
-        c->session ? c->session->input_pace() : c->realtime->input_pace();
+    if (c->xiaozhi) c->xiaozhi->on_tick(now);
+    const Conversation::InputPace pace = c->session    ? c->session->input_pace()
+                                         : c->realtime ? c->realtime->input_pace()
+                                                       : c->xiaozhi->input_pace();
     if (c->rx_paused && pace == Conversation::InputPace::kResume) {
       c->rx_paused = false;
       lws_rx_flow_control(c->wsi, 1);
@@ -518,15 +674,23 @@ std::string BridgeServer::Impl::status_json() {
   j["draining"] = draining.load();
   j["sessions"] = nlohmann::json::array();
   for (const Conn* c : conns) {
-    if ((!c->session && !c->realtime) || c->closing) continue;
-    j["sessions"].push_back(
-        {{"session_id", c->session ? c->session->id() : c->realtime->session_id()},
-         {"node_id", c->node_id},
-         {"room", c->room},
-         {"mode", c->mode},
-         {"protocol", c->session ? "earshot.v1" : "realtime"},
-         {"state", "connected"},
-         {"connected_for_s", (monotonic_ms() - c->connected_ms) / 1000}});
+    if ((!c->session && !c->realtime && !c->xiaozhi) || c->closing) continue;
+    j["sessions"].push_back({{"session_id", c->session    ? c->session->id()
+                                            : c->realtime ? c->realtime->session_id()
+                                                          : c->xiaozhi->session_id()},
+                             {"node_id", c->node_id},
+                             {"room", c->room},
+                             {"mode", c->mode},
+                             {"protocol", c->session    ? "earshot.v1"
+                                          : c->realtime ? "realtime"
+                                                        : "xiaozhi"},
+                             {"state", c->xiaozhi ? c->xiaozhi->state() : std::string("connected")},
+                             {"connected_for_s", (monotonic_ms() - c->connected_ms) / 1000}});
+    if (c->xiaozhi) {  // the box's own tools (MCP), as it listed them
+      nlohmann::json& tools = j["sessions"].back()["tools"] = nlohmann::json::array();
+      for (const auto& tool : c->xiaozhi->tools().tools())
+        tools.push_back(tool.name);
+    }
   }
   // Connections the server does not hold (Wyoming satellites the bridge dials), alike.
   for (const LiveClient& l : services.live_clients.list())
@@ -605,22 +769,36 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
     case LWS_CALLBACK_HTTP: {
       const std::string path(static_cast<const char*>(in),
                              strnlen(static_cast<const char*>(in), len ? len : 256));
+      if (path == "/xiaozhi/ota/" || path == "/xiaozhi/ota") {  // a xiaozhi box checks in
+        char host[256] = {}, method[16] = {};
+        lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST);
+        lws_hdr_copy(wsi, method, sizeof method, WSI_TOKEN_HTTP_COLON_METHOD);  // HTTP/2
+        st->ota = new OtaCheckIn{custom_header(wsi, "device-id:"), custom_header(wsi, "client-id:"),
+                                 host, lws_is_ssl(wsi) != 0, ""};
+        st->ota_too_large = false;
+        // A POST's body (the device info) follows: answered at LWS_CALLBACK_HTTP_BODY_COMPLETION.
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 || !strcmp(method, "POST")) return 0;
+        return self->answer_ota(wsi, st);
+      }
       const char* type = "text/plain";
       int status = 200;
+      delete st->body;  // a keep-alive connection's previous response
       st->body = new std::string(self->http_body(wsi, path, &type, &status));
       st->sent = 0;
-      unsigned char buf[LWS_PRE + 1024];
-      unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-      if (lws_add_http_common_headers(wsi, unsigned(status), type, st->body->size(), &p, end))
-        return 1;
-      if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("cache-control:"),
-                                      reinterpret_cast<const unsigned char*>("no-store"), 8, &p,
-                                      end))
-        return 1;
-      if (lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
-      lws_callback_on_writable(wsi);
-      return 0;
+      return begin_response(wsi, st, status, type);
     }
+    case LWS_CALLBACK_HTTP_BODY:
+      if (st->ota) {
+        if (st->ota->body.size() + len > kMaxOtaBodyBytes) {
+          st->ota_too_large = true;
+        } else {
+          st->ota->body.append(static_cast<const char*>(in), len);
+        }
+      }
+      return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (st->ota) return self->answer_ota(wsi, st);
+      return lws_callback_http_dummy(wsi, reason, user, in, len);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
       if (!st->body) return -1;
       // One piece per writeable callback. Over HTTP/2 a write must fit the peer's flow-control
@@ -648,15 +826,12 @@ int BridgeServer::Impl::http_callback(lws* wsi, lws_callback_reasons reason, voi
       return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     case LWS_CALLBACK_CLOSED_HTTP:
-      if (st) {
-        delete st->body;
-        st->body = nullptr;
-      }
-      return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
       if (st) {
         delete st->body;
         st->body = nullptr;
+        delete st->ota;
+        st->ota = nullptr;
       }
       return 0;
     default:
@@ -685,7 +860,15 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
       *slot = c;
       self->conns.insert(c);
       // By name: lws binds connections to its own copy of the protocol table.
-      if (!strcmp(lws_get_protocol(wsi)->name, self->protocols[2].name)) self->open_realtime(*c);
+      if (!strcmp(lws_get_protocol(wsi)->name, self->protocols[2].name)) {
+        char uri[64] = {};
+        lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+        if (!strncmp(uri, "/xiaozhi/v1", 11)) {
+          self->open_xiaozhi(*c);
+        } else {
+          self->open_realtime(*c);
+        }
+      }
       return 0;
     }
     case LWS_CALLBACK_RECEIVE: {
@@ -696,16 +879,24 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_overflow = false;
       }
-      const size_t limit = c->rx_binary  ? protocol::kMaxAudioFrameSize
-                           : c->realtime ? protocol::realtime::kMaxEventBytes
-                                         : protocol::kMaxControlMessageSize;
+      const size_t limit = c->xiaozhi     ? (c->rx_binary ? protocol::xiaozhi::kMaxBinaryBytes
+                                                          : protocol::xiaozhi::kMaxTextBytes)
+                           : c->rx_binary ? protocol::kMaxAudioFrameSize
+                           : c->realtime  ? protocol::realtime::kMaxEventBytes
+                                          : protocol::kMaxControlMessageSize;
       if (c->rx.size() + len > limit) {
         c->rx_overflow = true;
       } else {
         c->rx.append(static_cast<const char*>(in), len);
       }
       if (!lws_is_final_fragment(wsi)) return 0;
-      if (c->realtime) {
+      if (c->xiaozhi) {
+        if (c->rx_overflow) {
+          c->xiaozhi->on_oversized(c->rx_binary, limit);
+        } else {
+          self->xiaozhi_received(*c);
+        }
+      } else if (c->realtime) {
         if (c->rx_overflow) {
           c->realtime->on_oversized(limit);
         } else {
@@ -751,6 +942,15 @@ int BridgeServer::Impl::ws_callback(lws* wsi, lws_callback_reasons reason, void*
         self->services.metrics.sessions_active.fetch_sub(1);
         std::lock_guard<std::mutex> lock(self->reap_mutex);
         self->realtime_to_reap.push_back(std::move(c->realtime));
+        self->reap_cv.notify_one();
+      }
+      if (c->xiaozhi) {
+        LOG_INFO("server", "session %s closed (xiaozhi box %s)", c->xiaozhi->session_id().c_str(),
+                 c->node_id.c_str());
+        self->session_count.fetch_sub(1);
+        self->services.metrics.sessions_active.fetch_sub(1);
+        std::lock_guard<std::mutex> lock(self->reap_mutex);
+        self->xiaozhi_to_reap.push_back(std::move(c->xiaozhi));
         self->reap_cv.notify_one();
       }
       if (c->outbox) c->outbox->detach();
@@ -824,20 +1024,29 @@ bool BridgeServer::start(std::string* error) {
   s.reaper = std::thread([&s] {
     std::unique_lock<std::mutex> lock(s.reap_mutex);
     while (true) {
-      s.reap_cv.wait(
-          lock, [&] { return s.reaper_stop || !s.to_reap.empty() || !s.realtime_to_reap.empty(); });
-      if (s.to_reap.empty() && s.realtime_to_reap.empty() && s.reaper_stop) return;
+      s.reap_cv.wait(lock, [&] {
+        return s.reaper_stop || !s.to_reap.empty() || !s.realtime_to_reap.empty() ||
+               !s.xiaozhi_to_reap.empty();
+      });
+      if (s.to_reap.empty() && s.realtime_to_reap.empty() && s.xiaozhi_to_reap.empty() &&
+          s.reaper_stop)
+        return;
       std::vector<std::shared_ptr<EarshotV1Door>> batch;
       batch.swap(s.to_reap);
       std::vector<std::shared_ptr<RealtimeDoor>> realtime_batch;
       realtime_batch.swap(s.realtime_to_reap);
+      std::vector<std::shared_ptr<XiaozhiDoor>> xiaozhi_batch;
+      xiaozhi_batch.swap(s.xiaozhi_to_reap);
       lock.unlock();
       for (auto& session : batch)
         session->stop();
       for (auto& door : realtime_batch)
         door->stop();
+      for (auto& door : xiaozhi_batch)
+        door->stop();
       batch.clear();
       realtime_batch.clear();
+      xiaozhi_batch.clear();
       // Give what the sessions freed back to the system: glibc keeps freed memory in its
       // per-thread arenas otherwise, and the bridge's RSS would stay at its peak for good.
       malloc_trim(0);

@@ -38,6 +38,17 @@ struct ServerConfig {
   // /api/status (live sessions and recent turns, which hold what people said) is served to this
   // machine only, unless the request carries this token (Authorization: Bearer, or ?token=).
   std::string status_token;
+  // Rooms of clients whose protocol names none (xiaozhi boxes): node_id -> room ([rooms]).
+  std::map<std::string, std::string> rooms;
+  // xiaozhi-esp32 boxes ([xiaozhi], docs/xiaozhi.md). A box is a node: its node_id is
+  // "xiaozhi-" + its MAC's 12 hex digits, and its token is that node's ([nodes]).
+  struct Xiaozhi {
+    bool enabled = true;
+    // The WebSocket URL the OTA check-in hands out; "" = ws:// (wss:// when the check-in came over
+    // TLS) + the check-in's Host + /xiaozhi/v1/.
+    std::string websocket_url;
+    int output_sample_rate = 24000;  // reply audio: 24000 or 16000 Hz, 60 ms Opus frames
+  } xiaozhi;
 };
 
 class BridgeServer {

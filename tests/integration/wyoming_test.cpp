@@ -11,10 +11,10 @@
 #include <sstream>
 #include <thread>
 
-#include "dsp/resampler.h"
 #include "host/engines/embedded_engines.h"
 #include "host/store/store.h"
 #include "tests/integration/bridge_fixture.h"
+#include "tests/support/speech/speech_check.h"
 
 namespace earshot {
 namespace {
@@ -26,42 +26,17 @@ using test::Subprocess;
 
 const std::string kPeer = std::string(EARSHOT_SOURCE_DIR) + "/tests/integration/wyoming_peer.py";
 
-std::vector<float> to_16k_mono(const test::Audio& a) {
-  std::vector<float> mono = test::to_mono(a);
-  if (a.sample_rate == 16000) return mono;
-  std::string error;
-  auto rs = dsp::Resampler::create(a.sample_rate, 16000, mono.size(), &error);
-  std::vector<float> out(rs->max_output_frames() * 2 + 64);
-  size_t n = rs->process(mono.data(), mono.size(), out.data(), out.size());
-  while (size_t m = rs->flush(out.data() + n, out.size() - n))
-    n += m;
-  out.resize(n);
-  return out;
-}
+using test::recognise;
+using test::to_16k_mono;
 
-std::string recognise(host::SttEngine& stt, const std::vector<float>& pcm) {
-  auto stream = stt.start("en");
-  for (size_t i = 0; i < pcm.size(); i += 320)
-    stream->feed(&pcm[i], std::min<size_t>(320, pcm.size() - i));
-  return stream->finish(host::CancelToken()).text;
-}
-
-// What flite says for `text`, read back by pocketsphinx: the baseline a reply is held to.
+// What flite says for `text` (as the bridge says it, sentence by sentence), read back by
+// pocketsphinx: the baseline a reply is held to.
 std::string flite_read_back(host::SttEngine& stt, const std::string& text) {
   std::string error;
   auto tts = host::make_flite_tts({}, &error);
   EXPECT_TRUE(tts) << error;
-  test::Audio a;
-  a.channels = 1;
-  tts->synthesize(
-      text, "",
-      [&](const float* s, size_t n, int rate) {
-        a.sample_rate = rate;
-        a.samples.insert(a.samples.end(), s, s + n);
-        return true;
-      },
-      host::CancelToken());
-  return recognise(stt, to_16k_mono(a));
+  if (!tts) return "";
+  return recognise(stt, to_16k_mono(test::synthesise_like_the_bridge(*tts, {text})));
 }
 
 std::vector<json> events_of(const std::string& dir) {

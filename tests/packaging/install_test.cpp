@@ -52,6 +52,7 @@ const std::set<std::string> kInstalled = {
     "share/doc/earshot-bridge/protocol.md",
     "share/doc/earshot-bridge/realtime.md",
     "share/doc/earshot-bridge/wyoming.md",
+    "share/doc/earshot-bridge/xiaozhi.md",
 };
 
 // The value of `key=` on its own line of a unit file (the first one).
