@@ -50,11 +50,13 @@ function(earshot_configure_target target)
 endfunction()
 
 # earshot_add_test(<name> SOURCES ... LIBS ... [TIMEOUT s] [LABELS ...] [RESOURCE_LOCK lock]
-# [RUN_SERIAL]): one GoogleTest executable registered with CTest, linked with tests/support.
-# RUN_SERIAL: nothing else runs beside its tests (for tests whose subject is real-time and
-# CPU-hungry, such as a headless browser playing and recording audio).
+# [RUN_SERIAL] [FIXTURES_REQUIRED f]): one GoogleTest executable registered with CTest, linked
+# with tests/support. RUN_SERIAL: nothing else runs beside its tests (for tests whose subject is
+# real-time and CPU-hungry, such as a headless browser playing and recording audio).
+# FIXTURES_REQUIRED: a CTest test with FIXTURES_SETUP f runs first, once.
 function(earshot_add_test name)
-  cmake_parse_arguments(ARG "RUN_SERIAL" "TIMEOUT;RESOURCE_LOCK" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "RUN_SERIAL" "TIMEOUT;RESOURCE_LOCK;FIXTURES_REQUIRED"
+                        "SOURCES;LIBS;LABELS" ${ARGN})
   if("slow" IN_LIST ARG_LABELS AND NOT EARSHOT_SLOW_TESTS)
     return()
   endif()
@@ -76,6 +78,9 @@ function(earshot_add_test name)
   endif()
   if(ARG_RUN_SERIAL)
     string(APPEND properties " RUN_SERIAL TRUE")
+  endif()
+  if(ARG_FIXTURES_REQUIRED)
+    string(APPEND properties " FIXTURES_REQUIRED ${ARG_FIXTURES_REQUIRED}")
   endif()
   file(WRITE "${script}"
        "foreach(t IN LISTS ${name}_TESTS)\n"

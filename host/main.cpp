@@ -18,6 +18,7 @@
 #include "host/pairing_command.h"
 #include "host/server.h"
 #include "host/store/store.h"
+#include "host/systemd_notify.h"
 #include "host/tools/builtin_tools.h"
 #include "host/tools/mcp_client.h"
 #include "host/wyoming/satellite_link.h"
@@ -237,9 +238,11 @@ int main(int argc, char** argv) {
   if (config.wyoming.serve)
     printf("earshot-bridge: wyoming services on port %d\n", wyoming_services.port());
   fflush(stdout);
+  systemd_notify_ready();
   while (!g_stop.load())
     sigsuspend(&previous);
   LOG_INFO("bridge", "SIGTERM: draining");
+  systemd_notify_stopping();
   satellites.stop();  // their replies in flight end with the connection (pause-satellite first)
   zeroconf.stop();
   earshot_zeroconf.stop();

@@ -30,6 +30,7 @@
 #include "host/outbox.h"
 #include "host/pairing_desk.h"
 #include "host/store/store.h"
+#include "host/systemd_notify.h"
 #include "host/tls_files.h"
 #include "host/web/web_files.h"
 #include "host/web_client.h"
@@ -149,7 +150,8 @@ struct BridgeServer::Impl {
   std::atomic<bool> draining{false};
   std::atomic<int64_t> drain_deadline_ms{0};
   TickTimer tick_timer{{}, this};
-  std::set<Conn*> conns;  // loop thread only
+  SystemdWatchdog watchdog;  // loop thread only: fed by tick(), so a wedged loop is restarted
+  std::set<Conn*> conns;     // loop thread only
   std::atomic<size_t> session_count{0};
   uint64_t session_counter = 0;
   const long long started_at_s = (long long)time(nullptr);
@@ -638,6 +640,7 @@ int BridgeServer::Impl::write_one(Conn& c) {
 
 void BridgeServer::Impl::tick() {
   const int64_t now = monotonic_ms();
+  watchdog.tick(now);
   const bool drain = draining.load();
   expire_pairing(now);
   for (Conn* c : conns) {

@@ -1,6 +1,8 @@
 #include "host/store/store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <functional>
 
@@ -122,6 +124,13 @@ std::string describe(sqlite3* db, const char* what) {
 
 std::unique_ptr<Store> Store::open(const std::string& path, const StoreOptions& options,
                                    std::string* error) {
+  // A new database is readable by the bridge's user only, whatever the umask: it holds what
+  // people said at home. SQLite gives its -wal and -shm files the database file's mode. An
+  // existing file keeps the mode it has. Any error here is SQLite's to report, just below.
+  if (path != ":memory:") {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {

@@ -144,7 +144,7 @@ struct StoreOptions {
 
 class Store {
  public:
-  // Opens (creating if needed) the database; nullptr and `*error` when it cannot.
+  // Opens (creating if needed, mode 0600) the database; nullptr and `*error` when it cannot.
   static std::unique_ptr<Store> open(const std::string& path, const StoreOptions& options,
                                      std::string* error);
   ~Store();

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/support/subprocess.h"
@@ -257,6 +258,27 @@ TEST(Store, UnwritablePathIsAClearError) {
   std::string error;
   EXPECT_FALSE(Store::open("/nonexistent-dir/x/earshot.db", {}, &error));
   EXPECT_NE(error.find("cannot open /nonexistent-dir/x/earshot.db"), std::string::npos) << error;
+}
+
+// What people said at home is for the bridge's user only: a new database and SQLite's WAL files
+// beside it are 0600 even under a umask that would let everyone read them.
+TEST(Store, ANewDatabaseIsReadableByItsOwnerOnly) {
+  const std::string path = test::scratch_dir("store_mode") + "/earshot.db";
+  const mode_t previous = umask(022);
+  std::string error;
+  auto store = Store::open(path, {}, &error);
+  umask(previous);
+  ASSERT_TRUE(store) << error;
+  SessionRecord r;
+  r.session_id = "s1";
+  r.node_id = "kitchen";
+  r.started_at_ms = 1700000000000;
+  ASSERT_TRUE(store->open_session(r, &error)) << error;  // a write: the WAL files exist now
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(stat(file.c_str(), &st), 0) << file;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+  }
 }
 
 // A full disk: SQLite's limit on the file's pages stands in for the disk (no mount needed). The
