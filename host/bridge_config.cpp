@@ -124,6 +124,8 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["reply.first_clause_min_chars"] = bind(&c->reply.first_clause_min_chars);
   keys["reply.played_report_timeout_ms"] = bind(&c->reply.played_report_timeout_ms);
   keys["tools.clock"] = bind(&c->tools.clock);
+  keys["tools.household"] = bind(&c->tools.household);
+  keys["tools.timer_grace_s"] = bind(&c->tools.timer_grace_s);
   keys["tools.max_steps"] = bind(&c->tools.max_steps);
   keys["tools.call_timeout_ms"] = bind(&c->tools.call_timeout_ms);
   keys["tools.filler_after_ms"] = bind(&c->tools.filler_after_ms);
@@ -216,6 +218,8 @@ std::string validate(const BridgeConfig& c) {
   if (c.tools.max_steps < 1 || c.tools.max_steps > 32) return "tools.max_steps: must be 1-32";
   if (c.tools.call_timeout_ms < 100 || c.tools.call_timeout_ms > 600000)
     return "tools.call_timeout_ms: must be 100-600000";
+  if (c.tools.timer_grace_s < 0 || c.tools.timer_grace_s > 7 * 24 * 3600)
+    return "tools.timer_grace_s: must be 0-604800";
   if (c.drain_timeout_ms < 0 || c.drain_timeout_ms > 600000)
     return "server.drain_timeout_ms: must be 0-600000";
   const WyomingConfig& w = c.wyoming;
