@@ -11,6 +11,8 @@
 // from the door; up to the reply's length plus reply.played_report_timeout_ms), keeps what was
 // heard in the history and the store, and reports the turn (sink.turn_done, Services::on_turn).
 // Ambient segments are transcribed and committed. Every commit goes through the CommitLog.
+// An announcement (AnnounceJob: a timer went off) is voiced as a reply of its own between jobs,
+// waits for its played report like a reply, and joins neither the history nor the store.
 //
 // Thread: its own (the responder thread). queue() from the ingress thread (may block while the
 // responder is behind); post(), current_reply() and update() from any thread.
