@@ -333,6 +333,10 @@ bool NodePipeline::Impl::build(std::string* error) {
 void NodePipeline::Impl::on_link_message(const protocol::Message& message) {
   // Called on the link thread: hand work off, never block.
   if (auto* start = std::get_if<protocol::SpeechOutStart>(&message)) {
+    // An announcement comes unasked (a timer went off): played like a reply, whether or not the
+    // person spoke first, and barge-in stops it the same way.
+    if (start->reason == protocol::kSpeechReasonAnnouncement)
+      ES_LOG_INFO("node", "announcement %s from the host", start->reply_id.c_str());
     if (playback) playback->begin_reply(start->reply_id);
   } else if (auto* end = std::get_if<protocol::SpeechOutEnd>(&message)) {
     if (playback) playback->end_reply(end->reply_id, end->last_seq);

@@ -111,6 +111,8 @@ void Responder::loop() {
       if (!stopping_.load()) commits_.commit(a->seq, std::nullopt, nullptr);
     } else if (auto* x = std::get_if<TextJob>(&job)) {
       run_text(*x);
+    } else if (auto* n = std::get_if<AnnounceJob>(&job)) {
+      run_announcement(*n);
     } else if (std::holds_alternative<RespondJob>(job) && !stopping_.load()) {
       TurnReport report;
       report.node_id = client_id_;
@@ -446,29 +448,7 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
   ReplyPlayed played;
   if (speak) {
     voice_.queue(Voice::SentenceJob{reply, "", true, t0});
-    std::optional<std::chrono::steady_clock::time_point> deadline;
-    ReplyEvent event;
-    while (true) {
-      const auto popped = events_.pop_until(deadline, &event);
-      if (popped != WorkQueue<ReplyEvent>::Popped::kItem) break;  // timeout, or stopping
-      if (auto* v = std::get_if<VoiceFinished>(&event); v && v->reply_id == reply->reply_id) {
-        voiced = std::move(*v);
-        if (!voiced->audio_started || played.played_ms) break;
-        deadline = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(int64_t(voiced->samples / 16) +
-                                             services_.reply.played_report_timeout_ms);
-      } else if (auto* p = std::get_if<ReplyPlayed>(&event); p && p->reply_id == reply->reply_id) {
-        // Cut while it was produced, or — after it was all voiced — a report of where playback
-        // stopped.
-        if (p->interrupted && (!voiced || p->played_ms)) played.interrupted = true;
-        if (p->played_ms) played.played_ms = p->played_ms;
-        if (p->frames_on_wire && !played.frames_on_wire) played.frames_on_wire = p->frames_on_wire;
-        if (voiced && played.played_ms) break;
-      } else if (auto* f = std::get_if<FirstFrameSent>(&event);
-                 f && f->reply_id == reply->reply_id) {
-        report.first_frame_sent_ms = double(f->sent_ms - t0);
-      }
-    }
+    wait_until_heard(reply, report, t0, &voiced, &played);
   }
   const std::vector<VoicedSentence> sentences =
       voiced ? voiced->sentences : std::vector<VoicedSentence>{};
@@ -534,6 +514,88 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
   if (stored) finish_stored(stored, report);
   sink_.turn_done(report);
   if (services_.on_turn) services_.on_turn(report);
+}
+
+void Responder::wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report,
+                                 int64_t t0, std::optional<VoiceFinished>* voiced,
+                                 ReplyPlayed* played) {
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  ReplyEvent event;
+  while (true) {
+    const auto popped = events_.pop_until(deadline, &event);
+    if (popped != WorkQueue<ReplyEvent>::Popped::kItem) break;  // timeout, or stopping
+    if (auto* v = std::get_if<VoiceFinished>(&event); v && v->reply_id == reply->reply_id) {
+      *voiced = std::move(*v);
+      if (!(*voiced)->audio_started || played->played_ms) break;
+      deadline = std::chrono::steady_clock::now() +
+                 std::chrono::milliseconds(int64_t((*voiced)->samples / 16) +
+                                           services_.reply.played_report_timeout_ms);
+    } else if (auto* p = std::get_if<ReplyPlayed>(&event); p && p->reply_id == reply->reply_id) {
+      // Cut while it was produced, or — after it was all voiced — a report of where playback
+      // stopped.
+      if (p->interrupted && (!*voiced || p->played_ms)) played->interrupted = true;
+      if (p->played_ms) played->played_ms = p->played_ms;
+      if (p->frames_on_wire && !played->frames_on_wire) played->frames_on_wire = p->frames_on_wire;
+      if (*voiced && played->played_ms) break;
+    } else if (auto* f = std::get_if<FirstFrameSent>(&event); f && f->reply_id == reply->reply_id) {
+      report.first_frame_sent_ms = double(f->sent_ms - t0);
+    }
+  }
+}
+
+// An announcement: said as a reply of its own (turn id "a<n>"), after whatever reply was in flight
+// (jobs run in order). Barge-in stops it like any reply. It stays out of the history (the model did
+// not say it in this conversation) and out of the store's turns (nobody spoke); the door gets
+// turn_done so a client that counts replies sees it end.
+void Responder::run_announcement(AnnounceJob& job) {
+  if (stopping_.load() || job.text.empty()) return;
+  bool speak = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    speak = settings_.speak;
+  }
+  TurnReport report;
+  report.node_id = client_id_;
+  report.session_id = conversation_id_;
+  report.turn_id = "a" + std::to_string(++announcement_counter_);
+  const int64_t t0 = monotonic_ms();
+  auto reply = new_reply(report.turn_id);
+  report.reply_id = reply->reply_id;
+  LOG_INFO("session", "%s: announcement %s: \"%s\"", conversation_id_.c_str(),
+           reply->reply_id.c_str(), job.text.c_str());
+  sink_.announcement_started(reply->reply_id);
+  sink_.reply_started(reply->reply_id, report.turn_id);
+  sink_.reply_text(reply->reply_id, report.turn_id, job.text);
+  sink_.reply_text_done(reply->reply_id, report.turn_id);
+  report.reply_full = job.text;
+  std::optional<VoiceFinished> voiced;
+  ReplyPlayed played;
+  if (speak) {
+    SentenceSplitter splitter(SplitterConfig{size_t(services_.reply.first_clause_min_chars)});
+    auto queue = [&](std::string sentence) {
+      voice_.queue(Voice::SentenceJob{reply, std::move(sentence), false, t0, 0});
+    };
+    splitter.push(job.text, queue);
+    splitter.finish(queue);
+    voice_.queue(Voice::SentenceJob{reply, "", true, t0});
+    wait_until_heard(reply, report, t0, &voiced, &played);
+  }
+  report.interrupted = played.interrupted;
+  if (played.interrupted) {
+    PlayedPoint point;
+    point.reported_ms = played.played_ms;
+    point.frames_on_wire = played.frames_on_wire;
+    report.reply_heard =
+        heard_of_parts(voiced ? voiced->sentences : std::vector<VoicedSentence>{}, point, 0, true);
+  } else {
+    report.reply_heard = job.text;
+  }
+  if (voiced && !voiced->tts_error.empty()) report.error = voiced->tts_error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (current_ == reply) current_.reset();
+  }
+  sink_.turn_done(report);
 }
 
 // What was heard of one part of the reply (or, with `only` false, of every part but `part`).

@@ -139,15 +139,16 @@ void EarshotV1Door::reply_text_done(const std::string& reply_id, const std::stri
 }
 
 void EarshotV1Door::reply_audio_started(const std::string& reply_id, const std::string& turn_id) {
+  protocol::SpeechOutStart start;
   {
     std::lock_guard<std::mutex> lock(reply_mutex_);
     outbox_->open_audio();
     wire_reply_id_ = reply_id;
     wire_started_ = true;
     sent_at_start_ = outbox_->audio_sent();
+    if (reply_id == announcement_id_) start.reason = protocol::kSpeechReasonAnnouncement;
   }
   next_due_ms_ = monotonic_ms();
-  protocol::SpeechOutStart start;
   start.reply_id = reply_id;
   start.turn_id = turn_id;
   start.audio.codec = pcm16_ ? "pcm16" : "opus";
@@ -210,6 +211,11 @@ void EarshotV1Door::reply_audio_ended(const std::string& reply_id, uint64_t fram
   end.last_seq = frames ? frames - 1 : 0;
   end.reason = interrupted ? "interrupted" : "complete";
   send(end);
+}
+
+void EarshotV1Door::announcement_started(const std::string& reply_id) {
+  std::lock_guard<std::mutex> lock(reply_mutex_);
+  announcement_id_ = reply_id;
 }
 
 uint64_t EarshotV1Door::reply_interrupted(const std::string& reply_id) {
