@@ -71,7 +71,7 @@ if [ "${EARSHOT_SKIP_TSAN:-0}" != 1 ]; then
   # every process writes its reports to tsan-reports/ instead, and any file there fails the suite.
   tsan_reports=$ROOT/build/tsan-reports
   rm -rf "$tsan_reports"; mkdir -p "$tsan_reports"
-  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$tsan_reports/tsan"
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$tsan_reports/tsan:suppressions=$ROOT/tools/tsan.supp"
   # Left out under TSan (see docs/testing.md, "ThreadSanitizer"): none yet.
   CTEST_EXCLUDE="" run_suite tsan build/tsan -DCMAKE_BUILD_TYPE=Debug -DEARSHOT_TSAN=ON \
     -DEARSHOT_BENCH=OFF -DEARSHOT_SLOW_TESTS=OFF

@@ -19,9 +19,10 @@ struct StepState {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<ToolResult> results;
-  std::vector<bool> done;
+  // Not vector<bool>: its elements share words, and each call's thread writes its own.
+  std::vector<char> done;
   std::vector<double> duration_ms;
-  std::vector<bool> given_up;  // no answer by the deadline, or cancelled
+  std::vector<char> given_up;  // no answer by the deadline, or cancelled
   size_t pending = 0;
   CancelToken stop;  // cancels the calls still running (barge-in, deadline)
 };
@@ -60,12 +61,15 @@ std::vector<ToolOutcome> run_tool_calls(const ToolRegistry& registry, const Tool
       provider = registry.find(scope, c.name);
       if (!provider) problem = "there is no tool named \"" + c.name + "\"";
     }
+    // Under the lock: the calls started before this one may already be answering.
+    std::unique_lock<std::mutex> setup(state->mutex);
     if (!problem.empty()) {
       state->results[i] = {false, "error: " + problem};
       state->done[i] = true;
       continue;
     }
     ++state->pending;
+    setup.unlock();
     const std::string arguments = c.arguments.empty() ? "{}" : c.arguments;
     std::thread([state, i, provider, scope, name = c.name, arguments, deadline, t0] {
       ToolResult r;

@@ -87,11 +87,20 @@ struct ClientLog {
   }
 };
 
+// A scratch directory of this test's own: ctest runs the tests as parallel processes, and
+// scratch_dir() empties the directory it hands out.
+std::string own_scratch_dir(const std::string& base) {
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  for (char& c : name)
+    if (c == '/') c = '_';
+  return test::scratch_dir(base + "_" + name);
+}
+
 // One MCP server under test, over one transport.
 class Server {
  public:
   explicit Server(bool http, McpServerConfig config = {}) : http_(http) {
-    dir_ = test::scratch_dir(http ? "mcp_http" : "mcp_stdio");
+    dir_ = own_scratch_dir(http ? "mcp_http" : "mcp_stdio");
     log_ = dir_ + "/server.log";
     config.name = "test";
     if (http) {
@@ -393,7 +402,7 @@ class Door : public ConversationSink {
 // One typed turn through the real core, with the MCP server's tools in the registry.
 void mcp_turn(ScriptedLlm& llm, McpClient& client, Door& door, ToolSettings settings) {
   std::string error;
-  auto store = Store::open(test::scratch_dir("mcp_core") + "/earshot.db", {}, &error);
+  auto store = Store::open(own_scratch_dir("mcp_core") + "/earshot.db", {}, &error);
   ASSERT_TRUE(store) << error;
   auto llm_engine = make_openai_llm(llm.config());
   EngineConfig flite;

@@ -23,8 +23,13 @@ protocol::PairRequest request(const std::string& node_id, const std::string& cod
 
 struct DeskTest : ::testing::Test {
   void SetUp() override {
-    const std::string path = test::scratch_dir("pairing_desk") + "/earshot.db";
-    unlink(path.c_str());
+    // A database of its own per test: ctest runs them as parallel processes.
+    const std::string path =
+        test::scratch_dir(std::string("pairing_desk_") +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+        "/earshot.db";
+    for (const char* suffix : {"", "-wal", "-shm"})
+      unlink((path + suffix).c_str());
     std::string error;
     store = Store::open(path, {}, &error);
     ASSERT_TRUE(store) << error;

@@ -259,7 +259,12 @@ struct Core {
   Core(ScriptedLlm& llm, std::shared_ptr<ToolProvider> tools, bool keep_think,
        ToolSettings tool_settings = {}, ReplySettings reply = {}) {
     std::string error;
-    store = Store::open(test::scratch_dir("tool_loop") + "/earshot.db", {}, &error);
+    // A database of this test's own: ctest runs the tests as parallel processes, and
+    // scratch_dir() empties the directory it hands out.
+    std::string test_name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : test_name)
+      if (c == '/') c = '_';
+    store = Store::open(test::scratch_dir("tool_loop_" + test_name) + "/earshot.db", {}, &error);
     EXPECT_TRUE(store) << error;
     llm_engine = make_openai_llm(llm.config(keep_think));
     EngineConfig flite;

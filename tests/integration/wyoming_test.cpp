@@ -147,11 +147,25 @@ TEST(WyomingSatellite, BridgeRunsAPipelineOnRealSpeechAndReconnectsAfterTheSatel
   EXPECT_LE(wer_reply, wer_baseline + 0.10);
 
   // The status page: the satellite, its protocol, room (from its info) and state; its turn.
+  // The turn is listed once the bridge has handled the satellite's `played`, which arrives after
+  // the satellite logged sending it: wait for that, not for a fixed time.
   std::string body;
-  ASSERT_EQ(
-      test::http_get("http://127.0.0.1:" + std::to_string(bridge.port) + "/api/status", &body),
-      200);
-  json status = json::parse(body);
+  json status;
+  const auto turn_in = [&](const json& st) {
+    for (const json& t : st["turns"])
+      if (t["node_id"] == "wyoming-kitchen" && t["transcript"] == transcript) return true;
+    return false;
+  };
+  test::wait_until(
+      [&] {
+        if (test::http_get("http://127.0.0.1:" + std::to_string(bridge.port) + "/api/status",
+                           &body) != 200)
+          return false;
+        status = json::parse(body);
+        return turn_in(status);
+      },
+      20s);
+  ASSERT_FALSE(status.is_null()) << body;
   bool listed = false;
   for (const json& s : status["sessions"])
     if (s["node_id"] == "wyoming-kitchen") {
@@ -161,10 +175,7 @@ TEST(WyomingSatellite, BridgeRunsAPipelineOnRealSpeechAndReconnectsAfterTheSatel
       EXPECT_TRUE(s["state"] == "idle" || s["state"] == "speaking") << s.dump();
     }
   EXPECT_TRUE(listed) << body;
-  bool turn_listed = false;
-  for (const json& t : status["turns"])
-    turn_listed |= t["node_id"] == "wyoming-kitchen" && t["transcript"] == transcript;
-  EXPECT_TRUE(turn_listed) << body;
+  EXPECT_TRUE(turn_in(status)) << body;
 
   // Killed and started again: the bridge connects within its backoff (1 s, then 2 s at most;
   // the satellite is down ~1 s), i.e. run-satellite again.
