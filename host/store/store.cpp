@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS node_epochs (
 CREATE TABLE IF NOT EXISTS client_tokens (
   name TEXT PRIMARY KEY,
   token_sha256 TEXT NOT NULL UNIQUE,
+  created_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS timers (
   id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -70,8 +72,6 @@ CREATE TABLE IF NOT EXISTS timers (
   duration_ms INTEGER NOT NULL DEFAULT 0,
   created_at_ms INTEGER NOT NULL,
   created_by TEXT NOT NULL DEFAULT '');
-  created_at_ms INTEGER NOT NULL,
-  revoked_at_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS paired_nodes (
   node_id TEXT PRIMARY KEY,
   token_sha256 TEXT NOT NULL UNIQUE,

@@ -205,7 +205,7 @@ TEST(Bridge, BargeInStopsTheReplyCancelsTheLlmAndStoresOnlyWhatWasHeard) {
         return bridge.process->stdout_text().find("(interrupted; heard part)") != std::string::npos;
       },
       60s))
-      << node.stderr_text() << bridge.process->stderr_text();
+      << node.stderr_text() << bridge.process->stderr_text() << bridge.process->stdout_text();
   node.signal(SIGTERM);
   EXPECT_EQ(node.wait(20s), 0) << node.stderr_text();
   ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
