@@ -170,6 +170,8 @@ int main(int argc, char** argv) {
   services.stt = engines.stt.get();
   services.llm = engines.llm.get();
   services.tts = engines.tts.get();
+  services.metrics.set_build_info(EARSHOT_VERSION, config.stt.engine, config.llm.engine,
+                                  config.tts.engine);
   std::mutex print_mutex;
   if (print_turns) {
     services.on_turn = [&print_mutex](const TurnReport& r) {

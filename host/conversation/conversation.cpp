@@ -48,7 +48,8 @@ struct Conversation::Impl {
         settings(std::move(st)),
         sink(k),
         pool(StrandPool::shared()),
-        ingress(s.metrics, settings.input_codec, settings.input_rate, lease.acked_seq),
+        ingress(s.metrics, s.metrics.client(settings.client_id, settings.room),
+                settings.input_codec, settings.input_rate, lease.acked_seq),
         responder(s, k, settings, lease),
         turn(s, k, settings, lease.acked_seq,
              TurnStage::Hooks{[this](ResponderJob job) { return hand_on(std::move(job)); },
@@ -182,7 +183,7 @@ bool Conversation::start(std::string* error) {
     rec.started_at_ms = wall_ms();
     std::string store_error;
     if (!s.services.store->open_session(rec, &store_error)) {
-      s.services.metrics.store_errors_total.fetch_add(1);
+      s.services.metrics.count_error(ErrorReason::kStoreFailed);
       LOG_ERROR("store", "%s: %s", s.settings.conversation_id.c_str(), store_error.c_str());
     }
   }

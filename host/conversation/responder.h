@@ -109,6 +109,7 @@ class Responder {
   const std::string conversation_id_;
   const std::string client_id_;
   const std::string room_;
+  const std::shared_ptr<ClientMetrics> client_metrics_;  // this client's series on /metrics
   CommitLog commits_;
   ConversationMemory memory_;
   Voice voice_;

@@ -194,7 +194,7 @@ bool EarshotV1Door::reply_audio(const std::string& reply_id, uint64_t frame_inde
     Metrics* metrics = &services_.metrics;
     std::weak_ptr<Conversation> conversation = conversation_;
     on_sent = [metrics, conversation, reply_id, speech_end_ms](int64_t sent_ms) {
-      metrics->first_frame_sent_ms.observe(double(sent_ms - speech_end_ms));
+      metrics->first_frame_sent.observe_ms(double(sent_ms - speech_end_ms));
       if (auto c = conversation.lock()) c->first_frame_sent(reply_id, sent_ms);
     };
   }
