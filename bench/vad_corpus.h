@@ -100,8 +100,82 @@ inline std::vector<bool> lab_file_labels(const std::string& path, size_t frames)
 
 struct Corpus {
   std::vector<float> clean;
-  std::vector<bool> label;  // per 10 ms frame
+  std::vector<bool> label;      // per 10 ms frame (word-level on the held-out split)
+  std::vector<bool> utterance;  // per 10 ms frame, utterance-level (held-out split only)
 };
+
+// Word spans from a .words file ("start end word" per line, seconds) as per-frame labels: a frame
+// is speech when its middle falls inside a word, so the pauses between words are non-speech.
+inline std::vector<bool> word_labels(const std::string& path, size_t frames) {
+  std::ifstream in(path);
+  if (!in) {
+    fprintf(stderr, "vad_bench: cannot open %s\n", path.c_str());
+    exit(1);
+  }
+  std::vector<bool> lab(frames);
+  double t0, t1;
+  std::string word;
+  while (in >> t0 >> t1 >> word)
+    for (size_t k = 0; k < frames; ++k) {
+      const double mid = (double(k) + 0.5) * kFrame / kRate;
+      if (mid >= t0 && mid < t1) lab[k] = true;
+    }
+  return lab;
+}
+
+// Utterance-level labels from word-level ones: pauses shorter than `max_pause_frames` between two
+// words belong to the utterance (what the node's held score and segmenter are meant to bridge).
+inline std::vector<bool> close_pauses(std::vector<bool> lab, size_t max_pause_frames) {
+  size_t last = SIZE_MAX;
+  for (size_t k = 0; k < lab.size(); ++k) {
+    if (!lab[k]) continue;
+    if (last != SIZE_MAX && k - last > 1 && k - last <= max_pause_frames)
+      for (size_t j = last; j < k; ++j)
+        lab[j] = true;
+    last = k;
+  }
+  return lab;
+}
+
+// The held-out split (tests/data/vad/heldout, made by bench/vad_data.sh): recordings sharing no
+// speaker and no recording with the training set, laid end to end with 1-2.5 s of silence between
+// them. Word-level labels from pocketsphinx's alignment; utterance-level labels close the pauses
+// under 300 ms between words.
+inline Corpus build_heldout() {
+  std::vector<std::string> clips = {"silero_test", "xmas"};
+  for (const char* c : {"Front_Center", "Front_Left", "Front_Right", "Rear_Center", "Rear_Left",
+                        "Rear_Right", "Side_Left", "Side_Right"})
+    clips.push_back(std::string("alsa_") + c);
+  Corpus corpus;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence
+    corpus.clean.insert(corpus.clean.end(), gap, 0.0f);
+    corpus.label.insert(corpus.label.end(), gap / kFrame, false);
+    corpus.utterance.insert(corpus.utterance.end(), gap / kFrame, false);
+    const std::string base = data("vad/heldout/" + clips[i]);
+    std::vector<float> x = load(base + ".wav");
+    x.resize(x.size() / kFrame * kFrame);
+    const std::vector<bool> words = word_labels(base + ".words", x.size() / kFrame);
+    const std::vector<bool> utterance = close_pauses(words, 30);
+    corpus.clean.insert(corpus.clean.end(), x.begin(), x.end());
+    corpus.label.insert(corpus.label.end(), words.begin(), words.end());
+    corpus.utterance.insert(corpus.utterance.end(), utterance.begin(), utterance.end());
+  }
+  const size_t tail = size_t(kRate) * 2;
+  corpus.clean.insert(corpus.clean.end(), tail, 0.0f);
+  corpus.label.insert(corpus.label.end(), tail / kFrame, false);
+  corpus.utterance.insert(corpus.utterance.end(), tail / kFrame, false);
+  return corpus;
+}
+
+// The held-out noises (never in training): name and file under tests/data/vad/noise.
+inline const std::vector<std::pair<std::string, std::string>>& heldout_noises() {
+  static const std::vector<std::pair<std::string, std::string>> noises = {
+      {"babble", "vad/noise/heldout_babble.flac"},
+      {"fan", "vad/noise/heldout_fan.flac"},
+      {"music", "vad/noise/heldout_music.flac"}};
+  return noises;
+}
 
 enum class ClipSet { kAll, kTraining };
 
