@@ -168,6 +168,59 @@ inline Corpus build_heldout() {
   return corpus;
 }
 
+// The training set bench/vad_fit.cpp fits on: the CMU ARCTIC, JFK, "cards" and LibriVox clips
+// (none of their speakers is in the held-out split), laid out like the held-out split, with word
+// labels from pocketsphinx (tests/data/vad/train, made by bench/vad_data.sh) and utterance labels
+// closing pauses under 300 ms.
+inline Corpus build_training() {
+  std::vector<std::string> clips;
+  for (const char* a :
+       {"aew_a0001", "aew_a0002", "aew_a0003", "axb_a0004", "axb_a0005", "axb_a0006"})
+    clips.push_back(std::string("cmu-arctic/cmu_arctic_us_") + a);
+  clips.push_back("whisper.cpp/jfk");
+  for (const char* c : {"001", "002", "003", "004", "005"})
+    clips.push_back(std::string("pocketsphinx/cards/") + c);
+  for (const char* id : {"0870", "0880", "0890", "0920", "0930"})
+    clips.push_back(std::string("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-") +
+                    id);
+  Corpus corpus;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence
+    corpus.clean.insert(corpus.clean.end(), gap, 0.0f);
+    corpus.label.insert(corpus.label.end(), gap / kFrame, false);
+    corpus.utterance.insert(corpus.utterance.end(), gap / kFrame, false);
+    const std::string& clip = clips[i];
+    const size_t slash = clip.find('/');
+    const std::string dir = clip.substr(0, slash), file = clip.substr(clip.rfind('/') + 1);
+    std::vector<float> x = load(data(clip + ".wav"));
+    x.resize(x.size() / kFrame * kFrame);
+    const std::string set =
+        dir == "pocketsphinx" ? clip.substr(slash + 1, clip.rfind('/') - slash - 1) : dir;
+    const std::vector<bool> words =
+        word_labels(data("vad/train/" + set + "_" + file + ".words"), x.size() / kFrame);
+    const std::vector<bool> utterance = close_pauses(words, 30);
+    corpus.clean.insert(corpus.clean.end(), x.begin(), x.end());
+    corpus.label.insert(corpus.label.end(), words.begin(), words.end());
+    corpus.utterance.insert(corpus.utterance.end(), utterance.begin(), utterance.end());
+  }
+  const size_t tail = size_t(kRate) * 2;
+  corpus.clean.insert(corpus.clean.end(), tail, 0.0f);
+  corpus.label.insert(corpus.label.end(), tail / kFrame, false);
+  corpus.utterance.insert(corpus.utterance.end(), tail / kFrame, false);
+  return corpus;
+}
+
+// The training noises: the whole kitchen recording and the synthesized training babble, fan and
+// music (none of them is mixed into the held-out split).
+inline const std::vector<std::pair<std::string, std::string>>& training_noises() {
+  static const std::vector<std::pair<std::string, std::string>> noises = {
+      {"dishes", "noise/doing_the_dishes.wav"},
+      {"babble", "vad/noise/train_babble.flac"},
+      {"fan", "vad/noise/train_fan.flac"},
+      {"music", "vad/noise/train_music.flac"}};
+  return noises;
+}
+
 // The held-out noises (never in training): name and file under tests/data/vad/noise.
 inline const std::vector<std::pair<std::string, std::string>>& heldout_noises() {
   static const std::vector<std::pair<std::string, std::string>> noises = {

@@ -53,12 +53,36 @@ words() {
   fi
   pocketsphinx_continuous -infile "$TMP/in.wav" -time yes -logfn /dev/null \
     -hmm "$MODEL/en-us" -dict "$MODEL/cmudict-en-us.dict" "${grammar[@]}" 2>/dev/null |
-    awk 'NF == 4 && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }'
+    awk 'NF == 4 && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
+      >"$TMP/words"
+  # A grammar that cannot cover the whole clip gives nothing: fall back to free recognition.
+  if [[ ! -s $TMP/words && -f $txt ]]; then
+    pocketsphinx_continuous -infile "$TMP/in.wav" -time yes -logfn /dev/null \
+      -hmm "$MODEL/en-us" -dict "$MODEL/cmudict-en-us.dict" 2>/dev/null |
+      awk 'NF == 4 && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
+        >"$TMP/words"
+  fi
+  cat "$TMP/words"
 }
 for wav in "$OUT"/heldout/*.wav; do
   words "$wav" >"${wav%.wav}.words"
   echo "$(basename "$wav"): $(wc -l <"${wav%.wav}.words") words"
 done
+
+# Training labels the same way, for the clips bench/vad_fit.cpp fits on (tests/data/vad/train).
+mkdir -p "$OUT/train"
+for wav in "$D"/cmu-arctic/*.wav "$D"/whisper.cpp/jfk.wav "$D"/pocketsphinx/cards/*.wav \
+  "$D"/pocketsphinx/librivox/*.wav; do
+  name=$(basename "$(dirname "$wav")")_$(basename "${wav%.wav}")
+  words "$wav" >"$OUT/train/$name.words"
+  echo "train/$name: $(wc -l <"$OUT/train/$name.words") words"
+done
+
+# The noises are random (sox's noise generators): made once, kept; delete them to make new ones.
+if [[ -f $OUT/noise/train_music.flac ]]; then
+  ls -l "$OUT/noise"
+  exit 0
+fi
 
 # Held-out noises (30 s each, 16 kHz mono 16-bit).
 A=$TMP/aepyx.wav
