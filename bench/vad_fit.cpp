@@ -144,6 +144,42 @@ int main() {
     }
     printf("  %-16s AUC %.3f  false alarm at recall 0.90: %.3f\n", b.name.c_str(), auc, fa90);
   }
+  // Thresholds, chosen on the clean training set with the fitted weights: the raw score's that
+  // maximizes F1 against word labels and the held score's against utterance labels (digital
+  // silence included, as the detector sees it).
+  earshot::dsp::VadConfig fitted;
+  fitted.bias = float(w[kVadFeatureCount]);
+  for (int i = 0; i < kVadFeatureCount; ++i)
+    fitted.weights[i] = float(w[i]);
+  std::vector<float> raw, held;
+  {
+    VoiceActivityDetector vad(fitted);
+    for (size_t k = 0; k < c.label.size(); ++k) {
+      held.push_back(vad.process(&c.clean[k * kFrame]));
+      raw.push_back(vad.raw_score());
+    }
+  }
+  auto best_f1 = [](const std::vector<float>& sc, const std::vector<bool>& lab) {
+    double best = 0, best_th = 0;
+    for (int t = 5; t < 100; t += 5) {
+      double tp = 0, fp = 0, fn = 0;
+      for (size_t k = 0; k < sc.size(); ++k) {
+        const bool d = sc[k] >= float(t) / 100;
+        tp += d && lab[k];
+        fp += d && !lab[k];
+        fn += !d && lab[k];
+      }
+      const double f1 = 2 * tp / (2 * tp + fp + fn);
+      if (f1 > best) best = f1, best_th = t / 100.0;
+    }
+    return std::make_pair(best_th, best);
+  };
+  const auto [raw_th, raw_f1] = best_f1(raw, c.label);
+  const auto [held_th, held_f1] = best_f1(held, c.utterance);
+  printf(
+      "clean training F1: raw score %.3f at threshold %.2f (word labels), held score %.3f at "
+      "%.2f (utterance labels)\n",
+      raw_f1, raw_th, held_f1, held_th);
   printf("bias = %.3ff;\nweights = {", w[kVadFeatureCount]);
   for (int i = 0; i < kVadFeatureCount; ++i)
     printf("%s%.3ff", i ? ", " : "", w[i]);
