@@ -9,10 +9,13 @@
 //      signal decimated to 8 kHz — voiced speech is periodic, dishes and water are not;
 //   3. spectral flatness in 200-2000 Hz: voiced speech concentrates energy in harmonics;
 //   4. the balance of low (250-3000 Hz) to high (4-8 kHz) energy: clatter and water are bright;
-//   5. the means of 1, 2 and 4 over the last 100 ms: speech is sustained, a clink is not.
-// It combines them in a logistic score (weights fitted on labelled speech mixed with kitchen
-// noise; see docs/vad.md), smooths it over time (speech lasts syllables, clatter milliseconds) and
-// decides with hysteresis.
+//   5. the means of 1, 2 and 4 over the last 100 ms: speech is sustained, a clink is not;
+//   6. over longer context, what tells a voice from a steady or musical background: the 300 ms
+//      spread of the speech-band level, the harmonicity's rise over its own ~1.6 s floor, and the
+//      frame's drop below the loudest of the last 300 ms.
+// It combines them in a logistic score (weights fitted on labelled speech mixed with kitchen,
+// babble, fan and music noise; see docs/vad.md), smooths it over time (speech lasts syllables,
+// clatter milliseconds) and decides with hysteresis.
 //
 // Cost: one 256-point real FFT and ~40 autocorrelation lags of 160 samples per frame.
 // No allocation after construction. Not thread-safe: one detector per stream.
