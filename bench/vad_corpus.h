@@ -1,6 +1,6 @@
-// The labelled VAD set shared by vad_bench (evaluation) and vad_fit (training): clips from
-// tests/data laid end to end with silence between them, per-10 ms speech labels, and kitchen noise
-// mixed in at a chosen SNR. See vad_bench.cpp for how the labels are made.
+// The labelled VAD sets: the training set vad_fit fits on and the held-out split vad_bench scores
+// (they share no speaker, recording or noise), each laid end to end with silence between clips,
+// with per-10 ms word-level and utterance-level labels, and noise mixed in at a chosen SNR.
 #pragma once
 
 #include <sndfile.h>
@@ -53,49 +53,6 @@ inline std::vector<float> load(const std::string& path) {
     n += m;
   out.resize(n);
   return out;
-}
-
-// Speech span of a clip from its clean energy: frames within 35 dB of the loudest, with pauses
-// shorter than 300 ms closed (a .lab file marks a sentence, pauses included, as speech).
-inline std::vector<bool> energy_labels(const std::vector<float>& x) {
-  const size_t frames = x.size() / kFrame;
-  std::vector<double> db(frames);
-  double peak = -200;
-  for (size_t k = 0; k < frames; ++k) {
-    double e = 1e-12;
-    for (size_t i = 0; i < kFrame; ++i)
-      e += double(x[k * kFrame + i]) * x[k * kFrame + i];
-    db[k] = 10 * std::log10(e / kFrame);
-    peak = std::max(peak, db[k]);
-  }
-  std::vector<bool> lab(frames);
-  for (size_t k = 0; k < frames; ++k)
-    lab[k] = db[k] > peak - 35;
-  size_t last = SIZE_MAX;
-  for (size_t k = 0; k < frames; ++k) {
-    if (!lab[k]) continue;
-    if (last != SIZE_MAX && k - last > 1 && k - last <= 30)
-      for (size_t j = last; j < k; ++j)
-        lab[j] = true;
-    last = k;
-  }
-  return lab;
-}
-
-inline std::vector<bool> lab_file_labels(const std::string& path, size_t frames) {
-  std::ifstream in(path);
-  double t0, t1, start = -1, end = -1;
-  std::string what;
-  while (in >> t0 >> t1 >> what) {
-    if (what == "speech") start = t0;
-    if (what == "silence") end = t0;
-  }
-  std::vector<bool> lab(frames);
-  for (size_t k = 0; k < frames; ++k) {
-    const double mid = (double(k) + 0.5) * kFrame / kRate;
-    lab[k] = mid >= start && mid < end;
-  }
-  return lab;
 }
 
 struct Corpus {
@@ -228,49 +185,6 @@ inline const std::vector<std::pair<std::string, std::string>>& heldout_noises() 
       {"fan", "vad/noise/heldout_fan.flac"},
       {"music", "vad/noise/heldout_music.flac"}};
   return noises;
-}
-
-enum class ClipSet { kAll, kTraining };
-
-// kAll: every clip (the evaluation set). kTraining: all but the LibriVox clips, which stay unseen.
-inline Corpus build_corpus(ClipSet set = ClipSet::kAll) {
-  std::vector<std::pair<std::string, std::string>> clips;  // wav, lab ("" = from energy)
-  for (const char* id : {"0870", "0880", "0890", "0920", "0930"}) {
-    if (set == ClipSet::kTraining) break;
-    std::string base =
-        data(std::string("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-") + id);
-    clips.push_back({base + ".wav", base + ".lab"});
-  }
-  for (const char* a :
-       {"aew_a0001", "aew_a0002", "aew_a0003", "axb_a0004", "axb_a0005", "axb_a0006"})
-    clips.push_back({data(std::string("cmu-arctic/cmu_arctic_us_") + a + ".wav"), ""});
-  clips.push_back({data("whisper.cpp/jfk.wav"), ""});
-  for (const char* c : {"001", "002", "003", "004", "005"})
-    clips.push_back({data(std::string("pocketsphinx/cards/") + c + ".wav"), ""});
-  Corpus corpus;
-  for (size_t i = 0; i < clips.size(); ++i) {
-    const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence
-    corpus.clean.insert(corpus.clean.end(), gap, 0.0f);
-    corpus.label.insert(corpus.label.end(), gap / kFrame, false);
-    std::vector<float> x = load(clips[i].first);
-    x.resize(x.size() / kFrame * kFrame);
-    std::vector<bool> lab = clips[i].second.empty()
-                                ? energy_labels(x)
-                                : lab_file_labels(clips[i].second, x.size() / kFrame);
-    corpus.clean.insert(corpus.clean.end(), x.begin(), x.end());
-    corpus.label.insert(corpus.label.end(), lab.begin(), lab.end());
-  }
-  corpus.clean.insert(corpus.clean.end(), size_t(kRate) * 2, 0.0f);
-  corpus.label.insert(corpus.label.end(), size_t(kRate) * 2 / kFrame, false);
-  return corpus;
-}
-
-// The kitchen noise split in two halves: the first for evaluation, the second for training, so
-// the detector is never scored on noise it was fitted to.
-inline std::vector<float> noise_half(const std::vector<float>& noise, bool training) {
-  const size_t half = noise.size() / 2;
-  return training ? std::vector<float>(noise.begin() + long(half), noise.end())
-                  : std::vector<float>(noise.begin(), noise.begin() + long(half));
 }
 
 // The clean corpus with the noise (looped) at `snr_db` over the speech frames' power.
