@@ -4,8 +4,8 @@
 // An in-process earshot-bridge (BridgeServer, real conversations, real Opus, real libwebsockets)
 // with instant engines — STT that returns at once, an LLM that writes two sentences at once, TTS
 // that returns 0.5 s of audio at once — so every millisecond measured is the bridge's own. The
-// clients speak the same 2.5 s utterance (the start of a CMU ARCTIC sentence; which of its frames
-// the bridge's VAD calls speech is printed at the start), then are silent for 3 s:
+// clients speak the same 2.5 s utterance (a vowel-ish harmonic tone, which the bridge's VAD calls
+// speech from its first frame to its last: printed at the start), then are silent for 3 s:
 //
 //   opus      earshot.v1 as a node: the node's own link code (device/link: NodeLink +
 //             SpeechBuffer, one libwebsockets client thread each), pre-encoded Opus at 16 kHz,
@@ -77,7 +77,6 @@
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
 #include "protocol/realtime/base64.h"
-#include "tests/support/test_audio.h"
 #include "tests/support/ws_test_client.h"
 
 using namespace earshot;
@@ -134,23 +133,10 @@ class InstantTts : public host::TtsEngine {
 constexpr int kSpeechFrames = 125, kCycleFrames = 275;  // 2.5 s speech, 3 s silence
 constexpr double kConfiguredSilenceMs = 500;            // services.turn.end_of_turn_ms
 
-// The utterance: the first 2.5 s of a CMU ARCTIC sentence (16 kHz; resampled for 24 kHz), sample n
-// at `rate`. Real speech, since the VAD (issue 10) no longer calls a steady tone speech.
+// The utterance: a vowel-ish harmonic tone, sample n at `rate`.
 float utterance_sample(int n, int rate) {
-  static const std::vector<float> at16k = [] {
-    return test::read_audio(test::data_path("cmu-arctic/cmu_arctic_us_aew_a0001.wav")).samples;
-  }();
-  static const std::vector<float> at24k = [] {
-    std::string error;
-    auto rs = dsp::Resampler::create(16000, 24000, at16k.size(), &error);
-    std::vector<float> out(rs->max_output_frames() * 2 + 64);
-    size_t got = rs->process(at16k.data(), at16k.size(), out.data(), out.size());
-    got += rs->flush(out.data() + got, out.size() - got);
-    out.resize(got);
-    return out;
-  }();
-  const std::vector<float>& clip = rate == 24000 ? at24k : at16k;
-  return size_t(n) < clip.size() ? clip[size_t(n)] : 0.0f;
+  const float t = float(n) / float(rate);
+  return 0.2f * (std::sin(2 * float(M_PI) * 140 * t) + 0.5f * std::sin(2 * float(M_PI) * 280 * t));
 }
 
 struct Packet {

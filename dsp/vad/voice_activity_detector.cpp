@@ -40,9 +40,6 @@ void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]) {
   out[4] = f.harmonicity_mean;
   out[5] = f.band_snr_mean_db / 10.0f;
   out[6] = f.low_high_mean_db / 10.0f;
-  out[7] = std::min(f.level_spread_db, 20.0f) / 10.0f;
-  out[8] = f.harmonicity_rise;
-  out[9] = std::min(f.level_drop_db, 30.0f) / 10.0f;
 }
 
 struct VoiceActivityDetector::Impl {
@@ -69,12 +66,6 @@ struct VoiceActivityDetector::Impl {
         ctx_lh[kVadContextFrames] = {};
   float sum_harm = 0, sum_snr = 0, sum_lh = 0;
   int ctx_pos = 0;
-  // Speech-band level (dB) over the last kVadSpreadFrames frames, for its spread.
-  float level_ring[kVadSpreadFrames] = {};
-  int level_pos = 0;
-  // Block minima of harmonicity_mean over kHarmBlocks blocks of kBlockFrames (~1.6 s).
-  static constexpr int kHarmBlocks = 4;
-  float harm_block_min[kHarmBlocks] = {};
   // The score's history: raw scores (for the mean) and means (for the hold).
   float raw_ring[kVadMaxHoldFrames] = {}, mean_ring[kVadMaxHoldFrames] = {};
   int score_pos = 0;
@@ -151,9 +142,6 @@ void VoiceActivityDetector::reset() {
   std::fill(std::begin(s.ctx_lh), std::end(s.ctx_lh), 0.0f);
   s.sum_harm = s.sum_snr = s.sum_lh = 0;
   s.ctx_pos = 0;
-  std::fill(std::begin(s.level_ring), std::end(s.level_ring), 0.0f);
-  s.level_pos = 0;
-  std::fill(std::begin(s.harm_block_min), std::end(s.harm_block_min), 0.0f);
   std::fill(std::begin(s.raw_ring), std::end(s.raw_ring), 0.0f);
   std::fill(std::begin(s.mean_ring), std::end(s.mean_ring), 0.0f);
   s.score_pos = 0;
@@ -178,7 +166,7 @@ float VoiceActivityDetector::process(const float* frame) {
 
   // 2. Band SNR over the minimum-statistics floor.
   constexpr float kFloor = 1e-7f;  // about -90 dBFS per band: digital silence is not a floor
-  float snr_sum = 0, speech_energy = 0;
+  float snr_sum = 0;
   int snr_bands = 0;
   for (int b = 0; b < kBands; ++b) {
     float e = kFloor;
@@ -198,7 +186,6 @@ float VoiceActivityDetector::process(const float* frame) {
     if (s.speech_band[b]) {
       snr_sum += std::max(0.0f, 10.0f * std::log10(e / s.noise[b]));
       ++snr_bands;
-      speech_energy += e;
     }
   }
   if (++s.block_pos == Impl::kBlockFrames) {
@@ -251,32 +238,7 @@ float VoiceActivityDetector::process(const float* frame) {
     }
   }
 
-  // 7. Longer context: the spread of the speech-band level over 300 ms, and how far the
-  // harmonicity stands above its recent floor (block minima, as for the noise floor).
-  const float speech_level_db = 10.0f * std::log10(speech_energy);
-  if (s.frames == 0) std::fill(std::begin(s.level_ring), std::end(s.level_ring), speech_level_db);
-  s.level_ring[s.level_pos] = speech_level_db;
-  s.level_pos = (s.level_pos + 1) % kVadSpreadFrames;
-  float level_mean = 0, level_sq = 0, level_max = speech_level_db;
-  for (float v : s.level_ring) {
-    level_mean += v;
-    level_max = std::max(level_max, v);
-  }
-  level_mean /= float(kVadSpreadFrames);
-  for (float v : s.level_ring)
-    level_sq += (v - level_mean) * (v - level_mean);
-  features_.level_spread_db = std::sqrt(level_sq / float(kVadSpreadFrames));
-  features_.level_drop_db = level_max - speech_level_db;
-  const int harm_block = (s.frames / Impl::kBlockFrames) % Impl::kHarmBlocks;
-  float& harm_cur = s.harm_block_min[harm_block];
-  harm_cur = s.frames % Impl::kBlockFrames == 0 ? features_.harmonicity_mean
-                                                : std::min(harm_cur, features_.harmonicity_mean);
-  float harm_floor = harm_cur;
-  for (float m : s.harm_block_min)
-    harm_floor = std::min(harm_floor, m);
-  features_.harmonicity_rise = std::max(0.0f, features_.harmonicity_mean - harm_floor);
-
-  // 8. Score, smoothing, decision.
+  // 7. Score, smoothing, decision.
   ++s.frames;
   if (features_.level_db < config_.silence_dbfs) {
     raw_ = 0;

@@ -9,13 +9,10 @@
 //      signal decimated to 8 kHz — voiced speech is periodic, dishes and water are not;
 //   3. spectral flatness in 200-2000 Hz: voiced speech concentrates energy in harmonics;
 //   4. the balance of low (250-3000 Hz) to high (4-8 kHz) energy: clatter and water are bright;
-//   5. the means of 1, 2 and 4 over the last 100 ms: speech is sustained, a clink is not;
-//   6. over longer context, what tells a voice from a steady or musical background: the 300 ms
-//      spread of the speech-band level, the harmonicity's rise over its own ~1.6 s floor, and the
-//      frame's drop below the loudest of the last 300 ms.
-// It combines them in a logistic score (weights fitted on labelled speech mixed with kitchen,
-// babble, fan and music noise; see docs/vad.md), smooths it over time (speech lasts syllables,
-// clatter milliseconds) and decides with hysteresis.
+//   5. the means of 1, 2 and 4 over the last 100 ms: speech is sustained, a clink is not.
+// It combines them in a logistic score (weights fitted on labelled speech mixed with kitchen
+// noise; see docs/vad.md), smooths it over time (speech lasts syllables, clatter milliseconds) and
+// decides with hysteresis.
 //
 // Cost: one 256-point real FFT and ~40 autocorrelation lags of 160 samples per frame.
 // No allocation after construction. Not thread-safe: one detector per stream.
@@ -38,20 +35,9 @@ struct VadFeatures {
   float harmonicity_mean = 0;
   float band_snr_mean_db = 0;
   float low_high_mean_db = 0;
-  // Over longer context, what tells a voice from a steady or musical background:
-  // the spread (standard deviation, dB) of the speech-band level over the last 300 ms — syllables
-  // rise and fall several dB, a fan or a crowd's babble does not;
-  float level_spread_db = 0;
-  // harmonicity_mean over its own minimum of the last ~1.6 s — a hum or a held chord is periodic
-  // all the time, a voice only while it speaks.
-  float harmonicity_rise = 0;
-  // How far this frame's speech-band level is below the loudest of the last 300 ms: the pause
-  // after a word drops well below it, steady noise and the middle of a word do not.
-  float level_drop_db = 0;
 };
 
-inline constexpr int kVadFeatureCount = 10;
-inline constexpr int kVadSpreadFrames = 30;
+inline constexpr int kVadFeatureCount = 7;
 inline constexpr int kVadContextFrames = 10;
 inline constexpr int kVadMaxHoldFrames = 100;  // 1 s: the longest mean or hold
 
@@ -64,9 +50,8 @@ struct VadConfig {
   float silence_dbfs = -70;  // quieter frames are never speech
   // score = sigmoid(bias + sum(weights[i] * vad_feature_vector[i])). Fitted by logistic regression
   // on labelled speech mixed with kitchen noise (bench/vad_fit.cpp; docs/vad.md).
-  float bias = -3.047f;
-  float weights[kVadFeatureCount] = {0.979f, 0.210f,  3.031f,  -0.193f, 1.302f,
-                                     0.218f, -0.297f, -0.646f, -0.658f, 0.798f};
+  float bias = -5.164f;
+  float weights[kVadFeatureCount] = {0.949f, 0.291f, 2.264f, -0.001f, 10.793f, 0.230f, -0.582f};
   // The score is the maximum, over the last hold_frames, of the raw score averaged over the last
   // mean_frames: the mean keeps one bright frame of clatter from counting, the hold carries the
   // score across the short pauses between words (speech lasts syllables, clatter milliseconds).

@@ -58,29 +58,6 @@ TEST(Vad, StaysQuietOnSilenceAndMostlyOnKitchenNoise) {
   EXPECT_LT(speech_share(d, 2, 30), 0.35);
 }
 
-TEST(Vad, ASteadyHumIsPeriodicButNeitherRisesNorSpreads) {
-  // A fan's 100 Hz hum with two harmonics: periodic in every frame, so the harmonicity is high,
-  // but it never rises above its own floor and its level does not rise and fall like syllables.
-  std::vector<float> hum(16000 * 4);
-  for (size_t i = 0; i < hum.size(); ++i) {
-    const double t = double(i) / 16000;
-    hum[i] = float(0.05 * (std::sin(2 * M_PI * 100 * t) + 0.5 * std::sin(2 * M_PI * 200 * t) +
-                           0.3 * std::sin(2 * M_PI * 300 * t)));
-  }
-  VoiceActivityDetector vad;
-  float max_rise = 0, max_spread = 0, min_harm = 1;
-  for (size_t i = 0; i + 160 <= hum.size(); i += 160) {
-    vad.process(&hum[i]);
-    if (i < 16000 * 2) continue;  // past the floors' ~2 s of memory
-    max_rise = std::max(max_rise, vad.features().harmonicity_rise);
-    max_spread = std::max(max_spread, vad.features().level_spread_db);
-    min_harm = std::min(min_harm, vad.features().harmonicity);
-  }
-  EXPECT_GT(min_harm, 0.8f);
-  EXPECT_LT(max_rise, 0.05f);
-  EXPECT_LT(max_spread, 1.0f);
-}
-
 TEST(Vad, RawScoreFallsInThePausesTheHeldScoreBridges) {
   // Two 300 ms harmonic "syllables" 150 ms apart: the held score (300 ms hold) stays up through
   // the pause, the raw score does not.
