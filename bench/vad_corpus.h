@@ -1,6 +1,6 @@
-// The labelled VAD set shared by vad_bench (evaluation) and vad_fit (training): clips from
-// tests/data laid end to end with silence between them, per-10 ms speech labels, and kitchen noise
-// mixed in at a chosen SNR. See vad_bench.cpp for how the labels are made.
+// The labelled VAD sets: the training set vad_fit fits on and the held-out split vad_bench scores
+// (they share no speaker, recording or noise), each laid end to end with silence between clips,
+// with per-10 ms word-level and utterance-level labels, and noise mixed in at a chosen SNR.
 #pragma once
 
 #include <sndfile.h>
@@ -55,26 +55,38 @@ inline std::vector<float> load(const std::string& path) {
   return out;
 }
 
-// Speech span of a clip from its clean energy: frames within 35 dB of the loudest, with pauses
-// shorter than 300 ms closed (a .lab file marks a sentence, pauses included, as speech).
-inline std::vector<bool> energy_labels(const std::vector<float>& x) {
-  const size_t frames = x.size() / kFrame;
-  std::vector<double> db(frames);
-  double peak = -200;
-  for (size_t k = 0; k < frames; ++k) {
-    double e = 1e-12;
-    for (size_t i = 0; i < kFrame; ++i)
-      e += double(x[k * kFrame + i]) * x[k * kFrame + i];
-    db[k] = 10 * std::log10(e / kFrame);
-    peak = std::max(peak, db[k]);
+struct Corpus {
+  std::vector<float> clean;
+  std::vector<bool> label;      // per 10 ms frame (word-level on the held-out split)
+  std::vector<bool> utterance;  // per 10 ms frame, utterance-level (held-out split only)
+};
+
+// Word spans from a .words file ("start end word" per line, seconds) as per-frame labels: a frame
+// is speech when its middle falls inside a word, so the pauses between words are non-speech.
+inline std::vector<bool> word_labels(const std::string& path, size_t frames) {
+  std::ifstream in(path);
+  if (!in) {
+    fprintf(stderr, "vad_bench: cannot open %s\n", path.c_str());
+    exit(1);
   }
   std::vector<bool> lab(frames);
-  for (size_t k = 0; k < frames; ++k)
-    lab[k] = db[k] > peak - 35;
+  double t0, t1;
+  std::string word;
+  while (in >> t0 >> t1 >> word)
+    for (size_t k = 0; k < frames; ++k) {
+      const double mid = (double(k) + 0.5) * kFrame / kRate;
+      if (mid >= t0 && mid < t1) lab[k] = true;
+    }
+  return lab;
+}
+
+// Utterance-level labels from word-level ones: pauses shorter than `max_pause_frames` between two
+// words belong to the utterance (what the node's held score and segmenter are meant to bridge).
+inline std::vector<bool> close_pauses(std::vector<bool> lab, size_t max_pause_frames) {
   size_t last = SIZE_MAX;
-  for (size_t k = 0; k < frames; ++k) {
+  for (size_t k = 0; k < lab.size(); ++k) {
     if (!lab[k]) continue;
-    if (last != SIZE_MAX && k - last > 1 && k - last <= 30)
+    if (last != SIZE_MAX && k - last > 1 && k - last <= max_pause_frames)
       for (size_t j = last; j < k; ++j)
         lab[j] = true;
     last = k;
@@ -82,68 +94,97 @@ inline std::vector<bool> energy_labels(const std::vector<float>& x) {
   return lab;
 }
 
-inline std::vector<bool> lab_file_labels(const std::string& path, size_t frames) {
-  std::ifstream in(path);
-  double t0, t1, start = -1, end = -1;
-  std::string what;
-  while (in >> t0 >> t1 >> what) {
-    if (what == "speech") start = t0;
-    if (what == "silence") end = t0;
-  }
-  std::vector<bool> lab(frames);
-  for (size_t k = 0; k < frames; ++k) {
-    const double mid = (double(k) + 0.5) * kFrame / kRate;
-    lab[k] = mid >= start && mid < end;
-  }
-  return lab;
-}
-
-struct Corpus {
-  std::vector<float> clean;
-  std::vector<bool> label;  // per 10 ms frame
-};
-
-enum class ClipSet { kAll, kTraining };
-
-// kAll: every clip (the evaluation set). kTraining: all but the LibriVox clips, which stay unseen.
-inline Corpus build_corpus(ClipSet set = ClipSet::kAll) {
-  std::vector<std::pair<std::string, std::string>> clips;  // wav, lab ("" = from energy)
-  for (const char* id : {"0870", "0880", "0890", "0920", "0930"}) {
-    if (set == ClipSet::kTraining) break;
-    std::string base =
-        data(std::string("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-") + id);
-    clips.push_back({base + ".wav", base + ".lab"});
-  }
-  for (const char* a :
-       {"aew_a0001", "aew_a0002", "aew_a0003", "axb_a0004", "axb_a0005", "axb_a0006"})
-    clips.push_back({data(std::string("cmu-arctic/cmu_arctic_us_") + a + ".wav"), ""});
-  clips.push_back({data("whisper.cpp/jfk.wav"), ""});
-  for (const char* c : {"001", "002", "003", "004", "005"})
-    clips.push_back({data(std::string("pocketsphinx/cards/") + c + ".wav"), ""});
+// The held-out split (tests/data/vad/heldout, made by bench/vad_data.sh): recordings sharing no
+// speaker and no recording with the training set, laid end to end with 1-2.5 s of silence between
+// them. Word-level labels from pocketsphinx's alignment; utterance-level labels close the pauses
+// under 300 ms between words.
+inline Corpus build_heldout() {
+  std::vector<std::string> clips = {"silero_test", "xmas"};
+  for (const char* c : {"Front_Center", "Front_Left", "Front_Right", "Rear_Center", "Rear_Left",
+                        "Rear_Right", "Side_Left", "Side_Right"})
+    clips.push_back(std::string("alsa_") + c);
   Corpus corpus;
   for (size_t i = 0; i < clips.size(); ++i) {
     const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence
     corpus.clean.insert(corpus.clean.end(), gap, 0.0f);
     corpus.label.insert(corpus.label.end(), gap / kFrame, false);
-    std::vector<float> x = load(clips[i].first);
+    corpus.utterance.insert(corpus.utterance.end(), gap / kFrame, false);
+    const std::string base = data("vad/heldout/" + clips[i]);
+    std::vector<float> x = load(base + ".wav");
     x.resize(x.size() / kFrame * kFrame);
-    std::vector<bool> lab = clips[i].second.empty()
-                                ? energy_labels(x)
-                                : lab_file_labels(clips[i].second, x.size() / kFrame);
+    const std::vector<bool> words = word_labels(base + ".words", x.size() / kFrame);
+    const std::vector<bool> utterance = close_pauses(words, 30);
     corpus.clean.insert(corpus.clean.end(), x.begin(), x.end());
-    corpus.label.insert(corpus.label.end(), lab.begin(), lab.end());
+    corpus.label.insert(corpus.label.end(), words.begin(), words.end());
+    corpus.utterance.insert(corpus.utterance.end(), utterance.begin(), utterance.end());
   }
-  corpus.clean.insert(corpus.clean.end(), size_t(kRate) * 2, 0.0f);
-  corpus.label.insert(corpus.label.end(), size_t(kRate) * 2 / kFrame, false);
+  const size_t tail = size_t(kRate) * 2;
+  corpus.clean.insert(corpus.clean.end(), tail, 0.0f);
+  corpus.label.insert(corpus.label.end(), tail / kFrame, false);
+  corpus.utterance.insert(corpus.utterance.end(), tail / kFrame, false);
   return corpus;
 }
 
-// The kitchen noise split in two halves: the first for evaluation, the second for training, so
-// the detector is never scored on noise it was fitted to.
-inline std::vector<float> noise_half(const std::vector<float>& noise, bool training) {
-  const size_t half = noise.size() / 2;
-  return training ? std::vector<float>(noise.begin() + long(half), noise.end())
-                  : std::vector<float>(noise.begin(), noise.begin() + long(half));
+// The training set bench/vad_fit.cpp fits on: the CMU ARCTIC, JFK, "cards" and LibriVox clips
+// (none of their speakers is in the held-out split), laid out like the held-out split, with word
+// labels from pocketsphinx (tests/data/vad/train, made by bench/vad_data.sh) and utterance labels
+// closing pauses under 300 ms.
+inline Corpus build_training() {
+  std::vector<std::string> clips;
+  for (const char* a :
+       {"aew_a0001", "aew_a0002", "aew_a0003", "axb_a0004", "axb_a0005", "axb_a0006"})
+    clips.push_back(std::string("cmu-arctic/cmu_arctic_us_") + a);
+  clips.push_back("whisper.cpp/jfk");
+  for (const char* c : {"001", "002", "003", "004", "005"})
+    clips.push_back(std::string("pocketsphinx/cards/") + c);
+  for (const char* id : {"0870", "0880", "0890", "0920", "0930"})
+    clips.push_back(std::string("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-") +
+                    id);
+  Corpus corpus;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence
+    corpus.clean.insert(corpus.clean.end(), gap, 0.0f);
+    corpus.label.insert(corpus.label.end(), gap / kFrame, false);
+    corpus.utterance.insert(corpus.utterance.end(), gap / kFrame, false);
+    const std::string& clip = clips[i];
+    const size_t slash = clip.find('/');
+    const std::string dir = clip.substr(0, slash), file = clip.substr(clip.rfind('/') + 1);
+    std::vector<float> x = load(data(clip + ".wav"));
+    x.resize(x.size() / kFrame * kFrame);
+    const std::string set =
+        dir == "pocketsphinx" ? clip.substr(slash + 1, clip.rfind('/') - slash - 1) : dir;
+    const std::vector<bool> words =
+        word_labels(data("vad/train/" + set + "_" + file + ".words"), x.size() / kFrame);
+    const std::vector<bool> utterance = close_pauses(words, 30);
+    corpus.clean.insert(corpus.clean.end(), x.begin(), x.end());
+    corpus.label.insert(corpus.label.end(), words.begin(), words.end());
+    corpus.utterance.insert(corpus.utterance.end(), utterance.begin(), utterance.end());
+  }
+  const size_t tail = size_t(kRate) * 2;
+  corpus.clean.insert(corpus.clean.end(), tail, 0.0f);
+  corpus.label.insert(corpus.label.end(), tail / kFrame, false);
+  corpus.utterance.insert(corpus.utterance.end(), tail / kFrame, false);
+  return corpus;
+}
+
+// The training noises: the whole kitchen recording and the synthesized training babble, fan and
+// music (none of them is mixed into the held-out split).
+inline const std::vector<std::pair<std::string, std::string>>& training_noises() {
+  static const std::vector<std::pair<std::string, std::string>> noises = {
+      {"dishes", "noise/doing_the_dishes.wav"},
+      {"babble", "vad/noise/train_babble.flac"},
+      {"fan", "vad/noise/train_fan.flac"},
+      {"music", "vad/noise/train_music.flac"}};
+  return noises;
+}
+
+// The held-out noises (never in training): name and file under tests/data/vad/noise.
+inline const std::vector<std::pair<std::string, std::string>>& heldout_noises() {
+  static const std::vector<std::pair<std::string, std::string>> noises = {
+      {"babble", "vad/noise/heldout_babble.flac"},
+      {"fan", "vad/noise/heldout_fan.flac"},
+      {"music", "vad/noise/heldout_music.flac"}};
+  return noises;
 }
 
 // The clean corpus with the noise (looped) at `snr_db` over the speech frames' power.

@@ -1,7 +1,10 @@
 // earshot-vad: runs the node's VAD over any audio file and prints one line per 10 ms frame:
-//   time_s score decision [webrtc_decision]
+//   time_s held_score raw_score decision [webrtc_decision]
 //          [band_snr_db harmonicity tonality low_high_db level_dbfs harm_mean snr_mean lh_mean]
 // so the detector can be evaluated on any labelled set (and compared with the WebRTC VAD).
+// held_score is what the node decides on (the raw score's 50 ms mean, held for 300 ms: it bridges
+// the pauses between words, right for utterances); raw_score is the frame's own logistic score,
+// before any smoothing (right for word-level labels, where pauses between words are non-speech).
 #include <sndfile.h>
 
 #include <CLI/CLI.hpp>
@@ -20,7 +23,7 @@ int main(int argc, char** argv) {
   int webrtc = -1;
   bool features = false;
   app.add_option("file", path, "WAV/FLAC/... at any rate and channel count")->required();
-  app.add_option("--threshold", threshold, "decision threshold on the score");
+  app.add_option("--threshold", threshold, "decision threshold on the held score");
   app.add_option("--webrtc", webrtc, "also print the WebRTC VAD's decision at likelihood 0-3");
   app.add_flag("--features", features, "also print the features behind the score");
   CLI11_PARSE(app, argc, argv);
@@ -63,8 +66,9 @@ int main(int argc, char** argv) {
     }
   }
   for (size_t i = 0; i + 160 <= n; i += 160) {
-    const float score = vad.process(&pcm[i]);
-    printf("%.3f %.3f %d", double(i + 160) / 16000.0, double(score), vad.is_speech() ? 1 : 0);
+    const float held = vad.process(&pcm[i]);
+    printf("%.3f %.3f %.3f %d", double(i + 160) / 16000.0, double(held), double(vad.raw_score()),
+           vad.is_speech() ? 1 : 0);
     if (reference) printf(" %d", reference->is_speech(&pcm[i]) ? 1 : 0);
     if (features) {
       const VadFeatures& ft = vad.features();

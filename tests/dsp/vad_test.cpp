@@ -58,6 +58,39 @@ TEST(Vad, StaysQuietOnSilenceAndMostlyOnKitchenNoise) {
   EXPECT_LT(speech_share(d, 2, 30), 0.35);
 }
 
+TEST(Vad, RawScoreFallsInThePausesTheHeldScoreBridges) {
+  // Two 300 ms harmonic "syllables" 150 ms apart: the held score (300 ms hold) stays up through
+  // the pause, the raw score does not.
+  std::vector<float> x(16000 * 2, 0.0f);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> n(0, 0.001f);
+  for (float& v : x)
+    v = n(rng);
+  auto voice = [&](double from_s, double to_s) {
+    for (size_t i = size_t(from_s * 16000); i < size_t(to_s * 16000); ++i) {
+      const double t = double(i) / 16000;
+      double v = 0;
+      for (int h = 1; h <= 10; ++h)
+        v += std::sin(2 * M_PI * 150 * h * t) / h;
+      x[i] += float(0.1 * v);
+    }
+  };
+  voice(1.0, 1.3);
+  voice(1.45, 1.75);
+  VoiceActivityDetector vad;
+  float raw_in_pause = 1, held_in_pause = 1;
+  for (size_t i = 0; i + 160 <= x.size(); i += 160) {
+    vad.process(&x[i]);
+    const double t = double(i + 160) / 16000;
+    if (t > 1.36 && t < 1.44) {
+      raw_in_pause = std::min(raw_in_pause, vad.raw_score());
+      held_in_pause = std::min(held_in_pause, vad.score());
+    }
+  }
+  EXPECT_LT(raw_in_pause, 0.5f);
+  EXPECT_GT(held_in_pause, 0.7f);
+}
+
 TEST(Segmenter, SendsPreRollFirstThenSpeechThenEndsAfterHangover) {
   SegmenterConfig cfg;
   cfg.pre_roll_ms = 100;   // 5 frames

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Regenerates the VAD's held-out labels and the synthesized noises in tests/data/vad/ (all committed:
+# the benches and tests never run this). Needs sox and pocketsphinx (tools/install-deps.sh).
+#
+#   bash bench/vad_data.sh        (SHARED=/path/to/shared/data if not ../shared/data)
+#
+# Held-out speech (tests/data/vad/heldout/*.wav): recordings that share no speaker and no recording
+# with anything the detector is fitted or tuned on. Word labels (*.words: "start end word", seconds)
+# come from pocketsphinx: forced alignment to the known text where the clip has a .txt beside it
+# (a JSGF grammar of exactly those words, silences free between them), otherwise its free
+# recognition's word segmentation (only where words and pauses are is used, not which words).
+#
+# Noises, two disjoint sets made here (sources in tests/data/SOURCES):
+#   heldout: babble = four overlapped, shifted copies of the aepyx telephone talk show (real voices
+#            no clip in training has); fan = pink noise low-passed at 1.2 kHz with a 100 Hz hum and
+#            its harmonics, slowly modulated; music = a plucked-string melody over organ chords.
+#   train:   babble = the CMU ARCTIC, JFK and LibriVox training voices overlapped; fan = brown and
+#            white noise band-passed at 300-3500 Hz with a 60 Hz hum; music = square-wave chords and
+#            a triangle-wave melody (different instruments, notes and tempo from the held-out one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=tests/data
+OUT=$D/vad
+mkdir -p "$OUT/heldout" "$OUT/noise"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+MODEL=/usr/share/pocketsphinx/model/en-us
+# Where the source recordings come from (only this script reads it; see tests/data/SOURCES).
+SHARED=${SHARED:-../shared/data}
+
+# Held-out speech: copied in once (sources in tests/data/SOURCES).
+H=$OUT/heldout
+[[ -f $H/silero_test.wav ]] || cp "$SHARED/speech/silero-vad/test.wav" "$H/silero_test.wav"
+[[ -f $H/xmas.wav ]] || cp "$SHARED/speech/spatialaudio/xmas.wav" "$H/xmas.wav"
+echo "wishing you a merry christmas and happy new year" >"$H/xmas.txt"
+for c in Front_Center Front_Left Front_Right Rear_Center Rear_Left Rear_Right Side_Left Side_Right; do
+  [[ -f $H/alsa_$c.wav ]] || cp "/usr/share/sounds/alsa/$c.wav" "$H/alsa_$c.wav"
+  echo "${c/_/ }" >"$H/alsa_$c.txt"
+done
+
+# Word labels: pocketsphinx word tokens with their times; <s>, </s>, <sil> and [NOISE] are pauses.
+words() {
+  local wav=$1 txt=${1%.wav}.txt
+  sox "$wav" -r 16000 -b 16 -c 1 "$TMP/in.wav"
+  local grammar=()
+  if [[ -f $txt ]]; then
+    {
+      echo '#JSGF V1.0;'
+      echo 'grammar clip;'
+      echo "public <clip> = $(tr 'A-Z' 'a-z' <"$txt" | tr -cd 'a-z \n' | xargs);"
+    } >"$TMP/clip.gram"
+    grammar=(-jsgf "$TMP/clip.gram")
+  fi
+  pocketsphinx_continuous -infile "$TMP/in.wav" -time yes -logfn /dev/null \
+    -hmm "$MODEL/en-us" -dict "$MODEL/cmudict-en-us.dict" "${grammar[@]}" 2>/dev/null |
+    awk 'NF == 4 && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
+      >"$TMP/words"
+  # A grammar that cannot cover the whole clip gives nothing: fall back to free recognition.
+  if [[ ! -s $TMP/words && -f $txt ]]; then
+    pocketsphinx_continuous -infile "$TMP/in.wav" -time yes -logfn /dev/null \
+      -hmm "$MODEL/en-us" -dict "$MODEL/cmudict-en-us.dict" 2>/dev/null |
+      awk 'NF == 4 && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
+        >"$TMP/words"
+  fi
+  cat "$TMP/words"
+}
+for wav in "$OUT"/heldout/*.wav; do
+  words "$wav" >"${wav%.wav}.words"
+  echo "$(basename "$wav"): $(wc -l <"${wav%.wav}.words") words"
+done
+
+# Training labels the same way, for the clips bench/vad_fit.cpp fits on (tests/data/vad/train).
+mkdir -p "$OUT/train"
+for wav in "$D"/cmu-arctic/*.wav "$D"/whisper.cpp/jfk.wav "$D"/pocketsphinx/cards/*.wav \
+  "$D"/pocketsphinx/librivox/*.wav; do
+  name=$(basename "$(dirname "$wav")")_$(basename "${wav%.wav}")
+  words "$wav" >"$OUT/train/$name.words"
+  echo "train/$name: $(wc -l <"$OUT/train/$name.words") words"
+done
+
+# The noises are random (sox's noise generators): made once, kept; delete them to make new ones.
+if [[ -f $OUT/noise/train_music.flac ]]; then
+  ls -l "$OUT/noise"
+  exit 0
+fi
+
+# Held-out noises (30 s each, 16 kHz mono 16-bit).
+A=$TMP/aepyx.wav
+sox "$SHARED/speech/silero-vad/aepyx_8k.wav" -r 16000 "$A"
+sox -m -v 1 "$A" -v 1 "|sox $A -p trim 40" -v 1 "|sox $A -p trim 80" -v 1 "|sox $A -p trim 120" \
+  "$TMP/babble.wav" trim 0 30
+sox "$TMP/babble.wav" -b 16 "$OUT/noise/heldout_babble.flac" norm -3
+sox -R -n -r 16000 -c 1 "$TMP/fan_noise.wav" synth 30 pinknoise lowpass 1200 tremolo 0.3 20
+sox -R -n -r 16000 -c 1 "$TMP/fan_hum.wav" synth 30 sine 100 sine 200 sine 300 remix 1 vol 0.3
+sox -m "$TMP/fan_noise.wav" "$TMP/fan_hum.wav" -b 16 "$OUT/noise/heldout_fan.flac" norm -3
+notes=(E4 G4 A4 B4 D5 B4 A4 G4 E4 D4 E4 G4 A4 A4 G4 E4)
+parts=()
+for i in $(seq 0 59); do
+  n=${notes[$((i % 16))]}
+  sox -n -r 16000 -c 1 "$TMP/m$i.wav" synth 0.5 pluck "$n" fade 0 0.5 0.3
+  parts+=("$TMP/m$i.wav")
+done
+sox "${parts[@]}" "$TMP/melody.wav"
+sox -n -r 16000 -c 1 "$TMP/chords.wav" synth 30 sine E3 sine G3 sine B3 remix - tremolo 0.5 30 vol 0.4
+sox -m "$TMP/melody.wav" "$TMP/chords.wav" -b 16 "$OUT/noise/heldout_music.flac" norm -3
+
+# Training noises.
+parts=()
+for f in cmu-arctic/cmu_arctic_us_aew_a0001 cmu-arctic/cmu_arctic_us_axb_a0004 whisper.cpp/jfk \
+  pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-0870 \
+  pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-0890; do
+  sox "$D/$f.wav" -r 16000 -c 1 "$TMP/t_$(basename "$f").wav"
+  parts+=("$TMP/t_$(basename "$f").wav")
+done
+sox "${parts[@]}" "$TMP/voices.wav" repeat 3
+sox -m "$TMP/voices.wav" "|sox $TMP/voices.wav -p trim 7" "|sox $TMP/voices.wav -p trim 15" \
+  "|sox $TMP/voices.wav -p trim 23" "$TMP/tbabble.wav" trim 0 30
+sox "$TMP/tbabble.wav" -b 16 "$OUT/noise/train_babble.flac" norm -3
+sox -R -n -r 16000 -c 1 "$TMP/tfan_a.wav" synth 30 brownnoise vol 0.6
+sox -R -n -r 16000 -c 1 "$TMP/tfan_b.wav" synth 30 whitenoise sinc 300-3500 vol 0.3
+sox -n -r 16000 -c 1 "$TMP/tfan_h.wav" synth 30 sine 60 sine 120 remix 1 vol 0.2
+sox -m "$TMP/tfan_a.wav" "$TMP/tfan_b.wav" "$TMP/tfan_h.wav" -b 16 "$OUT/noise/train_fan.flac" norm -3
+tnotes=(C4 E4 G4 C5 A4 F4 D4 G4 B3 D4 F4 A4)
+parts=()
+for i in $(seq 0 99); do
+  n=${tnotes[$((i % 12))]}
+  sox -n -r 16000 -c 1 "$TMP/t$i.wav" synth 0.3 triangle "$n" fade 0.01 0.3 0.1
+  parts+=("$TMP/t$i.wav")
+done
+sox "${parts[@]}" "$TMP/tmelody.wav"
+sox -n -r 16000 -c 1 "$TMP/tchords.wav" synth 30 square C3 square E3 square G3 remix - vol 0.2 lowpass 2500
+sox -m "$TMP/tmelody.wav" "$TMP/tchords.wav" -b 16 "$OUT/noise/train_music.flac" trim 0 30 norm -3
+ls -l "$OUT/noise"
