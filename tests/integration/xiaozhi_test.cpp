@@ -598,6 +598,12 @@ TEST(DeviceDoors, AXiaozhiBoxAWyomingSatelliteAndANodeAtOnceEachHearTheirOwnRepl
     d->reply = turns_of(s, d->id, "reply");
   }
 
+  // Every door said when its reply's first byte left (the turn's latency figures).
+  for (const json& t : s["turns"])
+    EXPECT_GE(t["timings"].value("first_frame_sent_ms", -1.0),
+              t["timings"].value("end_of_turn_ms", 0.0))
+        << t.dump();
+
   // The audio each one played, read back.
   const Recognizer recognise;
   box_d.heard = recognise(resample(b.played, 24000, 16000));
