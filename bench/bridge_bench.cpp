@@ -23,17 +23,31 @@
 //             /xiaozhi/v1/ (Device-Id, Protocol-Version 1, Authorization: Bearer), hello, listen
 //             start in auto mode, then 60 ms Opus packets at 16 kHz (binary protocol 1), the
 //             silence streamed too; replies come back as 60 ms Opus at 24 kHz.
+//   wyoming   a Wyoming satellite as wyoming-satellite runs one with its own wake word: a TCP
+//             server in this process that the bridge dials (host::WyomingSatellites, as the bridge
+//             runs it: describe, info, run-satellite); each cycle it says detection and
+//             run-pipeline (asr -> tts, snd_format 22050 Hz) and streams its microphone as
+//             audio-chunk events of raw pcm16 at 16 kHz until the bridge's transcript (the
+//             silence streamed too); the reply comes back as audio-start, audio-chunk* (raw pcm16
+//             at 22050 Hz), audio-stop, answered with played. Its events are written as the
+//             reference implementation writes them (rhasspy/wyoming event.py) and read by a reader
+//             of its own, not the bridge's. EARSHOT_BENCH_WYOMING_CHUNK=samples per microphone
+//             chunk: 320 (20 ms, the other doors' frame, so that the doors are compared and not
+//             the chunk sizes); wyoming-satellite's own is 1024 (64 ms).
 //
 //   1. latency: per door, one client at a time, ~20 turns: from the end of speech (the last speech
 //      frame's arrival, as the bridge's turn report counts it) to the first reply byte handed to
-//      the socket (for realtime: the first response.output_audio.delta), minus the configured
+//      the socket (for realtime: the first response.output_audio.delta; for wyoming: the reply's
+//      audio-chunk events queued for the satellite's link thread), minus the configured
 //      500 ms end-of-turn silence; p50/p95, and per stage. The doors take turns in rounds of ~7
 //      turns each, so that a change in the machine's load falls on all of them alike. Also the
-//      client's own view: last speech frame sent -> first reply audio read, minus 500 ms. And the
-//      bytes on the wire for audio, per second of it: the client's audio messages that carry
-//      speech up (the silence the raw clients stream between turns is left out) and the reply
-//      audio down, each with its WebSocket frame header (2-8 bytes, and the client's 4-byte
-//      mask); control messages are not counted.
+//      client's own view: last speech frame sent -> first reply audio read (wyoming: the first
+//      audio-chunk event whole), minus 500 ms. And the bytes on the wire for audio, per second of
+//      it: the client's audio messages that carry speech up (the silence the raw clients stream
+//      between turns is left out) and the reply audio down, each with its WebSocket frame header
+//      (2-8 bytes, and the client's 4-byte mask; wyoming: each audio-chunk event whole, header
+//      line and data included, raw PCM with no codec, over plain TCP); control messages are not
+//      counted.
 //   2. scale: N opus nodes talking at once for 15 s; a session is "late" if any microphone frame
 //      waited more than 20 ms for its session thread or any reply frame reached its node more
 //      than 20 ms behind its pace, "lost" if any frame went missing. With the bridge's threads and
@@ -42,12 +56,17 @@
 //
 //   build/release/bench/bridge_bench [max_nodes]   (scale rows 25 ... 600 up to max_nodes, 300)
 // Environment, for experiments: EARSHOT_BENCH_ONLY=N runs only the scale row for N nodes (no
-// latency part); EARSHOT_BENCH_DOORS=opus,pcm16,realtime,xiaozhi the doors of the latency part;
+// latency part); EARSHOT_BENCH_DOORS=opus,pcm16,realtime,xiaozhi,wyoming the doors of the latency
+// part;
 // EARSHOT_BENCH_ROUNDS=R (3) rounds of EARSHOT_BENCH_ROUND_S (40) seconds per door;
 // EARSHOT_BENCH_LATENCY_ONLY=1 skips the scale part; EARSHOT_BENCH_APPEND_MS=ms the realtime
 // client's append size (20; a multiple of 20 dividing 2500 and 5500);
 // EARSHOT_BENCH_EARLY_FINAL_MS=ms sets turn.early_final_ms (0: the final pass at the turn's end).
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,6 +80,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -74,6 +94,8 @@
 #include "host/log.h"
 #include "host/server.h"
 #include "host/services.h"
+#include "host/wyoming/satellite_link.h"
+#include "host/wyoming/tcp.h"
 #include "protocol/audio_frame.h"
 #include "protocol/messages.h"
 #include "protocol/realtime/base64.h"
@@ -312,12 +334,13 @@ CpuMark cpu_mark() {
 }
 
 // --- the clients ---------------------------------------------------------------------------------
-enum class Door { kOpus, kPcm16, kRealtime, kXiaozhi };
+enum class Door { kOpus, kPcm16, kRealtime, kXiaozhi, kWyoming };
 const char* door_name(Door d) {
   return d == Door::kOpus       ? "earshot.v1 opus (node)"
          : d == Door::kPcm16    ? "earshot.v1 pcm16 (browser)"
          : d == Door::kRealtime ? "realtime (/v1/realtime)"
-                                : "xiaozhi (/xiaozhi/v1/)";
+         : d == Door::kXiaozhi  ? "xiaozhi (/xiaozhi/v1/)"
+                                : "wyoming satellite (tcp, raw pcm16)";
 }
 
 // A WebSocket message's frame header on the wire: 2 bytes, 4 more for a length of 126-65535 (2)
@@ -693,10 +716,221 @@ class XiaozhiClient : public RawClient {
   uint64_t packet_index_ = 0;
 };
 
+// A Wyoming satellite (see the top of this file). Its one thread accepts the bridge, then sends its
+// microphone on an absolute 20 ms schedule and reads what the bridge says in between.
+class WyomingSatelliteClient : public Client {
+ public:
+  explicit WyomingSatelliteClient(const std::vector<std::string>& speech) : speech_(speech) {
+    if (const char* e = getenv("EARSHOT_BENCH_WYOMING_CHUNK"))
+      chunk_samples_ = std::max(1, atoi(e));
+  }
+  ~WyomingSatelliteClient() override { stop(); }
+  // Listens on a port of its own; the bridge is told it (port()) and dials in.
+  bool start(int, size_t index, std::string* error) override {
+    listen_fd_ = host::tcp::listen_on("127.0.0.1", 0, error);
+    if (listen_fd_ < 0) return false;
+    port_ = host::tcp::bound_port(listen_fd_);
+    thread_ = std::thread([this, index] {
+      register_client_thread();
+      run(int64_t(index));
+    });
+    return true;
+  }
+  int port() const { return port_; }
+  bool ready() const override { return running_.load(); }
+  void stop() override {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    for (int* fd : {&fd_, &listen_fd_})
+      if (*fd >= 0) ::close(*fd), *fd = -1;
+  }
+
+ private:
+  static constexpr int kMicRate = 16000, kSndRate = 22050;
+  using json = nlohmann::json;
+  struct WireEvent {
+    std::string type;
+    json data;
+    std::string payload;
+    size_t wire_bytes = 0;  // header line, data and payload
+  };
+
+  // An event as rhasspy/wyoming's event.py writes it: the header line by Python's json.dumps
+  // (", " and ": " between items), then the data as its own block, then the payload.
+  static std::string event(const std::string& type, const std::string& data = "",
+                           const std::string& payload = "") {
+    std::string header = "{\"type\": \"" + type + "\", \"version\": \"1.5.4\"";
+    if (!data.empty()) header += ", \"data_length\": " + std::to_string(data.size());
+    if (!payload.empty()) header += ", \"payload_length\": " + std::to_string(payload.size());
+    return header + "}\n" + data + payload;
+  }
+  // The next whole event at the front of `buffer_` (rhasspy/wyoming README, "Format").
+  bool next_event(WireEvent* e) {
+    const size_t nl = buffer_.find('\n');
+    if (nl == std::string::npos) return false;
+    const json header = json::parse(buffer_.begin(), buffer_.begin() + long(nl), nullptr, false);
+    if (!header.is_object()) {
+      fprintf(stderr, "bridge_bench: wyoming: a bad header from the bridge\n");
+      exit(1);
+    }
+    auto length = [&](const char* key) {
+      return header.contains(key) && header[key].is_number_unsigned() ? header[key].get<size_t>()
+                                                                      : size_t(0);
+    };
+    const size_t data_length = length("data_length"), payload_length = length("payload_length");
+    const size_t need = nl + 1 + data_length + payload_length;
+    if (buffer_.size() < need) return false;
+    e->type = header.value("type", "");
+    e->data =
+        header.contains("data") && header["data"].is_object() ? header["data"] : json::object();
+    if (data_length > 0) {
+      const json data = json::parse(buffer_.substr(nl + 1, data_length), nullptr, false);
+      if (data.is_object()) e->data.update(data);
+    }
+    e->payload = buffer_.substr(nl + 1 + data_length, payload_length);
+    e->wire_bytes = need;
+    buffer_.erase(0, need);
+    return true;
+  }
+  void write(const std::string& bytes) {
+    size_t at = 0;
+    while (at < bytes.size() && !stop_.load()) {
+      const ssize_t n = send(fd_, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);
+      if (n > 0) {
+        at += size_t(n);
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        return;
+      } else {
+        pollfd p{fd_, POLLOUT, 0};
+        poll(&p, 1, 100);
+      }
+    }
+  }
+
+  void run(int64_t index) {
+    while (!stop_.load() && fd_ < 0) {  // the bridge dials in
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) > 0) fd_ = accept(listen_fd_, nullptr, nullptr);
+    }
+    if (fd_ < 0) return;
+    const int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // as asyncio's transports do
+    phase_ = int(index * 37 % kCycleFrames);
+    char buf[65536];
+    while (!stop_.load()) {
+      if (running_.load() && Clock::now() >= next_) {  // the schedule starts at run-satellite
+        send_frame();
+        phase_ = (phase_ + 1) % kCycleFrames;
+        next_ += std::chrono::milliseconds(20);
+        continue;
+      }
+      const auto left =
+          running_.load()
+              ? std::chrono::duration_cast<std::chrono::milliseconds>(next_ - Clock::now())
+              : std::chrono::milliseconds(100);
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, std::max(1, int(left.count()))) <= 0) continue;
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (!stop_.load() && !paused_)
+          fprintf(stderr, "bridge_bench: the bridge closed a satellite\n");
+        return;
+      }
+      buffer_.append(buf, size_t(n));
+      WireEvent e;
+      while (next_event(&e))
+        received(e);
+    }
+  }
+
+  void send_frame() {
+    if (phase_ == 0) {  // the wake word: a pipeline from asr to tts
+      write(event("detection", R"({"name": "ok_nabu", "timestamp": 0})"));
+      write(event("run-pipeline",
+                  R"({"start_stage": "asr", "end_stage": "tts", "restart_on_end": false, )"
+                  R"("snd_format": {"rate": 22050, "width": 2, "channels": 1}})"));
+      listening_ = true;
+      mic_.clear();
+      mic_samples_ = 0;
+    }
+    if (!listening_) return;
+    mic_ += phase_ < kSpeechFrames ? speech_[size_t(phase_)] : std::string(640, '\0');
+    const size_t chunk_bytes = size_t(chunk_samples_) * 2;
+    constexpr int64_t kSpeechEnd = int64_t(kSpeechFrames) * kMicRate / 50;  // in samples
+    while (mic_.size() >= chunk_bytes) {
+      const int64_t from = mic_samples_, to = from + chunk_samples_;
+      char data[128];
+      snprintf(data, sizeof data, R"({"rate": %d, "width": 2, "channels": 1, "timestamp": %lld})",
+               kMicRate, (long long)(from * 1000 / kMicRate));
+      const std::string bytes = event("audio-chunk", data, mic_.substr(0, chunk_bytes));
+      write(bytes);
+      mic_.erase(0, chunk_bytes);
+      mic_samples_ = to;
+      if (from < kSpeechEnd) {  // it carries speech
+        up_bytes.fetch_add(bytes.size());
+        up_audio_ms.fetch_add(uint64_t(chunk_samples_) * 1000 / kMicRate);
+      }
+      if (from < kSpeechEnd && kSpeechEnd <= to) last_speech_sent_us_.store(now_us());
+    }
+  }
+
+  void received(const WireEvent& e) {
+    if (e.type == "describe") {
+      write(event("info",
+                  json({{"asr", json::array()},
+                        {"tts", json::array()},
+                        {"handle", json::array()},
+                        {"intent", json::array()},
+                        {"wake", json::array()},
+                        {"satellite",
+                         {{"name", "bench satellite"},
+                          {"area", "bench"},
+                          {"installed", true},
+                          {"attribution", {{"name", "bench"}, {"url", ""}}},
+                          {"snd_format", {{"rate", kSndRate}, {"width", 2}, {"channels", 1}}}}}})
+                      .dump()));
+    } else if (e.type == "run-satellite") {
+      next_ = Clock::now();
+      running_.store(true);
+    } else if (e.type == "pause-satellite") {
+      paused_ = true;  // the bridge is stopping
+    } else if (e.type == "ping") {
+      write(event("pong"));
+    } else if (e.type == "transcript") {
+      listening_ = false;  // a satellite stops streaming at the transcript
+    } else if (e.type == "audio-start") {
+      reply_index_ = 0;
+    } else if (e.type == "audio-chunk") {
+      down_bytes.fetch_add(e.wire_bytes);
+      down_audio_ms.fetch_add(uint64_t(e.payload.size() / 2) * 1000 / kSndRate);
+      reply_frame(reply_index_++);
+    } else if (e.type == "audio-stop") {
+      write(event("played"));
+    } else if (e.type == "error") {
+      fprintf(stderr, "bridge_bench: wyoming error: %s\n", e.data.dump().c_str());
+    }
+  }
+
+  const std::vector<std::string>& speech_;
+  int chunk_samples_ = 320;
+  int listen_fd_ = -1, fd_ = -1, port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stop_{false}, running_{false};
+  // The client's thread only:
+  std::string buffer_;       // read, not yet a whole event
+  std::string mic_;          // microphone bytes not yet sent
+  int64_t mic_samples_ = 0;  // sent in this pipeline
+  bool listening_ = false, paused_ = false;
+  uint64_t reply_index_ = 0;
+  Clock::time_point next_;  // the next 20 ms tick
+};
+
 std::unique_ptr<Client> make_client(Door door, const Audio& audio) {
   if (door == Door::kOpus) return std::make_unique<OpusNode>(audio.opus);
   if (door == Door::kPcm16) return std::make_unique<Pcm16Client>(audio.pcm16k);
   if (door == Door::kXiaozhi) return std::make_unique<XiaozhiClient>(audio.pcm16k);
+  if (door == Door::kWyoming) return std::make_unique<WyomingSatelliteClient>(audio.pcm16k);
   return std::make_unique<RealtimeClient>(audio.pcm24k);
 }
 
@@ -757,6 +991,20 @@ RunResult run(Door door, size_t count, double seconds, const Audio& audio) {
       exit(1);
     }
   }
+  // Wyoming satellites are dialled by the bridge, as the bridge's main() does.
+  std::unique_ptr<host::WyomingSatellites> satellites;
+  if (door == Door::kWyoming) {
+    host::WyomingConfig wc;
+    for (size_t i = 0; i < count; ++i) {
+      host::WyomingSatelliteConfig sat;
+      sat.name = "bench-" + std::to_string(i);
+      sat.host = "127.0.0.1";
+      sat.port = static_cast<WyomingSatelliteClient&>(*clients[i]).port();
+      wc.satellites.push_back(sat);
+    }
+    satellites = std::make_unique<host::WyomingSatellites>(wc, services);
+    satellites->start();
+  }
   // Wait for every client to be welcomed.
   const auto connect_deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < connect_deadline &&
@@ -786,6 +1034,7 @@ RunResult run(Door door, size_t count, double seconds, const Audio& audio) {
   result.uplink_late = services.metrics.frames_late_total.load() - late0;
   result.uplink_lost = services.metrics.frames_lost_total.load() - lost0;
   result.reply_dropped = services.metrics.reply_frames_dropped_total.load();
+  if (satellites) satellites->stop();  // pause-satellite first, as the bridge does
   for (auto& c : clients) {
     result.reply_late += c->late_frames.load();
     result.reply_frames += c->reply_frames.load();
@@ -807,13 +1056,14 @@ RunResult run(Door door, size_t count, double seconds, const Audio& audio) {
 
 std::vector<Door> doors_from_env() {
   const char* e = getenv("EARSHOT_BENCH_DOORS");
-  if (!e) return {Door::kOpus, Door::kPcm16, Door::kRealtime, Door::kXiaozhi};
+  if (!e) return {Door::kOpus, Door::kPcm16, Door::kRealtime, Door::kXiaozhi, Door::kWyoming};
   std::vector<Door> out;
   const std::string s = e;
   if (s.find("opus") != std::string::npos) out.push_back(Door::kOpus);
   if (s.find("pcm16") != std::string::npos) out.push_back(Door::kPcm16);
   if (s.find("realtime") != std::string::npos) out.push_back(Door::kRealtime);
   if (s.find("xiaozhi") != std::string::npos) out.push_back(Door::kXiaozhi);
+  if (s.find("wyoming") != std::string::npos) out.push_back(Door::kWyoming);
   return out;
 }
 
@@ -881,7 +1131,11 @@ void latency(const Audio& audio) {
   row("**total (ours)**", &Stages::own);
   row("client: last speech frame sent -> first reply audio read, - 500 ms", &Stages::heard);
   printf("\n");
-  printf("audio on the wire, bytes per second of audio (WebSocket framing included):\n\n");
+  printf(
+      "audio on the wire, bytes per second of audio (WebSocket framing included; wyoming: raw "
+      "pcm16 in audio-chunk events over TCP, header line and data included, %s-sample "
+      "microphone chunks):\n\n",
+      getenv("EARSHOT_BENCH_WYOMING_CHUNK") ? getenv("EARSHOT_BENCH_WYOMING_CHUNK") : "320");
   printf("| door | up: microphone | down: reply |\n|---|---|---|\n");
   for (Door d : doors) {
     const Stages& s = by_door[d];

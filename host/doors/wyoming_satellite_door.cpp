@@ -69,6 +69,7 @@ bool WyomingSatelliteDoor::take_output(std::string* out) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (out_.empty()) return false;
+    taken_bytes_ += out_.size();
     if (out->empty()) {
       out->swap(out_);  // both keep their capacity
     } else {
@@ -78,6 +79,23 @@ bool WyomingSatelliteDoor::take_output(std::string* out) {
   }
   room_.notify_all();
   return true;
+}
+
+void WyomingSatelliteDoor::written(size_t bytes, int64_t now_ms) {
+  std::optional<FirstChunk> sent;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    written_bytes_ += bytes;
+    if (first_chunk_ && written_bytes_ > first_chunk_->at) sent.swap(first_chunk_);
+  }
+  if (!sent) return;
+  if (config_.metrics && sent->speech_end_ms > 0)
+    config_.metrics->first_frame_sent_ms.observe(double(now_ms - sent->speech_end_ms));
+  if (port_) port_->first_frame_sent(sent->reply_id, now_ms);
+}
+
+void WyomingSatelliteDoor::ping() {
+  send(wy::ping_event());
 }
 
 void WyomingSatelliteDoor::send_locked(const wy::Event& event) {
@@ -353,7 +371,7 @@ void WyomingSatelliteDoor::reply_audio_started(const std::string& reply_id, cons
 }
 
 bool WyomingSatelliteDoor::reply_audio(const std::string& reply_id, uint64_t, const float* pcm,
-                                       size_t samples, int64_t, int64_t) {
+                                       size_t samples, int64_t, int64_t speech_end_ms) {
   pcm_.resize(samples);  // capacity kept: no allocation after the first frame
   for (size_t i = 0; i < samples; ++i)
     pcm_[i] = int16_t(std::lrint(std::clamp(pcm[i], -1.0f, 1.0f) * 32767.0f));
@@ -361,6 +379,8 @@ bool WyomingSatelliteDoor::reply_audio(const std::string& reply_id, uint64_t, co
     std::unique_lock<std::mutex> lock(mutex_);
     room_.wait(lock, [&] { return stopped_ || out_.size() < kMaxQueuedBytes; });
     if (stopped_ || reply_id != reply_id_ || phase_ != Phase::kSpeaking) return false;
+    if (frames_sent_ == 0)
+      first_chunk_ = FirstChunk{reply_id, taken_bytes_ + out_.size(), speech_end_ms};
     wy::append_audio_chunk(output_rate_, pcm_.data(), samples, &out_);
     ++frames_sent_;
   }

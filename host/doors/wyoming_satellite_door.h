@@ -19,10 +19,11 @@
 // the server, which the bridge does not have: it is refused with an `error` event unless the
 // satellite is configured with listen_without_wake_word (push-to-talk devices).
 //
-// Threads: on_event(), take_output(), input_pace() and stop() on the link's thread (the only
-// caller of the conversation's inputs); sink methods on the core's threads. `mutex_` guards the
-// pipeline state and the output buffer; it is never held while calling into the conversation.
-// reply_audio() waits while more than kMaxQueuedBytes wait to be written (backpressure).
+// Threads: on_event(), take_output(), written(), ping(), input_pace() and stop() on the link's
+// thread (the only caller of the conversation's inputs); sink methods on the core's threads.
+// `mutex_` guards the pipeline state and the output buffer; it is never held while calling into the
+// conversation. reply_audio() waits while more than kMaxQueuedBytes wait to be written
+// (backpressure).
 #pragma once
 
 #include <condition_variable>
@@ -36,6 +37,7 @@
 
 #include "host/conversation/conversation.h"
 #include "host/doors/conversation_port.h"
+#include "host/metrics.h"
 #include "protocol/wyoming/events.h"
 
 namespace earshot::host {
@@ -49,6 +51,7 @@ class WyomingSatelliteDoor : public ConversationSink {
     NodeLease lease;  // the claim on client_id for this connection
     std::optional<protocol::wyoming::AudioFormat> snd_format;  // from the satellite's info
     bool listen_without_wake_word = false;
+    Metrics* metrics = nullptr;  // first_frame_sent_ms, when set
   };
   using PortFactory = std::function<std::unique_ptr<ConversationPort>(ConversationSink&,
                                                                       const ConversationSettings&)>;
@@ -63,6 +66,13 @@ class WyomingSatelliteDoor : public ConversationSink {
   void on_event(const protocol::wyoming::Event& event, int64_t now_ms);
   // Moves what waits to be written to the end of `out`; true if anything was moved.
   bool take_output(std::string* out);
+  // The link handed `bytes` more of what it took to the socket, at `now_ms` (monotonic): when the
+  // first byte of a reply's first audio-chunk is among them, the core hears of it (the turn's
+  // first_frame_sent_ms, the latency figures). Every byte the link writes must come from
+  // take_output(), in order.
+  void written(size_t bytes, int64_t now_ms);
+  // Queues a ping (the link's keep-alive), in order with the rest.
+  void ping();
   Conversation::InputPace input_pace() const;
   // The core asked to close the connection (with why), or the door gave up on the satellite.
   bool wants_close(std::string* reason) const;
@@ -127,6 +137,16 @@ class WyomingSatelliteDoor : public ConversationSink {
   bool reply_audio_ = false;  // the current reply's audio started
   uint64_t frames_sent_ = 0;
   bool awaiting_played_ = false;
+  // Where the reply's first audio-chunk starts in the stream of bytes taken so far: the link
+  // thread's written() reports it once the socket has its first byte.
+  struct FirstChunk {
+    std::string reply_id;
+    uint64_t at = 0;  // offset in the output stream
+    int64_t speech_end_ms = 0;
+  };
+  std::optional<FirstChunk> first_chunk_;
+  uint64_t taken_bytes_ = 0;    // moved to the link by take_output()
+  uint64_t written_bytes_ = 0;  // of those, written to the socket
 };
 
 }  // namespace earshot::host

@@ -174,6 +174,7 @@ class WyomingSatellites::Link {
     door_config.lease = *lease;
     if (about.ok()) door_config.snd_format = about.value->snd_format;
     door_config.listen_without_wake_word = config_.listen_without_wake_word;
+    door_config.metrics = &services_.metrics;
     Services& services = services_;
     const NodeLease held = *lease;
     WyomingSatelliteDoor door(
@@ -230,7 +231,10 @@ class WyomingSatellites::Link {
         const ssize_t n = send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
         if (n < 0 && errno != EAGAIN && errno != EINTR)
           return std::string("write: ") + strerror(errno);
-        if (n > 0) pending.erase(0, size_t(n));
+        if (n > 0) {
+          pending.erase(0, size_t(n));
+          door.written(size_t(n), monotonic_ms());
+        }
       }
       const int64_t now = monotonic_ms();
       if (p[0].revents & POLLIN) {
@@ -255,7 +259,7 @@ class WyomingSatellites::Link {
       }
       if (now - heard_ms > kSilenceMs) return "nothing heard for 15 s";
       if (now - heard_ms > kPingAfterMs && now - pinged_ms > kPingAfterMs) {
-        wy::serialize_to(wy::ping_event(), &pending);
+        door.ping();  // through the door: every byte written is one it counts
         pinged_ms = now;
       }
       if (std::string s = door.state(); s != state) {

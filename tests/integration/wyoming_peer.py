@@ -8,7 +8,9 @@ handling), not from the bridge's code. Python 3 standard library only.
              tts, snd_format 22050 Hz) and streams a WAV in real time as audio-chunk events,
              then silence, until the server's `transcript`; it saves the reply audio
              (audio-start/chunk/stop) as a WAV and answers `played`. Every event it gets is
-             logged to OUT/events.jsonl; OUT/connected.N marks the N-th run-satellite.
+             logged to OUT/events.jsonl; OUT/connected.N marks the N-th run-satellite. With
+             --start-when PATH it hears its wake word only once PATH exists (a test starting
+             several devices at once).
   client     a Home Assistant-like client of the bridge's Wyoming services: describe,
              transcribe a WAV, synthesize text to a WAV, or send malformed framing.
 """
@@ -120,6 +122,8 @@ def satellite(args):
                     open(os.path.join(args.out, "connected.%d" % runs), "w").close()
                     if turns_done < args.turns:
                         turns_done += 1
+                        while args.start_when and not os.path.exists(args.start_when):
+                            time.sleep(0.01)  # the test says when; the bridge waits meanwhile
                         run_pipeline(conn, reader, args, rate, channels, pcm)
         except (EOFError, ConnectionError, OSError) as e:
             log(args.out, {"type": "(disconnected)", "data": {"why": str(e)}, "bytes": 0})
@@ -277,6 +281,7 @@ def main():
     s.add_argument("--wav")
     s.add_argument("--turns", type=int, default=1)
     s.add_argument("--snd-rate", type=int, default=22050)
+    s.add_argument("--start-when")
     c = sub.add_parser("client")
     c.add_argument("--port", type=int, required=True)
     c.add_argument("action")

@@ -1,7 +1,9 @@
 // xiaozhi-esp32 boxes against a real earshot-bridge (embedded engines: pocketsphinx, echo, flite;
 // the SQLite store), through the door on /xiaozhi/v1/ and the OTA check-in on /xiaozhi/ota/. The
 // box is tests/integration/xiaozhi_box.h: written from the firmware's documents, real libopus, a
-// real WebSocket. Real speech, streamed at a microphone's pace.
+// real WebSocket. Real speech, streamed at a microphone's pace. Last, the isolation test across
+// doors: a box, a Wyoming satellite (tests/integration/wyoming_peer.py) and an earshot.v1 node at
+// once.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -459,43 +461,216 @@ TEST(Xiaozhi, BadInputIsRefusedClearlyAndOtherSessionsGoOn) {
   EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
 }
 
-// Isolation: a box and an earshot.v1 node talk at once; each hears its own reply.
-TEST(Xiaozhi, ABoxAndANodeAtOnceEachHearTheirOwnReply) {
-  Bridge bridge("xiaozhi_isolation");
-  configure(bridge);
+// --- Every kind of device at once ---------------------------------------------------------------
+
+const std::string kWyomingPeer =
+    std::string(EARSHOT_SOURCE_DIR) + "/tests/integration/wyoming_peer.py";
+
+// What a Wyoming satellite peer logged (tests/integration/wyoming_peer.py: OUT/events.jsonl).
+std::vector<json> wyoming_events(const std::string& out) {
+  std::vector<json> events;
+  std::ifstream in(out + "/events.jsonl");
+  for (std::string line; std::getline(in, line);)
+    if (json j = json::parse(line, nullptr, false); !j.is_discarded()) events.push_back(j);
+  return events;
+}
+
+bool file_exists(const std::string& path) {
+  return std::ifstream(path).good();
+}
+
+// The transcripts a node was told (its log: heard: "...").
+std::vector<std::string> node_heard(const std::string& log) {
+  std::vector<std::string> out;
+  const std::string mark = "heard: \"";
+  for (size_t at = log.find(mark); at != std::string::npos; at = log.find(mark, at + 1)) {
+    const size_t from = at + mark.size(), to = log.find("\"\n", from);
+    if (to != std::string::npos) out.push_back(log.substr(from, to - from));
+  }
+  return out;
+}
+
+bool has_word(const std::vector<std::string>& words, const std::string& w) {
+  return std::find(words.begin(), words.end(), w) != words.end();
+}
+
+// One device in the isolation test: what it said, what the bridge heard from it and answered it,
+// what it heard back.
+struct Device {
+  std::string id, clip;           // client id as turns are stored; the librivox clip it speaks
+  std::string reference;          // the clip's text
+  std::vector<std::string> told;  // the transcripts it was sent, one per turn
+  std::vector<json> turns;        // its turns on the status page, oldest first
+  std::string reply_got;          // the reply text it was sent (the node gets audio only)
+  std::string heard;              // its reply audio, re-recognised
+};
+
+// Isolation across protocols: a xiaozhi box, a Wyoming satellite and an earshot.v1 node speak
+// three different sentences at once. The bridge hears each under its own id (each transcript is
+// nearest its own clip), answers each with its own words and none of the others' (the echo LLM
+// repeats the transcript), each plays audio that reads back as its own reply, and the status page
+// lists each turn under its own id.
+TEST(DeviceDoors, AXiaozhiBoxAWyomingSatelliteAndANodeAtOnceEachHearTheirOwnReply) {
+  const int sat_port = test::free_port();
+  Bridge bridge("device_doors_isolation");
+  configure(bridge,
+            "[wyoming]\nreconnect_max_ms = 1000\n[[wyoming.satellites]]\nname = "
+            "\"porch\"\nhost = \"127.0.0.1\"\nport = " +
+                std::to_string(sat_port) + "\n");
+  Device box_d{"xiaozhi-aabbccddee01", "0920"}, sat_d{"wyoming-porch", "0870"},
+      node_d{"n0", "0890"};
+  const std::vector<Device*> all = {&box_d, &sat_d, &node_d};
+  for (Device* d : all)
+    d->reference = test::read_file(test::librivox(d->clip, ".txt"));
+
+  // The satellite is dialled by the bridge, and hears its wake word when the test says `go`.
+  const std::string sat_out = bridge.dir + "/satellite", go = bridge.dir + "/go";
+  test::Subprocess sat(
+      {"python3", kWyomingPeer, "satellite", "--port", std::to_string(sat_port), "--out", sat_out,
+       "--wav", test::librivox(sat_d.clip, ".wav"), "--snd-rate", "22050", "--start-when", go},
+      bridge.dir + "/sat");
+  ASSERT_TRUE(test::wait_until([&] { return file_exists(sat_out + "/listening"); }, 20s))
+      << sat.stderr_text();
   bridge.start();
-  const std::string node_reply_wav = bridge.dir + "/node-reply.wav";
-  auto node =
-      bridge.node(0, {"--source", "file", "--file", test::librivox("0890", ".wav"), "--sink", "wav",
-                      "--playback-file", node_reply_wav, "--playback-pace"});
+  ASSERT_TRUE(test::wait_until([&] { return file_exists(sat_out + "/connected.1"); }, 20s))
+      << sat.stderr_text() << bridge.process->stderr_text();
   XiaozhiBox b(box(1));
   std::string error;
   ASSERT_TRUE(b.connect(bridge.port, &error)) << error;
   ASSERT_TRUE(b.hello(&error)) << error;
   b.listen_start("auto");
-  const Speech clip = speech("0920");
+
+  // All three at once: the node from its file, the satellite from its WAV, the box from here.
+  const std::string node_reply_wav = bridge.dir + "/node-reply.wav";
+  auto node =
+      bridge.node(0, {"--source", "file", "--file", test::librivox(node_d.clip, ".wav"), "--sink",
+                      "wav", "--playback-file", node_reply_wav, "--playback-pace"});
+  std::ofstream(go).close();
+  const Speech clip = speech(box_d.clip.c_str());
   b.stream(padded(clip.pcm16k, 0.3, 2.5));
-  ASSERT_TRUE(b.pump_until([&] { return b.tts_stops >= 1; }, 60000)) << joined(b.events);
+  // Three decoders at once on a small machine: give each more time than a test of one.
+  ASSERT_TRUE(b.pump_until([&] { return b.tts_stops >= 1; }, 120000)) << joined(b.events);
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        for (const json& e : wyoming_events(sat_out))
+          if (e["type"] == "(played sent)") return true;
+        return false;
+      },
+      120s))
+      << sat.stderr_text() << bridge.process->stderr_text();
   ASSERT_EQ(node->wait(120s), 0) << node->stderr_text();
 
-  std::string node_reply;
-  json s = status(bridge.port);
-  for (const json& t : s["turns"])
-    if (t["node_id"] == "n0")
-      node_reply += (node_reply.empty() ? "" : " ") + t["reply"].get<std::string>();
-  ASSERT_FALSE(node_reply.empty()) << s.dump();
-  const std::string box_reply = joined(b.sentences);
+  // What each was told and sent (the box's, below: it may still be told more).
+  std::vector<std::string> synthesized;
+  for (const json& e : wyoming_events(sat_out)) {
+    if (e["type"] == "transcript") sat_d.told.push_back(e["data"].value("text", ""));
+    if (e["type"] == "synthesize") synthesized.push_back(e["data"].value("text", ""));
+  }
+  sat_d.reply_got = joined(synthesized);
+  node_d.told = node_heard(node->stderr_text());
+
+  // The status page lists each one's turns under its own id, as it was told them. A turn is
+  // listed once the bridge has the device's playback report (the node's, the satellite's
+  // `played`), which may come after the device is done: wait for it, not for a time. A loaded
+  // machine may cut the box's sentence in two turns: it listens on until its replies are over.
+  json s;
+  auto turns_of = [&](const json& st, const std::string& id) {
+    std::vector<json> out;
+    if (!st.is_object() || !st.contains("turns")) return out;
+    for (auto t = st["turns"].rbegin(); t != st["turns"].rend(); ++t)  // oldest first
+      if ((*t)["node_id"] == id) out.push_back(*t);
+    return out;
+  };
+  auto transcripts = [](const std::vector<json>& turns) {
+    std::vector<std::string> out;
+    for (const json& t : turns)
+      out.push_back(t["transcript"].get<std::string>());
+    return out;
+  };
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        b.pump(20);
+        box_d.told = b.stt;
+        s = status(bridge.port);
+        return !b.speaking && std::all_of(all.begin(), all.end(), [&](const Device* d) {
+          return transcripts(turns_of(s, d->id)) == d->told;
+        });
+      },
+      60s))
+      << s.dump() << "\nthe box was told: " << joined(b.stt);
+  box_d.reply_got = joined(b.sentences);
+  for (Device* d : all) {
+    ASSERT_FALSE(d->told.empty()) << d->id << " was told no transcript";
+    d->turns = turns_of(s, d->id);
+  }
+
+  // The audio each one played, read back.
   const Recognizer recognise;
-  const std::string box_heard = recognise(resample(b.played, 24000, 16000));
-  const test::Audio node_audio = test::read_audio(node_reply_wav);
-  const std::string node_heard =
-      recognise(resample(test::to_mono(node_audio), node_audio.sample_rate, 16000));
-  EXPECT_LT(test::word_error_rate(box_reply, box_heard),
-            test::word_error_rate(node_reply, box_heard))
-      << "the box heard \"" << box_heard << "\"";
-  EXPECT_LT(test::word_error_rate(node_reply, node_heard),
-            test::word_error_rate(box_reply, node_heard))
-      << "the node heard \"" << node_heard << "\"";
+  box_d.heard = recognise(resample(b.played, 24000, 16000));
+  sat_d.heard = recognise(test::to_16k_mono(test::read_audio(sat_out + "/reply.wav")));
+  node_d.heard = recognise(test::to_16k_mono(test::read_audio(node_reply_wav)));
+
+  for (const Device* d : all) {
+    const std::string told = joined(d->told);
+    std::string reply, echoes;  // what the bridge stored as heard; what it meant to say
+    bool cut = false;
+    for (size_t i = 0; i < d->turns.size(); ++i) {
+      const json& t = d->turns[i];
+      const std::string echo = "You said: " + d->told[i] + ".";
+      reply += (reply.empty() ? "" : " ") + t["reply"].get<std::string>();
+      echoes += (echoes.empty() ? "" : " ") + echo;
+      // A loaded machine may end a turn inside a sentence; the rest, the device's next turn, may
+      // then begin before the first is answered (no reply) or over its reply (interrupted: the
+      // stored reply keeps what was heard). Such a turn holds words of its own echo only; the
+      // device's last turn is answered whole.
+      const bool answered = t["interrupted"] == false && !t["reply"].get<std::string>().empty();
+      if (!answered) {
+        EXPECT_LT(i + 1, d->turns.size()) << "its last turn was not answered: " << t.dump();
+        cut = true;
+        for (const std::string& w : test::normalized_words(t["reply"].get<std::string>()))
+          EXPECT_TRUE(has_word(test::normalized_words(echo), w)) << w << " in " << t.dump();
+      } else {
+        EXPECT_EQ(t["reply"], echo) << t.dump();
+        // The door said when the reply's first byte left (the turn's latency figures).
+        EXPECT_GE(t["timings"].value("first_frame_sent_ms", -1.0),
+                  t["timings"].value("end_of_turn_ms", 0.0))
+            << t.dump();
+      }
+    }
+    SCOPED_TRACE(d->id + " was told \"" + told + "\", answered \"" + reply + "\", played \"" +
+                 d->heard + "\"");
+    printf("isolation: %s said %s, heard as \"%s\"; its reply played back reads \"%s\"%s\n",
+           d->id.c_str(), d->clip.c_str(), told.c_str(), d->heard.c_str(),
+           cut ? " (a turn was cut by the next)" : "");
+    // The reply text it was sent: its own echoes, whole, or (cut) words of them only.
+    if (d != &node_d && !cut) {
+      EXPECT_EQ(d->reply_got, echoes);
+    } else {
+      for (const std::string& w : test::normalized_words(d->reply_got))
+        EXPECT_TRUE(has_word(test::normalized_words(echoes), w)) << w;
+    }
+    const double own_wer = test::word_error_rate(d->reference, told);
+    const std::vector<std::string> own = test::normalized_words(told);
+    for (const Device* other : all) {
+      if (other == d) continue;
+      SCOPED_TRACE("the other: " + other->id);
+      // Its own speech: what it was told is nearer its own clip than the other's.
+      EXPECT_LT(own_wer, test::word_error_rate(other->reference, told));
+      // Its own words, none of the other's: words of the other's transcripts that its own do not
+      // hold are in neither its stored reply nor the reply text it was sent.
+      for (const std::string& w : test::normalized_words(joined(other->told))) {
+        if (has_word(own, w)) continue;
+        EXPECT_FALSE(has_word(test::normalized_words(reply), w)) << w;
+        EXPECT_FALSE(has_word(test::normalized_words(d->reply_got), w)) << w;
+      }
+      // The audio it played reads back as its own reply, not the other's.
+      std::string other_reply;
+      for (const json& t : other->turns)
+        other_reply += " " + t["reply"].get<std::string>();
+      EXPECT_LT(test::word_error_rate(reply, d->heard),
+                test::word_error_rate(other_reply, d->heard));
+    }
+  }
   EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
 }
 
