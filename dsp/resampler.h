@@ -1,13 +1,16 @@
-// Resampler: mono float sample-rate conversion with libsoxr (streaming, medium quality: flat to
-// 0.913 of Nyquist, 100 dB of rejection — far beyond what 16 kHz speech needs, at a fraction of
-// the HQ cost). Any rate from 8 kHz to 192 kHz in; created once, then process() never allocates.
+// Resampler: mono float sample-rate conversion with speexdsp's resampler (streaming, quality 6:
+// flat to 7 kHz and over 100 dB of alias rejection for 48 -> 16 kHz, measured in docs/benchmarks.md
+// — what 16 kHz speech needs). Replaces libsoxr, whose Debian build pulls in libgomp: together 0.45
+// MB of a node's resident memory, where speexdsp's static resampler is a few kilobytes. Any integer
+// rate from 8 kHz to 192 kHz in; created once, then process() never allocates. Output is aligned
+// with the input (the filter's delay is skipped at the start and drained by flush()).
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <string>
 
-struct soxr;
+struct SpeexResamplerState_;
 
 namespace earshot::dsp {
 
@@ -30,10 +33,11 @@ class Resampler {
 
  private:
   Resampler() = default;
-  ::soxr* soxr_ = nullptr;
+  ::SpeexResamplerState_* speex_ = nullptr;
   double ratio_ = 1;
   bool passthrough_ = false;
   size_t max_output_ = 0;
+  size_t flush_left_ = 0;  // input frames of zeros flush() still feeds to drain the delay line
 };
 
 }  // namespace earshot::dsp

@@ -21,7 +21,7 @@ NODE_PACKAGES=(
   libasound2-dev alsa-utils libopus-dev libopusenc-dev libopusfile-dev libogg-dev
   libwebsockets-dev libssl-dev libsndfile1-dev
   # dsp
-  libsoxr-dev libwebrtc-audio-processing-dev
+  libspeexdsp-dev libwebrtc-audio-processing-dev  # resampler (its static archive), APM
   libkissfft-dev    # the VAD's FFT (dsp/real_fft.h)
   # config, command line, messages
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
@@ -37,7 +37,6 @@ BRIDGE_PACKAGES=(
 TEST_PACKAGES=(
   # compilers and tools of the sanitizer, fuzz and style checks
   clang-14 clang libclang-rt-14-dev clang-format valgrind
-  libspeexdsp-dev   # in the full set as before; no target links it today
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx curl python3
   libfftw3-dev      # the reference dsp::RealFft is tested against
