@@ -1,5 +1,5 @@
 // Resampler quality, as docs/benchmarks.md reports it: dsp::Resampler converting 2 s sines from
-// the common capture rates to 16 kHz. For each input rate, one line:
+// the common capture rates to 16 kHz, at each of its qualities. For each input rate, one line:
 //   thd+n_1k   residual after fitting a 1 kHz sine to the middle second, relative to the sine (dB)
 //   level_Xk   level of a sine at X kHz after conversion, relative to its input level (dB): the
 //              passband's flatness up to the VAD's top band and wideband Opus's 8 kHz
@@ -18,9 +18,11 @@ namespace {
 
 using Samples = std::vector<float>;
 
+earshot::dsp::Resampler::Quality g_quality = earshot::dsp::Resampler::Quality::kTransparent;
+
 Samples convert(const Samples& in, int rate) {
   std::string error;
-  auto r = earshot::dsp::Resampler::create(rate, 16000, size_t(rate / 100), &error);
+  auto r = earshot::dsp::Resampler::create(rate, 16000, size_t(rate / 100), &error, g_quality);
   if (!r) {
     std::fprintf(stderr, "%s\n", error.c_str());
     std::exit(1);
@@ -77,20 +79,26 @@ double level_db(const Samples& y) {
 }  // namespace
 
 int main() {
-  std::printf(
-      "| input rate | thd+n_1k | level_3.4k | level_6k | level_7k | level_7.5k | alias |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
-  for (int rate : {48000, 44100, 32000, 22050}) {
-    double level = 0, thd = 0, unused = 0;
-    fit(convert(sine(1000, rate), rate), 1000, &level, &thd);
-    std::printf("| %d | %.1f dB |", rate, thd);
-    for (double hz : {3400.0, 6000.0, 7000.0, 7500.0}) {
-      fit(convert(sine(hz, rate), rate), hz, &level, &unused);
-      std::printf(" %.2f dB |", level);
+  using Quality = earshot::dsp::Resampler::Quality;
+  for (Quality quality : {Quality::kTransparent, Quality::kSpeech}) {
+    g_quality = quality;
+    std::printf("%s\n", quality == Quality::kSpeech ? "kSpeech (the node's capture)"
+                                                    : "kTransparent (the default)");
+    std::printf(
+        "| input rate | thd+n_1k | level_3.4k | level_6k | level_7k | level_7.5k | alias |\n");
+    std::printf("|---|---|---|---|---|---|---|\n");
+    for (int rate : {48000, 44100, 32000, 22050}) {
+      double level = 0, thd = 0, unused = 0;
+      fit(convert(sine(1000, rate), rate), 1000, &level, &thd);
+      std::printf("| %d | %.1f dB |", rate, thd);
+      for (double hz : {3400.0, 6000.0, 7000.0, 7500.0}) {
+        fit(convert(sine(hz, rate), rate), hz, &level, &unused);
+        std::printf(" %.2f dB |", level);
+      }
+      double alias = -300;
+      for (double hz : {8500.0, 9000.0, 10000.0, 12000.0, 15000.0, 20000.0})
+        if (hz < rate / 2.0) alias = std::max(alias, level_db(convert(sine(hz, rate), rate)));
+      std::printf(" %.1f dB |\n", alias);
     }
-    double alias = -300;
-    for (double hz : {8500.0, 9000.0, 10000.0, 12000.0, 15000.0, 20000.0})
-      if (hz < rate / 2.0) alias = std::max(alias, level_db(convert(sine(hz, rate), rate)));
-    std::printf(" %.1f dB |\n", alias);
   }
 }

@@ -9,16 +9,20 @@
 namespace earshot::dsp {
 namespace {
 
-// speexdsp's quality 5 ("desktop": an 80-tap Kaiser-windowed sinc per zero crossing, scaled by the
-// decimation ratio). For 48 or 44.1 -> 16 kHz: flat within 0.01 dB to 6 kHz, -0.2 dB at 7 kHz,
-// aliases below -110 dB. Quality 6 is flat to 7 kHz but costs 17 % more, which the node's budget
-// (1.1x libopus alone) has no room for; soxr's figures beside these are in docs/benchmarks.md.
-constexpr int kQuality = 5;
+// speexdsp's quality levels for Resampler::Quality (a Kaiser-windowed sinc of 256 or 96 taps per
+// zero crossing, scaled by the decimation ratio). For 48 -> 16 kHz quality 10 costs 31 M
+// instructions per second of input, 6 costs 7.8 M, soxr's medium quality cost 2.3 M; 5 (6.7 M) is
+// already -0.2 dB at 7 kHz, and the Realtime door's round trip (24 -> 16 kHz twice) lost words to
+// it (word error rate 0.46 on its reply, 0.28 at 6 and 10).
+int speex_quality(Resampler::Quality q) {
+  return q == Resampler::Quality::kSpeech ? 6 : 10;
+}
 
 }  // namespace
 
 std::unique_ptr<Resampler> Resampler::create(double input_rate, double output_rate,
-                                             size_t max_input_frames, std::string* error) {
+                                             size_t max_input_frames, std::string* error,
+                                             Quality quality) {
   for (double rate : {input_rate, output_rate}) {
     if (!is_supported_rate(rate)) {
       *error =
@@ -38,8 +42,8 @@ std::unique_ptr<Resampler> Resampler::create(double input_rate, double output_ra
     return r;
   }
   int e = RESAMPLER_ERR_SUCCESS;
-  r->speex_ =
-      speex_resampler_init(1, spx_uint32_t(input_rate), spx_uint32_t(output_rate), kQuality, &e);
+  r->speex_ = speex_resampler_init(1, spx_uint32_t(input_rate), spx_uint32_t(output_rate),
+                                   speex_quality(quality), &e);
   if (e != RESAMPLER_ERR_SUCCESS || !r->speex_) {
     *error = std::string("resampler: ") + speex_resampler_strerror(e);
     return nullptr;
