@@ -207,13 +207,17 @@ bool NodePipeline::Impl::build(std::string* error) {
     return false;
   }
   chunk_frames = size_t(std::max(1, in_rate / 100));
-  ring = std::make_unique<SpscRing<int16_t>>(size_t(in_rate) * size_t(in_channels));  // 1 s
+  // Half a second between the capture thread and this one: 50 of its 10 ms steps. Every byte of
+  // the ring becomes resident as it cycles (128 KB at 48 kHz stereo; 1 s took 256 KB).
+  ring = std::make_unique<SpscRing<int16_t>>(size_t(in_rate) * size_t(in_channels) / 2);
   const size_t period_frames = size_t(std::max(1, in_rate * config.period_ms / 1000));
 
   // DSP chain, all buffers sized once here.
   if (config.high_pass_hz > 0)
     high_pass = std::make_unique<dsp::HighPassFilter>(double(in_rate), double(config.high_pass_hz));
-  resampler = dsp::Resampler::create(in_rate, dsp::kSampleRate, chunk_frames, error);
+  // Speech quality: flat to 7 kHz at a quarter of the transparent filter's cost (dsp/resampler.h).
+  resampler = dsp::Resampler::create(in_rate, dsp::kSampleRate, chunk_frames, error,
+                                     dsp::Resampler::Quality::kSpeech);
   if (!resampler) return false;
   raw.resize(chunk_frames * size_t(in_channels));
   mono.resize(chunk_frames);
@@ -247,10 +251,13 @@ bool NodePipeline::Impl::build(std::string* error) {
     if (!recorder) return false;
   }
 
-  // Speech buffer: buffer_seconds of 20 ms frames; bytes sized for the bitrate with headroom.
+  // Speech buffer: buffer_seconds of 20 ms frames; bytes for the bitrate with half again as much
+  // headroom. Opus's VBR frames vary (32 kb/s speech: 8-113 bytes), but any minute of them
+  // averages the bitrate (79.5 bytes a frame at most, over 550 s of speech). The bytes become
+  // resident as the ring cycles: twice the bitrate, as this was, cost 480 KB at 32 kb/s.
   SpeechBuffer::Config bc;
   bc.max_frames = size_t(config.buffer_seconds) * 50;
-  bc.max_bytes = bc.max_frames * size_t(std::max(160, config.bitrate / 50 / 8 * 2));
+  bc.max_bytes = bc.max_frames * size_t(std::max(120, config.bitrate / 50 / 8 * 3 / 2));
   speech = std::make_unique<SpeechBuffer>(bc);
   speech->set_drop_callback([this](uint64_t seq, uint64_t total) {
     dropped.store(total);

@@ -1,20 +1,31 @@
-// Resampler: mono float sample-rate conversion with libsoxr (streaming, medium quality: flat to
-// 0.913 of Nyquist, 100 dB of rejection — far beyond what 16 kHz speech needs, at a fraction of
-// the HQ cost). Any rate from 8 kHz to 192 kHz in; created once, then process() never allocates.
+// Resampler: mono float sample-rate conversion with speexdsp's resampler. Replaces libsoxr, whose
+// Debian build pulls in libgomp: together 0.45 MB of a node's resident memory, where speexdsp's
+// static resampler is a few kilobytes. Any integer rate from 8 kHz to 192 kHz in; created once,
+// then process() never allocates. Output is aligned with the input (the filter's delay is skipped
+// at the start and drained by flush()). Two qualities (figures in docs/benchmarks.md):
+//   kTransparent (the default; speexdsp quality 10): flat to 0.975 of the lower rate's Nyquist,
+//     aliases below -140 dB. Audio that is converted several times and then recognised (a reply
+//     read back, the Realtime door's round trip) needs it: at quality 6 pocketsphinx heard flite's
+//     replies through the node 0.02 worse than through soxr.
+//   kSpeech (quality 6): flat to 7 kHz for 16 kHz output, aliases below -105 dB, at a quarter of
+//     the cost: the node's capture path, whose cost has a budget (1.1x libopus alone), and whose
+//     one conversion the recogniser did not hear.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <string>
 
-struct soxr;
+struct SpeexResamplerState_;
 
 namespace earshot::dsp {
 
 class Resampler {
  public:
+  enum class Quality { kTransparent, kSpeech };
   static std::unique_ptr<Resampler> create(double input_rate, double output_rate,
-                                           size_t max_input_frames, std::string* error);
+                                           size_t max_input_frames, std::string* error,
+                                           Quality quality = Quality::kTransparent);
   ~Resampler();
   Resampler(const Resampler&) = delete;
   Resampler& operator=(const Resampler&) = delete;
@@ -30,10 +41,11 @@ class Resampler {
 
  private:
   Resampler() = default;
-  ::soxr* soxr_ = nullptr;
+  ::SpeexResamplerState_* speex_ = nullptr;
   double ratio_ = 1;
   bool passthrough_ = false;
   size_t max_output_ = 0;
+  size_t flush_left_ = 0;  // input frames of zeros flush() still feeds to drain the delay line
 };
 
 }  // namespace earshot::dsp

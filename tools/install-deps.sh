@@ -19,9 +19,10 @@ NODE_PACKAGES=(
   build-essential cmake ninja-build pkg-config dpkg-dev
   # audio I/O, codec, network
   libasound2-dev alsa-utils libopus-dev libopusenc-dev libopusfile-dev libogg-dev
-  libwebsockets-dev libssl-dev libsndfile1-dev libfftw3-dev
+  libwebsockets-dev libssl-dev libsndfile1-dev
   # dsp
-  libsoxr-dev libwebrtc-audio-processing-dev
+  libspeexdsp-dev libwebrtc-audio-processing-dev  # resampler (its static archive), APM
+  libkissfft-dev    # the VAD's FFT (dsp/real_fft.h)
   # config, command line, messages
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
 )
@@ -36,9 +37,9 @@ BRIDGE_PACKAGES=(
 TEST_PACKAGES=(
   # compilers and tools of the sanitizer, fuzz and style checks
   clang-14 clang libclang-rt-14-dev clang-format valgrind
-  libspeexdsp-dev   # in the full set as before; no target links it today
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx curl python3
+  libfftw3-dev      # the reference dsp::RealFft is tested against
   lintian           # the Debian packages, checked
   systemd           # systemd-analyze: the units are verified and their hardening scored
   chromium  # the status page, in a real (headless) browser

@@ -401,6 +401,10 @@ bool NodeLink::start(std::string* error) {
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = s.protocols;
   info.user = &s;
+  // lws sizes two tables by the process's fd limit, 8 bytes per fd each, zeroed and so resident:
+  // 320 KB under a shell's limit of 20,000. The node holds a handful of fds (lws refuses a socket
+  // numbered past the limit); 1024 is what systemd gives a service anyway.
+  info.fd_limit_per_thread = 1024;
   if (s.url.tls) {
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     if (!s.config.ca_file.empty()) info.client_ssl_ca_filepath = s.config.ca_file.c_str();

@@ -1,11 +1,10 @@
 #include "dsp/vad/voice_activity_detector.h"
 
-#include <fftw3.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <mutex>
+
+#include "dsp/real_fft.h"
 
 namespace earshot::dsp {
 namespace {
@@ -24,8 +23,6 @@ constexpr int kDecWindow = 160;
 constexpr int kMinLag = 20, kMaxLag = 100;
 constexpr int kDecHistory = kDecWindow + kMaxLag;
 
-std::mutex g_fftw_planner;  // FFTW's planner is not thread-safe; execution is.
-
 float sigmoid(float z) {
   return 1.0f / (1.0f + std::exp(-z));
 }
@@ -43,9 +40,8 @@ void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]) {
 }
 
 struct VoiceActivityDetector::Impl {
-  float* fft_in = nullptr;
-  fftwf_complex* fft_out = nullptr;
-  fftwf_plan plan = nullptr;
+  RealFft fft{kFft};
+  float fft_in[kFft];
   float window[kFft];
   float history[kFft] = {};  // the last 256 input samples
   float power[kBins] = {};
@@ -71,10 +67,6 @@ struct VoiceActivityDetector::Impl {
   int score_pos = 0;
 
   Impl() {
-    std::lock_guard<std::mutex> lock(g_fftw_planner);
-    fft_in = fftwf_alloc_real(kFft);
-    fft_out = fftwf_alloc_complex(kBins);
-    plan = fftwf_plan_dft_r2c_1d(kFft, fft_in, fft_out, FFTW_ESTIMATE);
     for (int i = 0; i < kFft; ++i)
       window[i] = 0.5f - 0.5f * std::cos(2.0f * float(M_PI) * float(i) / float(kFft));
     for (int b = 0; b < kBands; ++b) {
@@ -83,12 +75,6 @@ struct VoiceActivityDetector::Impl {
           std::min(kBins - 1, std::max(band_lo[b] + 1, int(std::lround(kEdges[b + 1] / kBinHz))));
       speech_band[b] = kEdges[b] >= kSpeechLowHz && kEdges[b + 1] <= kSpeechHighHz;
     }
-  }
-  ~Impl() {
-    std::lock_guard<std::mutex> lock(g_fftw_planner);
-    fftwf_destroy_plan(plan);
-    fftwf_free(fft_in);
-    fftwf_free(fft_out);
   }
 
   // Peak normalized autocorrelation over the pitch lags, coarse (step 2) then refined. The lagged
@@ -160,9 +146,7 @@ float VoiceActivityDetector::process(const float* frame) {
   features_.level_db = 10.0f * std::log10(level / kFrame + 1e-12f);
   for (int i = 0; i < kFft; ++i)
     s.fft_in[i] = s.history[i] * s.window[i];
-  fftwf_execute(s.plan);
-  for (int k = 0; k < kBins; ++k)
-    s.power[k] = s.fft_out[k][0] * s.fft_out[k][0] + s.fft_out[k][1] * s.fft_out[k][1];
+  s.fft.power(s.fft_in, s.power);
 
   // 2. Band SNR over the minimum-statistics floor.
   constexpr float kFloor = 1e-7f;  // about -90 dBFS per band: digital silence is not a floor

@@ -15,7 +15,7 @@
 
 namespace earshot::test {
 
-// Mono, resampled to 16 kHz (soxr through dsp::Resampler) if it is at another rate.
+// Mono, resampled to 16 kHz (speexdsp through dsp::Resampler) if it is at another rate.
 std::vector<float> to_16k_mono(const Audio& audio);
 
 // The text `stt` recognises in 16 kHz mono audio, fed in 20 ms pieces as a stream would be.
