@@ -90,7 +90,7 @@ void WyomingSatelliteDoor::written(size_t bytes, int64_t now_ms) {
   }
   if (!sent) return;
   if (config_.metrics && sent->speech_end_ms > 0)
-    config_.metrics->first_frame_sent_ms.observe(double(now_ms - sent->speech_end_ms));
+    config_.metrics->first_frame_sent.observe_ms(double(now_ms - sent->speech_end_ms));
   if (port_) port_->first_frame_sent(sent->reply_id, now_ms);
 }
 
