@@ -218,7 +218,11 @@ TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndThe
       "WER through the browser and the bridge %.3f; pocketsphinx on the audio the page sent %.3f, "
       "on the original files %.3f\n",
       wer_page, wer_sent, wer_original);
-  EXPECT_LE(wer_page, wer_sent + 0.05) << "heard: " << heard << "\nsent: " << sent;
+  // The page's audio reaches pocketsphinx through Opus and cut where turns end; the sent audio is
+  // read whole. On the same audio that alone moved the score by -4.3 to +6.5 points over six runs
+  // (most of it in jfk.wav, which pocketsphinx reads at chance), so 8 points of room. A real loss
+  // fails the per-visit word count above.
+  EXPECT_LE(wer_page, wer_sent + 0.08) << "heard: " << heard << "\nsent: " << sent;
   EXPECT_LE(wer_page, wer_original + 0.08) << "heard: " << heard << "\noriginal: " << original;
 
   // Each reply played to its end: decoded by the page, played by its worklet (as much as was
