@@ -7,7 +7,8 @@
  * few declarations used are written out below, from QEMU 7.2's documented plugin API
  * (docs/devel/tcg-plugins.rst, QEMU_PLUGIN_VERSION 1).
  * Counting is per translated block: when a block starts executing, its instruction count is added
- * (atomically: qemu-user runs each guest thread on a host thread), as QEMU's own insn plugin does. */
+ * (atomically: qemu-user runs each guest thread on a host thread), as QEMU's own insn plugin does.
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
