@@ -841,8 +841,8 @@ int run_flood(const Args& a, const std::vector<std::string>& packets) {
   print_rows(rows);
   printf("\nflooder: %llu frames sent (%.0f s of audio); bridge: too_fast %ld, stalled %ld\n",
          (unsigned long long)flooded, double(flooded) * 0.02,
-         bridge.metric("earshot_clients_too_fast_total"),
-         bridge.metric("earshot_clients_stalled_total"));
+         bridge.metric("earshot_errors_total{reason=\"client_too_fast\"}"),
+         bridge.metric("earshot_errors_total{reason=\"client_stalled\"}"));
   const auto t_term = Clock::now();
   kill(bridge.pid(), SIGTERM);
   const int status = bridge.process().wait(600s);

@@ -4,10 +4,13 @@
 
 #include <atomic>
 #include <cstdio>
+#include <memory>
 
 #include "device/bridge_setup.h"
 #include "device/log.h"
+#include "device/metrics_endpoint.h"
 #include "device/node_config.h"
+#include "device/node_metrics.h"
 #include "device/node_pipeline.h"
 #include "device/node_state.h"
 
@@ -75,7 +78,21 @@ int main(int argc, char** argv) {
     g_pipeline = nullptr;
     return 1;
   }
+  // Declared after the pipeline: it stops (and no longer reads the pipeline) before that goes.
+  std::unique_ptr<MetricsEndpoint> metrics;
+  if (config.metrics_port > 0) {
+    metrics = std::make_unique<MetricsEndpoint>(
+        [&pipeline, &config] { return render_node_metrics(config, pipeline.counters()); });
+    if (!metrics->start(config.metrics_address, config.metrics_port, &error)) {
+      fprintf(stderr, "earshot-node: %s\n", error.c_str());
+      g_pipeline = nullptr;
+      return 1;
+    }
+    ES_LOG_INFO("node", "metrics at http://%s:%d/metrics", config.metrics_address.c_str(),
+                metrics->port());
+  }
   const int code = pipeline.run();
+  metrics.reset();
   g_pipeline = nullptr;
   // The bridge refused the token this node got by pairing (it was unpaired, or the bridge lost its
   // store): forget it, so that the next start (systemd restarts the node) pairs again.

@@ -93,6 +93,12 @@ const std::vector<Option>& options() {
        &NodeConfig::complexity},
       {"buffer", "buffer_seconds", "speech kept while the host is unreachable",
        &NodeConfig::buffer_seconds},
+      {"metrics", "metrics_port",
+       "serve the node's counters for Prometheus at http://ADDRESS:PORT/metrics; 0: off",
+       &NodeConfig::metrics_port},
+      {"metrics", "metrics_address",
+       "address the metrics endpoint listens on (127.0.0.1: this machine only)",
+       &NodeConfig::metrics_address},
       {"debug", "record", "also write what is sent to this Ogg Opus file", &NodeConfig::record},
       {"debug", "log_level", "error, warning, info or debug", &NodeConfig::log_level},
       {"debug", "log_plain", "plain log lines (no journald priority prefix)",
@@ -310,6 +316,8 @@ std::string validate(const NodeConfig& c) {
   if (c.noise_suppression_level < 0 || c.noise_suppression_level > 3)
     return bad("dsp.noise_suppression_level: must be 0-3");
   if (c.high_pass_hz < 0 || c.high_pass_hz > 1000) return bad("dsp.high_pass_hz: must be 0-1000");
+  if (c.metrics_port < 0 || c.metrics_port > 65535)
+    return bad("metrics.metrics_port: must be 0-65535");
   if (c.log_level != "error" && c.log_level != "warning" && c.log_level != "info" &&
       c.log_level != "debug")
     return bad("debug.log_level: must be error, warning, info or debug");

@@ -62,6 +62,9 @@ struct NodeConfig {
   // [buffer]
   int buffer_seconds = 60;  // speech kept while the link is down
   // [debug]
+  int metrics_port = 0;                       // the node's Prometheus endpoint; 0: off
+  std::string metrics_address = "127.0.0.1";  // where it listens (device/metrics_endpoint.h)
+
   std::string record;  // also write what is sent to this Ogg Opus file
   std::string log_level = "info";
   bool log_plain = false;

@@ -167,6 +167,7 @@ struct NodePipeline::Impl {
   std::atomic<uint64_t> barge_ins{0};
   std::atomic<uint64_t> connects{0};
   std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> frames_acked{0};
   RateLimiter drop_log{std::chrono::seconds(5)};
   RateLimiter encode_log{std::chrono::seconds(5)};
   RateLimiter overrun_log{std::chrono::seconds(5)};
@@ -332,7 +333,13 @@ bool NodePipeline::Impl::build(std::string* error) {
 
 void NodePipeline::Impl::on_link_message(const protocol::Message& message) {
   // Called on the link thread: hand work off, never block.
-  if (auto* start = std::get_if<protocol::SpeechOutStart>(&message)) {
+  if (auto* ack = std::get_if<protocol::Ack>(&message)) {
+    frames_acked.store(ack->seq + 1, std::memory_order_relaxed);
+  } else if (auto* start = std::get_if<protocol::SpeechOutStart>(&message)) {
+    // An announcement comes unasked (a timer went off): played like a reply, whether or not the
+    // person spoke first, and barge-in stops it the same way.
+    if (start->reason == protocol::kSpeechReasonAnnouncement)
+      ES_LOG_INFO("node", "announcement %s from the host", start->reply_id.c_str());
     if (playback) playback->begin_reply(start->reply_id);
   } else if (auto* end = std::get_if<protocol::SpeechOutEnd>(&message)) {
     if (playback) playback->end_reply(end->reply_id, end->last_seq);
@@ -600,6 +607,12 @@ void NodePipeline::request_stop() {
 }
 
 NodeStats NodePipeline::stats() const {
+  NodeStats s = counters();
+  if (impl_->link) s.fatal_close_code = impl_->link->stats().fatal_close_code;
+  return s;
+}
+
+NodeStats NodePipeline::counters() const {
   NodeStats s;
   s.frames_captured = impl_->frames_captured.load();
   s.segments = impl_->segments.load();
@@ -607,8 +620,14 @@ NodeStats NodePipeline::stats() const {
   s.frames_dropped_buffer_full = impl_->dropped.load();
   s.barge_ins = impl_->barge_ins.load();
   s.connects = impl_->connects.load();
-  if (impl_->capture) s.capture_overruns = impl_->capture->stats().dropped_frames;
-  if (impl_->link) s.fatal_close_code = impl_->link->stats().fatal_close_code;
+  s.frames_acked = impl_->frames_acked.load();
+  if (impl_->capture) {  // atomics of the capture thread and the source
+    const CaptureStats capture = impl_->capture->stats();
+    s.capture_overruns = capture.dropped_frames;
+    s.capture_xruns = capture.source.xruns;
+    s.capture_reopens = capture.source.reopens;
+  }
+  if (impl_->link) s.connected = impl_->link->connected();
   return s;
 }
 

@@ -31,6 +31,10 @@ struct NodeStats {
   uint64_t capture_overruns = 0;
   uint64_t barge_ins = 0;
   uint64_t connects = 0;
+  uint64_t frames_acked = 0;  // the bridge's acknowledgements are cumulative: its last seq + 1
+  uint64_t capture_xruns = 0;
+  uint64_t capture_reopens = 0;
+  bool connected = false;
   uint16_t fatal_close_code = 0;  // the link's, when it stopped for good (4001: token refused)
 };
 
@@ -54,6 +58,9 @@ class NodePipeline {
   void request_stop();
 
   NodeStats stats() const;
+  // The same counters read from atomics only (no fatal_close_code, which sits behind the link's
+  // lock): for the metrics endpoint's thread, which must never wait on another thread's lock.
+  NodeStats counters() const;
 
   // earshot-node --check: proves without streaming what can be proved of a valid config — the
   // files it names (config_paths_check.h), the capture device or file, the playback device, and

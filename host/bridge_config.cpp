@@ -194,6 +194,8 @@ std::string parse_bridge_config(const std::string& text, const std::string& orig
   keys["reply.memory"] = bind(&c->reply.memory);
   keys["reply.memory_idle_minutes"] = bind(&c->reply.memory_idle_minutes);
   keys["tools.clock"] = bind(&c->tools.clock);
+  keys["tools.household"] = bind(&c->tools.household);
+  keys["tools.timer_grace_s"] = bind(&c->tools.timer_grace_s);
   keys["tools.max_steps"] = bind(&c->tools.max_steps);
   keys["tools.call_timeout_ms"] = bind(&c->tools.call_timeout_ms);
   keys["tools.filler_after_ms"] = bind(&c->tools.filler_after_ms);
@@ -287,6 +289,8 @@ std::string validate(const BridgeConfig& c) {
       c.store_path.empty())
     return "no node can connect: set [nodes] tokens, server.shared_token, or "
            "server.allow_anonymous = true (or keep a store for browser client tokens)";
+  if (c.tools.timer_grace_s < 0 || c.tools.timer_grace_s > 7 * 24 * 3600)
+    return "tools.timer_grace_s: must be 0-604800";
   if (c.store_synchronous != "normal" && c.store_synchronous != "full")
     return "store.synchronous: must be normal or full";
   if (c.stt.max_streams < 1 || c.stt.max_streams > 1024) return "stt.max_streams: must be 1-1024";

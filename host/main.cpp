@@ -12,6 +12,7 @@
 #include "host/bridge_check.h"
 #include "host/bridge_config.h"
 #include "host/client_tokens.h"
+#include "host/clock.h"
 #include "host/conversation/memory.h"
 #include "host/engine_factory.h"
 #include "host/log.h"
@@ -20,6 +21,7 @@
 #include "host/store/store.h"
 #include "host/systemd_notify.h"
 #include "host/tools/builtin_tools.h"
+#include "host/tools/household_tools.h"
 #include "host/tools/mcp_client.h"
 #include "host/wyoming/satellite_link.h"
 #include "host/wyoming/wyoming_services.h"
@@ -143,6 +145,23 @@ int main(int argc, char** argv) {
     services.recent_turns.prime(store->recent_turns(20));
   }
   services.delivery = std::make_unique<DeliveryLedger>(services.store);
+  // Household tools: timers in the store, spoken to their room's clients when they go off. The
+  // ringer outlives the server (declared before it), so no conversation outlives what it joined.
+  RoomDirectory rooms;
+  services.rooms = &rooms;
+  TimerBook timer_book(services.store);
+  HouseholdSettings household;
+  household.grace_ms = int64_t(config.tools.timer_grace_s) * 1000;
+  household.now_ms = [] { return wall_ms(); };
+  household.log = [](const std::string& line) { LOG_INFO("timers", "%s", line.c_str()); };
+  TimerRinger ringer(timer_book, rooms, household);
+  ToolRegistry::Registration household_tools;
+  if (config.tools.household) {
+    timer_book.load();
+    rooms.set_on_join([&ringer](const std::string&) { ringer.wake(); });
+    household_tools = tools.add(make_household_tools(timer_book, ringer, rooms, household));
+    ringer.start();
+  }
   Engines engines;
   if (!make_engines(config, &engines, &error)) {
     fprintf(stderr, "earshot-bridge: %s\n", error.c_str());
@@ -151,6 +170,8 @@ int main(int argc, char** argv) {
   services.stt = engines.stt.get();
   services.llm = engines.llm.get();
   services.tts = engines.tts.get();
+  services.metrics.set_build_info(EARSHOT_VERSION, config.stt.engine, config.llm.engine,
+                                  config.tts.engine);
   std::mutex print_mutex;
   if (print_turns) {
     services.on_turn = [&print_mutex](const TurnReport& r) {

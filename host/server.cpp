@@ -259,7 +259,7 @@ void BridgeServer::Impl::open_realtime(Conn& c) {
   const bool ok = admitted.has_value();
   const std::string as = admitted.value_or("");
   if (!ok) {
-    services.metrics.auth_failures_total.fetch_add(1);
+    services.metrics.count_error(ErrorReason::kBadToken);
     return refuse_realtime(c, "invalid_api_key",
                            token.empty() ? "a bearer token is required (the client's API key)"
                                          : "the API key is not a token of this bridge",
@@ -295,7 +295,7 @@ void BridgeServer::Impl::open_realtime(Conn& c) {
   std::string error;
   std::optional<NodeLease> lease = services.delivery->claim(door.conversation.client_id, &error);
   if (!lease) {
-    services.metrics.store_errors_total.fetch_add(1);
+    services.metrics.count_error(ErrorReason::kStoreFailed);
     return refuse_realtime(c, "store_failed", "cannot record the session in the store: " + error,
                            protocol::kCloseInternalError);
   }
@@ -353,7 +353,7 @@ void BridgeServer::Impl::open_xiaozhi(Conn& c) {
       check_xiaozhi_terms(device_id, custom_header(c.wsi, "protocol-version:"),
                           bearer_token(c.authorization), Authenticator(config, services.store));
   if (const Refusal* r = std::get_if<Refusal>(&terms)) {
-    if (r->code == "bad_token") services.metrics.auth_failures_total.fetch_add(1);
+    if (r->code == "bad_token") services.metrics.count_error(ErrorReason::kBadToken);
     return refuse_xiaozhi(c, r->message, r->close_code);
   }
   const std::string node_id = std::get<XiaozhiTerms>(terms).node_id;
@@ -378,7 +378,7 @@ void BridgeServer::Impl::open_xiaozhi(Conn& c) {
   std::string error;
   std::optional<NodeLease> lease = services.delivery->claim(node_id, &error);
   if (!lease) {
-    services.metrics.store_errors_total.fetch_add(1);
+    services.metrics.count_error(ErrorReason::kStoreFailed);
     return refuse_xiaozhi(c, "cannot record the session in the store: " + error,
                           protocol::kCloseInternalError);
   }
@@ -475,7 +475,7 @@ void BridgeServer::Impl::refuse(Conn& c, const std::string& code, const std::str
 }
 
 void BridgeServer::Impl::violation(Conn& c, const std::string& code, const std::string& message) {
-  services.metrics.protocol_errors_total.fetch_add(1);
+  services.metrics.count_error(ErrorReason::kProtocolError);
   protocol::Error e;
   e.code = code;
   e.message = message;
@@ -495,7 +495,7 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   std::string token = bearer_token(c.authorization);
   if (token.empty()) token = hello.token.value_or("");
   if (!Authenticator(config, services.store).admits_node(token, hello.node_id)) {
-    services.metrics.auth_failures_total.fetch_add(1);
+    services.metrics.count_error(ErrorReason::kBadToken);
     return refuse(c, "bad_token",
                   token.empty() ? "a bearer token is required"
                                 : "the token is not valid for node '" + hello.node_id + "'",
@@ -530,7 +530,7 @@ void BridgeServer::Impl::handle_hello(Conn& c, const protocol::Hello& hello) {
   std::string claim_error;
   std::optional<NodeLease> lease = services.delivery->claim(hello.node_id, &claim_error);
   if (!lease) {
-    services.metrics.store_errors_total.fetch_add(1);
+    services.metrics.count_error(ErrorReason::kStoreFailed);
     return refuse(c, "store_failed", "cannot record the session in the store: " + claim_error,
                   protocol::kCloseInternalError);
   }
@@ -596,7 +596,7 @@ void BridgeServer::Impl::handle_binary(Conn& c, const std::string& bytes) {
   if (view.header.stream != protocol::Stream::kMicrophone)
     return violation(c, "bad_frame", "audio frame dropped: nodes send on the microphone stream");
   if (!c.rate->admit(monotonic_ms(), c.frame_ms)) {
-    services.metrics.clients_too_fast_total.fetch_add(1);
+    services.metrics.count_error(ErrorReason::kClientTooFast);
     LOG_WARN("server",
              "node '%s': %lld s of audio is faster than real time beyond the %d s burst; "
              "closing (4029)",
@@ -667,7 +667,7 @@ void BridgeServer::Impl::tick() {
       // A client that reads nothing of what waits for it: its socket never becomes writable.
       if (c->waiting_since_ms < 0) c->waiting_since_ms = now;
       if (!c->closing && now - c->waiting_since_ms > config.stalled_client_ms) {
-        services.metrics.clients_stalled_total.fetch_add(1);
+        services.metrics.count_error(ErrorReason::kClientStalled);
         LOG_WARN("server", "node '%s' has read nothing for %d ms; closing (4012)",
                  c->node_id.c_str(), config.stalled_client_ms);
         close_conn(*c, protocol::kCloseStalled, "not reading");

@@ -56,6 +56,8 @@ struct ReplySettings {
 // The tool loop (host/tools/, docs/bridge.md "Tools"): config [tools].
 struct ToolSettings {
   bool clock = false;           // offer the built-in get_current_time tool
+  bool household = false;       // timers, alarms and announce (host/tools/household_tools.h)
+  int timer_grace_s = 900;      // a timer this late (the bridge was down) is dropped unspoken
   int max_steps = 4;            // tool rounds per reply; then the model must answer in words
   int call_timeout_ms = 10000;  // a call not answered by then goes back to the model as an error
   int filler_after_ms = 700;    // a step still running after this long: say `filler` (0: never)
@@ -63,6 +65,7 @@ struct ToolSettings {
 };
 
 class ToolRegistry;
+class RoomDirectory;
 
 struct Services {
   SttEngine* stt = nullptr;
@@ -71,6 +74,9 @@ struct Services {
   Store* store = nullptr;         // may be null (no persistence)
   ToolRegistry* tools = nullptr;  // may be null (no tools offered to the model)
   ToolSettings tool_settings;
+  // May be null. Every conversation joins it under its room, so that a timer or the announce
+  // tool can speak to it unprompted (host/tools/room_directory.h).
+  RoomDirectory* rooms = nullptr;
   Metrics metrics;
   RecentTurns recent_turns;  // for the status page (never read from SQLite on the event loop)
   LiveClients live_clients;  // connections outside the WebSocket server (Wyoming satellites)

@@ -26,6 +26,18 @@ td.timings { min-width: 22em; }
 <h2>Recent turns</h2>
 <table><thead><tr><th>time</th><th>node</th><th>heard</th><th>reply</th><th>after the end of speech</th></tr></thead>
 <tbody id="turns"></tbody></table>
+<h2>Pairing</h2>
+<p id="pairing-state">—</p>
+<p><button id="pair-open" type="button">Pair a node</button>
+<button id="pair-close" type="button" hidden>Close the window</button></p>
+<div id="pair-confirm" hidden>
+<table><thead><tr><th>node asking</th><th>room</th><th>from</th><th>waiting</th></tr></thead>
+<tbody id="pair-waiting"></tbody></table>
+<form id="pair-form"><label>Code the node shows in its log:
+<input id="pair-code" autocomplete="off" size="12" required></label>
+<button type="submit">Confirm</button></form>
+</div>
+<p id="pair-result"></p>
 <p><a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></p>
 <script src="/talk/timings.js"></script>
 <script>
@@ -74,8 +86,66 @@ async function refresh() {
     state.textContent = "cannot read the bridge's status: " + e.message;
   }
 }
+// Pairing (docs/deploy.md, "Pairing a new node"): the same calls as `earshot-bridge pair`. They
+// are served to this machine or with server.status_token, which this page was opened with
+// (?token=...) and sends as a bearer token; JSON bodies keep other sites' pages from calling them.
+const statusToken = new URLSearchParams(location.search).get("token");
+async function pairingCall(path, body) {
+  const headers = {"Content-Type": "application/json"};
+  if (statusToken) headers["Authorization"] = "Bearer " + statusToken;
+  const r = await fetch(path, {method: "POST", headers, body: JSON.stringify(body || {}),
+                               cache: "no-store"});
+  const answer = await r.json();
+  if (!r.ok) throw new Error(answer.error || ("HTTP " + r.status));
+  return answer;
+}
+function showPairing(p) {
+  document.getElementById("pairing-state").textContent = p.open
+      ? "window open, closes in " + p.closes_in_s + " s" +
+        (p.fingerprint ? "; the node will pin certificate " + p.fingerprint : "")
+      : "window closed";
+  document.getElementById("pair-open").hidden = p.open;
+  document.getElementById("pair-close").hidden = !p.open;
+  document.getElementById("pair-confirm").hidden = !p.open;
+  fill("pair-waiting", p.waiting.map(w => row([w.node_id, w.room, w.peer, duration(w.waiting_s)])),
+       4, "no node asking yet");
+}
+async function refreshPairing() {
+  try {
+    const r = await fetch("/api/pairing" + location.search, {cache: "no-store"});
+    const p = await r.json();
+    if (!r.ok) throw new Error(p.error || ("HTTP " + r.status));
+    showPairing(p);
+  } catch (e) {
+    document.getElementById("pairing-state").textContent = "cannot read pairing: " + e.message;
+  }
+}
+function pairingResult(text) { document.getElementById("pair-result").textContent = text; }
+document.getElementById("pair-open").addEventListener("click", async () => {
+  try { showPairing(await pairingCall("/api/pairing/open", {window_s: 120})); pairingResult(""); }
+  catch (e) { pairingResult("cannot open the pairing window: " + e.message); }
+});
+document.getElementById("pair-close").addEventListener("click", async () => {
+  try { showPairing(await pairingCall("/api/pairing/close")); }
+  catch (e) { pairingResult("cannot close the pairing window: " + e.message); }
+});
+document.getElementById("pair-form").addEventListener("submit", async event => {
+  event.preventDefault();
+  const code = document.getElementById("pair-code").value.trim();
+  try {
+    const done = await pairingCall("/api/pairing/confirm", {code});
+    pairingResult("paired " + done.paired + ": " + done.message);
+    document.getElementById("pair-code").value = "";
+    // As `earshot-bridge pair` does: the window closes once a node is paired.
+    await pairingCall("/api/pairing/close");
+  } catch (e) {
+    pairingResult("not paired: " + e.message);
+  }
+  refreshPairing();
+});
 refresh();
-setInterval(refresh, 2000);
+refreshPairing();
+setInterval(() => { refresh(); refreshPairing(); }, 2000);
 </script>
 </body></html>
 )html";

@@ -250,6 +250,8 @@ std::optional<Message> read_message(size_t type, Reader& r, const json& o) {
     m.reply_id = r.id("reply_id");
     m.turn_id = r.id("turn_id");
     m.audio = r.audio("audio", false);
+    m.reason = r.str("reason", false, 32);
+    if (m.reason.empty()) m.reason = kSpeechReasonReply;
     return m;
   }
   if (type == index_of<SpeechOutSentence>()) {
@@ -339,7 +341,9 @@ struct Writer {
         {"reply_id", m.reply_id}, {"turn_id", m.turn_id}, {"delta", m.delta}, {"final", m.final}};
   }
   json operator()(const SpeechOutStart& m) const {
-    return {{"reply_id", m.reply_id}, {"turn_id", m.turn_id}, {"audio", audio_json(m.audio)}};
+    json j = {{"reply_id", m.reply_id}, {"turn_id", m.turn_id}, {"audio", audio_json(m.audio)}};
+    if (m.reason != kSpeechReasonReply) j["reason"] = m.reason;
+    return j;
   }
   json operator()(const SpeechOutSentence& m) const {
     return {

@@ -144,10 +144,17 @@ struct ReplyText {
   bool final = false;
 };
 
+inline constexpr const char* kSpeechReasonReply = "reply";
+inline constexpr const char* kSpeechReasonAnnouncement = "announcement";
+
 struct SpeechOutStart {
   std::string reply_id;
   std::string turn_id;
   AudioParams audio;
+  // Why the host speaks: "reply" (to a turn; the default, left off the wire) or "announcement"
+  // (unprompted: a timer went off, a message from another room). Other values are kept as sent
+  // (a newer host's) and played like a reply.
+  std::string reason = kSpeechReasonReply;
 };
 
 // A sentence of the reply starts at reply frame `first_seq`.

@@ -45,6 +45,7 @@ TEST_PACKAGES=(
   lintian           # the Debian packages, checked
   systemd           # systemd-analyze: the units are verified and their hardening scored
   chromium  # the status page, in a real (headless) browser
+  python3-prometheus-client  # metrics pages parsed by Prometheus' own text parser
   dbus avahi-daemon avahi-utils  # the Wyoming zeroconf test: a private bus, a loopback-only daemon
   nodejs    # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
 )

@@ -52,7 +52,7 @@ void CommitLog::flush() {
       r = services_.delivery->advance(lease_, c.last_seq, &error);
     }
     if (r == CommitResult::kFailed) {
-      services_.metrics.store_errors_total.fetch_add(1);
+      services_.metrics.count_error(ErrorReason::kStoreFailed);
       if (!store_failing_) {
         LOG_ERROR("store", "%s: not stored, kept and retried; acknowledgements wait: %s",
                   conversation_id_.c_str(), error.c_str());

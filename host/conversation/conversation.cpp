@@ -11,6 +11,7 @@
 #include "host/conversation/turn_stage.h"
 #include "host/log.h"
 #include "host/store/store.h"
+#include "host/tools/room_directory.h"
 #include "host/work_queue.h"
 
 namespace earshot::host {
@@ -38,7 +39,7 @@ struct UpdateSettings {
   ConversationSettings settings;
 };
 using InboundItem = std::variant<InputFrame, CommitInput, ClearInput, TextJob, RespondJob,
-                                 SetAmbient, UpdateSettings>;
+                                 SetAmbient, UpdateSettings, AnnounceJob>;
 }  // namespace
 
 struct Conversation::Impl {
@@ -47,7 +48,8 @@ struct Conversation::Impl {
         settings(std::move(st)),
         sink(k),
         pool(StrandPool::shared()),
-        ingress(s.metrics, settings.input_codec, settings.input_rate, lease.acked_seq),
+        ingress(s.metrics, s.metrics.client(settings.client_id, settings.room),
+                settings.input_codec, settings.input_rate, lease.acked_seq),
         responder(s, k, settings, lease),
         turn(s, k, settings, lease.acked_seq,
              TurnStage::Hooks{[this](ResponderJob job) { return hand_on(std::move(job)); },
@@ -66,6 +68,7 @@ struct Conversation::Impl {
   std::deque<ResponderJob> outgoing;  // jobs the responder had no room for yet
   WorkQueue<InboundItem> inbound;
   std::atomic<bool> stopping{false};
+  RoomDirectory::Member in_room;  // while started: announcements reach this conversation
 
   bool drain();
   void push(InboundItem item);
@@ -142,6 +145,8 @@ void Conversation::Impl::handle(InboundItem& item) {
              m->ambient ? "ambient" : "conversation");
   } else if (auto* u = std::get_if<UpdateSettings>(&item)) {
     turn.update(u->settings);
+  } else if (auto* a = std::get_if<AnnounceJob>(&item)) {
+    hand_on(std::move(*a));
   }
 }
 
@@ -178,19 +183,24 @@ bool Conversation::start(std::string* error) {
     rec.started_at_ms = wall_ms();
     std::string store_error;
     if (!s.services.store->open_session(rec, &store_error)) {
-      s.services.metrics.store_errors_total.fetch_add(1);
+      s.services.metrics.count_error(ErrorReason::kStoreFailed);
       LOG_ERROR("store", "%s: %s", s.settings.conversation_id.c_str(), store_error.c_str());
     }
   }
   s.responder.start();
   s.strand = s.pool.add([this] { return impl_->drain(); });
   s.responder.set_on_room([this] { impl_->pool.notify(impl_->strand); });
+  if (s.services.rooms)
+    s.in_room = s.services.rooms->join(room_key(s.settings.room, s.settings.client_id),
+                                       s.settings.client_id,
+                                       [this](const std::string& text) { announce(text); });
   return true;
 }
 
 void Conversation::stop() {
   Impl& s = *impl_;
   if (s.stopping.exchange(true)) return;
+  s.in_room.leave();  // no announcement is queued after this
   if (s.services.store) {
     std::string store_error;
     if (!s.services.store->close_session(s.settings.conversation_id, wall_ms(), &store_error))
@@ -254,6 +264,18 @@ void Conversation::user_text(const std::string& text) {
 }
 void Conversation::respond() {
   impl_->push(RespondJob{});
+}
+void Conversation::announce(const std::string& text) {
+  Impl& s = *impl_;
+  if (s.stopping.load()) return;
+  // Not Impl::push: a queue too full for an announcement is the client's flood, and closing its
+  // connection for something it did not send would be wrong; the announcement is lost instead.
+  if (s.inbound.push(AnnounceJob{text})) {
+    s.pool.notify(s.strand);
+  } else {
+    LOG_WARN("session", "%s: an announcement was dropped (inbound queue full)",
+             s.settings.conversation_id.c_str());
+  }
 }
 void Conversation::set_ambient(bool ambient) {
   impl_->push(SetAmbient{ambient});

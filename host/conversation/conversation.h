@@ -7,6 +7,7 @@
 //   door ──audio()──▶ ingress (dedup, decode, resample to 16 kHz) ──▶ turn stage (end of turn,
 //        early final, STT stream, ambient segments) ──▶ responder (STT final → store → LLM →
 //        sentences) ──▶ voice (TTS → output rate → frames) ──▶ sink.reply_audio()
+//   announce() (any thread: a timer went off, the announce tool) ──▶ responder ──▶ voice ──▶ sink
 //   commits (ambient segments, turns, frames outside turns) are stored in input order and each
 //   is acknowledged — sink.acknowledged(seq) — only once everything up to it is stored.
 //
@@ -125,6 +126,12 @@ class ConversationSink {
   // every answered turn (not for ambient segments).
   virtual void turn_done(const TurnReport& report) = 0;
 
+  // Responder thread, just before reply_started(): the reply `reply_id` is an announcement —
+  // speech nobody asked for (a timer went off, the announce tool), not the answer to a turn. Its
+  // turn_id is "a<n>". A door that can tell its client so does (earshot.v1: speech_out_start's
+  // "reason"); the reply otherwise goes out like any other, and barge-in stops it like one.
+  virtual void announcement_started(const std::string& reply_id) { (void)reply_id; }
+
   // Any thread: something failed; the conversation goes on unless close() follows.
   virtual void error(const std::string& code, const std::string& message) = 0;
   // Any thread: the core asks the door to close the connection (first request wins).
@@ -170,6 +177,10 @@ class Conversation {
   // session.update: instructions, voice, speak, server_turn_detection, turn, prefix_padding_ms
   // and auto_respond take effect from the next turn; the other fields are ignored.
   void update(const ConversationSettings& settings);
+
+  // Any thread: say `text` to the client unprompted (Conversation::announcement_started). It is
+  // spoken after the reply in flight, if any, and stays out of the history and the store.
+  void announce(const std::string& text);
 
   // Backpressure for the door: stop reading the client at kPause, read again at kResume.
   enum class InputPace { kPause, kHold, kResume };

@@ -15,9 +15,13 @@ constexpr size_t kResampleChunk = 4096;
 constexpr size_t kMaxOpusSamples = kFrame * 6;  // an Opus packet holds at most 120 ms
 }  // namespace
 
-Ingress::Ingress(Metrics& metrics, InputCodec codec, int input_rate,
-                 std::optional<uint64_t> acked_seq)
-    : metrics_(metrics), codec_(codec), input_rate_(input_rate), tracker_(acked_seq) {}
+Ingress::Ingress(Metrics& metrics, std::shared_ptr<ClientMetrics> node, InputCodec codec,
+                 int input_rate, std::optional<uint64_t> acked_seq)
+    : metrics_(metrics),
+      node_(std::move(node)),
+      codec_(codec),
+      input_rate_(input_rate),
+      tracker_(acked_seq) {}
 
 Ingress::~Ingress() = default;
 
@@ -45,12 +49,14 @@ Ingress::Verdict Ingress::accept(const InputFrame& f,
   if (verdict == protocol::SeqVerdict::kGap) {
     const uint64_t lost = tracker_.lost();
     metrics_.frames_lost_total.fetch_add(lost - lost_reported_);
+    node_->frames_lost_total.fetch_add(lost - lost_reported_);
     lost_reported_ = lost;
   }
   metrics_.frames_received_total.fetch_add(1);
+  node_->frames_received_total.fetch_add(1);
   // How long the frame waited between the door's thread and this one: CPU saturation shows here.
   const int64_t lag = monotonic_ms() - f.arrived_ms;
-  metrics_.inbound_lag_ms.observe(double(lag));
+  metrics_.inbound_lag.observe_ms(double(lag));
   if (lag > 20) metrics_.frames_late_total.fetch_add(1);
 
   size_t n = 0;
@@ -58,14 +64,14 @@ Ingress::Verdict Ingress::accept(const InputFrame& f,
     const int got = decoder_->decode(reinterpret_cast<const uint8_t*>(f.payload.data()),
                                      f.payload.size(), decoded_.data(), decoded_.size());
     if (got <= 0) {
-      metrics_.protocol_errors_total.fetch_add(1);
+      metrics_.count_error(ErrorReason::kProtocolError);
       *error = "microphone frame " + std::to_string(f.seq) + " is not a valid Opus packet; dropped";
       return Verdict::kBad;
     }
     n = size_t(got);
   } else {
     if (f.payload.size() % 2 != 0) {
-      metrics_.protocol_errors_total.fetch_add(1);
+      metrics_.count_error(ErrorReason::kProtocolError);
       *error = "audio " + std::to_string(f.seq) + " is not whole 16-bit samples; dropped";
       return Verdict::kBad;
     }

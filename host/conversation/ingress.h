@@ -46,7 +46,9 @@ struct PcmFrame {
 class Ingress {
  public:
   // `acked_seq`: what the client's earlier connections already delivered (duplicates below it).
-  Ingress(Metrics& metrics, InputCodec codec, int input_rate, std::optional<uint64_t> acked_seq);
+  // `node`: the client's own series on /metrics (counted along with the bridge's totals).
+  Ingress(Metrics& metrics, std::shared_ptr<ClientMetrics> node, InputCodec codec, int input_rate,
+          std::optional<uint64_t> acked_seq);
   ~Ingress();
   bool start(std::string* error);
 
@@ -61,6 +63,7 @@ class Ingress {
 
  private:
   Metrics& metrics_;
+  const std::shared_ptr<ClientMetrics> node_;
   const InputCodec codec_;
   const int input_rate_;
   protocol::SequenceTracker tracker_;

@@ -55,7 +55,13 @@ struct TextJob {
 // Answer from the history as it is (Conversation::respond).
 struct RespondJob {};
 
-using ResponderJob = std::variant<TurnJob, SegmentJob, AdvanceJob, TextJob, RespondJob>;
+// Speak `text` unprompted (Conversation::announce): a reply of its own, not part of any turn.
+struct AnnounceJob {
+  std::string text;
+};
+
+using ResponderJob =
+    std::variant<TurnJob, SegmentJob, AdvanceJob, TextJob, RespondJob, AnnounceJob>;
 
 // Voice → responder: the voice stage finished a reply (all its sentences, or cut short).
 struct VoiceFinished {

@@ -29,6 +29,7 @@ Responder::Responder(Services& services, ConversationSink& sink,
       conversation_id_(settings.conversation_id),
       client_id_(settings.client_id),
       room_(settings.room),
+      client_metrics_(services.metrics.client(settings.client_id, settings.room)),
       commits_(services, sink, std::move(lease), settings.conversation_id),
       memory_(services.store, memory_key(services.reply.memory, settings.client_id, settings.room),
               int64_t(services.reply.memory_idle_minutes * 60000)),
@@ -111,6 +112,8 @@ void Responder::loop() {
       if (!stopping_.load()) commits_.commit(a->seq, std::nullopt, nullptr);
     } else if (auto* x = std::get_if<TextJob>(&job)) {
       run_text(*x);
+    } else if (auto* n = std::get_if<AnnounceJob>(&job)) {
+      run_announcement(*n);
     } else if (std::holds_alternative<RespondJob>(job) && !stopping_.load()) {
       TurnReport report;
       report.node_id = client_id_;
@@ -138,8 +141,9 @@ void Responder::run_segment(SegmentJob& job) {
   if (stopping_.load() || commits_.fenced()) return;
   SttResult r = job.stt ? job.stt->finish(stop_token_) : SttResult{};
   if (stopping_.load()) return;
+  if (job.stt) services_.metrics.engine_result(Engine::kStt, r.ok);
   if (!r.ok) {
-    services_.metrics.stt_errors_total.fetch_add(1);
+    services_.metrics.count_error(ErrorReason::kSttFailed);
     sink_.error("stt_failed", r.error);
     // Its audio is gone from here, and a later ack would cover it: store what is before it, then
     // stop acknowledging, so that the client delivers it again on its next connection.
@@ -197,15 +201,16 @@ void Responder::run_turn(TurnJob& job) {
   report.turn_id = job.turn_id;
   const int64_t t0 = job.speech_end_ms;
   report.end_of_turn_ms = double(job.turn_end_ms - t0);
-  services_.metrics.end_of_turn_ms.observe(report.end_of_turn_ms);
+  services_.metrics.end_of_turn.observe_ms(report.end_of_turn_ms);
   auto reply = new_reply(job.turn_id);
 
   // 1. Final transcript.
   SttResult recognized = job.early ? job.early->result.get() : job.stt->finish(*reply->cancel);
   report.stt_final_ms = double(monotonic_ms() - t0);
-  services_.metrics.stt_final_ms.observe(report.stt_final_ms);
+  if (!reply->cancel->cancelled()) services_.metrics.engine_result(Engine::kStt, recognized.ok);
+  services_.metrics.stt_final.observe_ms(report.stt_final_ms);
   if (!recognized.ok) {
-    services_.metrics.stt_errors_total.fetch_add(1);
+    services_.metrics.count_error(ErrorReason::kSttFailed);
     report.error = "speech recognition failed: " + recognized.error;
     sink_.error("stt_failed", report.error);
   }
@@ -269,7 +274,7 @@ void Responder::run_text(TextJob& job) {
     stored = turn_commit(conversation_id_, client_id_, report.turn_id, job.text, "", SeqRange{});
     std::string error;
     if (!services_.store->add_text_turn(stored->record, &stored->row_id, &error)) {
-      services_.metrics.store_errors_total.fetch_add(1);
+      services_.metrics.count_error(ErrorReason::kStoreFailed);
       LOG_ERROR("store", "%s: a text turn was not stored: %s", conversation_id_.c_str(),
                 error.c_str());
     }
@@ -340,7 +345,7 @@ void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& 
     auto on_text = [&](std::string_view text) {
       if (first_token) {
         report.llm_first_token_ms = double(monotonic_ms() - t0);
-        services_.metrics.llm_first_token_ms.observe(report.llm_first_token_ms);
+        services_.metrics.llm_first_token.observe_ms(report.llm_first_token_ms);
         first_token = false;
       }
       if (!step_started && !text.empty()) {
@@ -368,8 +373,9 @@ void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& 
     steps->push_back({llm.spoken, llm.history_content, llm.thinking, {}, {}});
     ModelStep& done = steps->back();
     if (llm.cancelled || reply->cancel->cancelled()) return;
+    services_.metrics.engine_result(Engine::kLlm, llm.ok);
     if (!llm.ok) {
-      services_.metrics.llm_errors_total.fetch_add(1);
+      services_.metrics.count_error(ErrorReason::kLlmFailed);
       report.error = "language model failed: " + llm.error;
       LOG_WARN("session", "%s: %s", conversation_id_.c_str(), report.error.c_str());
       sink_.error("llm_failed", report.error);
@@ -446,29 +452,7 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
   ReplyPlayed played;
   if (speak) {
     voice_.queue(Voice::SentenceJob{reply, "", true, t0});
-    std::optional<std::chrono::steady_clock::time_point> deadline;
-    ReplyEvent event;
-    while (true) {
-      const auto popped = events_.pop_until(deadline, &event);
-      if (popped != WorkQueue<ReplyEvent>::Popped::kItem) break;  // timeout, or stopping
-      if (auto* v = std::get_if<VoiceFinished>(&event); v && v->reply_id == reply->reply_id) {
-        voiced = std::move(*v);
-        if (!voiced->audio_started || played.played_ms) break;
-        deadline = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(int64_t(voiced->samples / 16) +
-                                             services_.reply.played_report_timeout_ms);
-      } else if (auto* p = std::get_if<ReplyPlayed>(&event); p && p->reply_id == reply->reply_id) {
-        // Cut while it was produced, or — after it was all voiced — a report of where playback
-        // stopped.
-        if (p->interrupted && (!voiced || p->played_ms)) played.interrupted = true;
-        if (p->played_ms) played.played_ms = p->played_ms;
-        if (p->frames_on_wire && !played.frames_on_wire) played.frames_on_wire = p->frames_on_wire;
-        if (voiced && played.played_ms) break;
-      } else if (auto* f = std::get_if<FirstFrameSent>(&event);
-                 f && f->reply_id == reply->reply_id) {
-        report.first_frame_sent_ms = double(f->sent_ms - t0);
-      }
-    }
+    wait_until_heard(reply, report, t0, &voiced, &played);
   }
   const std::vector<VoicedSentence> sentences =
       voiced ? voiced->sentences : std::vector<VoicedSentence>{};
@@ -489,6 +473,10 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
     report.tts_first_audio_ms = voiced->tts_first_audio_ms;
     report.first_frame_queued_ms = voiced->first_frame_queued_ms;
   }
+  // The engines' part ends with the first TTS audio; what comes after it is the bridge's own.
+  if (report.first_frame_sent_ms >= 0 && report.tts_first_audio_ms >= 0)
+    services_.metrics.own_latency.observe_ms(report.first_frame_sent_ms -
+                                             report.tts_first_audio_ms);
   if (!report.transcript.empty() || report.turn_id[0] == 'r' || report.turn_id[0] == 'x') {
     // The history: each step as the model wrote it (with its thinking when the model wants it
     // back), its calls and their results; a step the person cut short keeps what was heard.
@@ -530,10 +518,95 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
     std::lock_guard<std::mutex> lock(mutex_);
     if (current_ == reply) current_.reset();
   }
-  if (!report.transcript.empty()) services_.metrics.turns_total.fetch_add(1);
+  if (!report.transcript.empty()) {
+    services_.metrics.turns_total.fetch_add(1);
+    client_metrics_->turns_total.fetch_add(1);
+  }
   if (stored) finish_stored(stored, report);
   sink_.turn_done(report);
   if (services_.on_turn) services_.on_turn(report);
+}
+
+void Responder::wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report,
+                                 int64_t t0, std::optional<VoiceFinished>* voiced,
+                                 ReplyPlayed* played) {
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  ReplyEvent event;
+  while (true) {
+    const auto popped = events_.pop_until(deadline, &event);
+    if (popped != WorkQueue<ReplyEvent>::Popped::kItem) break;  // timeout, or stopping
+    if (auto* v = std::get_if<VoiceFinished>(&event); v && v->reply_id == reply->reply_id) {
+      *voiced = std::move(*v);
+      if (!(*voiced)->audio_started || played->played_ms) break;
+      deadline = std::chrono::steady_clock::now() +
+                 std::chrono::milliseconds(int64_t((*voiced)->samples / 16) +
+                                           services_.reply.played_report_timeout_ms);
+    } else if (auto* p = std::get_if<ReplyPlayed>(&event); p && p->reply_id == reply->reply_id) {
+      // Cut while it was produced, or — after it was all voiced — a report of where playback
+      // stopped.
+      if (p->interrupted && (!*voiced || p->played_ms)) played->interrupted = true;
+      if (p->played_ms) played->played_ms = p->played_ms;
+      if (p->frames_on_wire && !played->frames_on_wire) played->frames_on_wire = p->frames_on_wire;
+      if (*voiced && played->played_ms) break;
+    } else if (auto* f = std::get_if<FirstFrameSent>(&event); f && f->reply_id == reply->reply_id) {
+      report.first_frame_sent_ms = double(f->sent_ms - t0);
+    }
+  }
+}
+
+// An announcement: said as a reply of its own (turn id "a<n>"), after whatever reply was in flight
+// (jobs run in order). Barge-in stops it like any reply. It stays out of the history (the model did
+// not say it in this conversation) and out of the store's turns (nobody spoke); the door gets
+// turn_done so a client that counts replies sees it end.
+void Responder::run_announcement(AnnounceJob& job) {
+  if (stopping_.load() || job.text.empty()) return;
+  bool speak = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    speak = settings_.speak;
+  }
+  TurnReport report;
+  report.node_id = client_id_;
+  report.session_id = conversation_id_;
+  report.turn_id = "a" + std::to_string(++announcement_counter_);
+  const int64_t t0 = monotonic_ms();
+  auto reply = new_reply(report.turn_id);
+  report.reply_id = reply->reply_id;
+  LOG_INFO("session", "%s: announcement %s: \"%s\"", conversation_id_.c_str(),
+           reply->reply_id.c_str(), job.text.c_str());
+  sink_.announcement_started(reply->reply_id);
+  sink_.reply_started(reply->reply_id, report.turn_id);
+  sink_.reply_text(reply->reply_id, report.turn_id, job.text);
+  sink_.reply_text_done(reply->reply_id, report.turn_id);
+  report.reply_full = job.text;
+  std::optional<VoiceFinished> voiced;
+  ReplyPlayed played;
+  if (speak) {
+    SentenceSplitter splitter(SplitterConfig{size_t(services_.reply.first_clause_min_chars)});
+    auto queue = [&](std::string sentence) {
+      voice_.queue(Voice::SentenceJob{reply, std::move(sentence), false, t0, 0});
+    };
+    splitter.push(job.text, queue);
+    splitter.finish(queue);
+    voice_.queue(Voice::SentenceJob{reply, "", true, t0});
+    wait_until_heard(reply, report, t0, &voiced, &played);
+  }
+  report.interrupted = played.interrupted;
+  if (played.interrupted) {
+    PlayedPoint point;
+    point.reported_ms = played.played_ms;
+    point.frames_on_wire = played.frames_on_wire;
+    report.reply_heard =
+        heard_of_parts(voiced ? voiced->sentences : std::vector<VoicedSentence>{}, point, 0, true);
+  } else {
+    report.reply_heard = job.text;
+  }
+  if (voiced && !voiced->tts_error.empty()) report.error = voiced->tts_error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (current_ == reply) current_.reset();
+  }
+  sink_.turn_done(report);
 }
 
 // What was heard of one part of the reply (or, with `only` false, of every part but `part`).
@@ -618,7 +691,7 @@ void Responder::recall_history() {
 void Responder::remember_history() {
   std::string error;
   if (!memory_.remember(history_, wall_ms(), &error)) {
-    services_.metrics.store_errors_total.fetch_add(1);
+    services_.metrics.count_error(ErrorReason::kStoreFailed);
     LOG_ERROR("store", "%s: the conversation memory was not stored: %s", conversation_id_.c_str(),
               error.c_str());
   }
@@ -642,7 +715,7 @@ void Responder::finish_stored(const std::shared_ptr<TurnCommit>& stored, const T
   std::string error;
   if (stored->row_id >= 0 && services_.store &&
       !services_.store->finish_turn(stored->row_id, rec, &error)) {
-    services_.metrics.store_errors_total.fetch_add(1);
+    services_.metrics.count_error(ErrorReason::kStoreFailed);
     LOG_ERROR("store", "%s: the reply of turn %s was not stored: %s", conversation_id_.c_str(),
               rec.turn_id.c_str(), error.c_str());
   }

@@ -11,6 +11,8 @@
 // from the door; up to the reply's length plus reply.played_report_timeout_ms), keeps what was
 // heard in the history and the store, and reports the turn (sink.turn_done, Services::on_turn).
 // Ambient segments are transcribed and committed. Every commit goes through the CommitLog.
+// An announcement (AnnounceJob: a timer went off) is voiced as a reply of its own between jobs,
+// waits for its played report like a reply, and joins neither the history nor the store.
 //
 // Thread: its own (the responder thread). queue() from the ingress thread (may block while the
 // responder is behind); post(), current_reply() and update() from any thread.
@@ -65,6 +67,11 @@ class Responder {
   void run_turn(TurnJob& job);
   void run_segment(SegmentJob& job);
   void run_text(TextJob& job);
+  // Speaks an announcement (AnnounceJob) as a reply of its own; returns once heard (or cut).
+  void run_announcement(AnnounceJob& job);
+  // Waits for the voice stage to finish `reply` and then for the client's played report.
+  void wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
+                        std::optional<VoiceFinished>* voiced, ReplyPlayed* played);
   // The LLM's answer to the history, voiced; fills the report; returns once heard (or cut).
   void answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
               const std::shared_ptr<TurnCommit>& stored);
@@ -102,6 +109,7 @@ class Responder {
   const std::string conversation_id_;
   const std::string client_id_;
   const std::string room_;
+  const std::shared_ptr<ClientMetrics> client_metrics_;  // this client's series on /metrics
   CommitLog commits_;
   ConversationMemory memory_;
   Voice voice_;
@@ -120,6 +128,7 @@ class Responder {
   std::vector<ChatMessage> history_;
   uint64_t reply_counter_ = 0;
   uint64_t text_counter_ = 0;
+  uint64_t announcement_counter_ = 0;
   // The last reply, for a played report that comes after it finished (a late truncate).
   struct LastReply {
     std::string reply_id;

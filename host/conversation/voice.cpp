@@ -103,7 +103,7 @@ void Voice::sentence(SentenceJob& job) {
         if (reply.cancel->cancelled() || refused_) return false;
         if (progress_.tts_first_audio_ms < 0) {
           progress_.tts_first_audio_ms = double(monotonic_ms() - job.speech_end_ms);
-          services_.metrics.tts_first_audio_ms.observe(progress_.tts_first_audio_ms);
+          services_.metrics.tts_first_audio.observe_ms(progress_.tts_first_audio_ms);
         }
         if (!announced) {
           sink_.reply_sentence(reply.reply_id, index, text, frames_);  // starts with the next frame
@@ -131,8 +131,10 @@ void Voice::sentence(SentenceJob& job) {
       if (!emit(reply, resampled_.data(), got, job.speech_end_ms)) break;
   }
   resampler_.reset();  // the next sentence starts fresh
+  if (!r.cancelled && !reply.cancel->cancelled())
+    services_.metrics.engine_result(Engine::kTts, r.ok);
   if (!r.ok && !r.cancelled && !reply.cancel->cancelled()) {
-    services_.metrics.tts_errors_total.fetch_add(1);
+    services_.metrics.count_error(ErrorReason::kTtsFailed);
     const std::string error = "speech synthesis failed: " + r.error;
     LOG_WARN("session", "%s: %s", reply.reply_id.c_str(), error.c_str());
     sink_.error("tts_failed", error);

@@ -139,15 +139,16 @@ void EarshotV1Door::reply_text_done(const std::string& reply_id, const std::stri
 }
 
 void EarshotV1Door::reply_audio_started(const std::string& reply_id, const std::string& turn_id) {
+  protocol::SpeechOutStart start;
   {
     std::lock_guard<std::mutex> lock(reply_mutex_);
     outbox_->open_audio();
     wire_reply_id_ = reply_id;
     wire_started_ = true;
     sent_at_start_ = outbox_->audio_sent();
+    if (reply_id == announcement_id_) start.reason = protocol::kSpeechReasonAnnouncement;
   }
   next_due_ms_ = monotonic_ms();
-  protocol::SpeechOutStart start;
   start.reply_id = reply_id;
   start.turn_id = turn_id;
   start.audio.codec = pcm16_ ? "pcm16" : "opus";
@@ -193,7 +194,7 @@ bool EarshotV1Door::reply_audio(const std::string& reply_id, uint64_t frame_inde
     Metrics* metrics = &services_.metrics;
     std::weak_ptr<Conversation> conversation = conversation_;
     on_sent = [metrics, conversation, reply_id, speech_end_ms](int64_t sent_ms) {
-      metrics->first_frame_sent_ms.observe(double(sent_ms - speech_end_ms));
+      metrics->first_frame_sent.observe_ms(double(sent_ms - speech_end_ms));
       if (auto c = conversation.lock()) c->first_frame_sent(reply_id, sent_ms);
     };
   }
@@ -210,6 +211,11 @@ void EarshotV1Door::reply_audio_ended(const std::string& reply_id, uint64_t fram
   end.last_seq = frames ? frames - 1 : 0;
   end.reason = interrupted ? "interrupted" : "complete";
   send(end);
+}
+
+void EarshotV1Door::announcement_started(const std::string& reply_id) {
+  std::lock_guard<std::mutex> lock(reply_mutex_);
+  announcement_id_ = reply_id;
 }
 
 uint64_t EarshotV1Door::reply_interrupted(const std::string& reply_id) {

@@ -68,6 +68,7 @@ class EarshotV1Door : public ConversationSink {
   bool reply_audio(const std::string& reply_id, uint64_t frame_index, const float* pcm,
                    size_t samples, int64_t due_ms, int64_t speech_end_ms) override;
   void reply_audio_ended(const std::string& reply_id, uint64_t frames, bool interrupted) override;
+  void announcement_started(const std::string& reply_id) override;
   uint64_t reply_interrupted(const std::string& reply_id) override;
   void turn_done(const TurnReport& report) override;
   void error(const std::string& code, const std::string& message) override;
@@ -95,7 +96,8 @@ class EarshotV1Door : public ConversationSink {
   mutable std::mutex reply_mutex_;
   std::string wire_reply_id_;
   bool wire_started_ = false;
-  uint64_t sent_at_start_ = 0;  // the outbox's audio_sent() when this reply's audio began
+  uint64_t sent_at_start_ = 0;   // the outbox's audio_sent() when this reply's audio began
+  std::string announcement_id_;  // the newest announcement (its speech_out_start says so)
   bool stopped_ = false;
 };
 

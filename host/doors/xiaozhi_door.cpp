@@ -73,7 +73,7 @@ void XiaozhiDoor::alert_locked(const std::string& message) {
 }
 
 void XiaozhiDoor::violation_locked(const std::string& message) {
-  metrics_.protocol_errors_total.fetch_add(1);
+  metrics_.count_error(ErrorReason::kProtocolError);
   ++violations_;
   if (violations_ <= 5)
     LOG_WARN("xiaozhi", "%s (%s): %s", config_.session_id.c_str(), config_.device_id.c_str(),
@@ -270,7 +270,7 @@ void XiaozhiDoor::on_binary(const uint8_t* data, size_t size, int64_t now_ms) {
     return violation_locked("audio dropped: not an Opus packet");
   }
   if (!rate_.admit(now_ms, samples / 16)) {
-    metrics_.clients_too_fast_total.fetch_add(1);
+    metrics_.count_error(ErrorReason::kClientTooFast);
     std::lock_guard<std::mutex> lock(mutex_);
     return refuse_locked(protocol::kCloseTooFast,
                          "audio is arriving faster than real time beyond the allowed burst of " +
@@ -436,7 +436,7 @@ bool XiaozhiDoor::push_packet(const std::string& reply_id, int64_t now_ms, int64
   const bool queued = outbox_->push_audio(
       std::string(reinterpret_cast<const char*>(wire), size), due,
       [self, serial, index, metrics, speech_end_ms](int64_t sent_ms) {
-        if (index == 0) metrics->first_frame_sent_ms.observe(double(sent_ms - speech_end_ms));
+        if (index == 0) metrics->first_frame_sent.observe_ms(double(sent_ms - speech_end_ms));
         if (auto door = self.lock()) door->packet_sent(serial, index, sent_ms);
       },
       now_ms);

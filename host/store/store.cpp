@@ -63,6 +63,15 @@ CREATE TABLE IF NOT EXISTS client_tokens (
   token_sha256 TEXT NOT NULL UNIQUE,
   created_at_ms INTEGER NOT NULL,
   revoked_at_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS timers (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  room TEXT NOT NULL,
+  label TEXT NOT NULL DEFAULT '',
+  due_at_ms INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  created_by TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS paired_nodes (
   node_id TEXT PRIMARY KEY,
   token_sha256 TEXT NOT NULL UNIQUE,
@@ -452,6 +461,44 @@ std::vector<ClientTokenRecord> Store::client_tokens() {
   if (!s.ok()) return out;
   while (s.step() == SQLITE_ROW)
     out.push_back({s.column_text(0), s.column_text(1), s.column_int(2), s.column_int(3)});
+  return out;
+}
+
+// The timers table came after the first schema: CREATE TABLE IF NOT EXISTS in kSchema adds it to
+// an older database at open, which is all the migration a new table needs.
+bool Store::add_timer(const TimerRecord& t, int64_t* id, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_,
+              "INSERT INTO timers (kind, room, label, due_at_ms, duration_ms, created_at_ms, "
+              "created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!s.ok()) return *error = describe(db_, "storing a timer"), false;
+  s.text(1, t.kind).text(2, t.room).text(3, t.label).integer(4, t.due_at_ms);
+  s.integer(5, t.duration_ms).integer(6, t.created_at_ms).text(7, t.created_by);
+  if (s.step() != SQLITE_DONE) return *error = describe(db_, "storing a timer"), false;
+  *id = sqlite3_last_insert_rowid(db_);
+  return true;
+}
+
+bool Store::remove_timer(int64_t id, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement s(db_, "DELETE FROM timers WHERE id = ?1");
+  if (!s.ok()) return *error = describe(db_, "removing a timer"), false;
+  s.integer(1, id);
+  if (s.step() != SQLITE_DONE) return *error = describe(db_, "removing a timer"), false;
+  if (sqlite3_changes(db_) == 0) return *error = "no timer " + std::to_string(id), false;
+  return true;
+}
+
+std::vector<TimerRecord> Store::timers() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<TimerRecord> out;
+  Statement s(db_,
+              "SELECT id, kind, room, label, due_at_ms, duration_ms, created_at_ms, created_by "
+              "FROM timers ORDER BY due_at_ms, id");
+  if (!s.ok()) return out;
+  while (s.step() == SQLITE_ROW)
+    out.push_back({s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3),
+                   s.column_int(4), s.column_int(5), s.column_int(6), s.column_text(7)});
   return out;
 }
 

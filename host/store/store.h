@@ -10,6 +10,8 @@
 //   node_epochs per node, the epoch of its newest session (the fence against older ones)
 //   client_tokens one row per browser client the operator let in: its name, the SHA-256 of its
 //              token (never the token), when it was made and revoked (host/client_tokens.h)
+//   timers     one row per household timer or alarm not yet spoken: its room, label, when it is
+//              due (host/tools/timer_book.h); deleted once it has been announced or cancelled
 //   paired_nodes one row per node paired with a code (host/pairing_desk.h): its id, the SHA-256 of
 //              its token, the code that was confirmed (never valid again), when and from where
 //   memories   one row per conversation memory (a node's or a room's): its key, when it was last
@@ -125,6 +127,18 @@ struct SeqRange {
   uint64_t last = 0;
 };
 
+// A household timer or alarm (host/tools/timer_book.h). Times are wall clock, ms since the epoch.
+struct TimerRecord {
+  int64_t id = 0;           // the store's row id: the id the model and the person use
+  std::string kind;         // "timer" or "alarm"
+  std::string room;         // where it is announced (a node without a room: its client id)
+  std::string label;        // "pasta", or empty
+  int64_t due_at_ms = 0;    // when it goes off
+  int64_t duration_ms = 0;  // timers: as set (for "your 5 minute timer"); alarms: 0
+  int64_t created_at_ms = 0;
+  std::string created_by;  // the client id that asked
+};
+
 // What a new session of a node holds: its epoch, and what the store already has of the node.
 struct NodeClaim {
   uint64_t epoch = 0;
@@ -198,6 +212,11 @@ class Store {
   // The token hash of a paired node, or nullopt (not paired, or the store failed).
   std::optional<std::string> paired_node_token_sha256(const std::string& node_id);
   bool pairing_code_used(const std::string& code);
+
+  // Household timers and alarms. add: `*id` is the new row's id. remove: false when no such row.
+  bool add_timer(const TimerRecord& timer, int64_t* id, std::string* error);
+  bool remove_timer(int64_t id, std::string* error);
+  std::vector<TimerRecord> timers();  // by due time
 
   // Size limit: the database may not grow past `pages` pages (of 4 KiB); writes beyond it fail
   // exactly as on a full disk. page_count() is the current size.

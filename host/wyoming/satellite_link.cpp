@@ -242,7 +242,7 @@ class WyomingSatellites::Link {
           heard_ms = now;
           if (!reader.feed(std::string_view(buf, size_t(n)), &events)) {
             // Nothing after a framing error can be trusted: say why, and start over.
-            services_.metrics.protocol_errors_total.fetch_add(1);
+            services_.metrics.count_error(ErrorReason::kProtocolError);
             tcp::write_all(
                 fd, wy::serialize(wy::error_event(reader.error().message, reader.error().code)),
                 500);

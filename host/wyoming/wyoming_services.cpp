@@ -205,7 +205,7 @@ void WyomingServices::Impl::serve(int fd) {
     }
     heard_ms = monotonic_ms();
     if (!reader.feed(std::string_view(buf, size_t(n)), &events)) {
-      services.metrics.protocol_errors_total.fetch_add(1);
+      services.metrics.count_error(ErrorReason::kProtocolError);
       LOG_WARN("wyoming", "service connection: %s (%s); closing it", reader.error().message.c_str(),
                reader.error().code.c_str());
       send(fd, wy::error_event(reader.error().message, reader.error().code));

@@ -540,7 +540,7 @@ TEST(BrowserClient, ABadTokenIsRefusedWithAClearMessageAndAGoodOneWorksOverHttps
                 "t.events.some(e => e.type === 'welcome')", 30000, tls);
   ASSERT_EQ(welcome.exit, 0) << welcome.log();
   EXPECT_EQ(welcome.result.value("problem", "x"), "");
-  EXPECT_GE(bridge.metric("earshot_auth_failures_total"), 2);
+  EXPECT_GE(bridge.metric("earshot_errors_total{reason=\"bad_token\"}"), 2);
   ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
   std::string error;
   auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);

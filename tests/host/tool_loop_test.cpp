@@ -25,6 +25,7 @@
 #include "host/engines/embedded_engines.h"
 #include "host/engines/openai_engines.h"
 #include "host/store/store.h"
+#include "host/tools/room_directory.h"
 #include "host/tools/tool_registry.h"
 #include "tests/support/fake_http_server.h"
 #include "tests/support/subprocess.h"
@@ -202,6 +203,14 @@ class TestDoor : public ConversationSink {
     text_ += delta;
   }
   void reply_text_done(const std::string&, const std::string&) override {}
+  void announcement_started(const std::string& reply_id) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    announcements_.push_back(reply_id);
+  }
+  std::vector<std::string> announcements() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return announcements_;
+  }
   void reply_audio_started(const std::string&, const std::string&) override {}
   void reply_sentence(const std::string&, uint32_t index, const std::string& text,
                       uint64_t first_frame) override {
@@ -234,7 +243,7 @@ class TestDoor : public ConversationSink {
 
  private:
   std::mutex mutex_;
-  std::vector<std::string> sentences_, after_interrupt_;
+  std::vector<std::string> sentences_, after_interrupt_, announcements_;
   std::vector<TurnReport> turns_;
   std::string reply_id_, text_;
   std::map<uint32_t, uint64_t> first_frames_;
@@ -268,6 +277,7 @@ struct Core {
     services.delivery = std::make_unique<DeliveryLedger>(store.get());
     services.tools = &registry;
     services.tool_settings = tool_settings;
+    services.rooms = &rooms;
     services.reply = reply;
     registration = registry.add(std::move(tools));
     conversation = open_session(door, "c1", "n1", "kitchen");
@@ -313,6 +323,7 @@ struct Core {
   std::unique_ptr<TtsEngine> tts;
   ToolRegistry registry;
   ToolRegistry::Registration registration;
+  RoomDirectory rooms;  // the conversation joins it under "kitchen"
   Services services;
   TestDoor door;
   std::unique_ptr<Conversation> conversation;
@@ -817,6 +828,57 @@ TEST(Memory, WhatWasHeardReachesTheMemoryAfterABargeInAndALatePlayedReport) {
     EXPECT_EQ(m.messages[1].content, t + "It is seven degrees and cloudy in Oslo today.");
     EXPECT_EQ(m.messages[3].content, "First sentence here is long enough to split.");
   }
+}
+
+}  // namespace
+}  // namespace earshot::host
+
+namespace earshot::host {
+namespace {
+
+// --- speech nobody asked for ---------------------------------------------------------------------
+
+// A timer going off or the announce tool: the conversation speaks through its room, unprompted, as
+// a reply of its own; a barge-in stops it and keeps what was heard; the model never sees it.
+TEST(ToolLoop, AnAnnouncementIsSpokenUnaskedStopsAtABargeInAndStaysOutOfTheHistory) {
+  ScriptedLlm llm([](size_t) -> std::vector<std::string> { return {text("Sure."), kEnd}; });
+  auto tools = std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+    return ToolResult{true, "{}"};
+  });
+  Core core(llm, tools, false);
+  const std::string done = "Your 2 second pasta timer is done.";
+  EXPECT_EQ(core.rooms.announce("office", done), 0u);  // another room: nobody
+  ASSERT_EQ(core.rooms.announce("kitchen", done), 1u);
+  ASSERT_TRUE(test::wait_until([&] { return core.door.turns().size() == 1; }, 20s));
+  const TurnReport first = core.door.turns()[0];
+  EXPECT_EQ(first.turn_id, "a1");
+  EXPECT_EQ(core.door.announcements(), std::vector<std::string>{first.reply_id});
+  EXPECT_TRUE(core.door.said(done));
+  EXPECT_GT(core.door.frames(), 0u);
+  EXPECT_FALSE(first.interrupted);
+  EXPECT_EQ(first.reply_heard, done);
+
+  // A long one, cut after its first sentence.
+  core.door.hold_from_sentence(1);
+  ASSERT_EQ(core.rooms.announce("",
+                                "The washing machine is done. Please take the laundry out "
+                                "now. It has been waiting for a while."),
+            1u);
+  ASSERT_TRUE(test::wait_until([&] { return core.door.first_frame(1).has_value(); }, 20s));
+  core.door.interrupt(*core.door.first_frame(1) * 20);
+  ASSERT_TRUE(test::wait_until([&] { return core.door.turns().size() == 2; }, 20s));
+  const TurnReport cut = core.door.turns()[1];
+  EXPECT_EQ(cut.turn_id, "a2");
+  EXPECT_TRUE(cut.interrupted);
+  EXPECT_EQ(cut.reply_heard, "The washing machine is done.");
+  EXPECT_TRUE(core.door.sentences_after_interrupt().empty());
+  EXPECT_EQ(core.door.frames_after_interrupt(), 0u);
+
+  // The model's next request holds neither; the store has no turn for them.
+  core.turn("Thanks.");
+  EXPECT_EQ(llm.bodies().at(0)["messages"].dump(),
+            std::string("[") + kSystem + R"(,{"content":"Thanks.","role":"user"}])");
+  EXPECT_EQ(core.store->turns("c1").size(), 1u);
 }
 
 }  // namespace

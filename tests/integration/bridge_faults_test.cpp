@@ -117,8 +117,8 @@ TEST(BridgeFaults, AFullDiskHoldsBackAcksUntilSpaceComesBackAndLosesNothing) {
       << bridge.process->stderr_text();
   ASSERT_GT(disk.fill(), 0u);
   // At least two segments fail while the disk is full.
-  ASSERT_TRUE(
-      test::wait_until([&] { return bridge.metric("earshot_store_errors_total") >= 2; }, 60s))
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.metric("earshot_errors_total{reason=\"store_failed\"}") >= 2; }, 60s))
       << bridge.process->stderr_text();
   EXPECT_NE(node->stderr_text().find("error store_failed"), std::string::npos)
       << node->stderr_text();
@@ -303,7 +303,7 @@ TEST(BridgeFaults, AFloodingClientIsCutOffAndOthersAreServed) {
   for (const std::string& t : texts)
     told |= t.find("\"too_fast\"") != std::string::npos;
   EXPECT_TRUE(told);
-  EXPECT_GE(bridge.metric("earshot_clients_too_fast_total"), 1);
+  EXPECT_GE(bridge.metric("earshot_errors_total{reason=\"client_too_fast\"}"), 1);
   // The real node next to it: everything it said stored once.
   ASSERT_EQ(node->wait(120s), 0) << node->stderr_text();
   ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
@@ -361,8 +361,8 @@ TEST(BridgeFaults, AClientThatStopsReadingIsClosedAndOthersAreServed) {
   for (size_t i = 0; i < reader.packets.size(); ++i)
     ASSERT_TRUE(reader.ws.send_binary(reader.next_frame(int(reader.packets.size()))));
   // Now it reads nothing. The bridge answers; its writes back up; it closes the link.
-  ASSERT_TRUE(
-      test::wait_until([&] { return bridge.metric("earshot_clients_stalled_total") >= 1; }, 90s))
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.metric("earshot_errors_total{reason=\"client_stalled\"}") >= 1; }, 90s))
       << bridge.process->stderr_text();
   EXPECT_NE(bridge.process->stderr_text().find("has read nothing for 2000 ms; closing (4012)"),
             std::string::npos);

@@ -205,7 +205,7 @@ TEST(Bridge, BargeInStopsTheReplyCancelsTheLlmAndStoresOnlyWhatWasHeard) {
         return bridge.process->stdout_text().find("(interrupted; heard part)") != std::string::npos;
       },
       60s))
-      << node.stderr_text() << bridge.process->stderr_text();
+      << node.stderr_text() << bridge.process->stderr_text() << bridge.process->stdout_text();
   node.signal(SIGTERM);
   EXPECT_EQ(node.wait(20s), 0) << node.stderr_text();
   ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
@@ -419,22 +419,6 @@ TEST(Bridge, ATurnCutShortByTheNodeDyingIsStillTranscribedAndStored) {
   EXPECT_EQ(heard.find("power"), std::string::npos) << heard;
 }
 
-// An IPv4 address of this machine that is not loopback, or "" if it has none.
-std::string non_loopback_address() {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return "";
-  std::string found;
-  for (ifaddrs* a = list; a && found.empty(); a = a->ifa_next) {
-    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_LOOPBACK))
-      continue;
-    char text[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, text, sizeof text);
-    found = text;
-  }
-  freeifaddrs(list);
-  return found;
-}
-
 // The status page, in a real browser (Debian's chromium, headless): it shows the connected node
 // and the turn just taken, with what was heard and the reply. /api/status holds what people said,
 // so it is served to this machine only, or to others with server.status_token.
@@ -475,7 +459,7 @@ TEST(Bridge, TheStatusPageShowsLiveSessionsAndRecentTurnsInARealBrowser) {
   // Loopback may read the status; another address needs the token.
   std::string body;
   EXPECT_EQ(http_get(base + "/api/status", &body), 200) << body;
-  const std::string address = non_loopback_address();
+  const std::string address = test::non_loopback_address();
   if (address.empty()) {
     ADD_FAILURE() << "no non-loopback IPv4 address to test remote access from";
   } else {

@@ -128,11 +128,14 @@ struct BridgeProcess {
   Env env;
   std::unique_ptr<Subprocess> process;
 
-  BridgeProcess(const std::string& name, bool with_tls, Env environment = {})
+  // `server`: more of the [server] section; by default it listens on loopback only.
+  BridgeProcess(const std::string& name, bool with_tls, Env environment = {},
+                const std::string& server = "listen = \"127.0.0.1\"\n")
       : dir(test::scratch_dir(name)), tls(with_tls), env(std::move(environment)) {
     if (tls) make_certificate(dir);
     std::ofstream(dir + "/bridge.toml")
-        << "[server]\nlisten = \"127.0.0.1\"\nport = " << port << "\n"
+        << "[server]\n"
+        << server << "port = " << port << "\n"
         << "service_name = \"Earshot pairing test " << getpid() << "\"\n"
         << (tls ? "tls_cert = \"" + dir + "/cert.pem\"\ntls_key = \"" + dir + "/key.pem\"\n" : "")
         << "[nodes]\nn0 = \"t0\"\n"
@@ -171,15 +174,24 @@ struct BridgeProcess {
     argv.insert(argv.end(), args.begin(), args.end());
     return std::make_unique<Subprocess>(argv, dir + "/" + tag, env);
   }
-  // POSTs JSON to the running bridge's pairing API with curl: the HTTP status.
+  // POSTs JSON to the running bridge's pairing API with curl: the HTTP status. `address`: where
+  // to reach it from (another address of this machine looks like another machine to the bridge);
+  // `headers`: more request headers.
   int post(const std::string& path, const std::string& json,
-           const std::string& content_type = "application/json") {
+           const std::string& content_type = "application/json",
+           const std::string& address = "127.0.0.1", std::vector<std::string> headers = {}) {
     static int count = 0;
     std::string status;
-    test::run_command({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H",
-                       "Content-Type: " + content_type, "-d", json,
-                       "http://127.0.0.1:" + std::to_string(port) + path},
-                      dir + "/curl-" + std::to_string(++count), 20s, &status);
+    std::vector<std::string> argv = {
+        "curl",         "-sS", "-o",   "/dev/null", "-w",
+        "%{http_code}", "-X",  "POST", "-H",        "Content-Type: " + content_type,
+        "-d",           json};
+    for (const std::string& h : headers) {
+      argv.push_back("-H");
+      argv.push_back(h);
+    }
+    argv.push_back("http://" + address + ":" + std::to_string(port) + path);
+    test::run_command(argv, dir + "/curl-" + std::to_string(++count), 20s, &status);
     return atoi(status.c_str());
   }
 };
@@ -399,6 +411,73 @@ TEST(Pairing, RefusalsAreLoggedAndStoreNothing) {
   for (std::string line; std::getline(lines, line);)
     ids.push_back(line.substr(0, line.find(' ')));
   EXPECT_EQ(ids, (std::vector<std::string>{"c", "e"})) << listed;
+  EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+}
+
+// The status page's "Pair a node" button (host/web_client.cpp) makes the same calls as
+// `earshot-bridge pair`: it opens the window, lists the node asking, and confirms the code the
+// node shows. Those calls are served to this machine, or to another one with
+// server.status_token (as a bearer token: the page sends the one it was opened with), never to
+// anyone else on the network. Here a real node is paired that way from another address.
+TEST(Pairing, TheStatusPagePairsANodeOnlyWithTheStatusToken) {
+  const std::string address = test::non_loopback_address();
+  if (address.empty()) GTEST_SKIP() << "no non-loopback IPv4 address to call the bridge from";
+  BridgeProcess bridge("pairing_status_page", false, {},
+                       "listen = \"0.0.0.0\"\nstatus_token = \"s3cret-status\"\n");
+  bridge.start();
+
+  // The page carries the button, and the calls it makes send the status token.
+  std::string page;
+  ASSERT_EQ(
+      test::run_command({"curl", "-sS", "http://127.0.0.1:" + std::to_string(bridge.port) + "/"},
+                        bridge.dir + "/page", 20s, &page),
+      0);
+  EXPECT_NE(page.find("id=\"pair-open\""), std::string::npos) << page;
+  for (const char* call : {"/api/pairing/open", "/api/pairing/confirm", "/api/pairing/close",
+                           "\"Authorization\"] = \"Bearer \" + statusToken"})
+    EXPECT_NE(page.find(call), std::string::npos) << call;
+
+  const std::string bearer = "Authorization: Bearer s3cret-status";
+  const std::string json = "application/json";
+  // Anyone else on the network: refused, with no token or a wrong one.
+  EXPECT_EQ(bridge.post("/api/pairing/open", R"({"window_s":60})", json, address), 401);
+  EXPECT_EQ(bridge.post("/api/pairing/open", R"({"window_s":60})", json, address,
+                        {"Authorization: Bearer wrong"}),
+            401);
+  EXPECT_FALSE(has(*bridge.process, "pairing window open"));
+  // The operator, with the token: the window opens and the node asking is shown.
+  ASSERT_EQ(bridge.post("/api/pairing/open", R"({"window_s":60})", json, address, {bearer}), 200);
+  const std::string state = bridge.dir + "/node-state";
+  auto node = start_node("page-node", bridge.url(), state, bridge.dir + "/node", {});
+  ASSERT_TRUE(test::wait_until([&] { return !shown_code(*node).empty(); }, 30s))
+      << node->stderr_text();
+  const std::string code = shown_code(*node);
+  std::string waiting;
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        waiting.clear();
+        test::run_command(
+            {"curl", "-sS", "-H", bearer,
+             "http://" + address + ":" + std::to_string(bridge.port) + "/api/pairing"},
+            bridge.dir + "/waiting", 20s, &waiting);
+        return waiting.find("\"page-node\"") != std::string::npos;
+      },
+      30s))
+      << waiting;
+  // A confirmation without the token changes nothing; with it, the node is paired and keeps its
+  // token.
+  EXPECT_EQ(bridge.post("/api/pairing/confirm", "{\"code\":\"" + code + "\"}", json, address), 401);
+  EXPECT_FALSE(exists(state + "/token"));
+  EXPECT_EQ(
+      bridge.post("/api/pairing/confirm", "{\"code\":\"" + code + "\"}", json, address, {bearer}),
+      200);
+  ASSERT_TRUE(test::wait_until([&] { return exists(state + "/token"); }, 30s))
+      << node->stderr_text();
+  struct stat st {};
+  ASSERT_EQ(stat((state + "/token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  node->signal(SIGTERM);
+  node->wait(20s);
   EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
 }
 

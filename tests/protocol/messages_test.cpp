@@ -55,6 +55,34 @@ TEST(Messages, EveryHostToNodeTypeRoundTrips) {
     EXPECT_EQ(roundtrip_error(m, Direction::kHostToNode), "") << type_name(m);
 }
 
+TEST(Messages, AnAnnouncementSaysSoInSpeechOutStartAndAReplyLeavesReasonOut) {
+  // The example from docs/protocol.md ("Unprompted speech"), verbatim.
+  const char* text =
+      R"({"type":"speech_out_start","reply_id":"s-42-r9","turn_id":"a1","reason":"announcement",
+ "audio":{"codec":"opus","sample_rate":16000,"channels":1,"frame_ms":20}})";
+  ParseResult r = parse_message(text, Direction::kHostToNode);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(std::get<SpeechOutStart>(*r.message).reason, kSpeechReasonAnnouncement);
+  EXPECT_EQ(roundtrip_error(*r.message, Direction::kHostToNode), "");
+  // A reply (as before announcements existed): reason "reply", and not on the wire.
+  r = parse_message(R"({"type":"speech_out_start","reply_id":"r7","turn_id":"t12"})",
+                    Direction::kHostToNode);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(std::get<SpeechOutStart>(*r.message).reason, kSpeechReasonReply);
+  EXPECT_EQ(to_json(*r.message).find("reason"), std::string::npos) << to_json(*r.message);
+  // A reason from a newer host is kept as sent (the node plays it like a reply); a bad one is an
+  // error naming the field.
+  r = parse_message(
+      R"({"type":"speech_out_start","reply_id":"r7","turn_id":"t12","reason":"doorbell"})",
+      Direction::kHostToNode);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(std::get<SpeechOutStart>(*r.message).reason, "doorbell");
+  r = parse_message(R"({"type":"speech_out_start","reply_id":"r7","turn_id":"t12","reason":7})",
+                    Direction::kHostToNode);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("speech_out_start.reason"), std::string::npos) << r.error;
+}
+
 TEST(Messages, TurnTimingsRoundTripWithUnknownStagesLeftOut) {
   TurnTimings all;
   all.turn_id = "t3";

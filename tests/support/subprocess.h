@@ -49,6 +49,10 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port();
 
+// An IPv4 address of this machine that is not loopback, or "" if it has none: to reach a server
+// listening on 0.0.0.0 as another machine would (the peer address is then not 127.x).
+std::string non_loopback_address();
+
 std::string read_file(const std::string& path);
 
 // The machine an ELF file is for (its e_machine: EM_X86_64, EM_AARCH64...), or -1 when `path` is
