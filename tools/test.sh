@@ -92,9 +92,11 @@ if [ "${EARSHOT_SKIP_ARM64:-0}" != 1 ]; then
   # Cross-built with Debian's aarch64 toolchain and arm64 libraries; CTest runs every test program
   # (and the tests every program they start) under qemu-aarch64 (docs/deploy.md, "arm64"). The
   # tests: the labels of tests/CMakeLists.txt's cross_tests target, which builds them.
+  # Left out under qemu-user: PrometheusText.ProcessMetricsComeFromProc, since qemu 7.2 emulates
+  # /proc/self/stat with zeros for all but a few fields (no RSS, no CPU time; docs/testing.md).
   arm64_start=$(date +%s)
   BUILD_TARGET=cross_tests CTEST_LABELS='^(dsp|protocol|device|node|host|packaging|arm64)$' \
-    run_suite arm64 build/arm64 -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-aarch64-linux-gnu.cmake" \
+    CTEST_EXCLUDE='^PrometheusText\.ProcessMetricsComeFromProc$' run_suite arm64 build/arm64 -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/toolchain-aarch64-linux-gnu.cmake" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEARSHOT_BENCH=OFF -DEARSHOT_SLOW_TESTS=OFF
   ls build/arm64/packaging/debs/*.deb 2>/dev/null
   echo "=== arm64: $(($(date +%s) - arm64_start)) s"
