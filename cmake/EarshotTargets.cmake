@@ -62,6 +62,10 @@ function(earshot_add_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   earshot_configure_target(${name})
+  # Executables by label, for targets that build one kind of test (tests/CMakeLists.txt).
+  foreach(label ${ARG_LABELS})
+    set_property(GLOBAL APPEND PROPERTY EARSHOT_TESTS_LABELLED_${label} ${name})
+  endforeach()
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} earshot_test_support GTest::gtest
                         GTest::gtest_main Threads::Threads)
   if(NOT ARG_TIMEOUT)

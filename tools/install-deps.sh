@@ -8,6 +8,9 @@
 #                                   -DEARSHOT_BRIDGE=OFF -DBUILD_TESTING=OFF, docs/deploy.md)
 #   tools/install-deps.sh --bridge  build, package and run earshot-bridge (and the node, built from
 #                                   the same tree: -DBUILD_TESTING=OFF)
+#   tools/install-deps.sh --arm64   cross-build both programs and their tests for arm64 and run them
+#                                   under qemu-user (cmake/toolchain-aarch64-linux-gnu.cmake,
+#                                   docs/deploy.md); the full set includes it (tools/test.sh's arm64 suite)
 # Neither --node nor --bridge brings the tests' compilers, sanitizer runtimes, valgrind, chromium
 # or npm packages.
 # Idempotent: skips apt and npm entirely when everything is already installed.
@@ -47,12 +50,30 @@ TEST_PACKAGES=(
   dbus avahi-daemon avahi-utils  # the Wyoming zeroconf test: a private bus, a loopback-only daemon
   nodejs    # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
 )
+# arm64 (cross build on this amd64 machine): the cross compilers, qemu-user to run the result, and
+# every library of NODE_PACKAGES and BRIDGE_PACKAGES (and the tests' GoogleTest) for arm64, from
+# Debian's multiarch archive. Header-only and data packages (nlohmann-json, toml++, CLI11, the
+# speech models) serve both architectures. libwebsockets-dev is not co-installable for two
+# architectures (lws_config.h differs in one path string): its arm64 libraries are unpacked below.
+ARM64_PACKAGES=(
+  crossbuild-essential-arm64 qemu-user
+  libasound2-dev:arm64 libopus-dev:arm64 libopusenc-dev:arm64 libopusfile-dev:arm64 libogg-dev:arm64
+  libwebsockets17:arm64 libssl-dev:arm64 libsndfile1-dev:arm64 libfftw3-dev:arm64
+  libspeexdsp-dev:arm64 libkissfft-dev:arm64 libwebrtc-audio-processing-dev:arm64
+  libpocketsphinx-dev:arm64 libsphinxbase-dev:arm64 flite1-dev:arm64 libespeak-ng-dev:arm64
+  libcurl4-openssl-dev:arm64 libsqlite3-dev:arm64 libsystemd-dev:arm64 libavahi-client-dev:arm64
+  libtomlplusplus-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
+)
+# Where the arm64 libwebsockets-dev libraries go (cmake/toolchain-aarch64-linux-gnu.cmake reads it).
+ARM64_LWS_ROOT=/opt/earshot-cross/arm64-libwebsockets-dev
 
+with_arm64=0
 case "${1:-}" in
-  "") PACKAGES=("${BRIDGE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"); with_npm=1 ;;
+  "") PACKAGES=("${BRIDGE_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${ARM64_PACKAGES[@]}"); with_npm=1; with_arm64=1 ;;
   --node) PACKAGES=("${NODE_PACKAGES[@]}"); with_npm=0 ;;
   --bridge) PACKAGES=("${BRIDGE_PACKAGES[@]}"); with_npm=0 ;;
-  *) echo "usage: $0 [--node | --bridge]" >&2; exit 2 ;;
+  --arm64) PACKAGES=("${BRIDGE_PACKAGES[@]}" "${ARM64_PACKAGES[@]}"); with_npm=0; with_arm64=1 ;;
+  *) echo "usage: $0 [--node | --bridge | --arm64]" >&2; exit 2 ;;
 esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +85,9 @@ apt_install() {
   $SUDO apt-get install -y -qq --no-install-recommends "$@"
 }
 
+if [ "$with_arm64" = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -73,6 +97,29 @@ if [ ${#missing[@]} -eq 0 ]; then
 else
   echo "install-deps: installing ${missing[*]}"
   apt_install "${missing[@]}"
+fi
+
+# libwebsockets-dev for arm64, unpacked (not installed: see ARM64_PACKAGES) at the version of the
+# installed libwebsockets17:arm64: its static archive, the shared library's link name and its
+# pkg-config file with the paths made to point here.
+if [ "$with_arm64" = 1 ]; then
+  lws_version=$(dpkg-query -W -f='${Version}' libwebsockets17:arm64)
+  if [ "$(cat "$ARM64_LWS_ROOT/version" 2>/dev/null)" != "$lws_version" ]; then
+    scratch=$(mktemp -d)
+    chmod 755 "$scratch"  # apt downloads as _apt
+    (cd "$scratch" && apt-get download -qq "libwebsockets-dev:arm64=$lws_version")
+    dpkg-deb -x "$scratch"/libwebsockets-dev_*_arm64.deb "$scratch/root"
+    $SUDO rm -rf "$ARM64_LWS_ROOT"
+    $SUDO mkdir -p "$ARM64_LWS_ROOT/lib" "$ARM64_LWS_ROOT/pkgconfig"
+    $SUDO cp "$scratch/root/usr/lib/aarch64-linux-gnu/libwebsockets.a" "$ARM64_LWS_ROOT/lib/"
+    $SUDO ln -s /usr/lib/aarch64-linux-gnu/libwebsockets.so.17 "$ARM64_LWS_ROOT/lib/libwebsockets.so"
+    sed -e "s|^libdir=.*|libdir=$ARM64_LWS_ROOT/lib|" \
+      "$scratch/root/usr/lib/aarch64-linux-gnu/pkgconfig/libwebsockets.pc" |
+      $SUDO tee "$ARM64_LWS_ROOT/pkgconfig/libwebsockets.pc" >/dev/null
+    echo "$lws_version" | $SUDO tee "$ARM64_LWS_ROOT/version" >/dev/null
+    rm -rf "$scratch"
+    echo "install-deps: libwebsockets-dev:arm64 $lws_version unpacked in $ARM64_LWS_ROOT"
+  fi
 fi
 
 # npm packages, each folder pinned by its package-lock.json; `npm ci` runs again only when the lock

@@ -4,6 +4,7 @@
 //   - each package holds exactly its listed files: programs, unit, config, documentation;
 //   - the config is a conffile; the maintainer scripts make the user, the state directory and the
 //     config's stat override; Depends has the shared libraries' packages and adduser;
+//   - they are for the build's machine (arm64 in a cross build), and so are their programs;
 //   - the unpacked programs run; the units name /usr/bin, /etc/earshot and an installed document;
 //   - lintian reports no error, and every tag it does report is explained in docs/deploy.md.
 // lintian's whole output is kept in <build>/packaging/lintian.txt; the units' systemd-analyze
@@ -125,6 +126,26 @@ TEST_F(DebianPackages, ProgramsRunFromTheUnpackedTree) {
       EXPECT_EQ(test::run_command({path, "--help"}, dir_ + "/help-" + program, 30s), 0)
           << path << ": " << test::read_file(dir_ + "/help-" + program + ".err");
     }
+}
+
+// The packages are for the machine the build is for: arm64 from a cross build
+// (cmake/toolchain-aarch64-linux-gnu.cmake), the build machine's otherwise; so are their programs,
+// which are ELF files for the same machine as this test (run under qemu-user in a cross build).
+TEST_F(DebianPackages, AreForTheMachineTheBuildIsFor) {
+  const int own_machine = test::elf_machine("/proc/self/exe");
+  ASSERT_GT(own_machine, 0);
+  for (const Package& p : kPackages) {
+    std::string architecture;
+    ASSERT_EQ(test::run_command({"dpkg-deb", "--field", debs_[p.name], "Architecture"},
+                                dir_ + "/architecture-" + p.name, 30s, &architecture),
+              0);
+    EXPECT_EQ(architecture, std::string(EARSHOT_DEB_ARCHITECTURE) + "\n") << p.name;
+    EXPECT_NE(debs_[p.name].find(std::string("_") + EARSHOT_DEB_ARCHITECTURE + ".deb"),
+              std::string::npos)
+        << debs_[p.name];
+    for (const std::string& program : p.programs)
+      EXPECT_EQ(test::elf_machine(root(p) + "/usr/bin/" + program), own_machine) << program;
+  }
 }
 
 TEST_F(DebianPackages, ConfigIsAConffile) {

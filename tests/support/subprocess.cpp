@@ -19,9 +19,43 @@ extern char** environ;
 
 namespace earshot::test {
 
+namespace {
+
+// A cross build's programs (built for the machine this test is built for) run under the emulator
+// CMake runs the tests with (CMAKE_CROSSCOMPILING_EMULATOR, e.g. qemu-aarch64): without binfmt_misc
+// the kernel cannot exec them itself. The build machine's own programs (Debian's sox, opusdec,
+// dpkg-deb...) run as they are.
+std::vector<std::string> with_emulator(std::vector<std::string> argv) {
+#ifdef EARSHOT_TEST_EMULATOR
+  // Under qemu-user, /proc/self/exe is this (emulated) test program.
+  static const int own_machine = elf_machine("/proc/self/exe");
+  if (!argv.empty() && argv[0].find('/') != std::string::npos &&
+      elf_machine(argv[0]) == own_machine) {
+    std::vector<std::string> emulated;
+    std::stringstream emulator(EARSHOT_TEST_EMULATOR);  // the program, then its arguments
+    for (std::string part; emulator >> part;)
+      emulated.push_back(part);
+    emulated.insert(emulated.end(), argv.begin(), argv.end());
+    return emulated;
+  }
+#endif
+  return argv;
+}
+
+}  // namespace
+
+int elf_machine(const std::string& path) {
+  unsigned char header[20] = {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return -1;
+  if (header[0] != 0x7f || header[1] != 'E' || header[2] != 'L' || header[3] != 'F') return -1;
+  return header[18] | header[19] << 8;  // little-endian, as on every machine we build for
+}
+
 Subprocess::Subprocess(std::vector<std::string> argv, std::string log_prefix,
                        std::map<std::string, std::string> env, std::string stdin_file)
     : log_prefix_(std::move(log_prefix)) {
+  argv = with_emulator(std::move(argv));
   std::string out = log_prefix_ + ".out", err = log_prefix_ + ".err";
   pid_ = fork();
   if (pid_ == 0) {

@@ -55,4 +55,8 @@ std::string non_loopback_address();
 
 std::string read_file(const std::string& path);
 
+// The machine an ELF file is for (its e_machine: EM_X86_64, EM_AARCH64...), or -1 when `path` is
+// not an ELF file. "/proc/self/exe" gives this test's own (under qemu-user too).
+int elf_machine(const std::string& path);
+
 }  // namespace earshot::test
