@@ -31,6 +31,7 @@ inline long http_get(const std::string& url, std::string* body,
   req.url = url;
   req.headers = std::move(headers);
   req.first_byte_timeout_ms = 5000;
+  body->clear();
   host::HttpResponse r = host::http_request(
       req,
       [&](std::string_view chunk) {
