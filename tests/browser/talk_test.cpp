@@ -137,7 +137,7 @@ bool preconditions(std::string* why) {
 // little Opus noise (jfk.wav padded by 3 ms reads "and not like your been trained in you are you",
 // by 6 ms "and not what your country can do for you"; pocketsphinx_continuous on the six files
 // ranges over 0.36-0.45 for shifts of 0-8 ms), and the bridge hears the page's Opus, not its PCM:
-// two runs with the same sent audio (0.505) heard 0.473 and 0.538. So the rate is held within 5
+// two runs with the same sent audio (0.505) heard 0.473 and 0.538. So the rate is held within 8
 // points of it, and what would be a real loss is checked clip by clip: each visit's turns carry at
 // least 3/4 of the words pocketsphinx finds in what that visit sent (a clip lost at a reconnect or
 // a turn cut short shows there, not as a few points). Against the original files, which the node
@@ -153,8 +153,9 @@ TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndThe
   struct Clip {
     std::string wav, reference;
   };
-  std::vector<Clip> clips = {{test::data_path("whisper.cpp/jfk.wav"),
-                              test::read_file(test::data_path("whisper.cpp/jfk.txt"))}};
+  // Not jfk.wav: pocketsphinx reads it anywhere from chance to nearly right with a few ms of shift
+  // (above), so it moved the whole score by more than the page's path ever did.
+  std::vector<Clip> clips;
   for (const char* id : {"0870", "0880", "0890", "0920", "0930"})
     clips.push_back({librivox(id, ".wav"), test::read_file(librivox(id, ".txt"))});
   const std::string base = "http://127.0.0.1:" + std::to_string(bridge.port);
@@ -219,9 +220,8 @@ TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndThe
       "on the original files %.3f\n",
       wer_page, wer_sent, wer_original);
   // The page's audio reaches pocketsphinx through Opus and cut where turns end; the sent audio is
-  // read whole. On the same audio that alone moved the score by -4.3 to +6.5 points over six runs
-  // (most of it in jfk.wav, which pocketsphinx reads at chance), so 8 points of room. A real loss
-  // fails the per-visit word count above.
+  // read whole. With jfk.wav among the clips that alone moved the score by -4.3 to +6.5 points
+  // over six runs; 8 points of room. A real loss fails the per-visit word count above.
   EXPECT_LE(wer_page, wer_sent + 0.08) << "heard: " << heard << "\nsent: " << sent;
   EXPECT_LE(wer_page, wer_original + 0.08) << "heard: " << heard << "\noriginal: " << original;
 
