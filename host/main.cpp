@@ -15,6 +15,7 @@
 #include "host/clock.h"
 #include "host/conversation/memory.h"
 #include "host/engine_factory.h"
+#include "host/engines/http_client.h"
 #include "host/log.h"
 #include "host/pairing_command.h"
 #include "host/server.h"
@@ -49,6 +50,7 @@ std::string ms(double v) {
 
 int main(int argc, char** argv) {
   using namespace earshot::host;
+  http_client_init();  // before any thread (host/engines/http_client.h)
   CLI::App app{"earshot-bridge: the Earshot host (STT, LLM, TTS for room nodes)", "earshot-bridge"};
   std::string config_path;
   int port = -1;

@@ -16,11 +16,6 @@ int64_t now_ms() {
       .count();
 }
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct Transfer {
   const std::function<bool(std::string_view)>* on_body;
   HttpResponse* response;
@@ -74,6 +69,11 @@ std::string host_of(const std::string& url) {
 }
 
 }  // namespace
+
+void http_client_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
 
 std::string http_url_problem(const std::string& url) {
   const std::string quoted = "'" + url + "'";
@@ -147,7 +147,7 @@ std::string build_multipart(const std::vector<MultipartPart>& parts, std::string
 HttpResponse http_request(const HttpRequest& request,
                           const std::function<bool(std::string_view chunk)>& on_body,
                           const CancelToken& cancel) {
-  global_init();
+  http_client_init();
   HttpResponse response;
   const std::string server = host_of(request.url);
   CURL* curl = curl_easy_init();

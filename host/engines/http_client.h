@@ -41,6 +41,11 @@ struct HttpResponse {
 // The value of header `name` (case-insensitive) among `headers`, or "".
 std::string header_value(const std::vector<std::string>& headers, const std::string& name);
 
+// Initialises libcurl (and through it OpenSSL) once. Call it from main() before any thread starts,
+// as libcurl asks: the first http_request() does it otherwise, on whatever thread it runs, and
+// OpenSSL then keeps that thread's error state, which is lost when the thread ends.
+void http_client_init();
+
 // Streams a 2xx response body to on_body (return false to stop; the response is then ok and not
 // cancelled). Non-2xx bodies are collected into error_body and summarized in error.
 HttpResponse http_request(const HttpRequest& request,

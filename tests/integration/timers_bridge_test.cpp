@@ -175,7 +175,7 @@ TEST(TimersBridge, ATimerSetByVoiceGoesOffOnTimeInItsRoomOnly) {
   // The office node is connected all along and hears nothing.
   EXPECT_FALSE(told_of_announcement(*office)) << office->stderr_text();
   EXPECT_TRUE(office->running());
-  EXPECT_EQ(bridge.stop(), 0);
+  EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
   std::string error;
   auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
   ASSERT_TRUE(store) << error;
@@ -192,7 +192,7 @@ TEST(TimersBridge, ATimerSurvivesABridgeRestart) {
   ASSERT_TRUE(test::wait_until([&] { return house.set_at_ms >= 0; }, 60s))
       << bridge.process->stderr_text() << kitchen->stderr_text();
   // Restart the bridge before the timer is due; the timer is in the store.
-  EXPECT_EQ(bridge.stop(), 0);
+  EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
   {
     std::string error;
     auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
@@ -212,7 +212,7 @@ TEST(TimersBridge, ATimerSurvivesABridgeRestart) {
   EXPECT_LE(after_ms, 15000 + 8000);
   const std::string log = bridge.process->stderr_text();
   EXPECT_NE(log.find("Your 15 second pasta timer is done."), std::string::npos) << log;
-  EXPECT_EQ(bridge.stop(), 0);
+  EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
 }
 
 TEST(TimersBridge, ATimerCancelledByVoiceDoesNotGoOff) {
@@ -235,7 +235,7 @@ TEST(TimersBridge, ATimerCancelledByVoiceDoesNotGoOff) {
       << kitchen->stderr_text();
   const std::string log = bridge.process->stderr_text();
   EXPECT_EQ(log.find("went off"), std::string::npos) << log;
-  EXPECT_EQ(bridge.stop(), 0);
+  EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
   std::string error;
   auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
   ASSERT_TRUE(store) << error;
