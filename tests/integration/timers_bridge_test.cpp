@@ -59,8 +59,8 @@ std::vector<std::string> words(const std::string& text) {
 // The model and the recogniser of the test household: the first thing said sets a pasta timer of
 // `seconds`; with `cancel`, the next thing said cancels it; anything else gets "Okay.".
 struct Household {
-  int seconds = 2;
-  bool cancel = false;
+  std::atomic<int> seconds{2};  // set by the test, read by the server's thread
+  std::atomic<bool> cancel{false};
   std::atomic<bool> set{false}, cancelled{false};
   std::atomic<int64_t> set_at_ms{-1};        // steady: the set_timer result reached the model
   std::atomic<int64_t> cancelled_at_ms{-1};  // the cancel_timer result did
@@ -81,7 +81,8 @@ struct Household {
         if (result.find("\"remaining_seconds\"") != std::string::npos && set_at_ms < 0)
           set_at_ms = steady_ms();
       } else if (last["role"] == "user" && !set.exchange(true)) {
-        script = tool_call("call-set", "set_timer", {{"seconds", seconds}, {"label", "pasta"}});
+        script =
+            tool_call("call-set", "set_timer", {{"seconds", seconds.load()}, {"label", "pasta"}});
       } else if (last["role"] == "user" && cancel && !cancelled.exchange(true)) {
         script = tool_call("call-cancel", "cancel_timer", {{"label", "pasta"}});
       }
