@@ -94,6 +94,22 @@ inline std::vector<bool> close_pauses(std::vector<bool> lab, size_t max_pause_fr
   return lab;
 }
 
+// `samples` of digital silence, labelled non-speech at both levels.
+inline void append_silence(Corpus* corpus, size_t samples) {
+  corpus->clean.insert(corpus->clean.end(), samples, 0.0f);
+  corpus->label.insert(corpus->label.end(), samples / kFrame, false);
+  corpus->utterance.insert(corpus->utterance.end(), samples / kFrame, false);
+}
+
+// A clip with its word labels; its utterance labels close the pauses under 300 ms between words.
+inline void append_clip(Corpus* corpus, const std::vector<float>& x,
+                        const std::vector<bool>& words) {
+  const std::vector<bool> utterance = close_pauses(words, 30);
+  corpus->clean.insert(corpus->clean.end(), x.begin(), x.end());
+  corpus->label.insert(corpus->label.end(), words.begin(), words.end());
+  corpus->utterance.insert(corpus->utterance.end(), utterance.begin(), utterance.end());
+}
+
 // The held-out split (tests/data/vad/heldout, made by bench/vad_data.sh): recordings sharing no
 // speaker and no recording with the training set, laid end to end with 1-2.5 s of silence between
 // them. Word-level labels from pocketsphinx's alignment; utterance-level labels close the pauses
@@ -106,22 +122,14 @@ inline Corpus build_heldout() {
   Corpus corpus;
   for (size_t i = 0; i < clips.size(); ++i) {
     const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence
-    corpus.clean.insert(corpus.clean.end(), gap, 0.0f);
-    corpus.label.insert(corpus.label.end(), gap / kFrame, false);
-    corpus.utterance.insert(corpus.utterance.end(), gap / kFrame, false);
+    append_silence(&corpus, gap);
     const std::string base = data("vad/heldout/" + clips[i]);
     std::vector<float> x = load(base + ".wav");
     x.resize(x.size() / kFrame * kFrame);
     const std::vector<bool> words = word_labels(base + ".words", x.size() / kFrame);
-    const std::vector<bool> utterance = close_pauses(words, 30);
-    corpus.clean.insert(corpus.clean.end(), x.begin(), x.end());
-    corpus.label.insert(corpus.label.end(), words.begin(), words.end());
-    corpus.utterance.insert(corpus.utterance.end(), utterance.begin(), utterance.end());
+    append_clip(&corpus, x, words);
   }
-  const size_t tail = size_t(kRate) * 2;
-  corpus.clean.insert(corpus.clean.end(), tail, 0.0f);
-  corpus.label.insert(corpus.label.end(), tail / kFrame, false);
-  corpus.utterance.insert(corpus.utterance.end(), tail / kFrame, false);
+  append_silence(&corpus, size_t(kRate) * 2);
   return corpus;
 }
 
@@ -143,9 +151,7 @@ inline Corpus build_training() {
   Corpus corpus;
   for (size_t i = 0; i < clips.size(); ++i) {
     const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence
-    corpus.clean.insert(corpus.clean.end(), gap, 0.0f);
-    corpus.label.insert(corpus.label.end(), gap / kFrame, false);
-    corpus.utterance.insert(corpus.utterance.end(), gap / kFrame, false);
+    append_silence(&corpus, gap);
     const std::string& clip = clips[i];
     const size_t slash = clip.find('/');
     const std::string dir = clip.substr(0, slash), file = clip.substr(clip.rfind('/') + 1);
@@ -155,15 +161,9 @@ inline Corpus build_training() {
         dir == "pocketsphinx" ? clip.substr(slash + 1, clip.rfind('/') - slash - 1) : dir;
     const std::vector<bool> words =
         word_labels(data("vad/train/" + set + "_" + file + ".words"), x.size() / kFrame);
-    const std::vector<bool> utterance = close_pauses(words, 30);
-    corpus.clean.insert(corpus.clean.end(), x.begin(), x.end());
-    corpus.label.insert(corpus.label.end(), words.begin(), words.end());
-    corpus.utterance.insert(corpus.utterance.end(), utterance.begin(), utterance.end());
+    append_clip(&corpus, x, words);
   }
-  const size_t tail = size_t(kRate) * 2;
-  corpus.clean.insert(corpus.clean.end(), tail, 0.0f);
-  corpus.label.insert(corpus.label.end(), tail / kFrame, false);
-  corpus.utterance.insert(corpus.utterance.end(), tail / kFrame, false);
+  append_silence(&corpus, size_t(kRate) * 2);
   return corpus;
 }
 
