@@ -20,6 +20,7 @@ set -euo pipefail
 NODE_PACKAGES=(
   # toolchain, and the Debian packages (cpack's dpkg-shlibdeps)
   build-essential cmake ninja-build pkg-config dpkg-dev
+  lld  # links earshot-node with its code order (device/CMakeLists.txt): 1 MB less resident
   # audio I/O, codec, network
   libasound2-dev alsa-utils libopus-dev libopusenc-dev libopusfile-dev libogg-dev
   libwebsockets-dev libssl-dev libsndfile1-dev
