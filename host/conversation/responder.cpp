@@ -204,10 +204,15 @@ void Responder::run_turn(TurnJob& job) {
   services_.metrics.end_of_turn.observe_ms(report.end_of_turn_ms);
   auto reply = new_reply(job.turn_id);
 
-  // 1. Final transcript.
-  SttResult recognized = job.early ? job.early->result.get() : job.stt->finish(*reply->cancel);
+  // 1. Final transcript. What was said is recognised to the end, whatever happens to its reply:
+  // a barge-in (the person speaking on after a pause) cancels the reply, never the recognition of
+  // the words before it, whose frames are acknowledged once it is stored. Nor does the client
+  // leaving (its frames are acknowledged already). The engine's own timeouts bound it.
+  const CancelToken recognise_to_the_end;
+  SttResult recognized =
+      job.early ? job.early->result.get() : job.stt->finish(recognise_to_the_end);
   report.stt_final_ms = double(monotonic_ms() - t0);
-  if (!reply->cancel->cancelled()) services_.metrics.engine_result(Engine::kStt, recognized.ok);
+  services_.metrics.engine_result(Engine::kStt, recognized.ok);
   services_.metrics.stt_final.observe_ms(report.stt_final_ms);
   if (!recognized.ok) {
     services_.metrics.count_error(ErrorReason::kSttFailed);
@@ -244,6 +249,10 @@ void Responder::run_turn(TurnJob& job) {
   } else if (!report.transcript.empty() && !reply->cancel->cancelled()) {
     answer(reply, report, t0, stored);
     return;
+  } else if (!report.transcript.empty()) {
+    // The person spoke again before the reply began: it is never made, and the next turn's
+    // reply answers both (the history holds this one). Stored as a reply cut before a word of it.
+    report.interrupted = true;
   } else if (!recognized.ok && !stopping_.load()) {
     answer(reply, report, t0, stored);  // speaks the error
     return;

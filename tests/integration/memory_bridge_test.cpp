@@ -6,7 +6,7 @@
 // leaves after its file. The history the model gets continues, byte for byte, when the node
 // reconnects, when the bridge restarts after SIGTERM and after SIGKILL (within
 // reply.memory_idle_minutes), and starts fresh after the idle timeout. `earshot-bridge forget`
-// clears it.
+// clears it. Speech that goes on while the last turn is still being recognised loses neither turn.
 //
 // The LLM server streams vLLM's chunk shape (vllm/entrypoints/openai/serving_chat.py: a delta
 // per chunk, then a chunk with finish_reason "stop", then [DONE]).
@@ -45,10 +45,11 @@ class RecordingLlm {
           r.chunk(test::sse("[DONE]"));
           r.end_chunked();
         }) {}
-  std::string toml(const std::string& reply_toml = "") const {
+  // The bridge's engines: this LLM, and this class's speech server unless `stt_url` is given.
+  std::string toml(const std::string& reply_toml = "", const std::string& stt_url = "") const {
     return "[llm]\nengine = \"openai\"\nbase_url = \"" + server_.base_url() +
-           "\"\nmodel = \"m\"\n[stt]\nengine = \"openai\"\nbase_url = \"" + stt_.base_url() +
-           "\"\n[reply]\n" + reply_toml;
+           "\"\nmodel = \"m\"\n[stt]\nengine = \"openai\"\nbase_url = \"" +
+           (stt_url.empty() ? stt_.base_url() : stt_url) + "\"\n[reply]\n" + reply_toml;
   }
   std::vector<json> messages() {
     std::vector<json> out;
@@ -149,6 +150,73 @@ TEST(MemoryBridge, TheHistoryContinuesAcrossReconnectsAndRestartsByteForByte) {
   ASSERT_TRUE(store->load_memory("node:n0", &memory, &error)) << error;
   EXPECT_TRUE(memory.messages.empty());
   EXPECT_EQ(store->turns().size(), 4u);
+}
+
+// The person pauses long enough to end a turn, then speaks on while that turn is still being
+// recognised (a whisper server takes its time). The new speech is a barge-in: it cancels the first
+// turn's reply — but not the recognition of the first turn's words, whose frames the bridge
+// acknowledges once they are stored. Both turns are stored with what was said, the first as a
+// reply cut before a word of it, and the one reply answers both. (The speech server here holds
+// its first answer until the bridge has logged the barge-in; turn.early_final_ms = 0 makes the
+// final pass run when the turn ends, as it does for a door whose client ends its turns.)
+TEST(MemoryBridge, SpeechGoingOnWhileTheLastTurnIsRecognisedLosesNeitherTurn) {
+  std::atomic<size_t> stt_requests{0};
+  std::atomic<bool> first_answered_after_barge_in{false};
+  test::Bridge* running = nullptr;
+  test::FakeHttpServer stt([&](const test::HttpRequestSeen&, test::HttpResponder& r) {
+    if (stt_requests.fetch_add(1) == 0) {
+      first_answered_after_barge_in = test::wait_until(
+          [&] {
+            return running->process->stderr_text().find("interrupted (the person spoke)") !=
+                   std::string::npos;
+          },
+          60s);
+      r.full(200, "application/json", R"({"text":"Put the kettle on."})");
+    } else {
+      r.full(200, "application/json", R"({"text":"And two cups please."})");
+    }
+  });
+  RecordingLlm llm;
+  Bridge bridge("memory_bridge_speech_on",
+                llm.toml("", stt.base_url()) + "[turn]\nearly_final_ms = 0\n");
+  running = &bridge;
+  bridge.start();
+  // Two clips with 2.5 s of silence between (more than the 0.4 s hangover and 0.7 s end of turn).
+  test::Audio in = test::read_audio(librivox("0880", ".wav"));
+  const test::Audio second = test::read_audio(librivox("0930", ".wav"));
+  in.samples.resize(in.samples.size() + size_t(in.sample_rate) * in.channels * 5 / 2, 0.0f);
+  in.samples.insert(in.samples.end(), second.samples.begin(), second.samples.end());
+  in.samples.resize(in.samples.size() + size_t(in.sample_rate) * in.channels * 10, 0.0f);
+  ASSERT_TRUE(test::write_wav(bridge.dir + "/in.wav", in));
+  auto node =
+      bridge.node(0, {"--source", "file", "--file", bridge.dir + "/in.wav", "--sink", "none"});
+  ASSERT_EQ(node->wait(120s), 0) << node->stderr_text();
+  ASSERT_TRUE(test::wait_until([&] { return turns_printed(bridge) >= 1; }, 30s))
+      << bridge.process->stdout_text() << bridge.process->stderr_text();
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+
+  EXPECT_TRUE(first_answered_after_barge_in.load()) << bridge.process->stderr_text();
+  EXPECT_EQ(bridge.process->stderr_text().find("speech recognition failed"), std::string::npos)
+      << bridge.process->stderr_text();
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  const std::vector<host::TurnRecord> turns = store->turns();
+  ASSERT_EQ(turns.size(), 2u) << bridge.process->stdout_text();
+  EXPECT_EQ(turns[0].transcript, "Put the kettle on.");
+  EXPECT_TRUE(turns[0].interrupted);
+  EXPECT_EQ(turns[0].reply, "");
+  EXPECT_EQ(turns[0].reply_full, "");
+  EXPECT_EQ(turns[1].transcript, "And two cups please.");
+  EXPECT_FALSE(turns[1].interrupted);
+  EXPECT_EQ(turns[1].reply_full, "Reply 0.");
+  EXPECT_GT(turns[1].first_seq, turns[0].last_seq);
+  // The one reply was asked with both things said.
+  const std::vector<json> m = llm.messages();
+  ASSERT_EQ(m.size(), 1u);
+  ASSERT_EQ(m[0].size(), 3u) << m[0].dump();
+  EXPECT_EQ(m[0][1]["content"], "Put the kettle on.");
+  EXPECT_EQ(m[0][2]["content"], "And two cups please.");
 }
 
 TEST(MemoryBridge, AfterTheIdleTimeoutARestartedBridgeStartsANewConversation) {
