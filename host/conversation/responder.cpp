@@ -205,9 +205,8 @@ void Responder::run_turn(TurnJob& job) {
   auto reply = new_reply(job.turn_id);
 
   // 1. Final transcript. What was said is recognised to the end, whatever happens to its reply:
-  // a barge-in (the person speaking on after a pause) cancels the reply, never the recognition of
-  // the words before it, whose frames are acknowledged once it is stored. Nor does the client
-  // leaving (its frames are acknowledged already). The engine's own timeouts bound it.
+  // neither a barge-in (the person speaking on after a pause) nor the client leaving cancels the
+  // recognition of the words before it, which are stored below. The engine's timeouts bound it.
   const CancelToken recognise_to_the_end;
   SttResult recognized =
       job.early ? job.early->result.get() : job.stt->finish(recognise_to_the_end);
