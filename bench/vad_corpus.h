@@ -133,11 +133,9 @@ inline Corpus build_heldout() {
   return corpus;
 }
 
-// The training set bench/vad_fit.cpp fits on: the CMU ARCTIC, JFK, "cards" and LibriVox clips
-// (none of their speakers is in the held-out split), laid out like the held-out split, with word
-// labels from pocketsphinx (tests/data/vad/train, made by bench/vad_data.sh) and utterance labels
-// closing pauses under 300 ms.
-inline Corpus build_training() {
+// The training clips (under tests/data): CMU ARCTIC, JFK, "cards" and LibriVox; none of their
+// speakers is in the held-out split.
+inline std::vector<std::string> training_clips() {
   std::vector<std::string> clips;
   for (const char* a :
        {"aew_a0001", "aew_a0002", "aew_a0003", "axb_a0004", "axb_a0005", "axb_a0006"})
@@ -148,6 +146,13 @@ inline Corpus build_training() {
   for (const char* id : {"0870", "0880", "0890", "0920", "0930"})
     clips.push_back(std::string("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-") +
                     id);
+  return clips;
+}
+
+// The training set bench/vad_fit.cpp fits on (`clips`, by default all of training_clips()), laid
+// out like the held-out split, with word labels from pocketsphinx (tests/data/vad/train, made by
+// bench/vad_data.sh) and utterance labels closing pauses under 300 ms.
+inline Corpus build_training(const std::vector<std::string>& clips = training_clips()) {
   Corpus corpus;
   for (size_t i = 0; i < clips.size(); ++i) {
     const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence

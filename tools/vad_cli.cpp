@@ -1,6 +1,7 @@
 // earshot-vad: runs the node's VAD over any audio file and prints one line per 10 ms frame:
 //   time_s held_score raw_score decision [webrtc_decision]
-//          [band_snr_db harmonicity tonality low_high_db level_dbfs harm_mean snr_mean lh_mean]
+//          [band_snr_db harmonicity tonality low_high_db level_dbfs harm_mean snr_mean lh_mean
+//           level_spread_db harm_rise level_drop_db pitch_steadiness high_snr_db]
 // so the detector can be evaluated on any labelled set (and compared with the WebRTC VAD).
 // held_score is what the node decides on (the raw score's 50 ms mean, held for 300 ms: it bridges
 // the pauses between words, right for utterances); raw_score is the frame's own logistic score,
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
              double(ft.harmonicity), double(ft.tonality), double(ft.low_high_db),
              double(ft.level_db), double(ft.harmonicity_mean), double(ft.band_snr_mean_db),
              double(ft.low_high_mean_db));
+      printf(" %.1f %.2f %.1f %.2f %.1f", double(ft.level_spread_db), double(ft.harmonicity_rise),
+             double(ft.level_drop_db), double(ft.pitch_steadiness), double(ft.high_snr_db));
     }
     printf("\n");
   }

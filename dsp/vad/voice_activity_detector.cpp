@@ -37,6 +37,25 @@ void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]) {
   out[4] = f.harmonicity_mean;
   out[5] = f.band_snr_mean_db / 10.0f;
   out[6] = f.low_high_mean_db / 10.0f;
+  out[7] = std::min(f.level_spread_db, 20.0f) / 10.0f;
+  out[8] = f.harmonicity_rise;
+  out[9] = std::min(f.level_drop_db, 30.0f) / 10.0f;
+  out[10] = f.pitch_steadiness;
+  out[11] = std::min(f.high_snr_db, 30.0f) / 10.0f;
+}
+
+float vad_model_score(const VadModel& m, const float x[kVadInputCount]) {
+  float z = m.out_bias;
+  for (int i = 0; i < kVadInputCount; ++i)
+    z += m.linear[i] * x[i];
+  for (int h = 0; h < kVadHiddenCount; ++h) {
+    if (m.out[h] == 0) continue;  // an unused unit (a logistic model uses none)
+    float a = m.hidden_bias[h];
+    for (int i = 0; i < kVadInputCount; ++i)
+      a += m.hidden[h][i] * x[i];
+    z += m.out[h] * std::tanh(a);
+  }
+  return sigmoid(z);
 }
 
 struct VoiceActivityDetector::Impl {
@@ -62,6 +81,24 @@ struct VoiceActivityDetector::Impl {
         ctx_lh[kVadContextFrames] = {};
   float sum_harm = 0, sum_snr = 0, sum_lh = 0;
   int ctx_pos = 0;
+  // Speech-band level (dB) over the last kVadSpreadFrames frames, for its spread.
+  float level_ring[kVadSpreadFrames] = {};
+  int level_pos = 0;
+  // Block minima of harmonicity_mean over kHarmBlocks blocks of kBlockFrames (~1.6 s).
+  static constexpr int kHarmBlocks = 4;
+  float harm_block_min[kHarmBlocks] = {};
+  // Pitch: the fractional lag of the last kPitchSpan frames (0 when not periodic), and whether
+  // each of the last kVadSpreadFrames frames held its pitch kPitchSpan frames on.
+  static constexpr int kPitchSpan = 10;
+  float lag_ring[kPitchSpan] = {};
+  float steady_ring[kVadSpreadFrames] = {};
+  float steady_sum = 0;
+  float pitch_lag = 0;  // this frame's, set by harmonicity()
+  // The feature vectors of the last kStackHistory frames (for the stacked input), newest at pos.
+  static constexpr int kStackHistory = 16;
+  float feature_ring[kStackHistory][kVadFeatureCount] = {};
+  int feature_pos = 0;
+  float input[kVadInputCount] = {};
   // The score's history: raw scores (for the mean) and means (for the hold).
   float raw_ring[kVadMaxHoldFrames] = {}, mean_ring[kVadMaxHoldFrames] = {};
   int score_pos = 0;
@@ -105,7 +142,17 @@ struct VoiceActivityDetector::Impl {
       if (c > best) best = c, best_lag = lag;
     }
     for (int lag : {best_lag - 1, best_lag + 1})
-      if (lag >= kMinLag && lag <= kMaxLag) best = std::max(best, corr(lag));
+      if (lag >= kMinLag && lag <= kMaxLag) {
+        const float c = corr(lag);
+        if (c > best) best = c, best_lag = lag;
+      }
+    // The peak's fractional lag (a parabola through it and its neighbours), for pitch steadiness.
+    pitch_lag = float(best_lag);
+    if (best_lag > kMinLag && best_lag < kMaxLag) {
+      const float l = corr(best_lag - 1), r = corr(best_lag + 1);
+      const float den = l - 2 * best + r;
+      if (den < 0) pitch_lag += std::clamp(0.5f * (l - r) / den, -0.5f, 0.5f);
+    }
     return std::clamp(best, 0.0f, 1.0f);
   }
   double cum_energy[kDecHistory + 1] = {};
@@ -128,11 +175,26 @@ void VoiceActivityDetector::reset() {
   std::fill(std::begin(s.ctx_lh), std::end(s.ctx_lh), 0.0f);
   s.sum_harm = s.sum_snr = s.sum_lh = 0;
   s.ctx_pos = 0;
+  std::fill(std::begin(s.level_ring), std::end(s.level_ring), 0.0f);
+  s.level_pos = 0;
+  std::fill(std::begin(s.harm_block_min), std::end(s.harm_block_min), 0.0f);
+  std::fill(std::begin(s.lag_ring), std::end(s.lag_ring), 0.0f);
+  std::fill(std::begin(s.steady_ring), std::end(s.steady_ring), 0.0f);
+  s.steady_sum = 0;
+  s.pitch_lag = 0;
+  for (auto& v : s.feature_ring)
+    std::fill(std::begin(v), std::end(v), 0.0f);
+  s.feature_pos = 0;
+  std::fill(std::begin(s.input), std::end(s.input), 0.0f);
   std::fill(std::begin(s.raw_ring), std::end(s.raw_ring), 0.0f);
   std::fill(std::begin(s.mean_ring), std::end(s.mean_ring), 0.0f);
   s.score_pos = 0;
   raw_ = smoothed_ = 0;
   speech_ = false;
+}
+
+const float* VoiceActivityDetector::model_input() const {
+  return impl_->input;
 }
 
 float VoiceActivityDetector::process(const float* frame) {
@@ -150,8 +212,8 @@ float VoiceActivityDetector::process(const float* frame) {
 
   // 2. Band SNR over the minimum-statistics floor.
   constexpr float kFloor = 1e-7f;  // about -90 dBFS per band: digital silence is not a floor
-  float snr_sum = 0;
-  int snr_bands = 0;
+  float snr_sum = 0, speech_energy = 0, high_snr_sum = 0;
+  int snr_bands = 0, high_bands = 0;
   for (int b = 0; b < kBands; ++b) {
     float e = kFloor;
     for (int k = s.band_lo[b]; k < s.band_hi[b]; ++k)
@@ -170,6 +232,10 @@ float VoiceActivityDetector::process(const float* frame) {
     if (s.speech_band[b]) {
       snr_sum += std::max(0.0f, 10.0f * std::log10(e / s.noise[b]));
       ++snr_bands;
+      speech_energy += e;
+    } else if (kEdges[b] >= 4000) {
+      high_snr_sum += std::max(0.0f, 10.0f * std::log10(e / s.noise[b]));
+      ++high_bands;
     }
   }
   if (++s.block_pos == Impl::kBlockFrames) {
@@ -177,6 +243,7 @@ float VoiceActivityDetector::process(const float* frame) {
     s.block = (s.block + 1) % Impl::kBlocks;
   }
   features_.band_snr_db = snr_bands ? snr_sum / float(snr_bands) : 0;
+  features_.high_snr_db = high_bands ? high_snr_sum / float(high_bands) : 0;
 
   // 3. Flatness of 200-2000 Hz: geometric over arithmetic mean of the power.
   const int lo = int(200 / kBinHz), hi = int(2000 / kBinHz);
@@ -222,18 +289,58 @@ float VoiceActivityDetector::process(const float* frame) {
     }
   }
 
-  // 7. Score, smoothing, decision.
-  ++s.frames;
-  if (features_.level_db < config_.silence_dbfs) {
-    raw_ = 0;
-  } else {
-    float x[kVadFeatureCount];
-    vad_feature_vector(features_, x);
-    float z = config_.bias;
-    for (int i = 0; i < kVadFeatureCount; ++i)
-      z += config_.weights[i] * x[i];
-    raw_ = sigmoid(z);
+  // 7. Longer context: the spread of the speech-band level over 300 ms, how far the harmonicity
+  // stands above its recent floor (block minima, as for the noise floor), and pitch steadiness.
+  const float speech_level_db = 10.0f * std::log10(speech_energy);
+  if (s.frames == 0) std::fill(std::begin(s.level_ring), std::end(s.level_ring), speech_level_db);
+  s.level_ring[s.level_pos] = speech_level_db;
+  float level_mean = 0, level_sq = 0, level_max = speech_level_db;
+  for (float v : s.level_ring) {
+    level_mean += v;
+    level_max = std::max(level_max, v);
   }
+  level_mean /= float(kVadSpreadFrames);
+  for (float v : s.level_ring)
+    level_sq += (v - level_mean) * (v - level_mean);
+  features_.level_spread_db = std::sqrt(level_sq / float(kVadSpreadFrames));
+  features_.level_drop_db = level_max - speech_level_db;
+  const int harm_block = (s.frames / Impl::kBlockFrames) % Impl::kHarmBlocks;
+  float& harm_cur = s.harm_block_min[harm_block];
+  harm_cur = s.frames % Impl::kBlockFrames == 0 ? features_.harmonicity_mean
+                                                : std::min(harm_cur, features_.harmonicity_mean);
+  float harm_floor = harm_cur;
+  for (float m : s.harm_block_min)
+    harm_floor = std::min(harm_floor, m);
+  features_.harmonicity_rise = std::max(0.0f, features_.harmonicity_mean - harm_floor);
+  const float lag_now = features_.harmonicity > 0.6f ? s.pitch_lag : 0.0f;
+  const int pitch_slot = s.frames % Impl::kPitchSpan;
+  const float lag_then = s.lag_ring[pitch_slot];  // kPitchSpan frames ago
+  s.lag_ring[pitch_slot] = lag_now;
+  const float steady =
+      lag_now > 0 && lag_then > 0 && std::fabs(lag_now - lag_then) < 0.01f * lag_now ? 1.0f : 0.0f;
+  s.steady_sum += steady - s.steady_ring[s.level_pos];
+  s.steady_ring[s.level_pos] = steady;
+  features_.pitch_steadiness = std::clamp(s.steady_sum / float(kVadSpreadFrames), 0.0f, 1.0f);
+  if (s.frames % 1000 == 999) {
+    s.steady_sum = 0;
+    for (float v : s.steady_ring)
+      s.steady_sum += v;
+  }
+  s.level_pos = (s.level_pos + 1) % kVadSpreadFrames;
+
+  // 8. Score: the network over this frame's features and those of kVadStackLags frames ago.
+  vad_feature_vector(features_, s.feature_ring[s.feature_pos]);
+  for (int j = 0; j < kVadStackCount; ++j) {
+    const float* past = s.feature_ring[(s.feature_pos + Impl::kStackHistory - kVadStackLags[j]) %
+                                       Impl::kStackHistory];
+    std::copy(past, past + kVadFeatureCount, s.input + j * kVadFeatureCount);
+  }
+  s.feature_pos = (s.feature_pos + 1) % Impl::kStackHistory;
+  ++s.frames;
+  raw_ =
+      features_.level_db < config_.silence_dbfs ? 0.0f : vad_model_score(*config_.model, s.input);
+
+  // 9. Smoothing, decision.
   const int mean_n = std::clamp(config_.mean_frames, 1, kVadMaxHoldFrames);
   const int hold_n = std::clamp(config_.hold_frames, 1, kVadMaxHoldFrames);
   s.raw_ring[s.score_pos] = raw_;

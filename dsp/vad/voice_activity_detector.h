@@ -9,12 +9,20 @@
 //      signal decimated to 8 kHz — voiced speech is periodic, dishes and water are not;
 //   3. spectral flatness in 200-2000 Hz: voiced speech concentrates energy in harmonics;
 //   4. the balance of low (250-3000 Hz) to high (4-8 kHz) energy: clatter and water are bright;
-//   5. the means of 1, 2 and 4 over the last 100 ms: speech is sustained, a clink is not.
-// It combines them in a logistic score (weights fitted on labelled speech mixed with kitchen
-// noise; see docs/vad.md), smooths it over time (speech lasts syllables, clatter milliseconds) and
-// decides with hysteresis.
+//   5. the means of 1, 2 and 4 over the last 100 ms: speech is sustained, a clink is not;
+//   6. over longer context, what tells a voice from a steady or musical background: the 300 ms
+//      spread of the speech-band level, the harmonicity's rise over its own ~1.6 s floor, the
+//      frame's drop below the loudest of the last 300 ms, and how steadily the pitch holds;
+//   7. the SNR of the 4-8 kHz bands: fricatives (s, sh, f) live there.
+// A small network (one hidden layer of tanh units plus a linear path, VadModel) can score the
+// features of this frame and of 50 and 100 ms ago; the shipped model (dsp/vad/vad_model.cpp) uses
+// only its linear path over the first seven features, a logistic regression fitted on labelled
+// speech mixed with kitchen noise (see docs/vad.md for why the fitted network is not shipped).
+// The score is smoothed over time (speech lasts syllables, clatter milliseconds) and decided with
+// hysteresis.
 //
-// Cost: one 256-point real FFT and ~40 autocorrelation lags of 160 samples per frame.
+// Cost: one 256-point real FFT, ~45 autocorrelation lags of 160 samples, and the network's
+// multiply-adds (36 for the linear path, 37 and a tanh per hidden unit in use) per frame.
 // No allocation after construction. Not thread-safe: one detector per stream.
 #pragma once
 
@@ -35,23 +43,57 @@ struct VadFeatures {
   float harmonicity_mean = 0;
   float band_snr_mean_db = 0;
   float low_high_mean_db = 0;
+  // Over longer context, what tells a voice from a steady or musical background:
+  // the spread (standard deviation, dB) of the speech-band level over the last 300 ms — syllables
+  // rise and fall several dB, a fan or a crowd's babble does not;
+  float level_spread_db = 0;
+  // harmonicity_mean over its own minimum of the last ~1.6 s — a hum or a held chord is periodic
+  // all the time, a voice only while it speaks.
+  float harmonicity_rise = 0;
+  // How far this frame's speech-band level is below the loudest of the last 300 ms: the pause
+  // after a word drops well below it, steady noise and the middle of a word do not.
+  float level_drop_db = 0;
+  // Share of the last 300 ms in which the pitch stayed within 1 % of where it was 100 ms before
+  // (both frames periodic): a note holds its pitch, a voice glides.
+  float pitch_steadiness = 0;
+  // Mean over the 4-8 kHz bands of max(0, 10 log10(energy / noise floor)): fricatives.
+  float high_snr_db = 0;
 };
 
-inline constexpr int kVadFeatureCount = 7;
+inline constexpr int kVadFeatureCount = 12;
 inline constexpr int kVadContextFrames = 10;
+inline constexpr int kVadSpreadFrames = 30;
 inline constexpr int kVadMaxHoldFrames = 100;  // 1 s: the longest mean or hold
+// The network sees the feature vector of this frame and of these many frames ago.
+inline constexpr int kVadStackLags[] = {0, 5, 10};
+inline constexpr int kVadStackCount = int(sizeof kVadStackLags / sizeof kVadStackLags[0]);
+inline constexpr int kVadInputCount = kVadFeatureCount * kVadStackCount;
+inline constexpr int kVadHiddenCount = 16;
 
-// The feature vector the logistic score weighs, each scaled to roughly 0..1.
+// The feature vector the score weighs, each scaled to roughly 0..1.
 void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]);
+
+// The score's model: raw = sigmoid(out_bias + linear . x + out . tanh(hidden_bias + hidden x)),
+// x the stacked feature vectors (kVadStackLags). With `out` zero it is a logistic regression.
+struct VadModel {
+  float hidden[kVadHiddenCount][kVadInputCount];
+  float hidden_bias[kVadHiddenCount];
+  float out[kVadHiddenCount];
+  float linear[kVadInputCount];
+  float out_bias;
+};
+
+// The shipped model (dsp/vad/vad_model.cpp; bench/vad_fit.cpp fits one; docs/vad.md).
+extern const VadModel kVadModel;
+// The raw score of one stacked input under `model`.
+float vad_model_score(const VadModel& model, const float x[kVadInputCount]);
 
 struct VadConfig {
   float threshold = 0.7f;    // decision threshold on the held score (docs/vad.md)
   float hysteresis = 0.1f;   // once speaking, stay until the score drops below threshold - this
   float silence_dbfs = -70;  // quieter frames are never speech
-  // score = sigmoid(bias + sum(weights[i] * vad_feature_vector[i])). Fitted by logistic regression
-  // on labelled speech mixed with kitchen noise (bench/vad_fit.cpp; docs/vad.md).
-  float bias = -5.164f;
-  float weights[kVadFeatureCount] = {0.949f, 0.291f, 2.264f, -0.001f, 10.793f, 0.230f, -0.582f};
+  // The raw score's model; must outlive the detector.
+  const VadModel* model = &kVadModel;
   // The score is the maximum, over the last hold_frames, of the raw score averaged over the last
   // mean_frames: the mean keeps one bright frame of clatter from counting, the hold carries the
   // score across the short pauses between words (speech lasts syllables, clatter milliseconds).
@@ -72,6 +114,8 @@ class VoiceActivityDetector {
   float score() const { return smoothed_; }
   float raw_score() const { return raw_; }
   const VadFeatures& features() const { return features_; }
+  // The network's input this frame (the stacked feature vectors), for fitting.
+  const float* model_input() const;
   void reset();
 
  private:
