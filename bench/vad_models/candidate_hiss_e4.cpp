@@ -1,6 +1,8 @@
 // A candidate VAD model (issue 10), NOT shipped: written by bench/vad_fit (--final --hidden 16
-// --end-weight 1.0 --tail 0 --hiss --epochs 4); to try it, copy over dsp/vad/vad_model.cpp. See
-// docs/benchmarks.md (held-out split, issue 10) for why it is not shipped.
+// --end-weight 1.0 --tail 0 --hiss --epochs 4) at 86b441e, whose network input was the feature
+// vectors of this frame and of 5 and 10 frames ago; the input is now [features, their delta,
+// their leaky average], so to try it check out 86b441e and copy it over dsp/vad/vad_model.cpp.
+// See docs/benchmarks.md (held-out split, issue 10) for why it is not shipped.
 #include "dsp/vad/voice_activity_detector.h"
 
 namespace earshot::dsp {

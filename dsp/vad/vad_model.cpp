@@ -1,8 +1,8 @@
 // The shipped VAD model's weights (see docs/vad.md): the logistic regression over the first seven
 // features that the detector has shipped with since c83fe9a (no hidden units in use, nothing on
-// the newer features or the stacked frames). bench/vad_fit --final ... --write writes a fitted
-// network here; the candidate fitted for issue 10 is bench/vad_models/candidate_hiss_e4.cpp, not
-// shipped (docs/benchmarks.md says why).
+// the newer features, the delta or the leaky average: delta_frames and leak are 0).
+// bench/vad_fit --final ... --write writes a fitted network here; the candidates fitted for issue
+// 10 are in bench/vad_models/, not shipped (docs/benchmarks.md says why).
 #include "dsp/vad/voice_activity_detector.h"
 
 namespace earshot::dsp {

@@ -94,10 +94,12 @@ struct VoiceActivityDetector::Impl {
   float steady_ring[kVadSpreadFrames] = {};
   float steady_sum = 0;
   float pitch_lag = 0;  // this frame's, set by harmonicity()
-  // The feature vectors of the last kStackHistory frames (for the stacked input), newest at pos.
-  static constexpr int kStackHistory = 16;
+  // The feature vectors of the last kStackHistory frames (for the delta), newest at pos; the
+  // leaky average's state.
+  static constexpr int kStackHistory = kVadMaxDeltaFrames + 1;
   float feature_ring[kStackHistory][kVadFeatureCount] = {};
   int feature_pos = 0;
+  float leaky[kVadFeatureCount] = {};
   float input[kVadInputCount] = {};
   // The score's history: raw scores (for the mean) and means (for the hold).
   float raw_ring[kVadMaxHoldFrames] = {}, mean_ring[kVadMaxHoldFrames] = {};
@@ -185,6 +187,7 @@ void VoiceActivityDetector::reset() {
   for (auto& v : s.feature_ring)
     std::fill(std::begin(v), std::end(v), 0.0f);
   s.feature_pos = 0;
+  std::fill(std::begin(s.leaky), std::end(s.leaky), 0.0f);
   std::fill(std::begin(s.input), std::end(s.input), 0.0f);
   std::fill(std::begin(s.raw_ring), std::end(s.raw_ring), 0.0f);
   std::fill(std::begin(s.mean_ring), std::end(s.mean_ring), 0.0f);
@@ -328,17 +331,24 @@ float VoiceActivityDetector::process(const float* frame) {
   }
   s.level_pos = (s.level_pos + 1) % kVadSpreadFrames;
 
-  // 8. Score: the network over this frame's features and those of kVadStackLags frames ago.
-  vad_feature_vector(features_, s.feature_ring[s.feature_pos]);
-  for (int j = 0; j < kVadStackCount; ++j) {
-    const float* past = s.feature_ring[(s.feature_pos + Impl::kStackHistory - kVadStackLags[j]) %
-                                       Impl::kStackHistory];
-    std::copy(past, past + kVadFeatureCount, s.input + j * kVadFeatureCount);
+  // 8. Score: the network over this frame's features, their change over delta_frames and their
+  // leaky average.
+  const VadModel& model = *config_.model;
+  float* f = s.input;
+  vad_feature_vector(features_, f);
+  std::copy(f, f + kVadFeatureCount, s.feature_ring[s.feature_pos]);
+  const int delta = std::clamp(model.delta_frames, 0, kVadMaxDeltaFrames);
+  const float* past =
+      s.feature_ring[(s.feature_pos + Impl::kStackHistory - delta) % Impl::kStackHistory];
+  const float leak = std::clamp(model.leak, 0.0f, 1.0f);
+  for (int i = 0; i < kVadFeatureCount; ++i) {
+    s.input[kVadFeatureCount + i] = f[i] - past[i];  // 0 when delta is 0
+    s.leaky[i] = leak * s.leaky[i] + (1 - leak) * f[i];
+    s.input[2 * kVadFeatureCount + i] = leak > 0 ? s.leaky[i] : 0.0f;
   }
   s.feature_pos = (s.feature_pos + 1) % Impl::kStackHistory;
   ++s.frames;
-  raw_ =
-      features_.level_db < config_.silence_dbfs ? 0.0f : vad_model_score(*config_.model, s.input);
+  raw_ = features_.level_db < config_.silence_dbfs ? 0.0f : vad_model_score(model, s.input);
 
   // 9. Smoothing, decision.
   const int mean_n = std::clamp(config_.mean_frames, 1, kVadMaxHoldFrames);

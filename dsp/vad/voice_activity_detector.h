@@ -15,11 +15,11 @@
 //      frame's drop below the loudest of the last 300 ms, and how steadily the pitch holds;
 //   7. the SNR of the 4-8 kHz bands: fricatives (s, sh, f) live there.
 // A small network (one hidden layer of tanh units plus a linear path, VadModel) can score the
-// features of this frame and of 50 and 100 ms ago; the shipped model (dsp/vad/vad_model.cpp) uses
-// only its linear path over the first seven features, a logistic regression fitted on labelled
-// speech mixed with kitchen noise (see docs/vad.md for why the fitted network is not shipped).
-// The score is smoothed over time (speech lasts syllables, clatter milliseconds) and decided with
-// hysteresis.
+// features of this frame, their recent change and a leaky average of them; the shipped model
+// (dsp/vad/vad_model.cpp) uses only its linear path over the first seven features, a logistic
+// regression fitted on labelled speech mixed with kitchen noise (see docs/vad.md for why the fitted
+// network is not shipped). The score is smoothed over time (speech lasts syllables, clatter
+// milliseconds) and decided with hysteresis.
 //
 // Cost: one 256-point real FFT, ~45 autocorrelation lags of 160 samples, and the network's
 // multiply-adds (36 for the linear path, 37 and a tanh per hidden unit in use) per frame.
@@ -64,23 +64,28 @@ inline constexpr int kVadFeatureCount = 12;
 inline constexpr int kVadContextFrames = 10;
 inline constexpr int kVadSpreadFrames = 30;
 inline constexpr int kVadMaxHoldFrames = 100;  // 1 s: the longest mean or hold
-// The network sees the feature vector of this frame and of these many frames ago.
-inline constexpr int kVadStackLags[] = {0, 5, 10};
-inline constexpr int kVadStackCount = int(sizeof kVadStackLags / sizeof kVadStackLags[0]);
-inline constexpr int kVadInputCount = kVadFeatureCount * kVadStackCount;
+// The network's input: this frame's feature vector, its change over the last `delta_frames`
+// frames, and a leaky average of it (VadModel says which are in use). No raw past frames: a past
+// frame of a word keeps the score up in the pause after it, which the word labels call non-speech.
+inline constexpr int kVadInputCount = kVadFeatureCount * 3;
+inline constexpr int kVadMaxDeltaFrames = 15;
 inline constexpr int kVadHiddenCount = 16;
 
 // The feature vector the score weighs, each scaled to roughly 0..1.
 void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]);
 
 // The score's model: raw = sigmoid(out_bias + linear . x + out . tanh(hidden_bias + hidden x)),
-// x the stacked feature vectors (kVadStackLags). With `out` zero it is a logistic regression.
+// x = [f, f - f(delta_frames ago), leaky average of f] for the feature vector f; the delta part is
+// zero when delta_frames is 0, the leaky part when leak is 0. With `out` zero it is a logistic
+// regression.
 struct VadModel {
   float hidden[kVadHiddenCount][kVadInputCount];
   float hidden_bias[kVadHiddenCount];
   float out[kVadHiddenCount];
   float linear[kVadInputCount];
   float out_bias;
+  int delta_frames;  // 0..kVadMaxDeltaFrames
+  float leak;        // the leaky average's state = leak * state + (1 - leak) * f; 0..1
 };
 
 // The shipped model (dsp/vad/vad_model.cpp; bench/vad_fit.cpp fits one; docs/vad.md).
@@ -114,7 +119,7 @@ class VoiceActivityDetector {
   float score() const { return smoothed_; }
   float raw_score() const { return raw_; }
   const VadFeatures& features() const { return features_; }
-  // The network's input this frame (the stacked feature vectors), for fitting.
+  // The network's input this frame (VadModel's x), for fitting.
   const float* model_input() const;
   void reset();
 
