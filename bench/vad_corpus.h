@@ -146,6 +146,13 @@ inline std::vector<std::string> training_clips() {
   for (const char* id : {"0870", "0880", "0890", "0920", "0930"})
     clips.push_back(std::string("pocketsphinx/librivox/sense_and_sensibility_01_austen_64kb-") +
                     id);
+  // Real voices in 24 languages from Debian's ktuberling-data and klettres-data (words and letters,
+  // one speaker set per language; bench/vad_debian_voices.py lays them out and labels them).
+  for (const char* l : {"ca", "da", "de", "el", "en", "fr", "gl", "lt", "ru", "sl", "uk", "wa"})
+    clips.push_back(std::string("vad/debian/ktuberling_") + l);
+  for (const char* l :
+       {"ar", "cs", "da", "en_GB", "es", "he", "hu", "it", "ml", "nb", "nds", "nl", "pt_BR"})
+    clips.push_back(std::string("vad/debian/klettres_") + l);
   return clips;
 }
 
@@ -160,12 +167,15 @@ inline Corpus build_training(const std::vector<std::string>& clips = training_cl
     const std::string& clip = clips[i];
     const size_t slash = clip.find('/');
     const std::string dir = clip.substr(0, slash), file = clip.substr(clip.rfind('/') + 1);
-    std::vector<float> x = load(data(clip + ".wav"));
+    // The Debian voices keep their labels beside them; the other clips' are in vad/train.
+    const bool own_labels = dir == "vad";
+    std::vector<float> x = load(data(clip + (own_labels ? ".flac" : ".wav")));
     x.resize(x.size() / kFrame * kFrame);
     const std::string set =
         dir == "pocketsphinx" ? clip.substr(slash + 1, clip.rfind('/') - slash - 1) : dir;
     const std::vector<bool> words =
-        word_labels(data("vad/train/" + set + "_" + file + ".words"), x.size() / kFrame);
+        word_labels(data(own_labels ? clip + ".words" : "vad/train/" + set + "_" + file + ".words"),
+                    x.size() / kFrame);
     append_clip(&corpus, x, words);
   }
   append_silence(&corpus, size_t(kRate) * 2);
@@ -179,7 +189,13 @@ inline const std::vector<std::pair<std::string, std::string>>& training_noises()
       {"dishes", "noise/doing_the_dishes.wav"},
       {"babble", "vad/noise/train_babble.flac"},
       {"fan", "vad/noise/train_fan.flac"},
-      {"music", "vad/noise/train_music.flac"}};
+      {"music", "vad/noise/train_music.flac"},
+      // Real voices and music from Debian packages (bench/vad_debian_voices.py): 24 languages'
+      // words overlapped, full band and through a 200-3600 Hz radio band, and Wesnoth's
+      // instrumental tracks.
+      {"voices", "vad/noise/train_babble_voices.flac"},
+      {"radio", "vad/noise/train_babble_radio.flac"},
+      {"tracks", "vad/noise/train_music_real.flac"}};
   return noises;
 }
 

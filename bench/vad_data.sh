@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the VAD's held-out labels and the synthesized noises in tests/data/vad/ (all committed:
-# the benches and tests never run this). Needs sox and pocketsphinx (tools/install-deps.sh).
+# Regenerates the VAD's held-out labels, the synthesized noises and the Debian voices and music in
+# tests/data/vad/ (all committed: the benches and tests never run this). Needs sox and
+# pocketsphinx (tools/install-deps.sh), python3, and apt-get able to download from Debian's archive.
 #
 #   bash bench/vad_data.sh        (SHARED=/path/to/shared/data if not ../shared/data)
 #
@@ -77,6 +78,22 @@ for wav in "$D"/cmu-arctic/*.wav "$D"/whisper.cpp/jfk.wav "$D"/pocketsphinx/card
   words "$wav" >"$OUT/train/$name.words"
   echo "train/$name: $(wc -l <"$OUT/train/$name.words") words"
 done
+
+# Real voices and music from Debian packages (tests/data/vad/debian, train_babble_voices/radio,
+# train_music_real; bench/vad_debian_voices.py): made once, kept; delete them to make new ones.
+if [[ ! -f $OUT/noise/train_music_real.flac ]]; then
+  (cd "$TMP" && apt-get download ktuberling-data=4:22.12.3-1 klettres-data=4:22.12.3-1 \
+    wesnoth-1.16-music=1:1.16.9-1)
+  for deb in "$TMP"/*.deb; do dpkg -x "$deb" "$TMP/root"; done
+  python3 bench/vad_debian_voices.py "$TMP/root" "$TMP/deb"
+  mkdir -p "$OUT/debian"
+  for wav in "$TMP"/deb/speech/*.wav; do
+    sox "$wav" "$OUT/debian/$(basename "${wav%.wav}").flac"
+    cp "${wav%.wav}.words" "$OUT/debian/"
+  done
+  for n in babble_voices babble_radio; do sox "$TMP/deb/$n.wav" "$OUT/noise/train_$n.flac"; done
+  sox "$TMP/deb/music.wav" "$OUT/noise/train_music_real.flac"
+fi
 
 # The noises are random (sox's noise generators): made once, kept; delete them to make new ones.
 if [[ -f $OUT/noise/train_music.flac ]]; then

@@ -1,25 +1,29 @@
 // Fits our VAD's model (dsp::VadModel: one hidden layer of tanh units plus a linear path, over the
 // features of this frame, their change and their leaky average) by Adam on the training set only
-// (vad_corpus.h build_training: CMU ARCTIC, JFK, "cards" and LibriVox voices, word labels) mixed
-// with the training noises (the kitchen recording and the synthesized training babble, fan and
-// music) at clean, 20, 10, 5 and 0 dB SNR. Nothing of the held-out split vad_bench scores is used.
-// The raw score is fitted to word-level labels: a frame is speech when it is inside a word.
+// (vad_corpus.h build_training: CMU ARCTIC, JFK, "cards" and LibriVox voices with pocketsphinx word
+// labels, and the Debian voices in 24 languages with energy labels) mixed with the training noises
+// (the kitchen recording; the synthesized babble, fan and music; babble of the Debian voices, full
+// band and radio band; Wesnoth's music) at clean, 20, 10, 5 and 0 dB SNR. Nothing of the held-out
+// split vad_bench scores is used. The raw score is fitted to word-level labels: a frame is speech
+// when it is inside a word.
 //
 // Every choice (hidden units, the weight of word ends, the number of epochs) is made on a
 // validation split carved from the training side: the CMU ARCTIC speaker axb (three clips), the
-// last "cards" and the last LibriVox clip, and the last 30 % of every training noise; the rest
-// trains. Validation mode prints, for the candidate and for the shipped model, what vad_bench
-// prints for the goals: clean F1 (raw at 0.5 against word labels, held at the node's 0.7 against
-// utterance labels), the false-alarm rate at recall >= 0.90 at 10 and 0 dB, and the recall of
-// word ends (the last 100 ms of each word, clean), and the synthetic pause of
-// Vad.RawScoreFallsInThePausesTheHeldScoreBridges. Final mode refits on the whole training side
+// last "cards" and the last LibriVox clip, four of the Debian languages, and the last 30 % of
+// every training noise (other voices and tracks, for the Debian babble and music); the rest
+// trains. Validation mode prints, for the candidate and for the logistic regression the detector
+// shipped with before the network, what vad_bench prints for the goals: clean F1 (raw at 0.5
+// against word labels, held at the node's 0.7 against utterance labels), the false-alarm rate at
+// recall >= 0.90 at 10 and 0 dB, and the recall of word ends (the last 100 ms of each word,
+// clean); and the synthetic pause of Vad.RawScoreFallsInThePausesTheHeldScoreBridges and the hiss
+// of Vad.StaysQuietOnSilenceAndMostlyOnKitchenNoise. Final mode refits on the whole training side
 // with the chosen settings and writes the model's source file.
 //
 //   build/release/bench/vad_fit [--hidden H] [--end-weight W] [--epochs N]       validation
 //                               [--delta FRAMES] [--leak A]   (the input: VadModel)
 //                               [--tail FRAMES] [--hiss] [--seed N]
-//                               [--leave-out dishes|babble|fan|music]   (that noise unseen in
-//                               fitting)
+//                               [--leave-out NOISE[,NOISE...]]   (those noises unseen in
+//                               fitting: dishes, babble, fan, music, voices, radio, tracks)
 //   build/release/bench/vad_fit --final --epochs N [...] --write dsp/vad/vad_model.cpp
 #include <algorithm>
 #include <cmath>
@@ -47,8 +51,9 @@ constexpr int kI = kVadInputCount, kH = kVadHiddenCount;
 constexpr float kRawThreshold = 0.5f;  // vad_bench's
 constexpr size_t kWordEndFrames = 10;  // the last 100 ms of a word
 
-// main's detector before this model: the logistic regression over the first seven features.
-VadModel main_model() {
+// The detector before the network (shipped until 2026-11-30): the logistic regression over the
+// first seven features, for comparison.
+VadModel logistic_model() {
   VadModel m{};
   const float w[] = {0.949f, 0.291f, 2.264f, -0.001f, 10.793f, 0.230f, -0.582f};
   std::copy(std::begin(w), std::end(w), m.linear);
@@ -64,7 +69,11 @@ struct Samples {
 
 bool is_validation_clip(const std::string& clip) {
   return clip.find("axb_") != std::string::npos || clip.find("cards/005") != std::string::npos ||
-         clip.find("-0930") != std::string::npos;
+         clip.find("-0930") != std::string::npos ||
+         clip.find("ktuberling_el") != std::string::npos ||
+         clip.find("ktuberling_sl") != std::string::npos ||
+         clip.find("klettres_hu") != std::string::npos ||
+         clip.find("klettres_he") != std::string::npos;
 }
 
 // The input layout being fitted (VadModel's delta_frames and leak; --delta, --leak): the
@@ -336,8 +345,30 @@ void pause_check(const char* name, const VadModel& model) {
          double(held));
 }
 
+// What Vad.StaysQuietOnSilenceAndMostlyOnKitchenNoise checks of hiss: Gaussian noise at -40 dBFS
+// out of digital silence, the share of frames from 1 to 5 s the detector calls speech (held score
+// over 0.7; the test wants < 0.05). The first two seconds are when the noise floor is still being
+// learnt. This file's generator, so close to the test's figure, not identical.
+void onset_check(const char* name, const VadModel& model) {
+  std::vector<float> x(kRate * 5);
+  Rng rng;
+  rng.gen.seed(1);
+  for (float& v : x)
+    v = float(0.01 * rng.normal());
+  VadConfig config;
+  config.model = &model;
+  VoiceActivityDetector vad(config);
+  int in = 0, speech = 0;
+  for (size_t i = 0; i + kFrame <= x.size(); i += kFrame) {
+    vad.process(&x[i]);
+    if (i >= size_t(kRate)) ++in, speech += vad.is_speech();
+  }
+  printf("%-9s onset check: hiss called speech %.2f (< 0.05 wanted)\n", name, double(speech) / in);
+}
+
 void report(const char* name, const VadModel& model, const Validation& val) {
   pause_check(name, model);
+  onset_check(name, model);
   const Corpus& c = *val.corpus;
   const Run clean = run(model, c, c.clean);
   const std::vector<bool> ends = word_ends(c.label);
@@ -370,7 +401,7 @@ void report(const char* name, const VadModel& model, const Validation& val) {
 // changes, and where speech was lost. Losing word ends here is what stopped the last refit.
 void jfk_changes(const VadModel& model, bool trace) {
   const std::vector<float> x = load(data("whisper.cpp/jfk.wav"));
-  const VadModel before = main_model();
+  const VadModel before = logistic_model();
   if (trace) {  // time, main's raw and held score, the candidate's, per 10 ms
     VadConfig a, b;
     a.model = &before;
@@ -411,7 +442,9 @@ void jfk_changes(const VadModel& model, bool trace) {
   }
   // What Node.AlsaCaptureAt48kStereoReachesTheHostAsTheSameSpeech checks, approximately (no
   // high-pass or resampling): the node's segmenter on 20 ms blocks (speech if either 10 ms frame
-  // is), and every block above -40 dBFS sent, give or take one block.
+  // is), and every block of the words above -40 dBFS sent, give or take one block.
+  const std::vector<bool> words =
+      word_labels(data("vad/train/whisper.cpp_jfk.words"), x.size() / kFrame);
   for (const VadModel* m : {&before, &model}) {
     VadConfig config;
     config.model = m;
@@ -432,7 +465,7 @@ void jfk_changes(const VadModel& model, bool trace) {
       double e = 0;
       for (size_t i = 0; i < 320; ++i)
         e += double(x[k * 320 + i]) * x[k * 320 + i];
-      if (std::sqrt(e / 320) < 0.01) continue;
+      if (std::sqrt(e / 320) < 0.01 || !words[2 * k]) continue;
       ++loud;
       if (!(sent[k] || sent[k + 1] || (k && sent[k - 1]))) {
         ++missed;
@@ -441,8 +474,8 @@ void jfk_changes(const VadModel& model, bool trace) {
         where += t;
       }
     }
-    printf("JFK through the segmenter (%s): %d of %d blocks above -40 dBFS not sent%s\n",
-           m == &before ? "main" : "candidate", missed, loud, where.c_str());
+    printf("JFK through the segmenter (%s): %d of %d blocks of words above -40 dBFS not sent%s\n",
+           m == &before ? "logistic" : "candidate", missed, loud, where.c_str());
   }
 }
 
@@ -485,7 +518,7 @@ int main(int argc, char** argv) {
   float end_weight = 1;
   bool final_fit = false, early_stop = true, jfk_trace = false, hiss = false;
   const char* write = nullptr;
-  std::string leave_out;  // a training noise kept out of fitting entirely (validation only)
+  std::string leave_out;  // training noises kept out of fitting entirely (validation only)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--hidden" && i + 1 < argc)
@@ -539,7 +572,7 @@ int main(int argc, char** argv) {
     // The last 30 % of every noise is validation's; the final fit uses all of it.
     const size_t cut = final_fit ? noise.size() : noise.size() * 7 / 10;
     std::vector<float> head(noise.begin(), noise.begin() + long(cut));
-    if (name != leave_out)
+    if (("," + leave_out + ",").find("," + name + ",") == std::string::npos)
       for (double snr : {20.0, 10.0, 5.0, 0.0})
         collect(fit, mix(fit, head, snr), end_weight, tail, &train_set);
     if (final_fit) continue;
@@ -568,8 +601,12 @@ int main(int argc, char** argv) {
   const VadModel model = to_model(net);
   if (!final_fit) {
     printf("best validation loss at epoch %d\n", best_epoch);
-    report("main", main_model(), val);
+    report("logistic", logistic_model(), val);
     report("candidate", model, val);
+  }
+  if (final_fit) {
+    pause_check("final", model);
+    onset_check("final", model);
   }
   jfk_changes(model, jfk_trace);
   if (write) {
