@@ -222,8 +222,11 @@ float VoiceActivityDetector::process(const float* frame) {
     for (int k = s.band_lo[b]; k < s.band_hi[b]; ++k)
       e += s.power[k];
     float& sm = s.smooth[b];
-    sm = s.frames == 0 ? e : 0.7f * sm + 0.3f * e;
-    if (s.frames == 0)
+    // The floor starts from the second frame, the first whose 256-sample window is all signal:
+    // the first frame's window is 96 zeros and 160 samples, a few dB low, and as the floor it
+    // would stand for 2 s and make any steady noise a stream starts with look like speech.
+    sm = s.frames <= 1 ? e : 0.7f * sm + 0.3f * e;
+    if (s.frames <= 1)
       for (auto& blk : s.block_min)
         blk[b] = sm;
     float& cur = s.block_min[s.block][b];
