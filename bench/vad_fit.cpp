@@ -15,9 +15,8 @@
 // shipped with before the network, what vad_bench prints for the goals: clean F1 (raw at 0.5
 // against word labels, held at the node's 0.7 against utterance labels), the false-alarm rate at
 // recall >= 0.90 at 10 and 0 dB, and the recall of word ends (the last 100 ms of each word,
-// clean); and the synthetic pause of Vad.RawScoreFallsInThePausesTheHeldScoreBridges and the hiss
-// of Vad.StaysQuietOnSilenceAndMostlyOnKitchenNoise. Final mode refits on the whole training side
-// with the chosen settings and writes the model's source file.
+// clean); and the synthetic pause of Vad.RawScoreFallsInThePausesTheHeldScoreBridges. Final mode
+// refits on the whole training side with the chosen settings and writes the model's source file.
 //
 //   build/release/bench/vad_fit [--hidden H] [--end-weight W] [--epochs N]       validation
 //                               [--delta FRAMES] [--leak A]   (the input: VadModel)
@@ -345,30 +344,8 @@ void pause_check(const char* name, const VadModel& model) {
          double(held));
 }
 
-// What Vad.StaysQuietOnSilenceAndMostlyOnKitchenNoise checks of hiss: Gaussian noise at -40 dBFS
-// out of digital silence, the share of frames from 1 to 5 s the detector calls speech (held score
-// over 0.7; the test wants < 0.05). The first two seconds are when the noise floor is still being
-// learnt. This file's generator, so close to the test's figure, not identical.
-void onset_check(const char* name, const VadModel& model) {
-  std::vector<float> x(kRate * 5);
-  Rng rng;
-  rng.gen.seed(1);
-  for (float& v : x)
-    v = float(0.01 * rng.normal());
-  VadConfig config;
-  config.model = &model;
-  VoiceActivityDetector vad(config);
-  int in = 0, speech = 0;
-  for (size_t i = 0; i + kFrame <= x.size(); i += kFrame) {
-    vad.process(&x[i]);
-    if (i >= size_t(kRate)) ++in, speech += vad.is_speech();
-  }
-  printf("%-9s onset check: hiss called speech %.2f (< 0.05 wanted)\n", name, double(speech) / in);
-}
-
 void report(const char* name, const VadModel& model, const Validation& val) {
   pause_check(name, model);
-  onset_check(name, model);
   const Corpus& c = *val.corpus;
   const Run clean = run(model, c, c.clean);
   const std::vector<bool> ends = word_ends(c.label);
@@ -604,10 +581,7 @@ int main(int argc, char** argv) {
     report("logistic", logistic_model(), val);
     report("candidate", model, val);
   }
-  if (final_fit) {
-    pause_check("final", model);
-    onset_check("final", model);
-  }
+  if (final_fit) pause_check("final", model);
   jfk_changes(model, jfk_trace);
   if (write) {
     char how[160];
