@@ -18,7 +18,9 @@ Each noise's first 70 % comes from training languages/tracks only and its last 3
 validation ones (bench/vad_fit.cpp's validation takes the last 30 % of every noise), so validation
 hears voices and tracks that fitting never did.
 
-Needs sox. Deterministic: the choices come from a seeded generator.
+Needs sox. Deterministic: the choices come from a seeded generator and sox runs with -R (its
+dither repeatable). The files committed on 2026-11-30, which the shipped model was fitted on, were
+made before -R: regenerating them changes samples by at most 2 LSB (the dither), not the labels.
 """
 import array
 import math
@@ -56,7 +58,7 @@ def clips_of(root, set_name, lang):
 def decode(path, tmp, effects=()):
     """The file as 16 kHz mono floats, normalized to -3 dBFS peak, through sox `effects`."""
     out = os.path.join(tmp, "clip.wav")
-    subprocess.run(["sox", path, "-r", str(RATE), "-c", "1", "-b", "16", out, *effects,
+    subprocess.run(["sox", "-R", path, "-r", str(RATE), "-c", "1", "-b", "16", out, *effects,
                     "norm", "-3"], check=True, stderr=subprocess.DEVNULL)
     with wave.open(out) as w:
         a = array.array("h", w.readframes(w.getnframes()))
