@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 (bookworm) packages Earshot needs. This is the one place dependencies are
 # pinned: add a package here, nowhere else (npm packages: tests/realtime/package.json and its lock
-# file, installed from here).
+# file, installed from here). Each package is NAME=VERSION, the version it was last tested at
+# (nodejs is not pinned: Debian's and NodeSource's builds differ, and the npm steps need only
+# Node.js 20 or later). A missing package is installed at its pinned version; when Debian's
+# archive no longer has that version (a point release or a security update replaced it), the
+# script says so and installs the archive's, rather than fail. A package already installed at
+# another version is reported, not changed.
 #   tools/install-deps.sh           everything: build, test, benchmark and run both programs (what
 #                                   tools/test.sh and tools/demo.sh use)
 #   tools/install-deps.sh --node    build, package and run earshot-node only (a room's board:
@@ -19,37 +24,56 @@ set -euo pipefail
 # Building, and the programs' own libraries. The node's set builds everything but the bridge.
 NODE_PACKAGES=(
   # toolchain, and the Debian packages (cpack's dpkg-shlibdeps)
-  build-essential cmake ninja-build pkg-config dpkg-dev
-  lld  # links earshot-node with its code order (device/CMakeLists.txt): 1 MB less resident
+  build-essential=12.9 cmake=3.25.1-1 ninja-build=1.11.1-2~deb12u1 pkg-config=1.8.1-1
+  dpkg-dev=1.21.22
+  # links earshot-node with its code order (device/CMakeLists.txt): 1 MB less resident
+  lld=1:14.0-55.7~deb12u1
   # audio I/O, codec, network
-  libasound2-dev alsa-utils libopus-dev libopusenc-dev libopusfile-dev libogg-dev
-  libwebsockets-dev libssl-dev libsndfile1-dev
-  # dsp
-  libspeexdsp-dev libwebrtc-audio-processing-dev  # resampler (its static archive), APM
-  libkissfft-dev    # the VAD's FFT (dsp/real_fft.h)
+  libasound2-dev=1.2.8-1+b1 alsa-utils=1.2.8-1 libopus-dev=1.3.1-3 libopusenc-dev=0.2.1-2
+  libopusfile-dev=0.12-4 libogg-dev=1.3.5-3
+  libwebsockets-dev=4.1.6-3 libssl-dev=3.0.22-1~deb12u2 libsndfile1-dev=1.2.0-1+deb12u1
+  # dsp: the resampler (its static archive), APM
+  libspeexdsp-dev=1.2.1-1 libwebrtc-audio-processing-dev=0.3-1+b1
+  # the VAD's FFT (dsp/real_fft.h)
+  libkissfft-dev=131.1.0-4.1~deb12u1
   # config, command line, messages
-  nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
+  nlohmann-json3-dev=3.11.2-2 libtomlplusplus-dev=3.3.0+ds-1 libcli11-dev=2.1.2+ds-1
 )
 BRIDGE_PACKAGES=(
   "${NODE_PACKAGES[@]}"
   # host engines and infrastructure; openssl makes the certificate (docs/deploy.md)
-  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us flite1-dev libespeak-ng-dev espeak-ng-data
-  libcurl4-openssl-dev libsqlite3-dev sqlite3 openssl
-  libsystemd-dev       # sd_notify: ready and watchdog under systemd
-  libavahi-client-dev  # zeroconf: the bridge advertises its Wyoming services (_wyoming._tcp)
+  libpocketsphinx-dev=0.8+5prealpha+1-15 libsphinxbase-dev=0.8+5prealpha+1-16
+  pocketsphinx-en-us=0.8+5prealpha+1-15 flite1-dev=2.2-5 libespeak-ng-dev=1.51+dfsg-10+deb12u2
+  espeak-ng-data=1.51+dfsg-10+deb12u2
+  libcurl4-openssl-dev=7.88.1-10+deb12u15 libsqlite3-dev=3.40.1-2+deb12u2 sqlite3=3.40.1-2+deb12u2
+  openssl=3.0.22-1~deb12u2
+  # sd_notify: ready and watchdog under systemd
+  libsystemd-dev=252.39-1~deb12u2
+  # zeroconf: the bridge advertises its Wyoming services (_wyoming._tcp)
+  libavahi-client-dev=0.8-10+deb12u1
 )
 TEST_PACKAGES=(
   # compilers and tools of the sanitizer, fuzz and style checks
-  clang-14 clang libclang-rt-14-dev clang-format valgrind
+  clang-14=1:14.0.6-12 clang=1:14.0-55.7~deb12u1 libclang-rt-14-dev=1:14.0.6-12
+  clang-format=1:14.0-55.7~deb12u1 valgrind=1:3.19.0-1
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev opus-tools sox pocketsphinx curl python3
-  libfftw3-dev      # the reference dsp::RealFft is tested against
-  lintian           # the Debian packages, checked
-  systemd           # systemd-analyze: the units are verified and their hardening scored
-  chromium  # the status page, in a real (headless) browser
-  python3-prometheus-client  # metrics pages parsed by Prometheus' own text parser
-  dbus avahi-daemon avahi-utils  # the Wyoming zeroconf test: a private bus, a loopback-only daemon
-  nodejs    # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
+  libgtest-dev=1.12.1-0.2 libgmock-dev=1.12.1-0.2 libbenchmark-dev=1.7.1-1 opus-tools=0.2-1+b1
+  sox=14.4.2+git20190427-3.5 pocketsphinx=0.8+5prealpha+1-15 curl=7.88.1-10+deb12u15
+  python3=3.11.2-1+b1
+  # the reference dsp::RealFft is tested against
+  libfftw3-dev=3.3.10-1
+  # the Debian packages, checked
+  lintian=2.116.3+deb12u1
+  # systemd-analyze: the units are verified and their hardening scored
+  systemd=252.39-1~deb12u2
+  # the status page, in a real (headless) browser
+  chromium=156.0.8078.108-1~deb12u1
+  # metrics pages parsed by Prometheus' own text parser
+  python3-prometheus-client=0.16.0-0.1
+  # the Wyoming zeroconf test: a private bus, a loopback-only daemon
+  dbus=1.14.10-1~deb12u1 avahi-daemon=0.8-10+deb12u1 avahi-utils=0.8-10+deb12u1
+  # npm steps below: the OpenAI Realtime door's client, the browser client's test driver
+  nodejs
 )
 # arm64 (cross build on this amd64 machine): the cross compilers, qemu-user to run the result, and
 # every library of NODE_PACKAGES and BRIDGE_PACKAGES (and the tests' GoogleTest) for arm64, from
@@ -57,13 +81,18 @@ TEST_PACKAGES=(
 # speech models) serve both architectures. libwebsockets-dev is not co-installable for two
 # architectures (lws_config.h differs in one path string): its arm64 libraries are unpacked below.
 ARM64_PACKAGES=(
-  crossbuild-essential-arm64 qemu-user
-  libasound2-dev:arm64 libopus-dev:arm64 libopusenc-dev:arm64 libopusfile-dev:arm64 libogg-dev:arm64
-  libwebsockets17:arm64 libssl-dev:arm64 libsndfile1-dev:arm64 libfftw3-dev:arm64
-  libspeexdsp-dev:arm64 libkissfft-dev:arm64 libwebrtc-audio-processing-dev:arm64
-  libpocketsphinx-dev:arm64 libsphinxbase-dev:arm64 flite1-dev:arm64 libespeak-ng-dev:arm64
-  libcurl4-openssl-dev:arm64 libsqlite3-dev:arm64 libsystemd-dev:arm64 libavahi-client-dev:arm64
-  libtomlplusplus-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
+  crossbuild-essential-arm64=12.9 qemu-user=1:7.2+dfsg-7+deb12u18+b3
+  libasound2-dev:arm64=1.2.8-1+b1 libopus-dev:arm64=1.3.1-3 libopusenc-dev:arm64=0.2.1-2
+  libopusfile-dev:arm64=0.12-4 libogg-dev:arm64=1.3.5-3
+  libwebsockets17:arm64=4.1.6-3 libssl-dev:arm64=3.0.22-1~deb12u2
+  libsndfile1-dev:arm64=1.2.0-1+deb12u1 libfftw3-dev:arm64=3.3.10-1
+  libspeexdsp-dev:arm64=1.2.1-1 libkissfft-dev:arm64=131.1.0-4.1~deb12u1
+  libwebrtc-audio-processing-dev:arm64=0.3-1+b1
+  libpocketsphinx-dev:arm64=0.8+5prealpha+1-15 libsphinxbase-dev:arm64=0.8+5prealpha+1-16
+  flite1-dev:arm64=2.2-5 libespeak-ng-dev:arm64=1.51+dfsg-10+deb12u2
+  libcurl4-openssl-dev:arm64=7.88.1-10+deb12u15 libsqlite3-dev:arm64=3.40.1-2+deb12u2
+  libsystemd-dev:arm64=252.39-1~deb12u2 libavahi-client-dev:arm64=0.8-10+deb12u1
+  libtomlplusplus-dev:arm64=3.3.0+ds-1 libgtest-dev:arm64=1.12.1-0.2 libgmock-dev:arm64=1.12.1-0.2
 )
 # Where the arm64 libwebsockets-dev libraries go (cmake/toolchain-aarch64-linux-gnu.cmake reads it).
 ARM64_LWS_ROOT=/opt/earshot-cross/arm64-libwebsockets-dev
@@ -90,14 +119,32 @@ if [ "$with_arm64" = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm6
   $SUDO dpkg --add-architecture arm64
 fi
 missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+drifted=()
+for spec in "${PACKAGES[@]}"; do
+  name=${spec%%=*}
+  pinned=${spec#"$name"}
+  pinned=${pinned#=}
+  have=$(dpkg-query -W -f='${Status} ${Version}\n' "$name" 2>/dev/null | head -n 1 || true)
+  case "$have" in
+    "install ok installed "*) ;;
+    *) missing+=("$spec"); continue ;;
+  esac
+  [ -z "$pinned" ] || [ "${have##* }" = "$pinned" ] || drifted+=("$name ${have##* } (pinned $pinned)")
 done
+if [ ${#drifted[@]} -gt 0 ]; then
+  echo "install-deps: installed at another version than pinned, left as they are: ${drifted[*]}"
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
 else
   echo "install-deps: installing ${missing[*]}"
-  apt_install "${missing[@]}"
+  if ! apt_install "${missing[@]}"; then
+    names=()
+    for spec in "${missing[@]}"; do names+=("${spec%%=*}"); done
+    echo "install-deps: WARNING: Debian's archive no longer has every pinned version above;" \
+      "installing its current ones (update the pins in $0 once they pass the tests)"
+    apt_install "${names[@]}"
+  fi
 fi
 
 # libwebsockets-dev for arm64, unpacked (not installed: see ARM64_PACKAGES) at the version of the
