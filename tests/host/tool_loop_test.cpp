@@ -173,8 +173,11 @@ class TestDoor : public ConversationSink {
       interrupted_ = true;
     }
     frames_at_interrupt_ = frames_.load();
-    held_ = false;
+    // The conversation hears of the barge-in first, then the held audio goes, as a door's queue
+    // is flushed after it reports one. Released first, the held frame's refusal could end the
+    // reply as played, with what the voice had queued counted as heard (seen once under qemu).
     conversation->interrupt({reply, played_ms, frames_.load()});
+    held_ = false;
   }
   // From sentence `index` on, reply_audio() holds (as a door's full queue does) until interrupt().
   void hold_from_sentence(int index) { hold_from_ = index; }
