@@ -126,7 +126,13 @@ struct VoiceActivityDetector::Impl {
       cum_energy[i + 1] = cum_energy[i] + double(dec[i]) * dec[i];
     const double e0 = cum_energy[kDecHistory] - cum_energy[kMaxLag];
     if (e0 < 1e-9) return 0;
+    // Each lag's correlation is computed once: the refinement and the parabola below reuse the
+    // coarse scan's (both neighbours of the peak are always among the lags already computed).
+    float memo[kMaxLag + 1];
+    bool known[kMaxLag + 1] = {};
     auto corr = [&](int lag) {
+      if (known[lag]) return memo[lag];
+      known[lag] = true;
       const float* lagged = seg - lag;
       float acc[8] = {};
       for (int i = 0; i < kDecWindow; i += 8)
@@ -135,7 +141,7 @@ struct VoiceActivityDetector::Impl {
       const float dot =
           ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
       const double el = cum_energy[kMaxLag - lag + kDecWindow] - cum_energy[kMaxLag - lag];
-      return el > 1e-9 ? float(dot / std::sqrt(e0 * el)) : 0.0f;
+      return memo[lag] = el > 1e-9 ? float(dot / std::sqrt(e0 * el)) : 0.0f;
     };
     float best = 0;
     int best_lag = kMinLag;
