@@ -172,11 +172,13 @@ class TestDoor : public ConversationSink {
       reply = reply_id_;
       interrupted_ = true;
     }
-    frames_at_interrupt_ = frames_.load();
     // The conversation hears of the barge-in first, then the held audio goes, as a door's queue
     // is flushed after it reports one. Released first, the held frame's refusal could end the
     // reply as played, with what the voice had queued counted as heard (seen once under qemu).
     conversation->interrupt({reply, played_ms, frames_.load()});
+    // Counted from when the reply's cancel is set: frames the voice made before it are the
+    // door's to flush, and a slow test thread can see several of them (seen once under ASan).
+    frames_at_interrupt_ = frames_.load();
     held_ = false;
   }
   // From sentence `index` on, reply_audio() holds (as a door's full queue does) until interrupt().
