@@ -1,20 +1,23 @@
 // VAD benchmark: our VoiceActivityDetector against the WebRTC VAD (webrtc-audio-processing) at each
-// of its four likelihood settings, frame by frame (10 ms), on the held-out split: recordings that
-// share no speaker, noise or recording with what the detector was fitted or tuned on
-// (tests/data/vad/heldout, made by bench/vad_data.sh; see docs/vad.md).
+// of its four likelihood settings, frame by frame (10 ms), on two held-out splits: recordings that
+// share no speaker, noise or recording with what the detector was fitted or tuned on. The first
+// (tests/data/vad/heldout, bench/vad_data.sh) has been scored at every change of the detector and
+// is no longer an unseen set; the second (tests/data/vad/heldout2, bench/vad_heldout2.py) was laid
+// out after the shipped model and is the one that measures it (see docs/vad.md).
 //
 // Our detector is scored twice: its raw per-frame score (the logistic output, decided at 0.5) and
 // its held score (50 ms mean, 300 ms hold, decided at the node's default 0.7 with hysteresis); each
 // against word-level labels (pauses between words are non-speech) and utterance-level labels
 // (pauses under 300 ms closed). Conditions: clean, and mixed at 10 dB and 0 dB SNR with each
-// held-out noise (babble, fan, music), pooled per SNR.
+// split's own noises (first: babble, fan, music; second: crowd, ambience, music), pooled per SNR.
 //
 // Printed per condition and detector: precision, recall, F1, false-alarm rate (share of non-speech
 // frames called speech), ROC-AUC of the score, and the lowest false-alarm rate at any threshold
 // whose recall is at least 0.90 (for WebRTC's yes/no output: its own if its recall reaches 0.90,
 // else 1, calling everything speech). Then the goals of issue 10, checked.
 //
-//   build/release/bench/vad_bench              accuracy tables (seconds)
+//   build/release/bench/vad_bench [--split first|second]   accuracy tables (seconds), both
+//                                                          splits unless one is named
 //   build/release/bench/vad_bench --cost NAME  runs one detector over the clean set, for callgrind
 //                                              (bench/vad_cost.sh turns that into instructions/s)
 #include <sndfile.h>
@@ -242,23 +245,21 @@ int cost_mode(const std::string& which) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc == 3 && std::strcmp(argv[1], "--cost") == 0) return cost_mode(argv[2]);
-  Corpus c = build_heldout();
+// One split's tables and goals.
+void report_split(const char* title, const Corpus& c,
+                  const std::vector<std::pair<std::string, std::string>>& noises) {
   auto share = [](const std::vector<bool>& l) {
     return 100.0 * double(std::count(l.begin(), l.end(), true)) / double(l.size());
   };
   printf(
-      "held-out split: %.1f s, %zu frames of 10 ms; speech %.1f%% (word labels), %.1f%% "
-      "(utterance labels)\n",
-      double(c.clean.size()) / kRate, c.label.size(), share(c.label), share(c.utterance));
+      "\n## %s: %.1f s, %zu frames of 10 ms; speech %.1f%% (word labels), %.1f%% (utterance "
+      "labels)\n",
+      title, double(c.clean.size()) / kRate, c.label.size(), share(c.label), share(c.utterance));
   std::vector<std::pair<std::string, Outputs>> conds = {{"clean", run_all(c, c.clean)}};
   std::vector<std::pair<std::string, Outputs>> per_noise;
   for (double snr : {10.0, 0.0}) {
     Outputs pooled;
-    for (const auto& [name, file] : heldout_noises()) {
+    for (const auto& [name, file] : noises) {
       Outputs o = run_all(c, mix(c, load(data(file)), snr));
       pooled.append(o);
       per_noise.push_back({std::to_string(int(snr)) + " dB " + name, std::move(o)});
@@ -285,5 +286,22 @@ int main(int argc, char** argv) {
       "|\n|---|---|---|---|\n");
   print_goals("raw, word labels", 0, true, conds);
   print_goals("held, utterance labels", 1, false, conds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--cost") == 0) return cost_mode(argv[2]);
+  const std::string split = argc == 3 && std::strcmp(argv[1], "--split") == 0 ? argv[2] : "both";
+  if (argc != 1 && split == "both") {
+    fprintf(stderr, "usage: vad_bench [--split first|second] | --cost NAME\n");
+    return 2;
+  }
+  if (split != "second")
+    report_split("First held-out split (tests/data/vad/heldout)", build_heldout(),
+                 heldout_noises());
+  if (split != "first")
+    report_split("Second held-out split (tests/data/vad/heldout2)", build_heldout2(),
+                 heldout2_noises());
   return 0;
 }

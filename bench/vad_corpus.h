@@ -110,27 +110,47 @@ inline void append_clip(Corpus* corpus, const std::vector<float>& x,
   corpus->utterance.insert(corpus->utterance.end(), utterance.begin(), utterance.end());
 }
 
-// The held-out split (tests/data/vad/heldout, made by bench/vad_data.sh): recordings sharing no
-// speaker and no recording with the training set, laid end to end with 1-2.5 s of silence between
-// them. Word-level labels from pocketsphinx's alignment; utterance-level labels close the pauses
-// under 300 ms between words.
-inline Corpus build_heldout() {
-  std::vector<std::string> clips = {"silero_test", "xmas"};
-  for (const char* c : {"Front_Center", "Front_Left", "Front_Right", "Rear_Center", "Rear_Left",
-                        "Rear_Right", "Side_Left", "Side_Right"})
-    clips.push_back(std::string("alsa_") + c);
+// Recordings laid end to end with 1-2.5 s of silence before each (and 2 s after the last), with
+// their word labels (.words beside each) and utterance labels that close the pauses under 300 ms.
+inline Corpus build_split(const std::string& dir, const std::vector<std::string>& clips,
+                          const std::string& extension) {
   Corpus corpus;
   for (size_t i = 0; i < clips.size(); ++i) {
     const size_t gap = size_t(kRate) * (2 + i % 4) / 2;  // 1, 1.5, 2, 2.5 s of silence
     append_silence(&corpus, gap);
-    const std::string base = data("vad/heldout/" + clips[i]);
-    std::vector<float> x = load(base + ".wav");
+    const std::string base = data(dir + "/" + clips[i]);
+    std::vector<float> x = load(base + extension);
     x.resize(x.size() / kFrame * kFrame);
     const std::vector<bool> words = word_labels(base + ".words", x.size() / kFrame);
     append_clip(&corpus, x, words);
   }
   append_silence(&corpus, size_t(kRate) * 2);
   return corpus;
+}
+
+// The held-out split (tests/data/vad/heldout, made by bench/vad_data.sh): recordings sharing no
+// speaker and no recording with the training set. Word-level labels from pocketsphinx's
+// alignment.
+inline Corpus build_heldout() {
+  std::vector<std::string> clips = {"silero_test", "xmas"};
+  for (const char* c : {"Front_Center", "Front_Left", "Front_Right", "Rear_Center", "Rear_Left",
+                        "Rear_Right", "Side_Left", "Side_Right"})
+    clips.push_back(std::string("alsa_") + c);
+  return build_split("vad/heldout", clips, ".wav");
+}
+
+// The second held-out split (tests/data/vad/heldout2, bench/vad_heldout2.py): voices of Debian's
+// kajongg, warzone2100-data and boswars-data packages, sharing no speaker or recording with the
+// training set or the first split, and laid out before anything was scored on it.
+inline Corpus build_heldout2() {
+  std::vector<std::string> clips;
+  for (const char* v : {"female1", "female2", "male1", "male2"})
+    clips.push_back(std::string("kajongg_") + v);
+  for (int n : {1, 2, 3, 7, 9, 10, 11, 12, 13, 15, 18, 20})
+    clips.push_back("warzone_tut" + std::to_string(n));
+  for (const char* n : {"01", "03", "04", "05"})
+    clips.push_back(std::string("boswars_level01-") + n);
+  return build_split("vad/heldout2", clips, ".flac");
 }
 
 // The training clips (under tests/data): CMU ARCTIC, JFK, "cards" and LibriVox; none of their
@@ -205,6 +225,16 @@ inline const std::vector<std::pair<std::string, std::string>>& heldout_noises() 
       {"babble", "vad/noise/heldout_babble.flac"},
       {"fan", "vad/noise/heldout_fan.flac"},
       {"music", "vad/noise/heldout_music.flac"}};
+  return noises;
+}
+
+// The second split's noises (never in training, nor in the first split): a football crowd,
+// street and machine ambience, and eight music tracks (bench/vad_heldout2.py).
+inline const std::vector<std::pair<std::string, std::string>>& heldout2_noises() {
+  static const std::vector<std::pair<std::string, std::string>> noises = {
+      {"crowd", "vad/noise/heldout2_crowd.flac"},
+      {"ambience", "vad/noise/heldout2_ambience.flac"},
+      {"music", "vad/noise/heldout2_music.flac"}};
   return noises;
 }
 

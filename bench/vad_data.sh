@@ -95,6 +95,23 @@ if [[ ! -f $OUT/noise/train_music_real.flac ]]; then
   sox "$TMP/deb/music.wav" "$OUT/noise/train_music_real.flac"
 fi
 
+# The second held-out split (tests/data/vad/heldout2, heldout2_* noises; bench/vad_heldout2.py):
+# voices, ambience and music from other Debian packages, laid out before anything was scored on
+# it. Made once, kept; delete tests/data/vad/heldout2 to make it again.
+if [[ ! -d $OUT/heldout2 ]]; then
+  (cd "$TMP" && mkdir h2 && cd h2 && apt-get download kajongg=4:22.12.3-1 \
+    warzone2100-data=4.3.3-3 boswars-data=2.7+svn160110-5 etw-data=3.6+svn162-6 \
+    lincity-ng-data=2.9~git20150314-5 asterisk-moh-opsound-wav=2.03-1.1)
+  for deb in "$TMP"/h2/*.deb; do dpkg -x "$deb" "$TMP/h2root"; done
+  python3 bench/vad_heldout2.py "$TMP/h2root" "$TMP/h2out"
+  mkdir -p "$OUT/heldout2"
+  for wav in "$TMP"/h2out/speech/*.wav; do
+    sox "$wav" "$OUT/heldout2/$(basename "${wav%.wav}").flac"
+    cp "${wav%.wav}.words" "$OUT/heldout2/"
+  done
+  for n in crowd ambience music; do sox "$TMP/h2out/$n.wav" "$OUT/noise/heldout2_$n.flac"; done
+fi
+
 # The noises are random (sox's noise generators): made once, kept; delete them to make new ones.
 if [[ -f $OUT/noise/train_music.flac ]]; then
   ls -l "$OUT/noise"
