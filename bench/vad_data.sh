@@ -82,37 +82,43 @@ for wav in "$D"/cmu-arctic/*.wav "$D"/whisper.cpp/jfk.wav "$D"/pocketsphinx/card
   echo "train/$name: $(wc -l <"$OUT/train/$name.words") words"
 done
 
+# Lays out speech from pinned Debian packages: debian_speech NAME SCRIPT DEST PACKAGE=VERSION...
+# downloads and unpacks the packages, runs bench/SCRIPT on them (into $TMP/NAME/out) and keeps its
+# speech/*.wav as DEST/*.flac with their .words; the caller takes the noises from $TMP/NAME/out.
+debian_speech() {
+  local name=$1 script=$2 dest=$3
+  shift 3
+  mkdir -p "$TMP/$name" "$dest"
+  (cd "$TMP/$name" && apt-get download "$@")
+  for deb in "$TMP/$name"/*.deb; do dpkg -x "$deb" "$TMP/$name/root"; done
+  python3 "bench/$script" "$TMP/$name/root" "$TMP/$name/out"
+  for wav in "$TMP/$name"/out/speech/*.wav; do
+    sox "$wav" "$dest/$(basename "${wav%.wav}").flac"
+    cp "${wav%.wav}.words" "$dest/"
+  done
+}
+
 # Real voices and music from Debian packages (tests/data/vad/debian, train_babble_voices/radio,
 # train_music_real; bench/vad_debian_voices.py): made once, kept; delete them to make new ones.
 if [[ ! -f $OUT/noise/train_music_real.flac ]]; then
-  (cd "$TMP" && apt-get download ktuberling-data=4:22.12.3-1 klettres-data=4:22.12.3-1 \
-    wesnoth-1.16-music=1:1.16.9-1)
-  for deb in "$TMP"/*.deb; do dpkg -x "$deb" "$TMP/root"; done
-  python3 bench/vad_debian_voices.py "$TMP/root" "$TMP/deb"
-  mkdir -p "$OUT/debian"
-  for wav in "$TMP"/deb/speech/*.wav; do
-    sox "$wav" "$OUT/debian/$(basename "${wav%.wav}").flac"
-    cp "${wav%.wav}.words" "$OUT/debian/"
+  debian_speech voices vad_debian_voices.py "$OUT/debian" ktuberling-data=4:22.12.3-1 \
+    klettres-data=4:22.12.3-1 wesnoth-1.16-music=1:1.16.9-1
+  for n in babble_voices babble_radio; do
+    sox "$TMP/voices/out/$n.wav" "$OUT/noise/train_$n.flac"
   done
-  for n in babble_voices babble_radio; do sox "$TMP/deb/$n.wav" "$OUT/noise/train_$n.flac"; done
-  sox "$TMP/deb/music.wav" "$OUT/noise/train_music_real.flac"
+  sox "$TMP/voices/out/music.wav" "$OUT/noise/train_music_real.flac"
 fi
 
 # The second held-out split (tests/data/vad/heldout2, heldout2_* noises; bench/vad_heldout2.py):
 # voices, ambience and music from other Debian packages, laid out before anything was scored on
 # it. Made once, kept; delete tests/data/vad/heldout2 to make it again.
 if [[ ! -d $OUT/heldout2 ]]; then
-  (cd "$TMP" && mkdir h2 && cd h2 && apt-get download kajongg=4:22.12.3-1 \
+  debian_speech heldout2 vad_heldout2.py "$OUT/heldout2" kajongg=4:22.12.3-1 \
     warzone2100-data=4.3.3-3 boswars-data=2.7+svn160110-5 etw-data=3.6+svn162-6 \
-    lincity-ng-data=2.9~git20150314-5 asterisk-moh-opsound-wav=2.03-1.1)
-  for deb in "$TMP"/h2/*.deb; do dpkg -x "$deb" "$TMP/h2root"; done
-  python3 bench/vad_heldout2.py "$TMP/h2root" "$TMP/h2out"
-  mkdir -p "$OUT/heldout2"
-  for wav in "$TMP"/h2out/speech/*.wav; do
-    sox "$wav" "$OUT/heldout2/$(basename "${wav%.wav}").flac"
-    cp "${wav%.wav}.words" "$OUT/heldout2/"
+    lincity-ng-data=2.9~git20150314-5 asterisk-moh-opsound-wav=2.03-1.1
+  for n in crowd ambience music; do
+    sox "$TMP/heldout2/out/$n.wav" "$OUT/noise/heldout2_$n.flac"
   done
-  for n in crowd ambience music; do sox "$TMP/h2out/$n.wav" "$OUT/noise/heldout2_$n.flac"; done
 fi
 
 # The noises are random (sox's noise generators): made once, kept; delete them to make new ones.
