@@ -22,7 +22,7 @@ int speex_quality(Resampler::Quality q) {
 
 std::unique_ptr<Resampler> Resampler::create(double input_rate, double output_rate,
                                              size_t max_input_frames, std::string* error,
-                                             Quality quality) {
+                                             Quality quality, Start start) {
   for (double rate : {input_rate, output_rate}) {
     if (!is_supported_rate(rate)) {
       *error =
@@ -48,9 +48,11 @@ std::unique_ptr<Resampler> Resampler::create(double input_rate, double output_ra
     *error = std::string("resampler: ") + speex_resampler_strerror(e);
     return nullptr;
   }
-  // Start with the filter centred on the first sample, as soxr did: output frame 0 is input time
-  // 0, and the delay line's half a filter of input comes out at flush().
-  speex_resampler_skip_zeros(r->speex_);
+  r->delay_ = size_t(speex_resampler_get_output_latency(r->speex_));
+  // kAligned starts with the filter centred on the first sample, as soxr did: output frame 0 is
+  // input time 0, and the delay line's half a filter of input comes out at flush(). kPaced starts
+  // with the delay line full of zeros, which come out first.
+  if (start == Start::kAligned) speex_resampler_skip_zeros(r->speex_);
   r->flush_left_ = size_t(speex_resampler_get_input_latency(r->speex_));
   return r;
 }

@@ -47,7 +47,8 @@ class TurnDetector {
   ~TurnDetector();
 
   // One decoded 20 ms frame (320 samples at 16 kHz) with the node's timestamp and segment flags
-  // (protocol::kFlagSegmentStart / kFlagSegmentEnd). `now_ms` is the wall clock (monotonic).
+  // (protocol::kFlagSegmentStart / kFlagSegmentEnd). `now_ms` is the wall clock (monotonic) when
+  // the audio up to the frame's end had arrived: the end-of-turn clock runs from there.
   Event on_frame(const float* pcm, uint64_t timestamp, uint16_t flags, int64_t now_ms);
 
   // Time passed with no frame; ends the turn once the silence is long enough.

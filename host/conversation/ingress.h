@@ -40,7 +40,12 @@ struct PcmFrame {
   uint64_t seq = 0;            // the input frame it came from
   uint64_t timestamp = 0;      // 16 kHz samples on the client's clock (or counted here)
   uint16_t flags = 0;          // segment start only on the first 20 ms of an input frame
-  int64_t arrived_ms = 0;
+  int64_t arrived_ms = 0;      // the input frame that completed it
+  // When the audio up to this frame's end had come in, at the pace of real time: arrived_ms less
+  // the audio that came in past it (the rest of its input frame, and what is still held here: a
+  // partial frame, the resampler's delay). The turn detector's clock starts there: held audio is
+  // time that has passed, as audio not yet sent is.
+  int64_t end_arrived_ms = 0;
 };
 
 class Ingress {
@@ -70,6 +75,7 @@ class Ingress {
   uint64_t lost_reported_ = 0;
   std::unique_ptr<dsp::OpusFrameDecoder> decoder_;
   std::unique_ptr<dsp::Resampler> resampler_;
+  size_t delay_ = 0;                // the resampler's delay, 16 kHz samples (its output lags by it)
   std::vector<float> decoded_;      // one input frame, decoded (and resampled)
   std::vector<float> raw_;          // pcm16 at the input rate, as floats
   std::vector<float> pending_;      // 16 kHz samples not yet a whole 20 ms frame

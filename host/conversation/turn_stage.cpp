@@ -102,7 +102,8 @@ void TurnStage::turn_frame(const PcmFrame& f) {
     stt_->feed(f.pcm, kFrame);
     return;
   }
-  const TurnDetector::Event event = detector_->on_frame(f.pcm, f.timestamp, f.flags, f.arrived_ms);
+  const TurnDetector::Event event =
+      detector_->on_frame(f.pcm, f.timestamp, f.flags, f.end_arrived_ms);
   if (event == TurnDetector::Event::kTurnStarted) turn_started(f.timestamp);
   if (turn_open()) {
     turn_audio_.insert(turn_audio_.end(), f.pcm, f.pcm + kFrame);

@@ -106,6 +106,42 @@ TEST(Resampler, PassbandIsFlatAndAliasesAreRejected) {
   }
 }
 
+// Paced, the output keeps up with the input 20 ms at a time (a frame cut from it completes with
+// the input that completes it) and is the aligned output, later by delay_frames().
+TEST(Resampler, PacedKeepsUpWithTheInputAndLagsByItsDelay) {
+  for (int rate : {24000, 48000, 44100, 8000}) {
+    const size_t per = size_t(rate / 50);  // 20 ms
+    std::vector<float> in(per * 50);
+    for (size_t i = 0; i < in.size(); ++i)
+      in[i] = 0.5f * float(std::sin(2 * M_PI * 440.0 * double(i) / rate));
+    std::string err;
+    auto aligned = Resampler::create(rate, 16000, per, &err);
+    auto paced = Resampler::create(rate, 16000, per, &err, Resampler::Quality::kTransparent,
+                                   Resampler::Start::kPaced);
+    ASSERT_TRUE(aligned && paced) << err;
+    EXPECT_EQ(paced->delay_frames(), aligned->delay_frames());
+    EXPECT_GT(paced->delay_frames(), 0u);
+    EXPECT_LT(paced->delay_frames(), 320u);  // under 20 ms
+    std::vector<float> a, p, buf(paced->max_output_frames());
+    for (size_t f = 0; f * per < in.size(); ++f) {
+      size_t n = aligned->process(in.data() + f * per, per, buf.data(), buf.size());
+      a.insert(a.end(), buf.begin(), buf.begin() + long(n));
+      n = paced->process(in.data() + f * per, per, buf.data(), buf.size());
+      p.insert(p.end(), buf.begin(), buf.begin() + long(n));
+      ASSERT_EQ(p.size(), (f + 1) * 320) << rate << " Hz, after 20 ms frame " << f;
+      EXPECT_EQ(a.size(), p.size() - aligned->delay_frames()) << rate << " Hz, frame " << f;
+    }
+    // At 44.1 kHz the delay is not a whole number of output frames: the two are a fraction of a
+    // sample apart.
+    if (rate == 44100) continue;
+    const size_t d = paced->delay_frames();
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_NEAR(p[i + d], a[i], 1e-4) << rate << " Hz, sample " << i;
+    for (size_t i = 0; i < d / 2; ++i)
+      ASSERT_NEAR(p[i], 0.0f, 1e-3) << rate << " Hz: the delay comes out as silence";
+  }
+}
+
 TEST(Resampler, UnsupportedRatesAreRefusedWithAClearError) {
   std::string err;
   EXPECT_FALSE(Resampler::create(4000, 16000, 40, &err));
