@@ -33,9 +33,10 @@ TurnDetector::Event TurnDetector::on_frame(const float* pcm, uint64_t timestamp,
 
   // The host's own VAD, on the two 10 ms halves of the frame.
   vad_->process(pcm);
-  bool speech = vad_->is_speech();
+  const bool first_half = vad_->is_speech();
   vad_->process(pcm + kFrame / 2);
-  speech = speech || vad_->is_speech();
+  const bool second_half = vad_->is_speech();
+  const bool speech = first_half || second_half;
 
   Event event = Event::kNone;
   // A node segment opens a turn (its first frame is pre-roll, maybe quiet); inside a segment whose
@@ -48,8 +49,10 @@ TurnDetector::Event TurnDetector::on_frame(const float* pcm, uint64_t timestamp,
   }
   const uint64_t end = timestamp + kFrame;
   if (in_turn_ && (speech || starts_segment)) {
-    last_speech_end_ = end;
-    last_speech_arrival_ms_ = now_ms;
+    // Speech ends with the last 10 ms the VAD called speech, not at the end of its 20 ms frame:
+    // where the frames fall against the voice is chance (a resampler's delay shifts them).
+    last_speech_end_ = first_half && !second_half && !starts_segment ? end - kFrame / 2 : end;
+    last_speech_arrival_ms_ = now_ms - int64_t((end - last_speech_end_) / kSamplesPerMs);
   }
   if (!client || (flags & protocol::kFlagSegmentEnd)) {
     segment_open_ = false;

@@ -58,7 +58,8 @@ class TurnDetector {
   int64_t deadline_ms() const;
 
   bool in_turn() const { return in_turn_; }
-  // Timestamp (16 kHz samples) just after the last frame the host VAD called speech in this turn.
+  // Timestamp (16 kHz samples) just after the last 10 ms the host VAD called speech in this turn
+  // (the frame's end, or its middle when only its first half was speech).
   uint64_t last_speech_end() const { return last_speech_end_; }
   // Wall time the turn's last speech frame arrived (for latency accounting).
   int64_t last_speech_arrival_ms() const { return last_speech_arrival_ms_; }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "dsp/vad/voice_activity_detector.h"
 #include "tests/support/test_audio.h"
 
 namespace earshot::host {
@@ -109,6 +110,46 @@ TEST(TurnDetector, WithoutClientSegmentsAStreamHeldUpMidSpeechIsGivenTheGrace) {
   cut.feed(first_half);
   ASSERT_TRUE(cut.detector.in_turn());
   EXPECT_EQ(cut.detector.on_tick(cut.now + 1200), TurnDetector::Event::kTurnEnded);
+}
+
+// The silence that ends a turn counts from the end of the last 10 ms the VAD called speech, not
+// from the end of the 20 ms frame it falls in: where frames fall against a voice is chance (the
+// Realtime door's resampler shifts them by its delay).
+TEST(TurnDetector, SpeechEndsWithTheLast10msTheVadCalledSpeech) {
+  TurnConfig c;
+  c.client_segments = false;
+  c.end_of_turn_ms = 500;
+  int ending_mid_frame = 0;
+  // The clip (and silence) as it is and 10 ms later: the VAD's 10 ms steps fall on the same audio, the frames
+  // 10 ms apart, so a speech end on a frame's edge in one run is in a frame's middle in the other.
+  for (size_t shift : {size_t(0), kFrame / 2}) {
+    std::vector<float> speech(shift, 0.0f);
+    const std::vector<float> clip = speech_16k();
+    speech.insert(speech.end(), clip.begin(), clip.end());
+    speech.resize(speech.size() + 16000, 0.0f);  // and a second of silence: the turn ends
+    dsp::VadConfig vc;
+    vc.threshold = c.vad_threshold;
+    dsp::VoiceActivityDetector vad(vc);  // the detector's own VAD, run alongside
+    Stream run(c);
+    uint64_t heard_end = 0;
+    for (size_t off = 0; off + kFrame <= speech.size(); off += kFrame) {
+      vad.process(&speech[off]);
+      const bool first = vad.is_speech();
+      vad.process(&speech[off + kFrame / 2]);
+      const bool second = vad.is_speech();
+      if (second) {
+        heard_end = run.ts + kFrame;
+      } else if (first) {
+        heard_end = run.ts + kFrame / 2;
+        ++ending_mid_frame;
+      }
+      run.feed(std::vector<float>(speech.begin() + long(off), speech.begin() + long(off + kFrame)));
+      if (run.detector.in_turn()) {
+        ASSERT_EQ(run.detector.last_speech_end(), heard_end) << "shift " << shift << ", " << off;
+      }
+    }
+  }
+  EXPECT_GT(ending_mid_frame, 0) << "no speech in the clip ended mid-frame";
 }
 
 TEST(TurnDetector, WithClientSegmentsASegmentStartOpensTheTurnEvenOnQuietPreRoll) {
