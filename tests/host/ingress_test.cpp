@@ -44,7 +44,8 @@ struct Realtime {
     f.arrived_ms = arrived_ms;
     std::vector<PcmFrame> out;
     std::string error;
-    EXPECT_EQ(ingress.accept(f, [&](const PcmFrame& p) { out.push_back(p); }, &error),
+    EXPECT_EQ(ingress.accept(
+                  f, [&](const PcmFrame& p) { out.push_back(p); }, &error),
               Ingress::Verdict::kAccepted)
         << error;
     return out;
@@ -105,8 +106,8 @@ TEST(Ingress, ATurnEndsWithTheAppendThatCompletesItsSilence) {
     // turn is due end_of_turn_ms of that audio past the last speech the VAD heard: if that is
     // before the next append, the clock ends it then, not the next append's frame.
     const int64_t received_ms = int64_t(k + 1) * 20;
-    const int64_t due =
-        arrived + std::max<int64_t>(0, int64_t(detector.last_speech_end() / 16) + 500 - received_ms);
+    const int64_t due = arrived + std::max<int64_t>(0, int64_t(detector.last_speech_end() / 16) +
+                                                           500 - received_ms);
     if (due < arrived + 20) {
       ASSERT_GE(detector.deadline_ms(), 0) << "after input frame " << k;
       EXPECT_LE(detector.deadline_ms(), due) << "after input frame " << k;

@@ -120,8 +120,9 @@ TEST(TurnDetector, SpeechEndsWithTheLast10msTheVadCalledSpeech) {
   c.client_segments = false;
   c.end_of_turn_ms = 500;
   int ending_mid_frame = 0;
-  // The clip (and silence) as it is and 10 ms later: the VAD's 10 ms steps fall on the same audio, the frames
-  // 10 ms apart, so a speech end on a frame's edge in one run is in a frame's middle in the other.
+  // The clip (and silence) as it is and 10 ms later: the VAD's 10 ms steps fall on the same audio,
+  // the frames 10 ms apart, so a speech end on a frame's edge in one run is in a frame's middle in
+  // the other.
   for (size_t shift : {size_t(0), kFrame / 2}) {
     std::vector<float> speech(shift, 0.0f);
     const std::vector<float> clip = speech_16k();
