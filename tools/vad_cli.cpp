@@ -3,7 +3,7 @@
 //          [band_snr_db harmonicity tonality low_high_db level_dbfs harm_mean snr_mean lh_mean
 //           level_spread_db harm_rise level_drop_db pitch_steadiness high_snr_db]
 // so the detector can be evaluated on any labelled set (and compared with the WebRTC VAD).
-// held_score is what the node decides on (the raw score's 50 ms mean, held for 300 ms: it bridges
+// held_score is what the node decides on (the raw score's 20 ms mean, held for 200 ms: it bridges
 // the pauses between words, right for utterances); raw_score is the frame's own logistic score,
 // before any smoothing (right for word-level labels, where pauses between words are non-speech).
 #include <sndfile.h>

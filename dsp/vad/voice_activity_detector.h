@@ -99,10 +99,13 @@ struct VadConfig {
   // The raw score's model; must outlive the detector.
   const VadModel* model = &kVadModel;
   // The score is the maximum, over the last hold_frames, of the raw score averaged over the last
-  // mean_frames: the mean keeps one bright frame of clatter from counting, the hold carries the
-  // score across the short pauses between words (speech lasts syllables, clatter milliseconds).
-  int mean_frames = 5;   // 50 ms
-  int hold_frames = 30;  // 300 ms
+  // mean_frames: the mean keeps one bright frame of clatter from counting alone (it averages to
+  // half its score), the hold carries the score across the short pauses between words (speech
+  // lasts syllables, clatter milliseconds). Both were chosen on validation (bench/vad_fit
+  // --hold-sweep; docs/vad.md): a longer mean or hold lets every burst of noise count for longer,
+  // and the hold adds to the end of every turn, since the turn's silence counts from it.
+  int mean_frames = 2;   // 20 ms
+  int hold_frames = 20;  // 200 ms
 };
 
 class VoiceActivityDetector {

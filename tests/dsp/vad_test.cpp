@@ -59,7 +59,7 @@ TEST(Vad, StaysQuietOnSilenceAndMostlyOnKitchenNoise) {
 }
 
 TEST(Vad, RawScoreFallsInThePausesTheHeldScoreBridges) {
-  // Two 300 ms harmonic "syllables" 150 ms apart: the held score (300 ms hold) stays up through
+  // Two 300 ms harmonic "syllables" 150 ms apart: the held score (200 ms hold) stays up through
   // the pause, the raw score does not.
   std::vector<float> x(16000 * 2, 0.0f);
   std::mt19937 rng(3);

@@ -359,15 +359,15 @@ TEST(Bridge, AFailingLlmIsReportedAndSpokenAndTheNextTurnWorks) {
 TEST(Bridge, AnEarlyFinalDroppedAtAPauseStillGivesOneTurnWithBothHalves) {
   Bridge bridge("bridge_early_final");
   bridge.start();
-  // "he was not an ill disposed young man" — 1.09 s of quiet — "he might even have been made
-  // amiable himself": the clips' own edges (0.49 s by their labels) and 0.6 s more of the first
-  // clip's own room tone (its last 0.2 s, three times). The VAD's held score carries 300 ms into
+  // "he was not an ill disposed young man" — 0.89 s of quiet — "he might even have been made
+  // amiable himself": the clips' own edges (0.49 s by their labels) and 0.4 s more of the first
+  // clip's own room tone (its last 0.2 s, twice). The VAD's held score carries up to 200 ms into
   // a pause and a breath before the second clip's first word counts, so the host hears about
-  // 0.4-0.5 s of silence: more than turn.early_final_ms (300), less than end_of_turn_ms (700).
+  // 0.4-0.6 s of silence: more than turn.early_final_ms (300), less than end_of_turn_ms (700).
   // The clips' own 0.49 s alone is within the hold and that breath of being no pause at all.
   test::Audio in = test::read_audio(librivox("0880", ".wav"));
   const std::vector<float> room_tone(in.samples.end() - 16000 / 5, in.samples.end());
-  for (int i = 0; i < 3; ++i)
+  for (int i = 0; i < 2; ++i)
     in.samples.insert(in.samples.end(), room_tone.begin(), room_tone.end());
   test::Audio second = test::read_audio(librivox("0930", ".wav"));
   in.samples.insert(in.samples.end(), second.samples.begin(), second.samples.end());
