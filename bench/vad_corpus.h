@@ -77,6 +77,12 @@ inline std::vector<bool> word_labels(const std::string& path, size_t frames) {
       const double mid = (double(k) + 0.5) * kFrame / kRate;
       if (mid >= t0 && mid < t1) lab[k] = true;
     }
+  // A line that is not "start end word" would end the reading there and leave the rest of the
+  // clip's words unlabelled (two training clips were, until 2026-11-30): refuse it.
+  if (!in.eof()) {
+    fprintf(stderr, "vad_bench: %s: a line is not \"start end word\"\n", path.c_str());
+    exit(1);
+  }
   return lab;
 }
 

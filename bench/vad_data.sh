@@ -55,15 +55,17 @@ words() {
     } >"$TMP/clip.gram"
     grammar=(-jsgf "$TMP/clip.gram")
   fi
+  # Word lines are "word start end score"; the hypothesis line also has four fields when it has
+  # four words, so start and end must be numbers (cards_001/002's labels once began with one).
   pocketsphinx_continuous -infile "$TMP/in.wav" -time yes -logfn /dev/null \
     -hmm "$MODEL/en-us" -dict "$MODEL/cmudict-en-us.dict" "${grammar[@]}" 2>/dev/null |
-    awk 'NF == 4 && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
+    awk 'NF == 4 && $2 ~ /^[0-9.]+$/ && $3 ~ /^[0-9.]+$/ && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
       >"$TMP/words"
   # A grammar that cannot cover the whole clip gives nothing: fall back to free recognition.
   if [[ ! -s $TMP/words && -f $txt ]]; then
     pocketsphinx_continuous -infile "$TMP/in.wav" -time yes -logfn /dev/null \
       -hmm "$MODEL/en-us" -dict "$MODEL/cmudict-en-us.dict" 2>/dev/null |
-      awk 'NF == 4 && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
+      awk 'NF == 4 && $2 ~ /^[0-9.]+$/ && $3 ~ /^[0-9.]+$/ && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
         >"$TMP/words"
   fi
   cat "$TMP/words"

@@ -87,7 +87,10 @@ def words_of(samples, tmp, text=None):
     spans = []
     for line in out.splitlines():
         f = line.split()
-        if len(f) == 4 and f[0] not in ("<s>", "</s>", "<sil>", "[NOISE]"):
+        # Word lines are "word start end score"; the hypothesis line has four fields too when it
+        # has four words.
+        if (len(f) == 4 and f[0] not in ("<s>", "</s>", "<sil>", "[NOISE]")
+                and re.fullmatch(r"[0-9.]+", f[1]) and re.fullmatch(r"[0-9.]+", f[2])):
             spans.append((float(f[1]), float(f[2]) + 0.01, re.sub(r"\(\d+\)$", "", f[0])))
     return spans
 
