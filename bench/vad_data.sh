@@ -123,6 +123,20 @@ if [[ ! -d $OUT/heldout2 ]]; then
   done
 fi
 
+# The third held-out split (tests/data/vad/heldout3, heldout3_* noises; bench/vad_heldout3.py):
+# game dialogue, team orders and spoken stamp names, household sounds, rain and sea, and another
+# soundtrack, from Debian packages none of the sets above uses; laid out before anything was
+# scored on it. Made once, kept; delete tests/data/vad/heldout3 to make it again.
+if [[ ! -d $OUT/heldout3 ]]; then
+  debian_speech heldout3 vad_heldout3.py "$OUT/heldout3" drascula=1.0+ds4-2 \
+    openarena-data=0.8.5split-14 tuxpaint-stamps-default=2022.06.04-1 \
+    minetest-mod-homedecor=20210327.1-2 plee-the-bear-data=0.6.0-8 scorched3d-data=44+dfsg-8 \
+    fillets-ng-data=1.0.1-1.1
+  for n in household weather music; do
+    sox "$TMP/heldout3/out/$n.wav" "$OUT/noise/heldout3_$n.flac"
+  done
+fi
+
 # The noises are random (sox's noise generators): made once, kept; delete them to make new ones.
 if [[ -f $OUT/noise/train_music.flac ]]; then
   ls -l "$OUT/noise"

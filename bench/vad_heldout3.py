@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Lays out the third held-out split (tests/data/vad/heldout3) from Debian packages.
+
+The second held-out split has been scored twice (the shipped model, then its held score's mean and
+hold), so the next detector candidate needs speech and noise nothing has been scored on. This split
+was laid out and committed before anything was scored on it. It shares no speaker, recording or
+noise with training, validation or the first two splits, and uses none of their packages (nor those
+tried on validation).
+
+Called by bench/vad_data.sh with the unpacked packages' root; writes 16 kHz mono 16-bit WAVs and
+their word labels (.words: "start end word", seconds) by pocketsphinx as vad_data.sh labels the
+first split: forced alignment to the recording's known text, or free recognition where its text
+is not known exactly. A recording the alignment cannot cover says something else than its text and
+is left out; so is one whose labels leave 300 ms of its loud frames outside every word (the
+alignment gave speech the text does not have to its silence).
+
+  speech/drascula_<who>.wav        drascula 1.0+ds4-2: the English dialogue of six characters
+                                   (hero John Hacker, B.J., Count Drascula, Igor, the bartender,
+                                   Von Braun), each its own voice, as recorded (11025 Hz 8-bit, so
+                                   nothing above 5.5 kHz), -3 dB; seeded lines of each, laid end to
+                                   end with 0.3-0.7 s of silence until 10 s (or the lines run out);
+                                   aligned to the line's subtitle in drascula.dat (lines with laughs
+                                   or interjections, which the alignment cannot place, are left out)
+  speech/openarena_rott_N.wav      openarena-data 0.8.5split-14: the "rott" team-order voice (one
+                                   man) of missionpack/mp-pak0.pk3, 16 kHz, peak-normalized to
+                                   -6 dBFS; two clips of 14 seeded orders, 0.3-0.7 s of silence
+                                   between; free recognition (the file names, "haveflag", leave
+                                   words out, so the text is not known exactly)
+  speech/tuxpaint_N.wav            tuxpaint-stamps-default 2022.06.04-1: the spoken English stamp
+                                   descriptions ("A brown hen."), 44.1 kHz, peak-normalized to
+                                   -6 dBFS; two clips of 16 seeded descriptions, laid out as the
+                                   orders; aligned to the stamp's English description (the first
+                                   line of its .txt)
+  household.wav                    minetest-mod-homedecor 20210327.1-2: faucet, shower, toilet
+                                   flush, doors, gate, book, doorbell, toaster, bin and small fire
+                                   recordings, each peak-normalized to -6 dBFS, in two seeded
+                                   streams with 0-1 s between events, overlapped (60 s)
+  weather.wav                      rain and sea: plee-the-bear-data 0.6.0-8's rain (30 s), then
+                                   scorched3d-data 44+dfsg-8's rain and ocean waves (60 s)
+  music.wav                        7.5 s from 30 s into eight seeded tracks of fillets-ng-data
+                                   1.0.1-1.1's instrumental soundtrack (60 s)
+
+Needs sox and pocketsphinx. Deterministic: the choices come from a seeded generator and sox runs
+with -R.
+"""
+import array
+import os
+import random
+import re
+import struct
+import subprocess
+import sys
+import wave
+import zipfile
+
+RATE = 16000
+MODEL = "/usr/share/pocketsphinx/model/en-us"
+
+DRASCULA = "usr/share/scummvm/drascula/en"
+# Speech file prefix -> (name, its text array's place in drascula.dat): the engine plays
+# "<prefix><n>.als" with the subtitle <array>[n] (ScummVM engines/drascula/talk.cpp).
+DRASCULA_VOICES = {"": ("hacker", 0), "BJ": ("bj", 3), "D": ("drascula", 1), "I": ("igor", 5),
+                   "T": ("bartender", 8), "VB": ("vonbraun", 9)}
+LAUGHS = r"\b(HA|HAH|HEH|AH|AAH|OH|OOH|HMM|HM|UH|UM|UGH)\b"
+OPENARENA = "usr/share/games/openarena/missionpack/mp-pak0.pk3"
+TUXPAINT = "usr/share/tuxpaint/stamps"
+HOMEDECOR = "usr/share/games/minetest/mods/homedecor"
+HOUSEHOLD = ["homedecor_faucet", "homedecor_shower", "homedecor_toilet_flush",
+             "homedecor_door_open", "homedecor_door_close", "homedecor_gate_open_close",
+             "homedecor_book_close", "homedecor_doorbell", "toaster", "homedecor_trash_all",
+             "fire_small", "fire_extinguish"]
+PLEE_RAIN = "usr/share/games/plee-the-bear/sound/weather/rain.ogg"
+SCORCHED = "usr/share/games/scorched3d/data/globalmods/none/data/wav/misc"
+FILLETS = "usr/share/games/fillets-ng/music"
+
+
+def decode(path, tmp, effects=(), informat=()):
+    out = os.path.join(tmp, "clip.wav")
+    subprocess.run(["sox", "-R", *informat, path, "-r", str(RATE), "-c", "1", "-b", "16", out,
+                    *effects], check=True, stderr=subprocess.DEVNULL)
+    with wave.open(out) as w:
+        return list(array.array("h", w.readframes(w.getnframes())))
+
+
+def words_of(samples, tmp, text=None):
+    """pocketsphinx's word spans [(start, end, word)] in seconds, as bench/vad_data.sh labels a
+    clip: forced alignment to `text` (a JSGF grammar of exactly its words) or, without text, free
+    recognition. Empty when the grammar cannot cover the recording (it says something else)."""
+    wav = os.path.join(tmp, "align.wav")
+    write_wav(wav, samples)
+    args = ["pocketsphinx_continuous", "-infile", wav, "-time", "yes", "-logfn", "/dev/null",
+            "-hmm", MODEL + "/en-us", "-dict", MODEL + "/cmudict-en-us.dict"]
+    if text is not None:
+        gram = os.path.join(tmp, "clip.gram")
+        with open(gram, "w") as f:
+            f.write(f"#JSGF V1.0;\ngrammar clip;\npublic <clip> = {text};\n")
+        args += ["-jsgf", gram]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    spans = []
+    for line in out.splitlines():
+        # "word start end probability"; the hypothesis line is the words alone (and can be four).
+        f = line.split()
+        if (len(f) == 4 and f[0] not in ("<s>", "</s>", "<sil>", "[NOISE]") and
+                re.fullmatch(r"[\d.]+", f[1]) and re.fullmatch(r"[\d.]+", f[2])):
+            spans.append((float(f[1]), float(f[2]) + 0.01, re.sub(r"\(\d+\)$", "", f[0])))
+    return spans
+
+
+def write_words(path, spans, offset=0.0):
+    with open(path, "w") as f:
+        for a, b, w in spans:
+            f.write(f"{a + offset:.2f} {b + offset:.2f} {w}\n")
+
+
+def write_wav(path, x):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(array.array("h", (max(-32768, min(32767, int(v))) for v in x)).tobytes())
+
+
+def words_known(text, known):
+    """The text as the grammar's words (lower case, punctuation dropped), or None when a word is
+    not in pocketsphinx's dictionary."""
+    words = re.sub(r"[^a-z' ]", " ", text.lower().replace("\u2019", "'")).split()
+    words = [w.strip("'") for w in words if w.strip("'")]
+    return " ".join(words) if words and all(w in known for w in words) else None
+
+
+def longest_unlabelled(y, spans):
+    """The longest stretch (seconds) of y's loud 10 ms frames outside every span, gaps under
+    100 ms (between syllables) bridged: loud is within 25 dB of its loudest frame, measured on the
+    first difference (so hum and rumble count little)."""
+    frames = len(y) // 160
+    level = [sum((y[i] - y[i - 1]) ** 2 for i in range(max(1, k * 160), (k + 1) * 160)) + 1
+             for k in range(frames)]
+    loud = max(level) / 10 ** 2.5
+    missed = [level[k] >= loud and not any(a <= (k + 0.5) / 100 < b for a, b, _ in spans)
+              for k in range(frames)]
+    longest, start, last = 0, None, None
+    for k in range(frames):
+        if not missed[k]:
+            continue
+        if last is None or k - last > 10:
+            start = k
+        last = k
+        longest = max(longest, last - start + 1)
+    return longest / 100
+
+
+def lay_out(lines, tmp, out, name, rng, enough):
+    """Labels each (samples, text) in turn (aligned to the text, or free recognition where it is
+    None) and lays the ones whose labels cover their speech end to end with 0.3-0.7 s of digital
+    silence between them, until `enough(taken, seconds)`; writes name.wav/.words."""
+    x, words, taken, tried = [], [], 0, 0
+    pad = [0] * (RATE * 3 // 10)  # recordings cut to their first word: aligned with a pause
+    for y, text in lines:
+        tried += 1
+        spans = words_of(pad + y + pad, tmp, text)
+        # Said otherwise than its text (or nothing recognised): left out. The alignment can also
+        # give its silence speech the text does not have: left out when 300 ms of it is loud.
+        if not spans or longest_unlabelled(pad + y + pad, spans) >= 0.3:
+            continue
+        at = len(x) / RATE - len(pad) / RATE
+        words += [(a + at, b + at, w) for a, b, w in spans]
+        x += y + [0] * int(RATE * rng.uniform(0.3, 0.7))
+        taken += 1
+        if enough(taken, len(x) / RATE):
+            break
+    write_wav(os.path.join(out, name + ".wav"), x)
+    write_words(os.path.join(out, name + ".words"), words)
+    print(f"{name}: {taken} of {tried} labelled, {len(x) / RATE:.1f} s", file=sys.stderr)
+
+
+def drascula_texts(path):
+    """drascula.dat's English subtitle arrays (ScummVM's format, version 6): the header's tables
+    are skipped, then each array holds every language's strings; English is the first."""
+    d = open(path, "rb").read()
+    assert d[:8] == b"DRASCULA" and d[8] == 6, "unexpected drascula.dat"
+    p = 9
+
+    def u16():
+        nonlocal p
+        p += 2
+        return struct.unpack_from(">H", d, p - 2)[0]
+
+    # charMap, itemLocations, polX/Y, verbBarX, x1d/y1d menu, frameX, candleX/Y, pianistX, drunkX,
+    # room pre-updates, room updates, room actions, talk sequences: bytes per record.
+    for size in (4, 4, 4, 2, 4, 2, 4, 2, 2, 20, 20, 10, 8):
+        records = u16()
+        p += records * size
+    langs = u16()
+    arrays = []
+    for _ in range(15):
+        count = u16()
+        for lang in range(langs):
+            n = u16()
+            buf = d[p:p + n]
+            p += n
+            if lang == 0:  # each string's length precedes the next (engine's loadTexts)
+                texts, q = [buf[:buf.index(b"\0")]], 4
+                for _ in range(1, count):
+                    q += struct.unpack_from(">H", buf, q - 2)[0]
+                    texts.append(buf[q:buf.index(b"\0", q)])
+                arrays.append([t.decode("latin-1") for t in texts])
+    return arrays
+
+
+def drascula(root, tmp, out, rng, known):
+    d = os.path.join(root, DRASCULA)
+    texts = drascula_texts(os.path.join(d, "drascula.dat"))
+    for prefix, (who, index) in DRASCULA_VOICES.items():
+        lines = []
+        for f in sorted(os.listdir(d)):
+            m = re.fullmatch(prefix + r"(\d+)\.ALS", f)
+            n = int(m.group(1)) if m else 0
+            # Laughs and interjections ("HA, HA") are in the subtitles but not said as words: the
+            # alignment puts them anywhere, so those lines are left out.
+            if (n and n < len(texts[index]) and words_known(texts[index][n], known) and
+                    not re.search(LAUGHS, texts[index][n])):
+                lines.append((f, words_known(texts[index][n], known)))
+        rng.shuffle(lines)
+
+        def speech():
+            for f, text in lines:
+                # Unsigned 8-bit at 11025 Hz; the engine skips 32 bytes at each end.
+                with open(os.path.join(d, f), "rb") as src:
+                    data = src.read()[32:-32]
+                raw = os.path.join(tmp, "line.u8")
+                with open(raw, "wb") as dst:
+                    dst.write(data)
+                yield decode(raw, tmp, ("gain", "-3"), ("-t", "u8", "-r", "11025", "-c", "1")), text
+
+        lay_out(speech(), tmp, out, "drascula_" + who, rng, lambda n, s: s >= 10)
+
+
+def openarena(root, tmp, out, rng):
+    pk3 = zipfile.ZipFile(os.path.join(root, OPENARENA))  # the game's data is a zip
+    names = sorted(n for n in pk3.namelist() if re.fullmatch(r"sound/voices/rott/\w+\.ogg", n))
+    rng.shuffle(names)
+    ogg = os.path.join(tmp, "clip.ogg")
+
+    def orders(chosen):
+        for name in chosen:
+            with open(ogg, "wb") as f:
+                f.write(pk3.read(name))
+            # The file names ("haveflag") leave words out: free recognition.
+            yield decode(ogg, tmp, ("norm", "-6")), None
+
+    half = len(names) // 2
+    lay_out(orders(names[:half]), tmp, out, "openarena_rott_1", rng, lambda n, s: n == 14)
+    lay_out(orders(names[half:]), tmp, out, "openarena_rott_2", rng, lambda n, s: n == 14)
+
+
+def tuxpaint(root, tmp, out, rng, known):
+    stamps = os.path.join(root, TUXPAINT)
+    found = []
+    for d, _, files in os.walk(stamps):
+        for f in files:
+            if f.endswith("_desc.ogg"):
+                txt = os.path.join(d, f[:-len("_desc.ogg")] + ".txt")
+                first = open(txt, encoding="utf-8").readline() if os.path.exists(txt) else ""
+                if words_known(first, known):
+                    found.append((os.path.join(d, f), words_known(first, known)))
+    found.sort()
+    rng.shuffle(found)
+
+    def descriptions(chosen):
+        for f, text in chosen:
+            yield decode(f, tmp, ("norm", "-6")), text
+
+    half = len(found) // 2
+    lay_out(descriptions(found[:half]), tmp, out, "tuxpaint_1", rng, lambda n, s: n == 16)
+    lay_out(descriptions(found[half:]), tmp, out, "tuxpaint_2", rng, lambda n, s: n == 16)
+
+
+def noises(root, tmp, out, rng):
+    events = {}
+    for d, _, files in os.walk(os.path.join(root, HOMEDECOR)):
+        for f in files:
+            if f[:-4] in HOUSEHOLD and f.endswith(".ogg"):
+                events[f[:-4]] = decode(os.path.join(d, f), tmp, ("norm", "-6"))
+    streams = []
+    for _ in range(2):
+        s = []
+        while len(s) < 60 * RATE:
+            s += events[rng.choice(HOUSEHOLD)] + [0] * int(RATE * rng.uniform(0, 1))
+        streams.append(s[:60 * RATE])
+    write_wav(os.path.join(out, "household.wav"), [a + b for a, b in zip(*streams)])
+    weather = decode(os.path.join(root, PLEE_RAIN), tmp)
+    weather += decode(os.path.join(root, SCORCHED, "rain.wav"), tmp)
+    weather += decode(os.path.join(root, SCORCHED, "oceanwaves.wav"), tmp)
+    write_wav(os.path.join(out, "weather.wav"), weather[:60 * RATE])
+    tracks = []
+    for f in sorted(os.listdir(os.path.join(root, FILLETS))):
+        if not re.fullmatch(r"rybky\d+\.ogg", f):
+            continue
+        seconds = subprocess.run(["soxi", "-D", os.path.join(root, FILLETS, f)], check=True,
+                                 capture_output=True, text=True).stdout
+        if float(seconds) >= 37.5:  # long enough for 7.5 s from 30 s in
+            tracks.append(f)
+    music = []
+    chosen = sorted(rng.sample(tracks, 8))
+    print("music: " + " ".join(chosen), file=sys.stderr)
+    for t in chosen:
+        music += decode(os.path.join(root, FILLETS, t), tmp, ("trim", "30", "7.5"))
+    write_wav(os.path.join(out, "music.wav"), music[:60 * RATE])
+
+
+def main():
+    root, out = sys.argv[1], sys.argv[2]
+    tmp = os.path.join(out, "tmp")
+    os.makedirs(os.path.join(out, "speech"), exist_ok=True)
+    os.makedirs(tmp, exist_ok=True)
+    known = {line.split()[0] for line in open(MODEL + "/cmudict-en-us.dict", encoding="utf-8")}
+    rng = random.Random(20261201)
+    drascula(root, tmp, os.path.join(out, "speech"), rng, known)
+    openarena(root, tmp, os.path.join(out, "speech"), rng)
+    tuxpaint(root, tmp, os.path.join(out, "speech"), rng, known)
+    noises(root, tmp, out, rng)
+
+
+if __name__ == "__main__":
+    main()
