@@ -1,4 +1,4 @@
-// The labelled VAD sets: the training set vad_fit fits on and the held-out split vad_bench scores
+// The labelled VAD sets: the training set vad_fit fits on and the held-out splits vad_bench scores
 // (they share no speaker, recording or noise), each laid end to end with silence between clips,
 // with per-10 ms word-level and utterance-level labels, and noise mixed in at a chosen SNR.
 #pragma once
@@ -159,6 +159,19 @@ inline Corpus build_heldout2() {
   return build_split("vad/heldout2", clips, ".flac");
 }
 
+// The third held-out split (tests/data/vad/heldout3, bench/vad_heldout3.py): the English dialogue
+// of six characters of Debian's drascula, the OpenArena "rott" team-order voice and Tux Paint's
+// spoken stamp descriptions, sharing no speaker or recording with the training set or the first two
+// splits, and laid out before anything was scored on it.
+inline Corpus build_heldout3() {
+  std::vector<std::string> clips;
+  for (const char* who : {"hacker", "bj", "drascula", "igor", "bartender", "vonbraun"})
+    clips.push_back(std::string("drascula_") + who);
+  for (const char* n : {"openarena_rott_1", "openarena_rott_2", "tuxpaint_1", "tuxpaint_2"})
+    clips.push_back(n);
+  return build_split("vad/heldout3", clips, ".flac");
+}
+
 // The training clips (under tests/data): CMU ARCTIC, JFK, "cards" and LibriVox; none of their
 // speakers is in the held-out split.
 inline std::vector<std::string> training_clips() {
@@ -241,6 +254,17 @@ inline const std::vector<std::pair<std::string, std::string>>& heldout2_noises()
       {"crowd", "vad/noise/heldout2_crowd.flac"},
       {"ambience", "vad/noise/heldout2_ambience.flac"},
       {"music", "vad/noise/heldout2_music.flac"}};
+  return noises;
+}
+
+// The third split's noises (never in training, nor in the first two splits): household sounds
+// (taps, shower, toilet, doors, toaster, doorbell), rain and sea, and eight soundtrack excerpts
+// (bench/vad_heldout3.py).
+inline const std::vector<std::pair<std::string, std::string>>& heldout3_noises() {
+  static const std::vector<std::pair<std::string, std::string>> noises = {
+      {"household", "vad/noise/heldout3_household.flac"},
+      {"weather", "vad/noise/heldout3_weather.flac"},
+      {"music", "vad/noise/heldout3_music.flac"}};
   return noises;
 }
 
