@@ -32,17 +32,13 @@ left out.
 Needs sox and pocketsphinx. Deterministic: the choices come from a seeded generator and sox runs
 with -R.
 """
-import array
 import os
 import random
 import re
-import subprocess
 import sys
-import wave
 import zipfile
 
-RATE = 16000
-MODEL = "/usr/share/pocketsphinx/model/en-us"
+from vad_split_audio import MODEL, RATE, decode, words_of, write_wav, write_words
 
 KAJONGG = "usr/share/kajongg/voices"
 KAJONGG_VOICES = ["female1", "female2", "male1", "male2"]
@@ -60,53 +56,6 @@ CROWD = "usr/share/games/etw/crowd"
 LINCITY = "usr/share/games/lincity-ng"
 AMBIENCE = ["TraficHigh", "TraficLow", "Water", "Harbor", "Fire", "WindMill"]
 MOH = "usr/share/asterisk/moh"
-
-
-def decode(path, tmp, effects=()):
-    out = os.path.join(tmp, "clip.wav")
-    subprocess.run(["sox", "-R", path, "-r", str(RATE), "-c", "1", "-b", "16", out, *effects],
-                   check=True, stderr=subprocess.DEVNULL)
-    with wave.open(out) as w:
-        return list(array.array("h", w.readframes(w.getnframes())))
-
-
-def words_of(samples, tmp, text=None):
-    """pocketsphinx's word spans [(start, end, word)] in seconds, as bench/vad_data.sh labels a
-    clip: forced alignment to `text` (a JSGF grammar of exactly its words) or, without text, free
-    recognition. Empty when the grammar cannot cover the recording (it says something else)."""
-    wav = os.path.join(tmp, "align.wav")
-    write_wav(wav, samples)
-    args = ["pocketsphinx_continuous", "-infile", wav, "-time", "yes", "-logfn", "/dev/null",
-            "-hmm", MODEL + "/en-us", "-dict", MODEL + "/cmudict-en-us.dict"]
-    if text is not None:
-        gram = os.path.join(tmp, "clip.gram")
-        with open(gram, "w") as f:
-            f.write(f"#JSGF V1.0;\ngrammar clip;\npublic <clip> = {text};\n")
-        args += ["-jsgf", gram]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    spans = []
-    for line in out.splitlines():
-        f = line.split()
-        # Word lines are "word start end score"; the hypothesis line has four fields too when it
-        # has four words.
-        if (len(f) == 4 and f[0] not in ("<s>", "</s>", "<sil>", "[NOISE]")
-                and re.fullmatch(r"[0-9.]+", f[1]) and re.fullmatch(r"[0-9.]+", f[2])):
-            spans.append((float(f[1]), float(f[2]) + 0.01, re.sub(r"\(\d+\)$", "", f[0])))
-    return spans
-
-
-def write_words(path, spans, offset=0.0):
-    with open(path, "w") as f:
-        for a, b, w in spans:
-            f.write(f"{a + offset:.2f} {b + offset:.2f} {w}\n")
-
-
-def write_wav(path, x):
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(array.array("h", (max(-32768, min(32767, int(v))) for v in x)).tobytes())
 
 
 def kajongg_text(name):

@@ -43,18 +43,15 @@ alignment gave speech the text does not have to its silence).
 Needs sox and pocketsphinx. Deterministic: the choices come from a seeded generator and sox runs
 with -R.
 """
-import array
 import os
 import random
 import re
 import struct
 import subprocess
 import sys
-import wave
 import zipfile
 
-RATE = 16000
-MODEL = "/usr/share/pocketsphinx/model/en-us"
+from vad_split_audio import MODEL, RATE, decode, words_of, write_wav, write_words
 
 DRASCULA = "usr/share/scummvm/drascula/en"
 # Speech file prefix -> (name, its text array's place in drascula.dat): the engine plays
@@ -72,52 +69,6 @@ HOUSEHOLD = ["homedecor_faucet", "homedecor_shower", "homedecor_toilet_flush",
 PLEE_RAIN = "usr/share/games/plee-the-bear/sound/weather/rain.ogg"
 SCORCHED = "usr/share/games/scorched3d/data/globalmods/none/data/wav/misc"
 FILLETS = "usr/share/games/fillets-ng/music"
-
-
-def decode(path, tmp, effects=(), informat=()):
-    out = os.path.join(tmp, "clip.wav")
-    subprocess.run(["sox", "-R", *informat, path, "-r", str(RATE), "-c", "1", "-b", "16", out,
-                    *effects], check=True, stderr=subprocess.DEVNULL)
-    with wave.open(out) as w:
-        return list(array.array("h", w.readframes(w.getnframes())))
-
-
-def words_of(samples, tmp, text=None):
-    """pocketsphinx's word spans [(start, end, word)] in seconds, as bench/vad_data.sh labels a
-    clip: forced alignment to `text` (a JSGF grammar of exactly its words) or, without text, free
-    recognition. Empty when the grammar cannot cover the recording (it says something else)."""
-    wav = os.path.join(tmp, "align.wav")
-    write_wav(wav, samples)
-    args = ["pocketsphinx_continuous", "-infile", wav, "-time", "yes", "-logfn", "/dev/null",
-            "-hmm", MODEL + "/en-us", "-dict", MODEL + "/cmudict-en-us.dict"]
-    if text is not None:
-        gram = os.path.join(tmp, "clip.gram")
-        with open(gram, "w") as f:
-            f.write(f"#JSGF V1.0;\ngrammar clip;\npublic <clip> = {text};\n")
-        args += ["-jsgf", gram]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    spans = []
-    for line in out.splitlines():
-        # "word start end probability"; the hypothesis line is the words alone (and can be four).
-        f = line.split()
-        if (len(f) == 4 and f[0] not in ("<s>", "</s>", "<sil>", "[NOISE]") and
-                re.fullmatch(r"[\d.]+", f[1]) and re.fullmatch(r"[\d.]+", f[2])):
-            spans.append((float(f[1]), float(f[2]) + 0.01, re.sub(r"\(\d+\)$", "", f[0])))
-    return spans
-
-
-def write_words(path, spans, offset=0.0):
-    with open(path, "w") as f:
-        for a, b, w in spans:
-            f.write(f"{a + offset:.2f} {b + offset:.2f} {w}\n")
-
-
-def write_wav(path, x):
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(array.array("h", (max(-32768, min(32767, int(v))) for v in x)).tobytes())
 
 
 def words_known(text, known):
