@@ -39,7 +39,14 @@ for c in Front_Center Front_Left Front_Right Rear_Center Rear_Left Rear_Right Si
   echo "${c/_/ }" >"$H/alsa_$c.txt"
 done
 
-# Word labels: pocketsphinx word tokens with their times; <s>, </s>, <sil> and [NOISE] are pauses.
+# pocketsphinx's word lines ("word start end score") as "start end word"; <s>, </s>, <sil> and
+# [NOISE] are pauses. The hypothesis line also has four fields when it has four words, so start
+# and end must be numbers (cards_001/002's labels once began with one).
+spans() {
+  awk 'NF == 4 && $2 ~ /^[0-9.]+$/ && $3 ~ /^[0-9.]+$/ && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }'
+}
+
+# Word labels: pocketsphinx word tokens with their times.
 words() {
   local wav=$1 txt=${1%.wav}.txt
   # -R: no random dither, so the same labels each run. The first split's committed labels were made
@@ -55,18 +62,14 @@ words() {
     } >"$TMP/clip.gram"
     grammar=(-jsgf "$TMP/clip.gram")
   fi
-  # Word lines are "word start end score"; the hypothesis line also has four fields when it has
-  # four words, so start and end must be numbers (cards_001/002's labels once began with one).
   pocketsphinx_continuous -infile "$TMP/in.wav" -time yes -logfn /dev/null \
     -hmm "$MODEL/en-us" -dict "$MODEL/cmudict-en-us.dict" "${grammar[@]}" 2>/dev/null |
-    awk 'NF == 4 && $2 ~ /^[0-9.]+$/ && $3 ~ /^[0-9.]+$/ && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
-      >"$TMP/words"
+    spans >"$TMP/words"
   # A grammar that cannot cover the whole clip gives nothing: fall back to free recognition.
   if [[ ! -s $TMP/words && -f $txt ]]; then
     pocketsphinx_continuous -infile "$TMP/in.wav" -time yes -logfn /dev/null \
       -hmm "$MODEL/en-us" -dict "$MODEL/cmudict-en-us.dict" 2>/dev/null |
-      awk 'NF == 4 && $2 ~ /^[0-9.]+$/ && $3 ~ /^[0-9.]+$/ && $1 !~ /^(<s>|<\/s>|<sil>|\[NOISE\])$/ { sub(/\([0-9]+\)$/, "", $1); printf "%s %s %s\n", $2, $3 + 0.01, $1 }' \
-        >"$TMP/words"
+      spans >"$TMP/words"
   fi
   cat "$TMP/words"
 }

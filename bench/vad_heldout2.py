@@ -38,7 +38,8 @@ import re
 import sys
 import zipfile
 
-from vad_split_audio import MODEL, RATE, decode, words_of, write_wav, write_words
+from vad_split_audio import (RATE, decode, dictionary_words, split_dirs, words_of, write_wav,
+                             write_words)
 
 KAJONGG = "usr/share/kajongg/voices"
 KAJONGG_VOICES = ["female1", "female2", "male1", "male2"]
@@ -143,15 +144,11 @@ def noises(root, tmp, out):
 
 
 def main():
-    root, out = sys.argv[1], sys.argv[2]
-    tmp = os.path.join(out, "tmp")
-    os.makedirs(os.path.join(out, "speech"), exist_ok=True)
-    os.makedirs(tmp, exist_ok=True)
-    known = {line.split()[0] for line in open(MODEL + "/cmudict-en-us.dict", encoding="utf-8")}
+    root, out, speech, tmp = split_dirs(sys.argv)
     rng = random.Random(20261130)
-    kajongg(root, tmp, os.path.join(out, "speech"), rng)
-    warzone(root, tmp, os.path.join(out, "speech"), known)
-    boswars(root, tmp, os.path.join(out, "speech"))
+    kajongg(root, tmp, speech, rng)
+    warzone(root, tmp, speech, dictionary_words())
+    boswars(root, tmp, speech)
     noises(root, tmp, out)
 
 

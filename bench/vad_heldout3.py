@@ -51,7 +51,8 @@ import subprocess
 import sys
 import zipfile
 
-from vad_split_audio import MODEL, RATE, decode, words_of, write_wav, write_words
+from vad_split_audio import (RATE, decode, dictionary_words, split_dirs, words_of, write_wav,
+                             write_words)
 
 DRASCULA = "usr/share/scummvm/drascula/en"
 # Speech file prefix -> (name, its text array's place in drascula.dat): the engine plays
@@ -260,15 +261,12 @@ def noises(root, tmp, out, rng):
 
 
 def main():
-    root, out = sys.argv[1], sys.argv[2]
-    tmp = os.path.join(out, "tmp")
-    os.makedirs(os.path.join(out, "speech"), exist_ok=True)
-    os.makedirs(tmp, exist_ok=True)
-    known = {line.split()[0] for line in open(MODEL + "/cmudict-en-us.dict", encoding="utf-8")}
+    root, out, speech, tmp = split_dirs(sys.argv)
+    known = dictionary_words()
     rng = random.Random(20261201)
-    drascula(root, tmp, os.path.join(out, "speech"), rng, known)
-    openarena(root, tmp, os.path.join(out, "speech"), rng)
-    tuxpaint(root, tmp, os.path.join(out, "speech"), rng, known)
+    drascula(root, tmp, speech, rng, known)
+    openarena(root, tmp, speech, rng)
+    tuxpaint(root, tmp, speech, rng, known)
     noises(root, tmp, out, rng)
 
 

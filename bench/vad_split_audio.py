@@ -58,3 +58,19 @@ def write_wav(path, x):
         w.setsampwidth(2)
         w.setframerate(RATE)
         w.writeframes(array.array("h", (max(-32768, min(32767, int(v))) for v in x)).tobytes())
+
+
+def dictionary_words():
+    """The words pocketsphinx's dictionary knows: a text can be aligned only if all are among them."""
+    with open(MODEL + "/cmudict-en-us.dict", encoding="utf-8") as f:
+        return {line.split()[0] for line in f}
+
+
+def split_dirs(argv):
+    """A split script's arguments (the unpacked packages' root, the output directory) and the
+    directories it writes to, made: (root, out, speech, tmp)."""
+    root, out = argv[1], argv[2]
+    speech, tmp = os.path.join(out, "speech"), os.path.join(out, "tmp")
+    os.makedirs(speech, exist_ok=True)
+    os.makedirs(tmp, exist_ok=True)
+    return root, out, speech, tmp
