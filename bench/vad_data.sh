@@ -87,15 +87,24 @@ for wav in "$D"/cmu-arctic/*.wav "$D"/whisper.cpp/jfk.wav "$D"/pocketsphinx/card
   echo "train/$name: $(wc -l <"$OUT/train/$name.words") words"
 done
 
+# Downloads pinned Debian packages and unpacks them into $TMP/NAME/root:
+# debian_unpack NAME PACKAGE=VERSION...
+debian_unpack() {
+  local name=$1
+  shift
+  mkdir -p "$TMP/$name"
+  (cd "$TMP/$name" && apt-get download "$@")
+  for deb in "$TMP/$name"/*.deb; do dpkg -x "$deb" "$TMP/$name/root"; done
+}
+
 # Lays out speech from pinned Debian packages: debian_speech NAME SCRIPT DEST PACKAGE=VERSION...
 # downloads and unpacks the packages, runs bench/SCRIPT on them (into $TMP/NAME/out) and keeps its
 # speech/*.wav as DEST/*.flac with their .words; the caller takes the noises from $TMP/NAME/out.
 debian_speech() {
   local name=$1 script=$2 dest=$3
   shift 3
-  mkdir -p "$TMP/$name" "$dest"
-  (cd "$TMP/$name" && apt-get download "$@")
-  for deb in "$TMP/$name"/*.deb; do dpkg -x "$deb" "$TMP/$name/root"; done
+  mkdir -p "$dest"
+  debian_unpack "$name" "$@"
   python3 "bench/$script" "$TMP/$name/root" "$TMP/$name/out"
   for wav in "$TMP/$name"/out/speech/*.wav; do
     sox "$wav" "$dest/$(basename "${wav%.wav}").flac"
@@ -138,6 +147,19 @@ if [[ ! -d $OUT/heldout3 ]]; then
   for n in household weather music; do
     sox "$TMP/heldout3/out/$n.wav" "$OUT/noise/heldout3_$n.flac"
   done
+fi
+
+# Household and everyday sounds for training (tests/data/vad/noise/train_household.flac;
+# bench/vad_train_household.py): doors, cupboards, footsteps, knocks, clinks, thuds, water, cards
+# and paper, switches and clicks, phones, bells and beeps, from Debian packages none of the
+# held-out splits uses (names m-z: the held-out ones are a-l or above). Made once, kept; delete it
+# to make it again (the same bytes: the layout is seeded and sox runs with -R).
+if [[ ! -f $OUT/noise/train_household.flac ]]; then
+  debian_unpack household minetest-data=5.6.1+dfsg+~1.9.0mt8+dfsg-2 \
+    minetest-mod-mesecons=1:1.2.1-2 minetest-mod-xdecor=1.0+dfsg1-2 sound-theme-freedesktop=0.8-2 \
+    xboard=4.9.1-2+b1 pychess=1.0.3-1 pokerth-data=1.1.2-2 pingus-data=0.7.6-5.1 sound-icons=0.1-8
+  python3 bench/vad_train_household.py "$TMP/household/root" "$TMP/household/out"
+  sox "$TMP/household/out/household.wav" "$OUT/noise/train_household.flac"
 fi
 
 # The noises are random (sox's noise generators): made once, kept; delete them to make new ones.
