@@ -221,8 +221,9 @@ inline Corpus build_training(const std::vector<std::string>& clips = training_cl
   return corpus;
 }
 
-// The training noises: the whole kitchen recording and the synthesized training babble, fan and
-// music (none of them is mixed into the held-out split).
+// The training noises: the whole kitchen recording, the synthesized training babble, fan and
+// music, and real voices, music and household sounds from Debian packages (none of them is mixed
+// into a held-out split).
 inline const std::vector<std::pair<std::string, std::string>>& training_noises() {
   static const std::vector<std::pair<std::string, std::string>> noises = {
       {"dishes", "noise/doing_the_dishes.wav"},
@@ -234,7 +235,11 @@ inline const std::vector<std::pair<std::string, std::string>>& training_noises()
       // instrumental tracks.
       {"voices", "vad/noise/train_babble_voices.flac"},
       {"radio", "vad/noise/train_babble_radio.flac"},
-      {"tracks", "vad/noise/train_music_real.flac"}};
+      {"tracks", "vad/noise/train_music_real.flac"},
+      // Real household and everyday sounds from Debian packages (bench/vad_train_household.py):
+      // doors, cupboards, footsteps, knocks, clinks, thuds, water, cards and paper, switches,
+      // phones, bells and beeps, laid out with random gaps and overlaps over a quiet room tone.
+      {"household", "vad/noise/train_household.flac"}};
   return noises;
 }
 
