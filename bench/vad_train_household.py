@@ -47,7 +47,6 @@ No file has a voice (the packages' spoken, sung or shouted files are not among t
 
 Needs sox. Deterministic: the choices come from a seeded generator and sox runs with -R.
 """
-import math
 import os
 import random
 import sys
