@@ -51,8 +51,8 @@ import subprocess
 import sys
 import zipfile
 
-from vad_split_audio import (RATE, decode, dictionary_words, split_dirs, words_of, write_wav,
-                             write_words)
+from vad_split_audio import (RATE, decode, dictionary_words, lay_out, split_dirs, words_known,
+                             write_wav)
 
 DRASCULA = "usr/share/scummvm/drascula/en"
 # Speech file prefix -> (name, its text array's place in drascula.dat): the engine plays
@@ -70,59 +70,6 @@ HOUSEHOLD = ["homedecor_faucet", "homedecor_shower", "homedecor_toilet_flush",
 PLEE_RAIN = "usr/share/games/plee-the-bear/sound/weather/rain.ogg"
 SCORCHED = "usr/share/games/scorched3d/data/globalmods/none/data/wav/misc"
 FILLETS = "usr/share/games/fillets-ng/music"
-
-
-def words_known(text, known):
-    """The text as the grammar's words (lower case, punctuation dropped), or None when a word is
-    not in pocketsphinx's dictionary."""
-    words = re.sub(r"[^a-z' ]", " ", text.lower().replace("\u2019", "'")).split()
-    words = [w.strip("'") for w in words if w.strip("'")]
-    return " ".join(words) if words and all(w in known for w in words) else None
-
-
-def longest_unlabelled(y, spans):
-    """The longest stretch (seconds) of y's loud 10 ms frames outside every span, gaps under
-    100 ms (between syllables) bridged: loud is within 25 dB of its loudest frame, measured on the
-    first difference (so hum and rumble count little)."""
-    frames = len(y) // 160
-    level = [sum((y[i] - y[i - 1]) ** 2 for i in range(max(1, k * 160), (k + 1) * 160)) + 1
-             for k in range(frames)]
-    loud = max(level) / 10 ** 2.5
-    missed = [level[k] >= loud and not any(a <= (k + 0.5) / 100 < b for a, b, _ in spans)
-              for k in range(frames)]
-    longest, start, last = 0, None, None
-    for k in range(frames):
-        if not missed[k]:
-            continue
-        if last is None or k - last > 10:
-            start = k
-        last = k
-        longest = max(longest, last - start + 1)
-    return longest / 100
-
-
-def lay_out(lines, tmp, out, name, rng, enough):
-    """Labels each (samples, text) in turn (aligned to the text, or free recognition where it is
-    None) and lays the ones whose labels cover their speech end to end with 0.3-0.7 s of digital
-    silence between them, until `enough(taken, seconds)`; writes name.wav/.words."""
-    x, words, taken, tried = [], [], 0, 0
-    pad = [0] * (RATE * 3 // 10)  # recordings cut to their first word: aligned with a pause
-    for y, text in lines:
-        tried += 1
-        spans = words_of(pad + y + pad, tmp, text)
-        # Said otherwise than its text (or nothing recognised): left out. The alignment can also
-        # give its silence speech the text does not have: left out when 300 ms of it is loud.
-        if not spans or longest_unlabelled(pad + y + pad, spans) >= 0.3:
-            continue
-        at = len(x) / RATE - len(pad) / RATE
-        words += [(a + at, b + at, w) for a, b, w in spans]
-        x += y + [0] * int(RATE * rng.uniform(0.3, 0.7))
-        taken += 1
-        if enough(taken, len(x) / RATE):
-            break
-    write_wav(os.path.join(out, name + ".wav"), x)
-    write_words(os.path.join(out, name + ".words"), words)
-    print(f"{name}: {taken} of {tried} labelled, {len(x) / RATE:.1f} s", file=sys.stderr)
 
 
 def drascula_texts(path):

@@ -1,10 +1,12 @@
-"""What the held-out split scripts (bench/vad_heldout2.py, bench/vad_heldout3.py) share: decoding
-a recording to 16 kHz mono 16-bit, pocketsphinx's word spans as bench/vad_data.sh labels a clip,
-and writing the .wav and .words files. Deterministic: sox runs with -R (no random dither)."""
+"""What the held-out split scripts (bench/vad_heldout2.py, vad_heldout3.py, vad_heldout4.py) share:
+decoding a recording to 16 kHz mono 16-bit, pocketsphinx's word spans as bench/vad_data.sh labels a
+clip, the check that labels cover a recording's speech, laying labelled recordings end to end, and
+writing the .wav and .words files. Deterministic: sox runs with -R (no random dither)."""
 import array
 import os
 import re
 import subprocess
+import sys
 import wave
 
 RATE = 16000
@@ -74,3 +76,56 @@ def split_dirs(argv):
     os.makedirs(speech, exist_ok=True)
     os.makedirs(tmp, exist_ok=True)
     return root, out, speech, tmp
+
+
+def words_known(text, known):
+    """The text as the grammar's words (lower case, punctuation dropped), or None when a word is
+    not in pocketsphinx's dictionary."""
+    words = re.sub(r"[^a-z' ]", " ", text.lower().replace("\u2019", "'")).split()
+    words = [w.strip("'") for w in words if w.strip("'")]
+    return " ".join(words) if words and all(w in known for w in words) else None
+
+
+def longest_unlabelled(y, spans):
+    """The longest stretch (seconds) of y's loud 10 ms frames outside every span, gaps under
+    100 ms (between syllables) bridged: loud is within 25 dB of its loudest frame, measured on the
+    first difference (so hum and rumble count little)."""
+    frames = len(y) // 160
+    level = [sum((y[i] - y[i - 1]) ** 2 for i in range(max(1, k * 160), (k + 1) * 160)) + 1
+             for k in range(frames)]
+    loud = max(level) / 10 ** 2.5
+    missed = [level[k] >= loud and not any(a <= (k + 0.5) / 100 < b for a, b, _ in spans)
+              for k in range(frames)]
+    longest, start, last = 0, None, None
+    for k in range(frames):
+        if not missed[k]:
+            continue
+        if last is None or k - last > 10:
+            start = k
+        last = k
+        longest = max(longest, last - start + 1)
+    return longest / 100
+
+
+def lay_out(lines, tmp, out, name, rng, enough):
+    """Labels each (samples, text) in turn (aligned to the text, or free recognition where it is
+    None) and lays the ones whose labels cover their speech end to end with 0.3-0.7 s of digital
+    silence between them, until `enough(taken, seconds)`; writes name.wav/.words."""
+    x, words, taken, tried = [], [], 0, 0
+    pad = [0] * (RATE * 3 // 10)  # recordings cut to their first word: aligned with a pause
+    for y, text in lines:
+        tried += 1
+        spans = words_of(pad + y + pad, tmp, text)
+        # Said otherwise than its text (or nothing recognised): left out. The alignment can also
+        # give its silence speech the text does not have: left out when 300 ms of it is loud.
+        if not spans or longest_unlabelled(pad + y + pad, spans) >= 0.3:
+            continue
+        at = len(x) / RATE - len(pad) / RATE
+        words += [(a + at, b + at, w) for a, b, w in spans]
+        x += y + [0] * int(RATE * rng.uniform(0.3, 0.7))
+        taken += 1
+        if enough(taken, len(x) / RATE):
+            break
+    write_wav(os.path.join(out, name + ".wav"), x)
+    write_words(os.path.join(out, name + ".words"), words)
+    print(f"{name}: {taken} of {tried} labelled, {len(x) / RATE:.1f} s", file=sys.stderr)
