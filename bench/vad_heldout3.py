@@ -51,15 +51,14 @@ import subprocess
 import sys
 import zipfile
 
-from vad_split_audio import (RATE, decode, dictionary_words, lay_out, split_dirs, words_known,
-                             write_wav)
+from vad_split_audio import (LAUGHS, RATE, decode, dictionary_words, lay_out, split_dirs,
+                             words_known, write_wav)
 
 DRASCULA = "usr/share/scummvm/drascula/en"
 # Speech file prefix -> (name, its text array's place in drascula.dat): the engine plays
 # "<prefix><n>.als" with the subtitle <array>[n] (ScummVM engines/drascula/talk.cpp).
 DRASCULA_VOICES = {"": ("hacker", 0), "BJ": ("bj", 3), "D": ("drascula", 1), "I": ("igor", 5),
                    "T": ("bartender", 8), "VB": ("vonbraun", 9)}
-LAUGHS = r"\b(HA|HAH|HEH|AH|AAH|OH|OOH|HMM|HM|UH|UM|UGH)\b"
 OPENARENA = "usr/share/games/openarena/missionpack/mp-pak0.pk3"
 TUXPAINT = "usr/share/tuxpaint/stamps"
 HOMEDECOR = "usr/share/games/minetest/mods/homedecor"

@@ -11,6 +11,8 @@ import wave
 
 RATE = 16000
 MODEL = "/usr/share/pocketsphinx/model/en-us"
+# Laughs and interjections: in a text or a recognition, words the recording does not say as words.
+LAUGHS = r"\b(HA|HAH|HEH|AH|AAH|OH|OOH|HMM|HM|UH|UM|UGH)\b"
 
 
 def decode(path, tmp, effects=(), informat=()):
@@ -107,10 +109,11 @@ def longest_unlabelled(y, spans):
     return longest / 100
 
 
-def lay_out(lines, tmp, out, name, rng, enough):
+def lay_out(lines, tmp, out, name, rng, enough, pause=(0.3, 0.7), laughs=False):
     """Labels each (samples, text) in turn (aligned to the text, or free recognition where it is
-    None) and lays the ones whose labels cover their speech end to end with 0.3-0.7 s of digital
-    silence between them, until `enough(taken, seconds)`; writes name.wav/.words."""
+    None) and lays the ones whose labels cover their speech end to end with `pause` (0.3-0.7 s) of
+    digital silence between them, until `enough(taken, seconds)`; writes name.wav/.words. With
+    `laughs`, a recording whose recognised words have a laugh or interjection is left out too."""
     x, words, taken, tried = [], [], 0, 0
     pad = [0] * (RATE * 3 // 10)  # recordings cut to their first word: aligned with a pause
     for y, text in lines:
@@ -120,9 +123,12 @@ def lay_out(lines, tmp, out, name, rng, enough):
         # give its silence speech the text does not have: left out when 300 ms of it is loud.
         if not spans or longest_unlabelled(pad + y + pad, spans) >= 0.3:
             continue
+        # Free recognition hears a laugh ("ha ha") as words: not speech, so left out.
+        if laughs and re.search(LAUGHS, " ".join(w for _, _, w in spans).upper()):
+            continue
         at = len(x) / RATE - len(pad) / RATE
         words += [(a + at, b + at, w) for a, b, w in spans]
-        x += y + [0] * int(RATE * rng.uniform(0.3, 0.7))
+        x += y + [0] * int(RATE * rng.uniform(*pause))
         taken += 1
         if enough(taken, len(x) / RATE):
             break
