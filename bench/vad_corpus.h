@@ -172,6 +172,19 @@ inline Corpus build_heldout3() {
   return build_split("vad/heldout3", clips, ".flac");
 }
 
+// The fourth held-out split (tests/data/vad/heldout4, bench/vad_heldout4.py): Flight of the Amazon
+// Queen's voices (Joe King and six characters he talks to) and Allison Smith's Asterisk telephone
+// prompts, sharing no speaker or recording with the training set or the first three splits, and
+// laid out before anything was scored on it.
+inline Corpus build_heldout4() {
+  std::vector<std::string> clips;
+  for (const char* who : {"joe", "faye", "witch", "naomi", "zombie", "oracle", "frank"})
+    clips.push_back(std::string("queen_") + who);
+  for (const char* n : {"asterisk_1", "asterisk_2"})
+    clips.push_back(n);
+  return build_split("vad/heldout4", clips, ".flac");
+}
+
 // The training clips (under tests/data): CMU ARCTIC, JFK, "cards" and LibriVox; none of their
 // speakers is in the held-out split.
 inline std::vector<std::string> training_clips() {
@@ -270,6 +283,18 @@ inline const std::vector<std::pair<std::string, std::string>>& heldout3_noises()
       {"household", "vad/noise/heldout3_household.flac"},
       {"weather", "vad/noise/heldout3_weather.flac"},
       {"music", "vad/noise/heldout3_music.flac"}};
+  return noises;
+}
+
+// The fourth split's noises (never in training, nor in the first three splits): household sounds
+// (tap, door, bell, falling objects, coins, drips, a bark, footsteps), machines and vehicles (car
+// engine, trains, factory, helicopter, canal lock, harbour) and eight soundtrack excerpts
+// (bench/vad_heldout4.py).
+inline const std::vector<std::pair<std::string, std::string>>& heldout4_noises() {
+  static const std::vector<std::pair<std::string, std::string>> noises = {
+      {"household", "vad/noise/heldout4_household.flac"},
+      {"machines", "vad/noise/heldout4_machines.flac"},
+      {"music", "vad/noise/heldout4_music.flac"}};
   return noises;
 }
 
