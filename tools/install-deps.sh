@@ -60,6 +60,8 @@ TEST_PACKAGES=(
   libgtest-dev=1.12.1-0.2 libgmock-dev=1.12.1-0.2 libbenchmark-dev=1.7.1-1 opus-tools=0.2-1+b1
   sox=14.4.2+git20190427-3.5 pocketsphinx=0.8+5prealpha+1-15 curl=7.88.1-10+deb12u15
   python3=3.11.2-1+b1
+  # bench/vad_data.sh: the fourth held-out split's game lines are MP3s
+  libsox-fmt-mp3=14.4.2+git20190427-3.5
   # the reference dsp::RealFft is tested against
   libfftw3-dev=3.3.10-1
   # the Debian packages, checked
