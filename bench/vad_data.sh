@@ -165,7 +165,8 @@ fi
 # The fourth held-out split (tests/data/vad/heldout4, heldout4_* noises; bench/vad_heldout4.py):
 # an adventure game's voices and telephone prompts, household sounds, machines and vehicles, and
 # another soundtrack, from Debian packages none of the sets above (nor the training noises') uses;
-# laid out before anything was scored on it. Needs libsox-fmt-mp3 (tools/install-deps.sh: the game's lines are MP3s).
+# laid out before anything was scored on it. Needs libsox-fmt-mp3 (tools/install-deps.sh): the
+# game's lines are MP3s.
 # Made once, kept; delete tests/data/vad/heldout4 to make it again.
 if [[ ! -d $OUT/heldout4 ]]; then
   debian_speech heldout4 vad_heldout4.py "$OUT/heldout4" flight-of-the-amazon-queen=1.0.0-9 \
