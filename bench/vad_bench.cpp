@@ -3,10 +3,10 @@
 // share no speaker, noise or recording with what the detector was fitted or tuned on. The first
 // (tests/data/vad/heldout, bench/vad_data.sh) has been scored at every change of the detector and
 // is no longer an unseen set; the second (tests/data/vad/heldout2, bench/vad_heldout2.py) was laid
-// out after the shipped model and is the one that measures it (see docs/vad.md), now used twice.
-// A third (tests/data/vad/heldout3, bench/vad_heldout3.py), now scored once, and a fourth
-// (tests/data/vad/heldout4, bench/vad_heldout4.py), kept unseen for the next candidate, are scored
-// only when named (`--split third`, `--split fourth`), never by default.
+// out after an earlier model (see docs/vad.md) and has been used four times. A third
+// (tests/data/vad/heldout3, bench/vad_heldout3.py), scored twice, and a fourth
+// (tests/data/vad/heldout4, bench/vad_heldout4.py), scored once (the model with household sounds
+// in training), are scored only when named (`--split third`, `--split fourth`), never by default.
 //
 // Our detector is scored twice: its raw per-frame score (the logistic output, decided at 0.5) and
 // its held score (20 ms mean, 200 ms hold, decided at the node's default 0.7 with hysteresis); each
