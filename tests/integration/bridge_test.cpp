@@ -359,16 +359,17 @@ TEST(Bridge, AFailingLlmIsReportedAndSpokenAndTheNextTurnWorks) {
 TEST(Bridge, AnEarlyFinalDroppedAtAPauseStillGivesOneTurnWithBothHalves) {
   Bridge bridge("bridge_early_final");
   bridge.start();
-  // "he was not an ill disposed young man" — 0.89 s of quiet — "he might even have been made
-  // amiable himself": the clips' own edges (0.49 s by their labels) and 0.4 s more of the first
-  // clip's own room tone (its last 0.2 s, twice). The VAD's held score carries up to 200 ms into
-  // a pause and a breath before the second clip's first word counts, so the host hears about
-  // 0.4-0.6 s of silence: more than turn.early_final_ms (300), less than end_of_turn_ms (700).
-  // The clips' own 0.49 s alone is within the hold and that breath of being no pause at all.
+  // "he was not an ill disposed young man" — 0.69 s of quiet — "he might even have been made
+  // amiable himself": the clips' own edges (0.49 s by their labels) and 0.2 s more of the first
+  // clip's own room tone (its last 0.2 s). The host must hear more than turn.early_final_ms (300)
+  // of silence and less than end_of_turn_ms (700); how much it hears depends on the VAD (its hold,
+  // and how soon its raw score lets go of room tone), so this is measured, not derived: with the
+  // model of 2026-11-30 the clips' edges alone give 300-350 ms (one turn, an early final dropped),
+  // 0.35 s of room tone more still gives one turn and 0.4 s ends it; 0.2 s puts it at about
+  // 500-550 ms. Re-measure after a refit (the room tone's length is the only knob).
   test::Audio in = test::read_audio(librivox("0880", ".wav"));
   const std::vector<float> room_tone(in.samples.end() - 16000 / 5, in.samples.end());
-  for (int i = 0; i < 2; ++i)
-    in.samples.insert(in.samples.end(), room_tone.begin(), room_tone.end());
+  in.samples.insert(in.samples.end(), room_tone.begin(), room_tone.end());
   test::Audio second = test::read_audio(librivox("0930", ".wav"));
   in.samples.insert(in.samples.end(), second.samples.begin(), second.samples.end());
   in.samples.resize(in.samples.size() + 16000 * 4, 0.0f);
