@@ -51,8 +51,8 @@ import subprocess
 import sys
 import zipfile
 
-from vad_split_audio import (LAUGHS, RATE, decode, dictionary_words, lay_out, split_dirs,
-                             words_known, write_wav)
+from vad_split_audio import (LAUGHS, RATE, decode, dictionary_words, lay_out, lay_out_halves,
+                             split_dirs, words_known, write_wav)
 
 DRASCULA = "usr/share/scummvm/drascula/en"
 # Speech file prefix -> (name, its text array's place in drascula.dat): the engine plays
@@ -161,16 +161,7 @@ def tuxpaint(root, tmp, out, rng, known):
                 first = open(txt, encoding="utf-8").readline() if os.path.exists(txt) else ""
                 if words_known(first, known):
                     found.append((os.path.join(d, f), words_known(first, known)))
-    found.sort()
-    rng.shuffle(found)
-
-    def descriptions(chosen):
-        for f, text in chosen:
-            yield decode(f, tmp, ("norm", "-6")), text
-
-    half = len(found) // 2
-    lay_out(descriptions(found[:half]), tmp, out, "tuxpaint_1", rng, lambda n, s: n == 16)
-    lay_out(descriptions(found[half:]), tmp, out, "tuxpaint_2", rng, lambda n, s: n == 16)
+    lay_out_halves(found, tmp, out, "tuxpaint", rng, lambda n, s: n == 16)
 
 
 def noises(root, tmp, out, rng):

@@ -50,8 +50,8 @@ import subprocess
 import sys
 import zlib
 
-from vad_split_audio import (RATE, decode, dictionary_words, lay_out, split_dirs, words_known,
-                             write_wav)
+from vad_split_audio import (RATE, decode, dictionary_words, lay_out, lay_out_halves, split_dirs,
+                             words_known, write_wav)
 
 QUEEN = "usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"
 # Who -> the dialogue files (.DOG) whose other party speaks in their voice.
@@ -137,16 +137,7 @@ def asterisk(root, tmp, out, rng, known):
             if (m and os.path.exists(wav) and not re.search(r"[0-9\[]", m.group(2)) and
                     words_known(m.group(2), known)):
                 prompts.append((wav, words_known(m.group(2), known)))
-    prompts.sort()
-    rng.shuffle(prompts)
-
-    def said(chosen):
-        for wav, text in chosen:
-            yield decode(wav, tmp, ("norm", "-6")), text
-
-    half = len(prompts) // 2
-    lay_out(said(prompts[:half]), tmp, out, "asterisk_1", rng, lambda n, s: s >= 28, PAUSE)
-    lay_out(said(prompts[half:]), tmp, out, "asterisk_2", rng, lambda n, s: s >= 28, PAUSE)
+    lay_out_halves(prompts, tmp, out, "asterisk", rng, lambda n, s: s >= 28, PAUSE)
 
 
 def rcc_files(path):

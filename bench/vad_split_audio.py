@@ -135,3 +135,18 @@ def lay_out(lines, tmp, out, name, rng, enough, pause=(0.3, 0.7), laughs=False):
     write_wav(os.path.join(out, name + ".wav"), x)
     write_words(os.path.join(out, name + ".words"), words)
     print(f"{name}: {taken} of {tried} labelled, {len(x) / RATE:.1f} s", file=sys.stderr)
+
+
+def lay_out_halves(found, tmp, out, name, rng, enough, pause=(0.3, 0.7)):
+    """Shuffles (path, text) pairs in a seeded order and lays each half out as name_1 and name_2
+    (lay_out), each recording decoded and normalised to -6 dBFS."""
+    found.sort()
+    rng.shuffle(found)
+
+    def said(chosen):
+        for path, text in chosen:
+            yield decode(path, tmp, ("norm", "-6")), text
+
+    half = len(found) // 2
+    lay_out(said(found[:half]), tmp, out, name + "_1", rng, enough, pause)
+    lay_out(said(found[half:]), tmp, out, name + "_2", rng, enough, pause)
