@@ -87,6 +87,9 @@ ARM64_PACKAGES=(
   libasound2-dev:arm64=1.2.8-1+b1 libopus-dev:arm64=1.3.1-3 libopusenc-dev:arm64=0.2.1-2
   libopusfile-dev:arm64=0.12-4 libogg-dev:arm64=1.3.5-3
   libwebsockets17:arm64=4.1.6-3 libssl-dev:arm64=3.0.22-1~deb12u2
+  # libwebsockets.pc says Requires: libcap (installed for amd64 by libwebsockets-dev's Depends;
+  # for arm64 the -dev package is only unpacked, so nothing pulls it in)
+  libcap-dev:arm64=1:2.66-4+deb12u3+b1
   libsndfile1-dev:arm64=1.2.0-1+deb12u1 libfftw3-dev:arm64=3.3.10-1
   libspeexdsp-dev:arm64=1.2.1-1 libkissfft-dev:arm64=131.1.0-4.1~deb12u1
   libwebrtc-audio-processing-dev:arm64=0.3-1+b1
