@@ -25,6 +25,9 @@
 //   build/release/bench/vad_fit [--hidden H] [--end-weight W] [--epochs N]       validation
 //                               [--delta FRAMES] [--leak A]   (the input: VadModel)
 //                               [--tail FRAMES] [--hiss] [--seed N] [--hold-sweep]
+//                               [--band-limit]   (also fit on the clips low-passed at 4 and
+//                               5.5 kHz, clean and at 10 dB; validation prints the aligned
+//                               clips low-passed the same way either way)
 //                               [--leave-out NOISE[,NOISE...]]   (those noises unseen in
 //                               fitting: dishes, babble, fan, music, voices, radio, tracks,
 //                               household)
@@ -92,6 +95,31 @@ std::vector<bool> word_ends(const std::vector<bool>& label) {
       for (size_t j = 0; j < kWordEndFrames && j <= k && label[k - j]; ++j)
         end[k - j] = true;
   return end;
+}
+
+// `c` low-passed at `cutoff_hz` (a 255-tap Hann-windowed sinc; stop band about 50 dB down from
+// 150 Hz above the cutoff): speech as a telephone (4 kHz) or an 11 kHz recording (5.5 kHz) carries
+// it, for --band-limit. The labels are the clip's own.
+Corpus band_limited(const Corpus& c, double cutoff_hz) {
+  constexpr int kTaps = 255, kHalf = kTaps / 2;
+  std::vector<double> h(kTaps);
+  double sum = 0;
+  for (int i = 0; i < kTaps; ++i) {
+    const double t = i - kHalf, fc = cutoff_hz / kRate;
+    const double sinc = t == 0 ? 2 * fc : std::sin(2 * M_PI * fc * t) / (M_PI * t);
+    h[size_t(i)] = sinc * (0.5 - 0.5 * std::cos(2 * M_PI * i / (kTaps - 1)));
+    sum += h[size_t(i)];
+  }
+  Corpus out = c;
+  for (size_t n = 0; n < c.clean.size(); ++n) {
+    double y = 0;
+    for (int i = 0; i < kTaps; ++i) {
+      const long k = long(n) + kHalf - i;
+      if (k >= 0 && size_t(k) < c.clean.size()) y += h[size_t(i)] * c.clean[size_t(k)];
+    }
+    out.clean[n] = float(y / sum);
+  }
+  return out;
 }
 
 // The network's inputs for every non-silent frame of `audio` (the features do not depend on the
@@ -347,6 +375,9 @@ struct Validation {
   // whole utterances, so clean F1 on all of validation does not predict the held-out figure.
   const Corpus* aligned;
   std::vector<std::vector<float>> noise;  // the validation section of each training noise
+  // The aligned clips low-passed at 4 and 5.5 kHz (telephone and 11 kHz speech; the fourth
+  // held-out split's speech is both), or empty.
+  std::vector<std::pair<int, Corpus>> aligned_band_limited;
 };
 
 // What Vad.RawScoreFallsInThePausesTheHeldScoreBridges checks: two 300 ms harmonic "syllables"
@@ -432,6 +463,19 @@ void report(const char* name, const VadModel& model, const Validation& val) {
       name, f1(a.label, ar.raw_decision), precision(a.label, ar.raw_decision),
       recall(a.label, ar.raw_decision), f1(a.utterance, ar.decision),
       precision(a.utterance, ar.decision), recall(a.utterance, ar.decision));
+  for (const auto& [cutoff, b] : val.aligned_band_limited) {
+    const Run br = run(model, b, b.clean);
+    printf(
+        "%-9s aligned clips low-passed at %d Hz: raw/word F1 %.3f (P %.3f, R %.3f), held/utterance "
+        "F1 %.3f (R %.3f); 10 dB FA@0.90 raw, pooled",
+        name, cutoff, f1(b.label, br.raw_decision), precision(b.label, br.raw_decision),
+        recall(b.label, br.raw_decision), f1(b.utterance, br.decision),
+        recall(b.utterance, br.decision));
+    Run pooled;
+    for (const auto& noise : val.noise)
+      pooled.append(run(model, b, mix(b, noise, 10.0)));
+    printf(" %.3f\n", fa90(pooled.word, pooled.raw));
+  }
   for (double snr : {10.0, 0.0}) {
     Run pooled;
     printf("%-9s %2d dB FA@0.90", name, int(snr));
@@ -567,6 +611,7 @@ int main(int argc, char** argv) {
   int hidden = kH, epochs = 30, tail = 0;
   float end_weight = 1;
   bool final_fit = false, early_stop = true, jfk_trace = false, hiss = false, sweep_hold = false;
+  bool band_limit = false;
   const char* write = nullptr;
   std::string leave_out;  // training noises kept out of fitting entirely (validation only)
   for (int i = 1; i < argc; ++i) {
@@ -591,6 +636,8 @@ int main(int argc, char** argv) {
       hiss = true;
     else if (a == "--hold-sweep")
       sweep_hold = true;
+    else if (a == "--band-limit")
+      band_limit = true;
     else if (a == "--jfk-trace")
       jfk_trace = true;
     else if (a == "--no-early-stop")
@@ -603,7 +650,7 @@ int main(int argc, char** argv) {
       fprintf(stderr,
               "usage: vad_fit [--hidden H] [--end-weight W] [--epochs N] [--leave-out NOISE] "
               "[--tail FRAMES] [--delta FRAMES] [--leak A] [--seed N] [--hiss] [--no-early-stop] "
-              "[--hold-sweep] [--final] "
+              "[--hold-sweep] [--band-limit] [--final] "
               "[--write F]\n");
       return 2;
     }
@@ -621,6 +668,8 @@ int main(int argc, char** argv) {
       if (clip.find("axb_") != std::string::npos || clip.find("cards/") != std::string::npos)
         aligned.push_back(clip);
     aligned_corpus = build_training(aligned);
+    for (int cutoff : {4000, 5500})
+      val.aligned_band_limited.emplace_back(cutoff, band_limited(aligned_corpus, cutoff));
   }
 
   Samples train_set, val_set;
@@ -639,6 +688,18 @@ int main(int argc, char** argv) {
     for (double snr : {10.0, 0.0})
       collect(val_corpus, mix(val_corpus, rest, snr), end_weight, 0, &val_set);
     val.noise.push_back(std::move(rest));
+  }
+  if (band_limit) {  // the fitting clips as a telephone and an 11 kHz recording carry them
+    for (int cutoff : {4000, 5500}) {
+      const Corpus b = band_limited(fit, cutoff);
+      collect(b, b.clean, end_weight, tail, &train_set);
+      for (const auto& [name, file] : training_noises()) {
+        std::vector<float> noise = load(data(file));
+        noise.resize(final_fit ? noise.size() : noise.size() * 7 / 10);
+        if (("," + leave_out + ",").find("," + name + ",") == std::string::npos)
+          collect(b, mix(b, noise, 10.0), end_weight, tail, &train_set);
+      }
+    }
   }
   if (hiss) {  // steady white noise (fitting only): a floor the detector must learn to ignore
     Rng rng;
@@ -668,10 +729,11 @@ int main(int argc, char** argv) {
   jfk_changes(model, jfk_trace);
   if (write) {
     char how[160];
-    snprintf(how, sizeof how,
-             "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s --epochs %d",
-             hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
-             hiss ? " --hiss" : "", epochs);
+    snprintf(
+        how, sizeof how,
+        "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s --epochs %d",
+        hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
+        hiss ? " --hiss" : "", band_limit ? " --band-limit" : "", epochs);
     write_model(model, write, how);
     printf("wrote %s\n", write);
   }
