@@ -338,21 +338,29 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--cost") == 0) return cost_mode(argv[2]);
   // No argument: the first and second splits. The third and fourth are scored only when named.
   const std::string split = argc == 3 && std::strcmp(argv[1], "--split") == 0 ? argv[2] : "";
-  if (argc != 1 && split != "first" && split != "second" && split != "third" && split != "fourth") {
+  struct Split {
+    const char* name;
+    const char* title;
+    Corpus (*build)();
+    NoiseList (*noises)();
+    bool by_default;
+  };
+  const Split splits[] = {{"first", "First held-out split (tests/data/vad/heldout)", build_heldout,
+                           heldout_noises, true},
+                          {"second", "Second held-out split (tests/data/vad/heldout2)",
+                           build_heldout2, heldout2_noises, true},
+                          {"third", "Third held-out split (tests/data/vad/heldout3)",
+                           build_heldout3, heldout3_noises, false},
+                          {"fourth", "Fourth held-out split (tests/data/vad/heldout4)",
+                           build_heldout4, heldout4_noises, false}};
+  const bool named = std::any_of(std::begin(splits), std::end(splits),
+                                 [&](const Split& s) { return split == s.name; });
+  if (argc != 1 && !named) {
     fprintf(stderr, "usage: vad_bench [--split first|second|third|fourth] | --cost NAME\n");
     return 2;
   }
-  if (split.empty() || split == "first")
-    report_split("First held-out split (tests/data/vad/heldout)", build_heldout(),
-                 heldout_noises());
-  if (split.empty() || split == "second")
-    report_split("Second held-out split (tests/data/vad/heldout2)", build_heldout2(),
-                 heldout2_noises());
-  if (split == "third")
-    report_split("Third held-out split (tests/data/vad/heldout3)", build_heldout3(),
-                 heldout3_noises());
-  if (split == "fourth")
-    report_split("Fourth held-out split (tests/data/vad/heldout4)", build_heldout4(),
-                 heldout4_noises());
+  for (const Split& s : splits)
+    if (split.empty() ? s.by_default : split == s.name)
+      report_split(s.title, s.build(), s.noises());
   return 0;
 }

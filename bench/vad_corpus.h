@@ -234,11 +234,14 @@ inline Corpus build_training(const std::vector<std::string>& clips = training_cl
   return corpus;
 }
 
+// A set of noises: name and file under tests/data.
+using NoiseList = std::vector<std::pair<std::string, std::string>>;
+
 // The training noises: the whole kitchen recording, the synthesized training babble, fan and
 // music, and real voices, music and household sounds from Debian packages (none of them is mixed
 // into a held-out split).
-inline const std::vector<std::pair<std::string, std::string>>& training_noises() {
-  static const std::vector<std::pair<std::string, std::string>> noises = {
+inline const NoiseList& training_noises() {
+  static const NoiseList noises = {
       {"dishes", "noise/doing_the_dishes.wav"},
       {"babble", "vad/noise/train_babble.flac"},
       {"fan", "vad/noise/train_fan.flac"},
@@ -257,45 +260,37 @@ inline const std::vector<std::pair<std::string, std::string>>& training_noises()
 }
 
 // The held-out noises (never in training): name and file under tests/data/vad/noise.
-inline const std::vector<std::pair<std::string, std::string>>& heldout_noises() {
-  static const std::vector<std::pair<std::string, std::string>> noises = {
-      {"babble", "vad/noise/heldout_babble.flac"},
-      {"fan", "vad/noise/heldout_fan.flac"},
-      {"music", "vad/noise/heldout_music.flac"}};
-  return noises;
+inline NoiseList heldout_noises() {
+  return {{"babble", "vad/noise/heldout_babble.flac"},
+          {"fan", "vad/noise/heldout_fan.flac"},
+          {"music", "vad/noise/heldout_music.flac"}};
 }
 
 // The second split's noises (never in training, nor in the first split): a football crowd,
 // street and machine ambience, and eight music tracks (bench/vad_heldout2.py).
-inline const std::vector<std::pair<std::string, std::string>>& heldout2_noises() {
-  static const std::vector<std::pair<std::string, std::string>> noises = {
-      {"crowd", "vad/noise/heldout2_crowd.flac"},
-      {"ambience", "vad/noise/heldout2_ambience.flac"},
-      {"music", "vad/noise/heldout2_music.flac"}};
-  return noises;
+inline NoiseList heldout2_noises() {
+  return {{"crowd", "vad/noise/heldout2_crowd.flac"},
+          {"ambience", "vad/noise/heldout2_ambience.flac"},
+          {"music", "vad/noise/heldout2_music.flac"}};
 }
 
 // The third split's noises (never in training, nor in the first two splits): household sounds
 // (taps, shower, toilet, doors, toaster, doorbell), rain and sea, and eight soundtrack excerpts
 // (bench/vad_heldout3.py).
-inline const std::vector<std::pair<std::string, std::string>>& heldout3_noises() {
-  static const std::vector<std::pair<std::string, std::string>> noises = {
-      {"household", "vad/noise/heldout3_household.flac"},
-      {"weather", "vad/noise/heldout3_weather.flac"},
-      {"music", "vad/noise/heldout3_music.flac"}};
-  return noises;
+inline NoiseList heldout3_noises() {
+  return {{"household", "vad/noise/heldout3_household.flac"},
+          {"weather", "vad/noise/heldout3_weather.flac"},
+          {"music", "vad/noise/heldout3_music.flac"}};
 }
 
 // The fourth split's noises (never in training, nor in the first three splits): household sounds
 // (tap, door, bell, falling objects, coins, drips, a bark, footsteps), machines and vehicles (car
 // engine, trains, factory, helicopter, canal lock, harbour) and eight soundtrack excerpts
 // (bench/vad_heldout4.py).
-inline const std::vector<std::pair<std::string, std::string>>& heldout4_noises() {
-  static const std::vector<std::pair<std::string, std::string>> noises = {
-      {"household", "vad/noise/heldout4_household.flac"},
-      {"machines", "vad/noise/heldout4_machines.flac"},
-      {"music", "vad/noise/heldout4_music.flac"}};
-  return noises;
+inline NoiseList heldout4_noises() {
+  return {{"household", "vad/noise/heldout4_household.flac"},
+          {"machines", "vad/noise/heldout4_machines.flac"},
+          {"music", "vad/noise/heldout4_music.flac"}};
 }
 
 // The clean corpus with the noise (looped) at `snr_db` over the speech frames' power.

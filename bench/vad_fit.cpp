@@ -675,14 +675,17 @@ int main(int argc, char** argv) {
   Samples train_set, val_set;
   collect(fit, fit.clean, end_weight, tail, &train_set);
   if (!final_fit) collect(val_corpus, val_corpus.clean, end_weight, 0, &val_set);
+  std::vector<std::vector<float>> fitting_noises;  // the parts of the noises fitting hears
   for (const auto& [name, file] : training_noises()) {
     std::vector<float> noise = load(data(file));
     // The last 30 % of every noise is validation's; the final fit uses all of it.
     const size_t cut = final_fit ? noise.size() : noise.size() * 7 / 10;
     std::vector<float> head(noise.begin(), noise.begin() + long(cut));
-    if (("," + leave_out + ",").find("," + name + ",") == std::string::npos)
+    if (("," + leave_out + ",").find("," + name + ",") == std::string::npos) {
       for (double snr : {20.0, 10.0, 5.0, 0.0})
         collect(fit, mix(fit, head, snr), end_weight, tail, &train_set);
+      fitting_noises.push_back(std::move(head));
+    }
     if (final_fit) continue;
     std::vector<float> rest(noise.begin() + long(cut), noise.end());
     for (double snr : {10.0, 0.0})
@@ -693,12 +696,8 @@ int main(int argc, char** argv) {
     for (int cutoff : {4000, 5500}) {
       const Corpus b = band_limited(fit, cutoff);
       collect(b, b.clean, end_weight, tail, &train_set);
-      for (const auto& [name, file] : training_noises()) {
-        std::vector<float> noise = load(data(file));
-        noise.resize(final_fit ? noise.size() : noise.size() * 7 / 10);
-        if (("," + leave_out + ",").find("," + name + ",") == std::string::npos)
-          collect(b, mix(b, noise, 10.0), end_weight, tail, &train_set);
-      }
+      for (const std::vector<float>& noise : fitting_noises)
+        collect(b, mix(b, noise, 10.0), end_weight, tail, &train_set);
     }
   }
   if (hiss) {  // steady white noise (fitting only): a floor the detector must learn to ignore
