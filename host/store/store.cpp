@@ -314,9 +314,14 @@ CommitResult Store::add_turn(const TurnRecord& t, const SeqRange& seqs, uint64_t
         s.integer(8, t.interrupted ? 1 : 0).integer(9, t.started_at_ms);
         s.text(10, t.timings_json.empty() ? "{}" : t.timings_json);
         s.integer(11, int64_t(seqs.first)).integer(12, int64_t(seqs.last));
-        if (s.step() != SQLITE_DONE || !advance_high_water(t.node_id, seqs.last))
+        if (s.step() != SQLITE_DONE)
           return *error = describe(db_, "storing a turn"), CommitResult::kFailed;
-        if (row_id) *row_id = sqlite3_last_insert_rowid(db_);
+        // Read before the high-water mark moves: a node's first mark is an INSERT too, and
+        // last_insert_rowid() would then name the mark's row, not this turn's.
+        const int64_t turn_row = sqlite3_last_insert_rowid(db_);
+        if (!advance_high_water(t.node_id, seqs.last))
+          return *error = describe(db_, "storing a turn"), CommitResult::kFailed;
+        if (row_id) *row_id = turn_row;
         return CommitResult::kStored;
       },
       error);

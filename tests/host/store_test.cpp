@@ -74,6 +74,53 @@ TEST(Store, TurnsAndSegmentsSurviveReopening) {
 // The reconnect race: the old session is still working through its backlog when the node's new
 // session claims the node. Whatever the old one tries afterwards is refused inside its
 // transaction, and the insert itself refuses seqs the store already has.
+// A node's first commit that is a turn also makes its high-water row (an INSERT of its own): the
+// row id handed back must still be the turn's, or its reply lands on another node's turn. Seen in
+// the end-to-end test when a loaded machine made a node's first commit a turn: the kitchen's reply
+// was stored on the hall's turn, and the kitchen's turn kept none.
+TEST(Store, ATurnThatIsItsNodesFirstCommitGetsItsOwnRowForItsReply) {
+  const std::string path = test::scratch_dir("store_first_turn_row") + "/earshot.db";
+  std::string error;
+  auto store = Store::open(path, {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turn = [](const std::string& node, const std::string& said) {
+    TurnRecord t;
+    t.session_id = "s-" + node;
+    t.node_id = node;
+    t.turn_id = "t" + said.substr(0, 1);
+    t.transcript = said;
+    t.started_at_ms = 1700000000000;
+    return t;
+  };
+  auto hall = store->claim_node("hall", &error);
+  auto kitchen = store->claim_node("kitchen", &error);
+  ASSERT_TRUE(hall && kitchen) << error;
+  // The hall's two turns: rows 1 and 2 of turns, row 1 of high_water.
+  int64_t hall_rows[2] = {-1, -1};
+  ASSERT_EQ(store->add_turn(turn("hall", "one"), {0, 9}, hall->epoch, &hall_rows[0], &error),
+            CommitResult::kStored)
+      << error;
+  ASSERT_EQ(store->add_turn(turn("hall", "two"), {10, 19}, hall->epoch, &hall_rows[1], &error),
+            CommitResult::kStored)
+      << error;
+  // The kitchen's first commit: row 3 of turns, row 2 of high_water.
+  int64_t kitchen_row = -1;
+  TurnRecord k = turn("kitchen", "lights off");
+  ASSERT_EQ(store->add_turn(k, {0, 30}, kitchen->epoch, &kitchen_row, &error),
+            CommitResult::kStored)
+      << error;
+  EXPECT_NE(kitchen_row, hall_rows[0]);
+  EXPECT_NE(kitchen_row, hall_rows[1]);
+  k.reply = k.reply_full = "You said: lights off.";
+  ASSERT_TRUE(store->finish_turn(kitchen_row, k, &error)) << error;
+
+  const std::vector<TurnRecord> kitchen_turns = store->turns("s-kitchen");
+  ASSERT_EQ(kitchen_turns.size(), 1u);
+  EXPECT_EQ(kitchen_turns[0].reply_full, "You said: lights off.");
+  for (const TurnRecord& t : store->turns("s-hall"))
+    EXPECT_EQ(t.reply_full, "") << "the hall's turn \"" << t.transcript << "\" got a reply";
+}
+
 TEST(Store, ASupersededSessionCanNeitherStoreNorAdvanceAndNothingIsStoredTwice) {
   const std::string path = test::scratch_dir("store_fence") + "/earshot.db";
   unlink(path.c_str());
