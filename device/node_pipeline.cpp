@@ -603,6 +603,15 @@ int NodePipeline::run() {
               (unsigned long long)s.frames_captured, (unsigned long long)s.segments,
               (unsigned long long)s.frames_sent, (unsigned long long)s.frames_dropped_buffer_full,
               (unsigned long long)s.barge_ins, peak_rss_kb());
+  if (p.playback) {
+    const PlaybackStats ps = p.playback->stats();
+    ES_LOG_INFO("playback",
+                "%llu replies, %llu frames played, %llu concealed, %llu rebuilt from FEC, "
+                "%llu late or duplicate, %llu underrun waits",
+                (unsigned long long)ps.replies, (unsigned long long)ps.frames_played,
+                (unsigned long long)ps.concealed, (unsigned long long)ps.fec_recovered,
+                (unsigned long long)ps.late, (unsigned long long)ps.underruns);
+  }
   if (p.latency.count() > 0)
     ES_LOG_INFO("node", "capture->socket latency over %zu live frames: p50 %.1f ms, p99 %.1f ms",
                 p.latency.count(), p.latency.percentile_ms(0.50), p.latency.percentile_ms(0.99));
