@@ -161,6 +161,11 @@ struct NodePipeline::Impl {
 
   // turn state, shared with the link thread
   std::atomic<bool> awaiting_reply{false};
+  // Segment ends sent, and how many of them the reply playing now answers (the count when it
+  // began): a reply that began before the last segment ended does not answer it, so its end must
+  // not clear awaiting_reply (at the end of a file the node would leave before the last answer).
+  std::atomic<uint64_t> segment_ends{0};
+  std::atomic<uint64_t> reply_answers{0};
   std::atomic<uint64_t> segments{0};
   std::atomic<uint64_t> frames_sent{0};
   std::atomic<uint64_t> frames_captured{0};
@@ -278,7 +283,7 @@ bool NodePipeline::Impl::build(std::string* error) {
       done.reply_id = r.reply_id;
       done.played_ms = r.played_ms;
       if (link) link->send(done);
-      awaiting_reply.store(false);
+      if (reply_answers.load() == segment_ends.load()) awaiting_reply.store(false);
     });
     playback->on_first_sound([this](const std::string& reply_id) {
       // What the person experiences: from the end of their speech to the answer starting to
@@ -345,8 +350,11 @@ void NodePipeline::Impl::on_link_message(const protocol::Message& message) {
   } else if (auto* start = std::get_if<protocol::SpeechOutStart>(&message)) {
     // An announcement comes unasked (a timer went off): played like a reply, whether or not the
     // person spoke first, and barge-in stops it the same way.
-    if (start->reason == protocol::kSpeechReasonAnnouncement)
+    if (start->reason == protocol::kSpeechReasonAnnouncement) {
       ES_LOG_INFO("node", "announcement %s from the host", start->reply_id.c_str());
+    } else {
+      reply_answers.store(segment_ends.load());
+    }
     if (playback) playback->begin_reply(start->reply_id);
   } else if (auto* end = std::get_if<protocol::SpeechOutEnd>(&message)) {
     if (playback) playback->end_reply(end->reply_id, end->last_seq);
@@ -399,8 +407,9 @@ void NodePipeline::Impl::emit_frame(const dsp::SegmentFrame& frame) {
     // The last speech was one hangover before the end of this frame's capture chunk.
     speech_end_ns.store(chunk_ready_ns - int64_t(config.hangover_ms) * 1000000,
                         std::memory_order_relaxed);
-    link->send(protocol::SpeechEnd{seq, frame.timestamp});
+    segment_ends.fetch_add(1);  // before it is sent: the reply to it cannot come first
     if (!ambient.load() && playback) awaiting_reply.store(true);
+    link->send(protocol::SpeechEnd{seq, frame.timestamp});
   }
   link->wake();
 }

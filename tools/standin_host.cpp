@@ -44,9 +44,11 @@ struct Options {
   bool no_ack = false;
   bool send_garbage =
       false;  // after welcome: malformed messages and frames (the node ignores them)
-  bool refuse_version = false;    // answer hello with error + close 4002
-  bool reply_on_connect = false;  // start the reply right after welcome (barge-in tests)
-  int max_replies = -1;           // stop replying after this many (-1: no limit)
+  bool refuse_version = false;         // answer hello with error + close 4002
+  bool reply_on_connect = false;       // start the reply right after welcome (barge-in tests)
+  bool reply_on_speech_start = false;  // start it when the node says speech started
+  int reply_delay_ms = 0;  // a reply to a segment end starts this much later, as a bridge's would
+  int max_replies = -1;    // stop replying after this many (-1: no limit)
 };
 
 struct Host {
@@ -63,6 +65,11 @@ struct Host {
   std::vector<std::string> reply_frames;         // encoded reply, one wire frame each
   size_t reply_next = 0;
   bool replying = false;
+  bool reply_unheard = false;  // started, and the node has not said it played or cut it
+  // A segment ended: a reply is owed, due at reply_due and not before the node has heard the
+  // one before it (a bridge answers turns in order the same way).
+  bool reply_owed = false;
+  std::chrono::steady_clock::time_point reply_due;
   int reply_count = 0;
   std::string reply_id;
   std::chrono::steady_clock::time_point reply_start;
@@ -151,6 +158,7 @@ void start_reply(Host& h) {
   if (h.reply_frames.empty() || h.replying) return;
   if (h.opt.max_replies >= 0 && h.reply_count >= h.opt.max_replies) return;
   h.replying = true;
+  h.reply_unheard = true;
   h.reply_next = 0;
   h.reply_id = "r" + std::to_string(++h.reply_count);
   h.reply_start = std::chrono::steady_clock::now();
@@ -164,8 +172,24 @@ void start_reply(Host& h) {
   queue_text(h, sentence);
 }
 
+// A segment ended: reply now, or after --reply-delay-ms, or once the reply playing has ended.
+void owe_reply(Host& h) {
+  if (h.reply_owed) return;  // the segment-end frame and speech_end both say it
+  h.reply_owed = true;
+  h.reply_due = std::chrono::steady_clock::now() + std::chrono::milliseconds(h.opt.reply_delay_ms);
+  if (h.opt.reply_delay_ms == 0 && !h.replying && !h.reply_unheard) {
+    h.reply_owed = false;
+    start_reply(h);
+  }
+}
+
 // Releases reply frames on real time (60 ms ahead), then ends the reply.
 void pace_reply(Host& h) {
+  if (!h.replying && !h.reply_unheard && h.reply_owed && h.node &&
+      std::chrono::steady_clock::now() >= h.reply_due) {
+    h.reply_owed = false;
+    start_reply(h);
+  }
   if (!h.replying || !h.node) return;
   const auto elapsed = std::chrono::steady_clock::now() - h.reply_start;
   const size_t due =
@@ -234,7 +258,16 @@ void on_text(Host& h, lws* wsi, const std::string& text) {
     if (h.opt.reply_on_connect) start_reply(h);
     return;
   }
-  if (std::holds_alternative<protocol::SpeechEnd>(*r.message)) start_reply(h);
+  if (std::holds_alternative<protocol::SpeechEnd>(*r.message)) owe_reply(h);
+  if (std::holds_alternative<protocol::PlaybackDone>(*r.message) ||
+      std::holds_alternative<protocol::Interrupt>(*r.message)) {
+    // The node heard it (or cut it): an owed reply may follow, its delay counted from now.
+    h.reply_unheard = false;
+    h.reply_due = std::max(h.reply_due, std::chrono::steady_clock::now() +
+                                            std::chrono::milliseconds(h.opt.reply_delay_ms));
+  }
+  if (std::holds_alternative<protocol::SpeechStart>(*r.message) && h.opt.reply_on_speech_start)
+    start_reply(h);
 }
 
 void on_binary(Host& h, lws* wsi, const std::string& bytes) {
@@ -272,7 +305,7 @@ void on_binary(Host& h, lws* wsi, const std::string& bytes) {
     save_state(h);  // durable before acknowledged
     queue_text(h, protocol::Ack{v.header.seq});
   }
-  if (v.header.flags & protocol::kFlagSegmentEnd) start_reply(h);
+  if (v.header.flags & protocol::kFlagSegmentEnd) owe_reply(h);
 }
 
 int callback(lws* wsi, lws_callback_reasons reason, void*, void* in, size_t len) {
@@ -320,6 +353,7 @@ int callback(lws* wsi, lws_callback_reasons reason, void*, void* in, size_t len)
       if (h.node == wsi) {
         h.node = nullptr;
         h.replying = false;
+        h.reply_unheard = false;
       }
       return 0;
     default:
@@ -347,6 +381,10 @@ int main(int argc, char** argv) {
   app.add_flag("--refuse-version", opt.refuse_version, "refuse every hello with close 4002");
   app.add_flag("--reply-on-connect", opt.reply_on_connect, "send the reply right after welcome");
   app.add_option("--max-replies", opt.max_replies, "reply at most this many times");
+  app.add_flag("--reply-on-speech-start", opt.reply_on_speech_start,
+               "also reply when the node says speech started (a reply that overlaps the speech)");
+  app.add_option("--reply-delay-ms", opt.reply_delay_ms,
+                 "start a segment end's reply this much later (recognition and answer take time)");
   CLI11_PARSE(app, argc, argv);
   if (opt.ack_every < 1) opt.ack_every = 1;
 

@@ -447,6 +447,56 @@ TEST(Node, BargeInStopsPlaybackWithinTwoFramesAndReportsThePlayedDuration) {
   EXPECT_GT(test::best_alignment(head, got, 400).correlation, 0.8);
 }
 
+// At the end of a file the node waits for the answer to what was said last. A reply that began
+// while the person was still speaking (so no barge-in: that fires when speech starts) answers the
+// speech before it, not the segment that ended under it: when that reply ends, the node still
+// waits for the next one. (Seen in the end-to-end test on a loaded machine: the node left after
+// the first of two replies, and the bridge stored the second as heard.)
+TEST(Node, AtTheEndOfAFileTheNodeWaitsForTheReplyToItsLastSegment) {
+  Fixture fx("node_last_reply");
+  test::Audio speech = test::read_audio(test::data_path("whisper.cpp/jfk.wav"));
+  test::Audio in;
+  in.sample_rate = 16000;
+  in.channels = 1;
+  in.samples.assign(8000, 0.0f);  // 0.5 s of silence, 2 s of speech, 1.5 s of silence
+  in.samples.insert(in.samples.end(), speech.samples.begin() + 8000,
+                    speech.samples.begin() + 40000);
+  in.samples.resize(in.samples.size() + 24000, 0.0f);
+  ASSERT_TRUE(test::write_wav(fx.dir + "/in.wav", in));
+  // Each reply is 4 s of speech: the first starts with the speech and outlasts it; the second
+  // answers the segment end, 300 ms after the node reported the first one played.
+  test::Audio reply;
+  reply.sample_rate = 16000;
+  reply.channels = 1;
+  reply.samples.assign(speech.samples.begin() + 48000, speech.samples.begin() + 112000);
+  ASSERT_TRUE(test::write_wav(fx.dir + "/reply.wav", reply));
+  auto host = fx.host("a", {"--reply-wav", fx.dir + "/reply.wav", "--reply-on-speech-start",
+                            "--reply-delay-ms", "300", "--max-replies", "2"});
+  auto node = fx.node({"--source", "file", "--file", fx.dir + "/in.wav", "--realtime", "--sink",
+                       "wav", "--playback-file", fx.dir + "/played.wav", "--playback-pace",
+                       "--drain-timeout-ms", "20000"});
+  ASSERT_EQ(node->wait(60s), 0) << node->stderr_text();
+  host->signal(SIGTERM);
+  host->wait(10s);
+
+  // The host heard both replies played to their end, and in that order: the first after the
+  // segment ended (it outlasted the speech), the second after the first.
+  const std::string messages = host->stdout_text();
+  const size_t end_at = messages.find("\"type\":\"speech_end\"");
+  const size_t r1_done = messages.find("\"reply_id\":\"r1\"");
+  const size_t r2_done = messages.find("\"reply_id\":\"r2\"");
+  ASSERT_NE(end_at, std::string::npos) << messages;
+  ASSERT_NE(r1_done, std::string::npos) << messages;
+  ASSERT_NE(r2_done, std::string::npos) << "the node left before the last reply\n"
+                                        << messages << node->stderr_text();
+  EXPECT_LT(end_at, r1_done) << messages;
+  EXPECT_EQ(messages.find("\"type\":\"interrupt\""), std::string::npos) << messages;
+  EXPECT_NE(node->stderr_text().find("2 replies"), std::string::npos) << node->stderr_text();
+  // And the file holds both: 8 s of reply.
+  const test::Audio played = test::read_audio(fx.dir + "/played.wav");
+  EXPECT_GT(played.seconds(), 7.8);
+}
+
 TEST(Node, MissingDeviceUnreadableFileAndBadRatesAreClearErrors) {
   Fixture fx("node_bad_input");
   auto run = [&](std::vector<std::string> args, const std::string& tag) {
