@@ -28,6 +28,7 @@
 //                               [--band-limit]   (also fit on the clips low-passed at 4 and
 //                               5.5 kHz, clean and at 10 dB; validation prints the aligned
 //                               clips low-passed the same way either way)
+//                               [--band-limit-clean]   (the same, clean only)
 //                               [--leave-out NOISE[,NOISE...]]   (those noises unseen in
 //                               fitting: dishes, babble, fan, music, voices, radio, tracks,
 //                               household)
@@ -611,7 +612,7 @@ int main(int argc, char** argv) {
   int hidden = kH, epochs = 30, tail = 0;
   float end_weight = 1;
   bool final_fit = false, early_stop = true, jfk_trace = false, hiss = false, sweep_hold = false;
-  bool band_limit = false;
+  bool band_limit = false, band_limit_clean = false;
   const char* write = nullptr;
   std::string leave_out;  // training noises kept out of fitting entirely (validation only)
   for (int i = 1; i < argc; ++i) {
@@ -638,6 +639,8 @@ int main(int argc, char** argv) {
       sweep_hold = true;
     else if (a == "--band-limit")
       band_limit = true;
+    else if (a == "--band-limit-clean")
+      band_limit = band_limit_clean = true;
     else if (a == "--jfk-trace")
       jfk_trace = true;
     else if (a == "--no-early-stop")
@@ -650,7 +653,7 @@ int main(int argc, char** argv) {
       fprintf(stderr,
               "usage: vad_fit [--hidden H] [--end-weight W] [--epochs N] [--leave-out NOISE] "
               "[--tail FRAMES] [--delta FRAMES] [--leak A] [--seed N] [--hiss] [--no-early-stop] "
-              "[--hold-sweep] [--band-limit] [--final] "
+              "[--hold-sweep] [--band-limit | --band-limit-clean] [--final] "
               "[--write F]\n");
       return 2;
     }
@@ -696,6 +699,7 @@ int main(int argc, char** argv) {
     for (int cutoff : {4000, 5500}) {
       const Corpus b = band_limited(fit, cutoff);
       collect(b, b.clean, end_weight, tail, &train_set);
+      if (band_limit_clean) continue;  // in noise, full band only
       for (const std::vector<float>& noise : fitting_noises)
         collect(b, mix(b, noise, 10.0), end_weight, tail, &train_set);
     }
@@ -732,7 +736,11 @@ int main(int argc, char** argv) {
         how, sizeof how,
         "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s --epochs %d",
         hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
-        hiss ? " --hiss" : "", band_limit ? " --band-limit" : "", epochs);
+        hiss ? " --hiss" : "",
+        band_limit_clean ? " --band-limit-clean"
+        : band_limit     ? " --band-limit"
+                         : "",
+        epochs);
     write_model(model, write, how);
     printf("wrote %s\n", write);
   }
