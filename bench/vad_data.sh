@@ -162,6 +162,20 @@ if [[ ! -f $OUT/noise/train_household.flac ]]; then
   sox "$TMP/household/out/household.wav" "$OUT/noise/train_household.flac"
 fi
 
+# More and more varied real music for training (tests/data/vad/noise/train_music_more.flac;
+# bench/vad_train_music.py): electronic, rock, chiptune, acoustic (guitar, piano, plucked
+# strings), a band, ambient pads, drum loops, and sung phrases over backing loops, from Debian
+# packages none of the held-out splits uses (names m-z). Needs libsox-fmt-mp3 (Scratch's phrases
+# and loops are MP3s). Made once, kept; delete it to make it again (the same bytes: the layout is
+# seeded and sox runs with -R).
+if [[ ! -f $OUT/noise/train_music_more.flac ]]; then
+  debian_unpack music nexuiz-music=2.5.2-12 pushover-data=0.0.5+git20180909-4 \
+    powermanga-data=0.93.1-5 sonic-pi-samples=3.2.2~repack-8 planetblupi-music-ogg=1.14.2-3 \
+    singularity-music=007-2 scratch=1.4.0.6~dfsg1-6.1
+  python3 bench/vad_train_music.py "$TMP/music/root" "$TMP/music/out"
+  sox "$TMP/music/out/music_more.wav" "$OUT/noise/train_music_more.flac"
+fi
+
 # The fourth held-out split (tests/data/vad/heldout4, heldout4_* noises; bench/vad_heldout4.py):
 # an adventure game's voices and telephone prompts, household sounds, machines and vehicles, and
 # another soundtrack, from Debian packages none of the sets above (nor the training noises') uses;
