@@ -238,8 +238,8 @@ inline Corpus build_training(const std::vector<std::string>& clips = training_cl
 using NoiseList = std::vector<std::pair<std::string, std::string>>;
 
 // The training noises: the whole kitchen recording, the synthesized training babble, fan and
-// music, and real voices, music and household sounds from Debian packages (none of them is mixed
-// into a held-out split).
+// music, and real voices, music (two sets) and household sounds from Debian packages (none of them
+// is mixed into a held-out split).
 inline const NoiseList& training_noises() {
   static const NoiseList noises = {
       {"dishes", "noise/doing_the_dishes.wav"},
@@ -255,7 +255,11 @@ inline const NoiseList& training_noises() {
       // Real household and everyday sounds from Debian packages (bench/vad_train_household.py):
       // doors, cupboards, footsteps, knocks, clinks, thuds, water, cards and paper, switches,
       // phones, bells and beeps, laid out with random gaps and overlaps over a quiet room tone.
-      {"household", "vad/noise/train_household.flac"}};
+      {"household", "vad/noise/train_household.flac"},
+      // More and more varied real music from Debian packages (bench/vad_train_music.py):
+      // electronic, rock, chiptune, acoustic, band, ambient and drum excerpts, and sung phrases
+      // over backing loops.
+      {"music_more", "vad/noise/train_music_more.flac"}};
   return noises;
 }
 

@@ -3,8 +3,8 @@
 // (vad_corpus.h build_training: CMU ARCTIC, JFK, "cards" and LibriVox voices with pocketsphinx word
 // labels, and the Debian voices in 24 languages with energy labels) mixed with the training noises
 // (the kitchen recording; the synthesized babble, fan and music; babble of the Debian voices, full
-// band and radio band; Wesnoth's music; household sounds from Debian packages) at clean, 20, 10, 5
-// and 0 dB SNR. Nothing of the held-out
+// band and radio band; Wesnoth's music; household sounds and more varied music, singing among it,
+// from Debian packages) at clean, 20, 10, 5 and 0 dB SNR. Nothing of the held-out
 // split vad_bench scores is used. The raw score is fitted to word-level labels: a frame is speech
 // when it is inside a word.
 //
@@ -31,7 +31,7 @@
 //                               [--band-limit-clean]   (the same, clean only)
 //                               [--leave-out NOISE[,NOISE...]]   (those noises unseen in
 //                               fitting: dishes, babble, fan, music, voices, radio, tracks,
-//                               household)
+//                               household, music_more)
 //   build/release/bench/vad_fit --final --epochs N [...] --write dsp/vad/vad_model.cpp
 #include <algorithm>
 #include <cmath>
