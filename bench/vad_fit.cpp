@@ -731,16 +731,16 @@ int main(int argc, char** argv) {
   if (final_fit) pause_check("final", model);
   jfk_changes(model, jfk_trace);
   if (write) {
-    char how[160];
-    snprintf(
-        how, sizeof how,
-        "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s --epochs %d",
-        hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
-        hiss ? " --hiss" : "",
-        band_limit_clean ? " --band-limit-clean"
-        : band_limit     ? " --band-limit"
-                         : "",
-        epochs);
+    char how[256];
+    snprintf(how, sizeof how,
+             "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s%s%s "
+             "--epochs %d",
+             hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
+             hiss ? " --hiss" : "",
+             band_limit_clean ? " --band-limit-clean"
+             : band_limit     ? " --band-limit"
+                              : "",
+             leave_out.empty() ? "" : " --leave-out ", leave_out.c_str(), epochs);
     write_model(model, write, how);
     printf("wrote %s\n", write);
   }
