@@ -50,8 +50,8 @@ import subprocess
 import sys
 import zlib
 
-from vad_split_audio import (RATE, decode, dictionary_words, lay_out, lay_out_halves, split_dirs,
-                             words_known, write_wav)
+from vad_split_audio import (RATE, decode, dictionary_words, events_stream, lay_out,
+                             lay_out_halves, split_dirs, words_known, write_wav)
 
 QUEEN = "usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"
 # Who -> the dialogue files (.DOG) whose other party speaks in their voice.
@@ -169,17 +169,6 @@ def rcc_files(path):
 
     walk(0, "")
     return files
-
-
-def events_stream(events, rng):
-    """Two seeded streams of the events with 0-1 s between them, overlapped (60 s)."""
-    streams = []
-    for _ in range(2):
-        s = []
-        while len(s) < 60 * RATE:
-            s += rng.choice(events) + [0] * int(RATE * rng.uniform(0, 1))
-        streams.append(s[:60 * RATE])
-    return [a + b for a, b in zip(*streams)]
 
 
 def noises(root, tmp, out, rng):

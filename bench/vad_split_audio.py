@@ -1,7 +1,8 @@
-"""What the held-out split scripts (bench/vad_heldout2.py, vad_heldout3.py, vad_heldout4.py) share:
-decoding a recording to 16 kHz mono 16-bit, pocketsphinx's word spans as bench/vad_data.sh labels a
-clip, the check that labels cover a recording's speech, laying labelled recordings end to end, and
-writing the .wav and .words files. Deterministic: sox runs with -R (no random dither)."""
+"""What the held-out split scripts (bench/vad_heldout2.py to vad_heldout5.py) share: decoding a
+recording to 16 kHz mono 16-bit, pocketsphinx's word spans as bench/vad_data.sh labels a clip, the
+check that labels cover a recording's speech, laying labelled recordings end to end, writing the
+.wav and .words files, and streams of noise events. Deterministic: sox runs with -R (no random
+dither)."""
 import array
 import os
 import re
@@ -109,18 +110,24 @@ def longest_unlabelled(y, spans):
     return longest / 100
 
 
-def lay_out(lines, tmp, out, name, rng, enough, pause=(0.3, 0.7), laughs=False):
+def lay_out(lines, tmp, out, name, rng, enough, pause=(0.3, 0.7), laughs=False,
+            fallback=False):
     """Labels each (samples, text) in turn (aligned to the text, or free recognition where it is
     None) and lays the ones whose labels cover their speech end to end with `pause` (0.3-0.7 s) of
     digital silence between them, until `enough(taken, seconds)`; writes name.wav/.words. With
-    `laughs`, a recording whose recognised words have a laugh or interjection is left out too."""
-    x, words, taken, tried = [], [], 0, 0
+    `laughs`, a recording whose recognised words have a laugh or interjection is left out too; with
+    `fallback`, one whose alignment does not cover it is labelled by free recognition instead."""
+    x, words, taken, tried, free = [], [], 0, 0, 0
     pad = [0] * (RATE * 3 // 10)  # recordings cut to their first word: aligned with a pause
     for y, text in lines:
         tried += 1
         spans = words_of(pad + y + pad, tmp, text)
         # Said otherwise than its text (or nothing recognised): left out. The alignment can also
         # give its silence speech the text does not have: left out when 300 ms of it is loud.
+        if text is not None and fallback and (
+                not spans or longest_unlabelled(pad + y + pad, spans) >= 0.3):
+            spans = words_of(pad + y + pad, tmp)
+            free += 1
         if not spans or longest_unlabelled(pad + y + pad, spans) >= 0.3:
             continue
         # Free recognition hears a laugh ("ha ha") as words: not speech, so left out.
@@ -134,12 +141,14 @@ def lay_out(lines, tmp, out, name, rng, enough, pause=(0.3, 0.7), laughs=False):
             break
     write_wav(os.path.join(out, name + ".wav"), x)
     write_words(os.path.join(out, name + ".words"), words)
-    print(f"{name}: {taken} of {tried} labelled, {len(x) / RATE:.1f} s", file=sys.stderr)
+    print(f"{name}: {taken} of {tried} labelled" + (f" ({free} tried by free recognition)"
+                                                     if fallback else "") +
+          f", {len(x) / RATE:.1f} s", file=sys.stderr)
 
 
-def lay_out_halves(found, tmp, out, name, rng, enough, pause=(0.3, 0.7)):
+def lay_out_halves(found, tmp, out, name, rng, enough, pause=(0.3, 0.7), fallback=False):
     """Shuffles (path, text) pairs in a seeded order and lays each half out as name_1 and name_2
-    (lay_out), each recording decoded and normalised to -6 dBFS."""
+    (lay_out, with its `fallback`), each recording decoded and normalised to -6 dBFS."""
     found.sort()
     rng.shuffle(found)
 
@@ -148,5 +157,16 @@ def lay_out_halves(found, tmp, out, name, rng, enough, pause=(0.3, 0.7)):
             yield decode(path, tmp, ("norm", "-6")), text
 
     half = len(found) // 2
-    lay_out(said(found[:half]), tmp, out, name + "_1", rng, enough, pause)
-    lay_out(said(found[half:]), tmp, out, name + "_2", rng, enough, pause)
+    lay_out(said(found[:half]), tmp, out, name + "_1", rng, enough, pause, fallback=fallback)
+    lay_out(said(found[half:]), tmp, out, name + "_2", rng, enough, pause, fallback=fallback)
+
+
+def events_stream(events, rng):
+    """Two seeded streams of the events with 0-1 s between them, overlapped (60 s)."""
+    streams = []
+    for _ in range(2):
+        s = []
+        while len(s) < 60 * RATE:
+            s += rng.choice(events) + [0] * int(RATE * rng.uniform(0, 1))
+        streams.append(s[:60 * RATE])
+    return [a + b for a, b in zip(*streams)]
