@@ -185,6 +185,17 @@ inline Corpus build_heldout4() {
   return build_split("vad/heldout4", clips, ".flac");
 }
 
+// The fifth held-out split (tests/data/vad/heldout5, bench/vad_heldout5.py): Ardentryst's narrator
+// and Brewtarget's spoken brewing reminders (full band) and Beneath a Steel Sky's voices (11 kHz),
+// sharing no speaker or recording with the training set or the first four splits, and laid out
+// before anything was scored on it.
+inline Corpus build_heldout5() {
+  std::vector<std::string> clips = {"ardentryst", "brewtarget_1", "brewtarget_2"};
+  for (int section = 0; section < 6; ++section)
+    clips.push_back("bass_s" + std::to_string(section));
+  return build_split("vad/heldout5", clips, ".flac");
+}
+
 // The training clips (under tests/data): CMU ARCTIC, JFK, "cards" and LibriVox; none of their
 // speakers is in the held-out split.
 inline std::vector<std::string> training_clips() {
@@ -296,6 +307,15 @@ inline NoiseList heldout4_noises() {
   return {{"household", "vad/noise/heldout4_household.flac"},
           {"machines", "vad/noise/heldout4_machines.flac"},
           {"music", "vad/noise/heldout4_music.flac"}};
+}
+
+// The fifth split's noises (never in training, nor in the first four splits): a television's
+// songs with a cheering crowd, kitchen sounds (running water, a ticking clock and timer, bells, a
+// beep) and the street (wind, rain, a car engine, skids, crashes, thunder) (bench/vad_heldout5.py).
+inline NoiseList heldout5_noises() {
+  return {{"tv", "vad/noise/heldout5_tv.flac"},
+          {"kitchen", "vad/noise/heldout5_kitchen.flac"},
+          {"street", "vad/noise/heldout5_street.flac"}};
 }
 
 // The clean corpus with the noise (looped) at `snr_db` over the speech frames' power.
