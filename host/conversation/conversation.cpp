@@ -4,6 +4,7 @@
 #include <deque>
 #include <variant>
 
+#include "dsp/audio_format.h"
 #include "host/clock.h"
 #include "host/conversation/ingress.h"
 #include "host/conversation/responder.h"
@@ -302,6 +303,23 @@ void Conversation::interrupt(const PlayedReport& report) {
              reply->reply_id.c_str());
   }
   s.responder.post(ReplyPlayed{reply->reply_id, played, report.frames_on_wire, true});
+}
+
+void Conversation::client_gone(const PlayedReport& wire) {
+  Impl& s = *impl_;
+  std::shared_ptr<const ReplyOrder> reply = s.responder.current_reply();
+  // None in flight, or one already cut (a barge-in): what was heard is known, or on its way.
+  if (!reply || reply->cancel->cancelled()) return;
+  const uint64_t frames = wire.reply_id == reply->reply_id ? wire.frames_on_wire.value_or(0) : 0;
+  const uint64_t sent_ms =
+      frames * uint64_t(dsp::kCodecFrameSamples) / uint64_t(dsp::kSampleRate / 1000);
+  reply->cancel->cancel();
+  LOG_INFO("session", "%s: the client left during reply %s; %llu ms of it had been sent",
+           s.settings.conversation_id.c_str(), reply->reply_id.c_str(),
+           (unsigned long long)sent_ms);
+  // A report of where playback stopped, at the most it can have been: a report the client made
+  // before it left (ahead in the queue) still wins.
+  s.responder.post(ReplyPlayed{reply->reply_id, sent_ms, frames, true});
 }
 
 void Conversation::played(const PlayedReport& report) {

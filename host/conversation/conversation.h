@@ -167,6 +167,11 @@ class Conversation {
   void respond();
   // Stop the reply in flight (response.cancel, or the client's barge-in with what it played).
   void interrupt(const PlayedReport& report);
+  // The client's connection ended (or the bridge is closing it) during a reply: no report of it
+  // will come, and it heard at most what the door had put on the wire. `wire` names the reply the
+  // door was sending and its frames on the wire; the reply in flight stops and is kept as cut
+  // there (nothing of it heard if the wire held another). Before stop().
+  void client_gone(const PlayedReport& wire);
   // The client played a reply to its end (or to a point: conversation.item.truncate after the
   // reply finished): the history and the stored turn keep what was heard.
   void played(const PlayedReport& report);

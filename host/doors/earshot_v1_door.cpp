@@ -58,14 +58,19 @@ bool EarshotV1Door::start(std::string* error) {
 }
 
 void EarshotV1Door::stop() {
+  PlayedReport wire;
   {
     std::lock_guard<std::mutex> lock(reply_mutex_);
     if (stopped_) return;
     stopped_ = true;
+    if (wire_started_) wire.reply_id = wire_reply_id_;
   }
+  wire.frames_on_wire = frames_on_wire();
   services_.metrics.reply_frames_dropped_total.fetch_add(outbox_->audio_dropped() +
                                                          outbox_->audio_queued());
   outbox_->detach();  // frees a voice thread waiting for room in the outbox
+  // The client will not say what it heard of a reply in flight: no more than what was sent.
+  conversation_->client_gone(wire);
   conversation_->stop();
 }
 

@@ -395,6 +395,49 @@ TEST(Bridge, AnEarlyFinalDroppedAtAPauseStillGivesOneTurnWithBothHalves) {
   EXPECT_NE(turns[0].transcript.find("might even"), std::string::npos) << turns[0].transcript;
 }
 
+// A node that dies while its reply plays (SIGKILL: no playback report, no interrupt) heard at
+// most what had left the bridge. The bridge stores and remembers the reply as cut there, not as
+// heard in full (it did, before: the end-to-end test caught a node gone before its second reply
+// with that reply stored as heard).
+TEST(Bridge, AReplyWhoseNodeDiesMidwayIsKeptAsHeardOnlyUpToWhatWasSent) {
+  Bridge bridge("bridge_node_dies_mid_reply");
+  bridge.start();
+  // 7.1 s of speech: the echo reply says it all again, several seconds of it.
+  auto node =
+      bridge.node(0, {"--source", "file", "--file", librivox("0870", ".wav"), "--sink", "wav",
+                      "--playback-file", bridge.dir + "/reply.wav", "--playback-pace"});
+  ASSERT_TRUE(test::wait_until(
+      [&] { return node->stderr_text().find("first audio played") != std::string::npos; }, 60s))
+      << node->stderr_text();
+  node->signal(SIGKILL);
+  node->wait(10s);
+  // The turn is reported once its reply is settled (--print-turns).
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.process->stdout_text().find("heard \"") != std::string::npos; }, 60s))
+      << bridge.process->stderr_text();
+  EXPECT_NE(bridge.process->stderr_text().find("the client left during reply"), std::string::npos)
+      << bridge.process->stderr_text();
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turns = store->turns();
+  ASSERT_EQ(turns.size(), 1u);
+  const host::TurnRecord& t = turns[0];
+  EXPECT_EQ(t.reply_full, "You said: " + t.transcript + ".");
+  EXPECT_TRUE(t.interrupted);
+  // Killed as the reply began to sound: what had been sent is its first second or so.
+  EXPECT_LT(t.reply.size() * 3, t.reply_full.size()) << "stored as heard: " << t.reply;
+  EXPECT_EQ(t.reply_full.rfind(t.reply, 0), 0u) << t.reply;
+  // The memory the node's next session continues from holds the same.
+  host::StoredMemory memory;
+  ASSERT_TRUE(store->load_memory("node:n0", &memory, &error)) << error;
+  ASSERT_FALSE(memory.messages.empty());
+  EXPECT_EQ(memory.messages.back().role, "assistant");
+  EXPECT_EQ(memory.messages.back().content, t.reply.empty() ? "…" : t.reply);
+}
+
 // "Never drops what they said": a node that dies in the middle of a turn (SIGKILL, as a power cut
 // would) leaves an open turn whose frames the bridge already acknowledged. The bridge still
 // finishes its transcript and stores it, marked as having had no reply.
