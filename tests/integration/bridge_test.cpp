@@ -427,8 +427,10 @@ TEST(Bridge, AReplyWhoseNodeDiesMidwayIsKeptAsHeardOnlyUpToWhatWasSent) {
   const host::TurnRecord& t = turns[0];
   EXPECT_EQ(t.reply_full, "You said: " + t.transcript + ".");
   EXPECT_TRUE(t.interrupted);
-  // Killed as the reply began to sound: what had been sent is its first second or so.
-  EXPECT_LT(t.reply.size() * 3, t.reply_full.size()) << "stored as heard: " << t.reply;
+  // Killed as the reply began to sound: only its beginning had been sent. (Not tighter: a sentence
+  // cut while it was still being synthesized counts as heard to where its audio stopped, which
+  // on a loaded machine can be the whole first clause; see docs/bridge.md.)
+  EXPECT_LT(t.reply.size(), t.reply_full.size()) << "stored as heard: " << t.reply;
   EXPECT_EQ(t.reply_full.rfind(t.reply, 0), 0u) << t.reply;
   // The memory the node's next session continues from holds the same.
   host::StoredMemory memory;
