@@ -172,17 +172,6 @@ void start_reply(Host& h) {
   queue_text(h, sentence);
 }
 
-// A segment ended: reply now, or after --reply-delay-ms, or once the reply playing has ended.
-void owe_reply(Host& h) {
-  if (h.reply_owed) return;  // the segment-end frame and speech_end both say it
-  h.reply_owed = true;
-  h.reply_due = std::chrono::steady_clock::now() + std::chrono::milliseconds(h.opt.reply_delay_ms);
-  if (h.opt.reply_delay_ms == 0 && !h.replying && !h.reply_unheard) {
-    h.reply_owed = false;
-    start_reply(h);
-  }
-}
-
 // Releases reply frames on real time (60 ms ahead), then ends the reply.
 void pace_reply(Host& h) {
   if (!h.replying && !h.reply_unheard && h.reply_owed && h.node &&
@@ -204,6 +193,15 @@ void pace_reply(Host& h) {
     h.replying = false;
   }
   if (!h.out.empty()) lws_callback_on_writable(h.node);
+}
+
+// A segment ended: the reply is due after --reply-delay-ms and once the one before it was heard;
+// pace_reply starts it then (now, if nothing waits).
+void owe_reply(Host& h) {
+  if (h.reply_owed) return;  // the segment-end frame and speech_end both say it
+  h.reply_owed = true;
+  h.reply_due = std::chrono::steady_clock::now() + std::chrono::milliseconds(h.opt.reply_delay_ms);
+  pace_reply(h);
 }
 
 void refuse(Host& h, lws* wsi, const std::string& code, const std::string& message,
