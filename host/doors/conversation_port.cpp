@@ -19,6 +19,7 @@ class CorePort : public ConversationPort {
   void respond() override { conversation_.respond(); }
   void interrupt(const PlayedReport& report) override { conversation_.interrupt(report); }
   void played(const PlayedReport& report) override { conversation_.played(report); }
+  void client_gone(const PlayedReport& wire) override { conversation_.client_gone(wire); }
   void first_frame_sent(const std::string& reply_id, int64_t sent_ms) override {
     conversation_.first_frame_sent(reply_id, sent_ms);
   }

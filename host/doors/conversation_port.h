@@ -28,6 +28,10 @@ class ConversationPort {
   virtual void respond() = 0;
   virtual void interrupt(const PlayedReport& report) = 0;
   virtual void played(const PlayedReport& report) = 0;
+  // The client's connection ended with a reply in flight (Conversation::client_gone): `wire` names
+  // the reply the door was sending and how many of its 20 ms frames had left the bridge. Just
+  // before stop(), on its thread.
+  virtual void client_gone(const PlayedReport& wire) = 0;
   virtual void first_frame_sent(const std::string& reply_id, int64_t sent_ms) = 0;
   virtual void update(const ConversationSettings& settings) = 0;
   virtual Conversation::InputPace input_pace() const = 0;

@@ -40,6 +40,10 @@ class ScriptedConversation : public ConversationPort {
   void played(const PlayedReport& r) override {
     calls.push_back("played " + r.reply_id + " " + std::to_string(r.played_ms.value_or(-1)));
   }
+  void client_gone(const PlayedReport& w) override {
+    calls.push_back("client_gone " + w.reply_id + " on_wire " +
+                    std::to_string(w.frames_on_wire.value_or(0)));
+  }
   void first_frame_sent(const std::string& reply_id, int64_t) override {
     calls.push_back("first_frame_sent " + reply_id);
   }
