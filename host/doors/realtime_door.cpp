@@ -123,8 +123,22 @@ bool RealtimeDoor::start(const PortFactory& make_port, std::string* error) {
 }
 
 void RealtimeDoor::stop() {
-  outbox_->detach();         // frees a voice thread waiting for room in the outbox
-  if (port_) port_->stop();  // idempotent
+  std::optional<PlayedReport> gone;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopped_ && active_ && active_->audio && active_->status == "in_progress" &&
+        !active_->parts_done) {
+      // A spoken response still being sent (or not yet begun): the client heard at most the
+      // deltas that had left. One whose last delta went out was reported as played then.
+      const Response& r = *active_;
+      gone = PlayedReport{r.started ? r.reply_id : std::string(), std::nullopt, r.frames_sent};
+    }
+    stopped_ = true;
+  }
+  outbox_->detach();  // frees a voice thread waiting for room in the outbox
+  if (!port_) return;
+  if (gone) port_->client_gone(*gone);
+  port_->stop();  // idempotent
 }
 
 Conversation::InputPace RealtimeDoor::input_pace() const {

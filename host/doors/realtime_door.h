@@ -78,7 +78,8 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
 
   // Event loop, once: makes and starts the conversation, then sends session.created.
   bool start(const PortFactory& make_port, std::string* error);
-  // Any thread, once: stops the conversation (joins its threads).
+  // Any thread, once: stops the conversation (joins its threads). A spoken response still being
+  // sent is kept as heard up to the deltas that had left (Conversation::client_gone).
   void stop();
 
   // --- event loop
@@ -179,6 +180,7 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   mutable std::mutex mutex_;
   protocol::realtime::Session session_;  // effective
   bool configured_ = false;              // a session.update was applied
+  bool stopped_ = false;                 // stop() was called
   uint64_t event_counter_ = 0, item_counter_ = 0, response_counter_ = 0;
   std::deque<ItemRecord> items_;  // in conversation order, the newest kMaxItems
   // Core turn id -> user item id ("": a turn the client cleared), the newest kMaxItems.

@@ -406,6 +406,42 @@ TEST_F(RealtimeDoorTest, ASpokenResponseClosesOnlyAfterItsLastAudioDeltaLeft) {
   EXPECT_EQ(types(events()), std::vector<std::string>{"response.created"});
 }
 
+// The connection ends while a spoken response is being sent (the client died, or the bridge
+// closes it): before the conversation stops, the core hears which reply it was and how many of its
+// 20 ms deltas had left — at most what was heard. Once.
+TEST_F(RealtimeDoorTest, AConnectionEndingMidAnswerTellsTheCoreWhatHadLeft) {
+  configure();
+  vad_turn("t1", "hello");
+  door->reply_started("r1", "t1");
+  door->reply_audio_started("r1", "t1");
+  events();
+  audio_frames("r1", 3);
+  OutItem first;
+  ASSERT_TRUE(outbox->pop_ready(now, &first));  // only the first is due yet
+  door->stop();
+  ASSERT_GE(port->calls.size(), 2u);
+  EXPECT_EQ(std::vector<std::string>(port->calls.end() - 2, port->calls.end()),
+            (std::vector<std::string>{"client_gone r1 on_wire 1", "stop"}));
+  door->stop();
+  EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "client_gone r1 on_wire 1"), 1);
+}
+
+// A response whose last delta had left was reported as played then: the connection ending before
+// the core finished its turn does not cut it.
+TEST_F(RealtimeDoorTest, AnAnswerSentToItsEndIsNotCutWhenTheConnectionEnds) {
+  configure();
+  vad_turn("t1", "hello");
+  door->reply_started("r1", "t1");
+  door->reply_audio_started("r1", "t1");
+  audio_frames("r1", 2);
+  door->reply_audio_ended("r1", 2, false);
+  events();
+  EXPECT_EQ(port->calls.back(), "played r1 40");
+  door->stop();
+  EXPECT_EQ(std::vector<std::string>(port->calls.end() - 2, port->calls.end()),
+            (std::vector<std::string>{"played r1 40", "stop"}));
+}
+
 TEST_F(RealtimeDoorTest, ResponseCancelMidAnswerStopsTheAudioAndTellsTheCoreWhatWentOut) {
   configure();
   vad_turn("t1", "hello");

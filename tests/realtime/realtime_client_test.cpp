@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -54,14 +56,10 @@ struct Clip {
   std::string wav, reference;
 };
 
-TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndErrors) {
-  ASSERT_TRUE(std::filesystem::exists(kScripts + "/node_modules/openai/package.json"))
-      << "the openai npm package is not installed: run tools/install-deps.sh";
-  const Clip clip{test::librivox("0870", ".wav"), test::read_file(test::librivox("0870", ".txt"))};
-
-  Bridge bridge("realtime_client");
-  // The client always dials wss:// (OpenAIRealtimeWS): the bridge serves TLS with a certificate
-  // made here, which the client trusts (its `ca` option), checked against 127.0.0.1.
+// The client always dials wss:// (OpenAIRealtimeWS): the bridge serves TLS with a certificate
+// made here, which the client trusts (its `ca` option), checked against 127.0.0.1. API key
+// "rt-secret"; the store in the bridge's directory.
+void serve_tls(Bridge& bridge) {
   ASSERT_EQ(
       test::run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                          bridge.dir + "/key.pem", "-out", bridge.dir + "/cert.pem", "-days", "2",
@@ -75,6 +73,15 @@ TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndEr
       << "/key.pem\"\n"
       << "shared_token = \"rt-secret\"\n"
       << "[store]\npath = \"" << bridge.dir << "/earshot.db\"\n";
+}
+
+TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndErrors) {
+  ASSERT_TRUE(std::filesystem::exists(kScripts + "/node_modules/openai/package.json"))
+      << "the openai npm package is not installed: run tools/install-deps.sh";
+  const Clip clip{test::librivox("0870", ".wav"), test::read_file(test::librivox("0870", ".txt"))};
+
+  Bridge bridge("realtime_client");
+  serve_tls(bridge);
   bridge.start();
 
   const test::Audio speech = test::read_audio(clip.wav);
@@ -225,6 +232,53 @@ TEST(RealtimeClient, TheOpenAiClientHasASpokenTurnACancelATruncateATextTurnAndEr
   }
   EXPECT_TRUE(spoken) << "the spoken turn was not stored";
   EXPECT_TRUE(typed) << "the typed turn was not stored";
+}
+
+// A client that dies while its answer is being sent (SIGKILL at the first audio delta: no
+// truncate, no cancel, no close frame) heard at most what had left the bridge. The turn is stored
+// as cut there, not as heard in full (as it was before the door told the conversation the client
+// had gone).
+TEST(RealtimeClient, AnAnswerWhoseClientDiesMidwayIsKeptAsHeardOnlyUpToWhatWasSent) {
+  ASSERT_TRUE(std::filesystem::exists(kScripts + "/node_modules/openai/package.json"))
+      << "the openai npm package is not installed: run tools/install-deps.sh";
+  Bridge bridge("realtime_client_leaves");
+  serve_tls(bridge);
+  bridge.start();
+
+  Subprocess client({"node", kScripts + "/realtime_leave.mjs",
+                     "https://127.0.0.1:" + std::to_string(bridge.port) + "/v1", "rt-secret",
+                     bridge.dir + "/cert.pem"},
+                    bridge.dir + "/client");
+  ASSERT_TRUE(test::wait_until(
+      [&] { return client.stdout_text().find("first audio delta") != std::string::npos; }, 120s))
+      << client.stderr_text() << bridge.process->stderr_text();
+  client.signal(SIGKILL);
+  client.wait(10s);
+  // The turn is printed once its reply is settled (--print-turns).
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.process->stdout_text().find("heard \"") != std::string::npos; }, 60s))
+      << bridge.process->stderr_text();
+  const std::string log = bridge.process->stderr_text();
+  const size_t left = log.find("the client left during reply");
+  EXPECT_NE(left, std::string::npos) << log;
+  if (left != std::string::npos)
+    printf("%s\n", log.substr(left, log.find('\n', left) - left).c_str());
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turns = store->turns();
+  ASSERT_EQ(turns.size(), 1u);
+  const host::TurnRecord& t = turns[0];
+  EXPECT_EQ(t.reply_full, "You said: " + t.transcript + ".");  // the echo LLM
+  EXPECT_TRUE(t.interrupted);
+  printf("stored as heard: %zu of %zu characters: \"%s\"\n", t.reply.size(), t.reply_full.size(),
+         t.reply.c_str());
+  // Killed as the answer began: what had been sent is a strict prefix of it (or nothing).
+  EXPECT_LT(t.reply.size(), t.reply_full.size()) << "stored as heard: " << t.reply;
+  EXPECT_EQ(t.reply_full.rfind(t.reply, 0), 0u) << t.reply;
+  // (A Realtime client keeps no memory across connections: its id is new each time.)
 }
 
 }  // namespace
