@@ -55,10 +55,32 @@ XiaozhiDoor::~XiaozhiDoor() {
 }
 
 void XiaozhiDoor::stop() {
+  std::optional<PlayedReport> gone;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopped_) gone = reply_in_flight_locked();
+    stopped_ = true;
+  }
   outbox_->detach();  // frees a voice thread waiting for room in the outbox
   tool_registration_.reset();
   tools_->close();
-  if (port_) port_->stop();  // idempotent
+  if (!port_) return;
+  if (gone) port_->client_gone(*gone);
+  port_->stop();  // idempotent
+}
+
+// The box says nothing of what it played: of a reply it has not had to its end, it heard at most
+// the packets that had left, in the core's 20 ms frames (the last packet's padding aside).
+std::optional<PlayedReport> XiaozhiDoor::reply_in_flight_locked() const {
+  if (wire_ && !wire_->stopped) {
+    uint64_t frames = wire_->packets_sent * uint64_t(kFramesPerPacket);
+    if (wire_->audio_ended) frames = std::min(frames, wire_->core_frames);
+    return PlayedReport{wire_->reply_id, std::nullopt, frames};
+  }
+  // Answering, none of its audio out yet. (A reply whose tts stop went out was reported then.)
+  if (!current_reply_.empty() && !(wire_ && wire_->reply_id == current_reply_))
+    return PlayedReport{current_reply_, std::nullopt, 0};
+  return std::nullopt;
 }
 
 // ------------------------------------------------------------------------------------------------

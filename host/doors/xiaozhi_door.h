@@ -91,7 +91,8 @@ class XiaozhiDoor : public ConversationSink, public std::enable_shared_from_this
   XiaozhiDoor(const XiaozhiDoor&) = delete;
   XiaozhiDoor& operator=(const XiaozhiDoor&) = delete;
 
-  // Any thread, once: stops the conversation (joins its threads), fails pending tool calls.
+  // Any thread, once: stops the conversation (joins its threads), fails pending tool calls. A
+  // reply in flight is kept as heard up to the packets that had left (Conversation::client_gone).
   void stop();
 
   // --- event loop
@@ -157,6 +158,8 @@ class XiaozhiDoor : public ConversationSink, public std::enable_shared_from_this
   ConversationSettings settings_for(protocol::xiaozhi::ListenMode mode) const;
   // tts stop for the reply on the wire (once), and the core's report of what was played.
   void stop_reply_locked(bool interrupted, std::vector<Action>* actions);
+  // What the core hears of the reply in flight when the connection ends, if one is.
+  std::optional<PlayedReport> reply_in_flight_locked() const;
   void packet_sent(uint64_t serial, uint64_t index, int64_t sent_ms);
   bool push_packet(const std::string& reply_id, int64_t due_ms, int64_t speech_end_ms);
   void run(std::vector<Action>& actions);
@@ -182,6 +185,7 @@ class XiaozhiDoor : public ConversationSink, public std::enable_shared_from_this
   uint64_t reply_serial_ = 0;
   int violations_ = 0;
   bool closing_ = false;
+  bool stopped_ = false;          // stop() was called
   std::vector<Action> deferred_;  // from core threads, run on the next tick
 
   // Event loop only.

@@ -9,6 +9,7 @@
 #include <opus/opus.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <future>
 #include <thread>
@@ -245,6 +246,53 @@ TEST_F(XiaozhiDoorTest, SpeechOverTheReplyStopsItAndReportsWhatWasSent) {
   EXPECT_EQ(wire(), (std::vector<std::string>{"tts:stop"}));
   door->on_tick(now);  // the report goes to the core from the event loop
   EXPECT_EQ(port->calls.back(), "interrupt r1 60");
+}
+
+// The box's connection ends during a reply (it says nothing of what it played): before the
+// conversation stops, the core hears which reply it was and how many of its 20 ms frames had
+// left, in whole 60 ms packets — a packet still queued was not heard. Once.
+TEST_F(XiaozhiDoorTest, AConnectionEndingDuringAReplyTellsTheCoreWhatHadLeft) {
+  open();
+  hello(false);
+  listen("start", "auto");
+  wire();
+  door->reply_started("r1", "t1");
+  door->reply_audio_started("r1", "t1");
+  voice("r1", 6);  // two packets
+  EXPECT_EQ(wire(), (std::vector<std::string>{"llm", "tts:start", "audio", "audio"}));
+  voice("r1", 3);  // a third, still in the outbox
+  door->stop();
+  EXPECT_EQ(port->calls.back(), "client_gone r1 on_wire 6");
+  door->stop();
+  EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "client_gone r1 on_wire 6"), 1);
+}
+
+// A reply the box had to its end (tts stop, reported as played) is not cut when the connection
+// ends before the core finished its turn; one still being answered, without audio yet, is cut at
+// nothing.
+TEST_F(XiaozhiDoorTest, AReplyPlayedToItsEndIsNotCutWhenTheConnectionEnds) {
+  open();
+  hello(false);
+  listen("start", "auto");
+  door->reply_started("r1", "t1");
+  door->reply_audio_started("r1", "t1");
+  voice("r1", 3);
+  door->reply_audio_ended("r1", 3, false);
+  wire();
+  door->on_tick(now + 1000);
+  EXPECT_EQ(wire(), (std::vector<std::string>{"tts:stop"}));
+  EXPECT_EQ(port->calls.back(), "played r1 60");
+  door->stop();
+  EXPECT_EQ(port->calls.back(), "played r1 60");
+}
+
+TEST_F(XiaozhiDoorTest, AReplyWithoutAudioYetIsCutAtNothingWhenTheConnectionEnds) {
+  open();
+  hello(false);
+  listen("start", "auto");
+  door->reply_started("r1", "t1");
+  door->stop();
+  EXPECT_EQ(port->calls.back(), "client_gone r1 on_wire 0");
 }
 
 // The box's MCP tools reach the model: listed in the tool registry for this session only, under

@@ -14,6 +14,7 @@
 #include "host/clock.h"
 #include "host/engines/embedded_engines.h"
 #include "host/engines/http_client.h"
+#include "host/store/store.h"
 #include "tests/integration/bridge_fixture.h"
 #include "tests/integration/xiaozhi_box.h"
 #include "tests/support/speech/speech_check.h"
@@ -384,6 +385,54 @@ TEST(Xiaozhi, RealtimeModeBargeInByAbortAndBySpeech) {
       10s))
       << s.dump();
   EXPECT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+}
+
+// A box that drops off while its reply plays (its connection closed without a word: power cut,
+// Wi-Fi gone) says nothing of what it played: it heard at most the packets that had left the
+// bridge. The turn is stored and remembered as cut there, not as heard in full.
+TEST(Xiaozhi, AReplyWhoseBoxLeavesMidwayIsKeptAsHeardOnlyUpToWhatWasSent) {
+  Bridge bridge("xiaozhi_box_leaves");
+  configure(bridge);
+  bridge.start();
+  auto b = std::make_unique<XiaozhiBox>(box(2));  // no room: its memory is its own
+  std::string error;
+  ASSERT_TRUE(b->connect(bridge.port, &error)) << error;
+  ASSERT_TRUE(b->hello(&error)) << error;
+  b->listen_start("auto");
+  b->stream(padded(speech("0870").pcm16k, 0.5, 2.5));
+  ASSERT_TRUE(b->pump_until([&] { return b->speaking && b->reply_packets >= 3; }, 60000))
+      << joined(b->events);
+  b.reset();  // the socket closes: no abort, no close frame
+  // The turn is printed once its reply is settled (--print-turns).
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.process->stdout_text().find("heard \"") != std::string::npos; }, 60s))
+      << bridge.process->stderr_text();
+  const std::string log = bridge.process->stderr_text();
+  const size_t left = log.find("the client left during reply");
+  EXPECT_NE(left, std::string::npos) << log;
+  if (left != std::string::npos)
+    printf("%s\n", log.substr(left, log.find('\n', left) - left).c_str());
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turns = store->turns();
+  ASSERT_EQ(turns.size(), 1u);
+  const host::TurnRecord& t = turns[0];
+  EXPECT_EQ(t.node_id, "xiaozhi-aabbccddee02");
+  EXPECT_EQ(t.reply_full, "You said: " + t.transcript + ".");  // the echo LLM
+  EXPECT_TRUE(t.interrupted);
+  printf("stored as heard: %zu of %zu characters: \"%s\"\n", t.reply.size(), t.reply_full.size(),
+         t.reply.c_str());
+  // Gone a few packets into a reply of seconds: a strict prefix of it (or nothing).
+  EXPECT_LT(t.reply.size(), t.reply_full.size()) << "stored as heard: " << t.reply;
+  EXPECT_EQ(t.reply_full.rfind(t.reply, 0), 0u) << t.reply;
+  // The memory the box's next session continues from holds the same.
+  host::StoredMemory memory;
+  ASSERT_TRUE(store->load_memory("node:xiaozhi-aabbccddee02", &memory, &error)) << error;
+  ASSERT_FALSE(memory.messages.empty());
+  EXPECT_EQ(memory.messages.back().role, "assistant");
+  EXPECT_EQ(memory.messages.back().content, t.reply.empty() ? "…" : t.reply);
 }
 
 // Bad input: an unknown box, a version the bridge does not speak, a bad hello, oversized and
