@@ -41,12 +41,20 @@ WyomingSatelliteDoor::~WyomingSatelliteDoor() {
 }
 
 void WyomingSatelliteDoor::stop() {
+  std::optional<PlayedReport> gone;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    // A spoken reply the satellite has not said it played (or not had yet): it heard at most the
+    // frames written to its socket.
+    if (!stopped_ && pipeline_.end_stage == wy::PipelineStage::kTts &&
+        (phase_ == Phase::kThinking || phase_ == Phase::kSpeaking || awaiting_played_))
+      gone = PlayedReport{reply_id_, std::nullopt, frames_written_};
     stopped_ = true;
   }
   room_.notify_all();  // frees a voice thread waiting for room
-  if (port_) port_->stop();
+  if (!port_) return;
+  if (gone) port_->client_gone(*gone);
+  port_->stop();
 }
 
 std::string WyomingSatelliteDoor::state() const {
@@ -86,6 +94,8 @@ void WyomingSatelliteDoor::written(size_t bytes, int64_t now_ms) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     written_bytes_ += bytes;
+    for (; !frame_ends_.empty() && frame_ends_.front() <= written_bytes_; frame_ends_.pop_front())
+      ++frames_written_;
     if (first_chunk_ && written_bytes_ > first_chunk_->at) sent.swap(first_chunk_);
   }
   if (!sent) return;
@@ -335,6 +345,8 @@ void WyomingSatelliteDoor::reply_started(const std::string& reply_id, const std:
   reply_text_.clear();
   reply_audio_ = false;
   frames_sent_ = 0;
+  frames_written_ = 0;
+  frame_ends_.clear();
 }
 
 void WyomingSatelliteDoor::reply_text(const std::string& reply_id, const std::string&,
@@ -364,6 +376,8 @@ void WyomingSatelliteDoor::reply_audio_started(const std::string& reply_id, cons
     reply_id_ = reply_id;
     reply_audio_ = true;
     frames_sent_ = 0;
+    frames_written_ = 0;
+    frame_ends_.clear();
     phase_ = Phase::kSpeaking;
     send_locked(wy::audio_start_event({output_rate_, 2, 1}, 0));
   }
@@ -383,6 +397,7 @@ bool WyomingSatelliteDoor::reply_audio(const std::string& reply_id, uint64_t, co
       first_chunk_ = FirstChunk{reply_id, taken_bytes_ + out_.size(), speech_end_ms};
     wy::append_audio_chunk(output_rate_, pcm_.data(), samples, &out_);
     ++frames_sent_;
+    frame_ends_.push_back(taken_bytes_ + out_.size());
   }
   wake_();
   return true;

@@ -28,6 +28,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -76,7 +77,8 @@ class WyomingSatelliteDoor : public ConversationSink {
   Conversation::InputPace input_pace() const;
   // The core asked to close the connection (with why), or the door gave up on the satellite.
   bool wants_close(std::string* reason) const;
-  // Stops the conversation (joins its threads); idempotent.
+  // Stops the conversation (joins its threads); idempotent. A spoken reply not yet played is kept
+  // as heard up to the frames written to the socket (Conversation::client_gone).
   void stop();
   // For the status page: idle, listening, thinking, speaking, refused.
   std::string state() const;
@@ -134,8 +136,11 @@ class WyomingSatelliteDoor : public ConversationSink {
   int output_rate_ = 16000;  // what replies are sent at (announced in audio-start)
   bool fed_ = false;         // audio went to the core since listening began
   std::string reply_id_, reply_text_;
-  bool reply_audio_ = false;  // the current reply's audio started
-  uint64_t frames_sent_ = 0;
+  bool reply_audio_ = false;     // the current reply's audio started
+  uint64_t frames_sent_ = 0;     // of the current reply, queued for the link
+  uint64_t frames_written_ = 0;  // of those, written to the socket (written())
+  // Where each of the reply's frames not yet written ends in the output stream, in order.
+  std::deque<uint64_t> frame_ends_;
   bool awaiting_played_ = false;
   // Where the reply's first audio-chunk starts in the stream of bytes taken so far: the link
   // thread's written() reports it once the socket has its first byte.

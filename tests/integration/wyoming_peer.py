@@ -10,7 +10,9 @@ handling), not from the bridge's code. Python 3 standard library only.
              (audio-start/chunk/stop) as a WAV and answers `played`. Every event it gets is
              logged to OUT/events.jsonl; OUT/connected.N marks the N-th run-satellite. With
              --start-when PATH it hears its wake word only once PATH exists (a test starting
-             several devices at once).
+             several devices at once). With --play-realtime it plays the reply as a speaker
+             does: a chunk takes its own duration, and the next is read only after it (a small
+             receive buffer, as a device has), so the server's audio backs up in its socket.
   client     a Home Assistant-like client of the bridge's Wyoming services: describe,
              transcribe a WAV, synthesize text to a WAV, or send malformed framing.
 """
@@ -94,6 +96,8 @@ def satellite(args):
     rate, channels, pcm = read_wav(args.wav) if args.wav else (16000, 1, b"")
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if args.play_realtime:  # before listen: accepted connections inherit it
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
     server.bind(("127.0.0.1", args.port))
     server.listen(1)
     open(os.path.join(args.out, "listening"), "w").close()
@@ -183,6 +187,8 @@ def run_pipeline(conn, reader, args, rate, channels, pcm):
                 elif etype == "audio-chunk":
                     reply_rate = data["rate"]
                     reply.extend(payload)
+                    if args.play_realtime:  # the speaker takes it at its own pace
+                        time.sleep(len(payload) / (2.0 * data.get("channels", 1) * reply_rate))
                 elif etype == "audio-stop":
                     write_wav(os.path.join(args.out, "reply.wav"), reply_rate or args.snd_rate,
                               bytes(reply))
@@ -282,6 +288,7 @@ def main():
     s.add_argument("--turns", type=int, default=1)
     s.add_argument("--snd-rate", type=int, default=22050)
     s.add_argument("--start-when")
+    s.add_argument("--play-realtime", action="store_true")
     c = sub.add_parser("client")
     c.add_argument("--port", type=int, required=True)
     c.add_argument("action")

@@ -206,6 +206,65 @@ TEST(WyomingSatellite, BridgeRunsAPipelineOnRealSpeechAndReconnectsAfterTheSatel
   EXPECT_TRUE(stored);
 }
 
+// A satellite that dies while its reply plays (SIGKILL: no `played`) heard at most what the bridge
+// had written to its socket. It plays as a speaker does (--play-realtime), so most of a reply of
+// seconds is still with the bridge when it dies. The turn is stored and remembered as cut there,
+// not as heard in full.
+TEST(WyomingSatellite, AReplyWhoseSatelliteDiesMidwayIsKeptAsHeardOnlyUpToWhatWasSent) {
+  const int sat_port = test::free_port();
+  Bridge bridge("wyoming_satellite_dies",
+                "[turn]\nend_of_turn_ms = 1500\n" + satellite_toml(sat_port, 2000));
+  const std::string out = bridge.dir + "/satellite";
+  Subprocess sat(
+      {"python3", kPeer, "satellite", "--port", std::to_string(sat_port), "--out", out, "--wav",
+       test::data_path("whisper.cpp/jfk.wav"), "--snd-rate", "22050", "--play-realtime"},
+      bridge.dir + "/sat");
+  ASSERT_TRUE(test::wait_until([&] { return exists(out + "/listening"); }, 20s))
+      << sat.stderr_text();
+  bridge.start();
+  // Killed as its reply starts to sound.
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        for (const json& e : events_of(out))
+          if (e["type"] == "audio-chunk") return true;
+        return false;
+      },
+      120s))
+      << sat.stderr_text() << bridge.process->stderr_text();
+  sat.signal(SIGKILL);
+  sat.wait(10s);
+  // The turn is printed once its reply is settled (--print-turns).
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.process->stdout_text().find("heard \"") != std::string::npos; }, 60s))
+      << bridge.process->stderr_text();
+  const std::string log = bridge.process->stderr_text();
+  const size_t left = log.find("the client left during reply");
+  EXPECT_NE(left, std::string::npos) << log;
+  if (left != std::string::npos)
+    printf("%s\n", log.substr(left, log.find('\n', left) - left).c_str());
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+
+  std::string error;
+  auto store = host::Store::open(bridge.dir + "/earshot.db", {}, &error);
+  ASSERT_TRUE(store) << error;
+  auto turns = store->turns();
+  ASSERT_EQ(turns.size(), 1u);
+  const host::TurnRecord& t = turns[0];
+  EXPECT_EQ(t.node_id, "wyoming-kitchen");
+  EXPECT_EQ(t.reply_full, "You said: " + t.transcript + ".");  // the echo LLM
+  EXPECT_TRUE(t.interrupted);
+  printf("stored as heard: %zu of %zu characters: \"%s\"\n", t.reply.size(), t.reply_full.size(),
+         t.reply.c_str());
+  EXPECT_LT(t.reply.size(), t.reply_full.size()) << "stored as heard: " << t.reply;
+  EXPECT_EQ(t.reply_full.rfind(t.reply, 0), 0u) << t.reply;
+  // The memory the satellite's next session continues from holds the same.
+  host::StoredMemory memory;
+  ASSERT_TRUE(store->load_memory("node:wyoming-kitchen", &memory, &error)) << error;
+  ASSERT_FALSE(memory.messages.empty());
+  EXPECT_EQ(memory.messages.back().role, "assistant");
+  EXPECT_EQ(memory.messages.back().content, t.reply.empty() ? "…" : t.reply);
+}
+
 struct PeerResult {
   int status = -1;
   json result;
