@@ -34,10 +34,12 @@
 //                               household, music_more)
 //   build/release/bench/vad_fit --final --epochs N [...] --write dsp/vad/vad_model.cpp
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -72,6 +74,7 @@ VadModel logistic_model() {
 struct Samples {
   std::vector<float> x;  // kI per sample
   std::vector<float> y, weight;
+  std::vector<size_t> starts;  // where each stream (one collect()) begins, for --gru
   size_t size() const { return y.size(); }
 };
 
@@ -87,6 +90,10 @@ bool is_validation_clip(const std::string& clip) {
 // The input layout being fitted (VadModel's delta_frames and leak; --delta, --leak): the
 // detector builds the network's input from it, so fitting collects with it too.
 VadModel g_layout{};
+int g_gru = 0;              // --gru: units of the recurrent gate (0: none)
+bool g_gru_frozen = false;
+double g_gate_init = -4;
+double g_lr = 0.003;  // --lr: Adam's step size  // --gate-init: the gate's starting bias  // --gru-frozen: fit the network first, then the gate over it
 
 // Frames in the last kWordEndFrames of a word: the fricatives and decays that end words.
 std::vector<bool> word_ends(const std::vector<bool>& label) {
@@ -137,9 +144,17 @@ void collect(const Corpus& c, const std::vector<float>& audio, float end_weight,
     if (c.label[k - 1] && !c.label[k])
       for (size_t j = k; j < std::min(label.size(), k + size_t(tail)); ++j)
         label[j] = true;
+  out->starts.push_back(out->size());
   for (size_t k = 0; k < c.label.size(); ++k) {
     vad.process(&audio[k * kFrame]);
-    if (vad.features().level_db < VadConfig{}.silence_dbfs) continue;  // never speech
+    if (vad.features().level_db < VadConfig{}.silence_dbfs) {  // never speech
+      if (g_gru == 0) continue;
+      // The recurrent state steps through it: kept in the stream, weighing nothing.
+      out->x.insert(out->x.end(), vad.model_input(), vad.model_input() + kI);
+      out->y.push_back(0.0f);
+      out->weight.push_back(0.0f);
+      continue;
+    }
     out->x.insert(out->x.end(), vad.model_input(), vad.model_input() + kI);
     out->y.push_back(label[k] ? 1.0f : 0.0f);
     out->weight.push_back(ends[k] ? end_weight : 1.0f);
@@ -205,7 +220,7 @@ int train(Net* best, int hidden, int epochs, const Samples& s, const Samples* va
   auto params = [](Net& net) { return reinterpret_cast<double*>(&net); };
   static_assert(sizeof(Net) == kParams * sizeof(double));
   std::vector<double> m(kParams), v(kParams), g(kParams);
-  const double lr = 0.003, beta1 = 0.9, beta2 = 0.999, l2 = 1e-4;
+  const double lr = g_lr, beta1 = 0.9, beta2 = 0.999, l2 = 1e-4;
   constexpr size_t kBatch = 256;
   std::vector<size_t> order(s.size());
   for (size_t i = 0; i < order.size(); ++i)
@@ -280,6 +295,250 @@ VadModel to_model(const Net& n) {
   m.out_bias = float(n.b2);
   m.delta_frames = g_layout.delta_frames;
   m.leak = g_layout.leak;
+  return m;
+}
+
+// --- The recurrent gate (--gru): a GRU whose output can only lower the network's logit ---
+
+constexpr int kG = earshot::dsp::kVadGruCount;
+struct Gru {
+  double w[3][kG][kI], u[3][kG][kG], b[3][kG], gate[kG], gate_b;
+};
+struct Full {
+  Net net;
+  Gru gru;
+};
+
+double sigmoid_d(double z) {
+  return 1 / (1 + std::exp(-z));
+}
+double softplus_d(double g) {
+  return g > 30 ? g : std::log1p(std::exp(g));
+}
+
+// One step of the GRU (units `n`), keeping what the backward pass needs.
+struct GruStep {
+  double hprev[kG], z[kG], r[kG], c[kG], h[kG];
+};
+void gru_forward(const Gru& q, int n, const float* x, const double* hprev, GruStep* st) {
+  for (int j = 0; j < n; ++j)
+    st->hprev[j] = hprev[j];
+  double rh[kG];
+  for (int j = 0; j < n; ++j) {
+    double az = q.b[0][j], ar = q.b[1][j];
+    for (int i = 0; i < kI; ++i)
+      az += q.w[0][j][i] * x[i], ar += q.w[1][j][i] * x[i];
+    for (int k = 0; k < n; ++k)
+      az += q.u[0][j][k] * hprev[k], ar += q.u[1][j][k] * hprev[k];
+    st->z[j] = sigmoid_d(az);
+    st->r[j] = sigmoid_d(ar);
+    rh[j] = st->r[j] * hprev[j];
+  }
+  for (int j = 0; j < n; ++j) {
+    double ac = q.b[2][j];
+    for (int i = 0; i < kI; ++i)
+      ac += q.w[2][j][i] * x[i];
+    for (int k = 0; k < n; ++k)
+      ac += q.u[2][j][k] * rh[k];
+    st->c[j] = std::tanh(ac);
+    st->h[j] = (1 - st->z[j]) * st->c[j] + st->z[j] * hprev[j];
+  }
+}
+
+// Loss over whole streams, the state carried as the detector carries it.
+double gru_loss(const Full& f, int hidden, const Samples& s) {
+  double total = 0, weights = 0, a[kH];
+  GruStep st{};
+  double h[kG] = {};
+  size_t next_start = 0;
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (next_start < s.starts.size() && s.starts[next_start] == k) {
+      std::fill(std::begin(h), std::end(h), 0.0);
+      ++next_start;
+    }
+    const float* x = &s.x[k * kI];
+    gru_forward(f.gru, g_gru, x, h, &st);
+    std::copy(st.h, st.h + kG, h);
+    double g = f.gru.gate_b;
+    for (int j = 0; j < g_gru; ++j)
+      g += f.gru.gate[j] * h[j];
+    const double z = forward(f.net, hidden, x, a) - softplus_d(g);
+    const double m = s.y[k] > 0.5f ? -z : z;
+    total += s.weight[k] * (std::max(m, 0.0) + std::log1p(std::exp(-std::fabs(m))));
+    weights += s.weight[k];
+  }
+  return total / weights;
+}
+
+// Adam over shuffled chunks of kChunk frames (truncated back-propagation through time; each
+// chunk starts from a zero state), a few chunks to a batch.
+int train_gru(Full* best, int hidden, int epochs, const Samples& s, const Samples* validation,
+              bool early_stop, const Net* frozen) {
+  constexpr size_t kChunk = 200, kChunksPerBatch = 8;
+  Rng rng;
+  auto f = std::make_unique<Full>();
+  *f = Full{};
+  for (int h = 0; h < kH; ++h)
+    for (int i = 0; i < kI; ++i)
+      f->net.w1[h][i] = h < hidden ? rng.normal() / std::sqrt(double(kI)) : 0;
+  for (int h = 0; h < hidden; ++h)
+    f->net.w2[h] = 0.1 * rng.normal();
+  for (int g = 0; g < 3; ++g)
+    for (int j = 0; j < g_gru; ++j) {
+      for (int i = 0; i < kI; ++i)
+        f->gru.w[g][j][i] = rng.normal() / std::sqrt(double(kI));
+      for (int k = 0; k < g_gru; ++k)
+        f->gru.u[g][j][k] = rng.normal() / std::sqrt(double(g_gru));
+    }
+  f->gru.gate_b = g_gate_init;  // -4: starts as the network alone
+  if (frozen) f->net = *frozen;
+  const size_t first_param = frozen ? sizeof(Net) / sizeof(double) : 0;
+  constexpr size_t kParams = sizeof(Full) / sizeof(double);
+  static_assert(sizeof(Full) % sizeof(double) == 0);
+  std::vector<double> m(kParams), v(kParams), gbuf(kParams);
+  const double lr = g_lr, beta1 = 0.9, beta2 = 0.999, l2 = 1e-4;
+  // Chunks: [begin, end) within one stream.
+  std::vector<std::pair<size_t, size_t>> chunks;
+  for (size_t i = 0; i < s.starts.size(); ++i) {
+    const size_t end = i + 1 < s.starts.size() ? s.starts[i + 1] : s.size();
+    for (size_t b = s.starts[i]; b < end; b += kChunk)
+      chunks.emplace_back(b, std::min(end, b + kChunk));
+  }
+  long step = 0;
+  double best_loss = 1e9;
+  int best_epoch = epochs;
+  std::vector<GruStep> steps(kChunk);
+  std::vector<std::array<double, kH>> acts(kChunk);
+  std::vector<double> dlogit(kChunk), dgate(kChunk);
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    for (size_t i = chunks.size(); i > 1; --i)
+      std::swap(chunks[i - 1], chunks[rng.below(i)]);
+    for (size_t start = 0; start < chunks.size(); start += kChunksPerBatch) {
+      std::fill(gbuf.begin(), gbuf.end(), 0.0);
+      Full& grad = *reinterpret_cast<Full*>(gbuf.data());
+      double batch_weight = 0;
+      for (size_t c = start; c < std::min(chunks.size(), start + kChunksPerBatch); ++c) {
+        const auto [b, e] = chunks[c];
+        const size_t T = e - b;
+        double h[kG] = {};
+        for (size_t t = 0; t < T; ++t) {  // forward
+          const float* x = &s.x[(b + t) * kI];
+          gru_forward(f->gru, g_gru, x, h, &steps[t]);
+          std::copy(steps[t].h, steps[t].h + kG, h);
+          double g = f->gru.gate_b;
+          for (int j = 0; j < g_gru; ++j)
+            g += f->gru.gate[j] * h[j];
+          const double z = forward(f->net, hidden, x, acts[t].data()) - softplus_d(g);
+          const double w = s.weight[b + t];
+          dlogit[t] = w * (sigmoid_d(z) - s.y[b + t]);
+          dgate[t] = -dlogit[t] * sigmoid_d(g);
+          batch_weight += w;
+        }
+        double dh_next[kG] = {};
+        for (size_t t = T; t-- > 0;) {  // backward
+          const float* x = &s.x[(b + t) * kI];
+          const double d = dlogit[t];
+          const double* a = acts[t].data();
+          grad.net.b2 += d;
+          for (int i = 0; i < kI; ++i)
+            grad.net.lin[i] += d * x[i];
+          for (int hh = 0; hh < hidden; ++hh) {
+            grad.net.w2[hh] += d * a[hh];
+            const double dh = d * f->net.w2[hh] * (1 - a[hh] * a[hh]);
+            grad.net.b1[hh] += dh;
+            for (int i = 0; i < kI; ++i)
+              grad.net.w1[hh][i] += dh * x[i];
+          }
+          const GruStep& st = steps[t];
+          const int n = g_gru;
+          double dh[kG];
+          grad.gru.gate_b += dgate[t];
+          for (int j = 0; j < n; ++j) {
+            grad.gru.gate[j] += dgate[t] * st.h[j];
+            dh[j] = dh_next[j] + dgate[t] * f->gru.gate[j];
+          }
+          double dprev[kG], dac[kG], drh[kG] = {}, daz[kG], dar[kG];
+          for (int j = 0; j < n; ++j) {
+            const double dc = dh[j] * (1 - st.z[j]);
+            const double dz = dh[j] * (st.hprev[j] - st.c[j]);
+            dprev[j] = dh[j] * st.z[j];
+            dac[j] = dc * (1 - st.c[j] * st.c[j]);
+            daz[j] = dz * st.z[j] * (1 - st.z[j]);
+          }
+          for (int j = 0; j < n; ++j) {
+            grad.gru.b[2][j] += dac[j];
+            for (int i = 0; i < kI; ++i)
+              grad.gru.w[2][j][i] += dac[j] * x[i];
+            for (int k = 0; k < n; ++k) {
+              grad.gru.u[2][j][k] += dac[j] * st.r[k] * st.hprev[k];
+              drh[k] += f->gru.u[2][j][k] * dac[j];
+            }
+          }
+          for (int k = 0; k < n; ++k) {
+            const double dr = drh[k] * st.hprev[k];
+            dprev[k] += drh[k] * st.r[k];
+            dar[k] = dr * st.r[k] * (1 - st.r[k]);
+          }
+          for (int j = 0; j < n; ++j) {
+            grad.gru.b[0][j] += daz[j];
+            grad.gru.b[1][j] += dar[j];
+            for (int i = 0; i < kI; ++i) {
+              grad.gru.w[0][j][i] += daz[j] * x[i];
+              grad.gru.w[1][j][i] += dar[j] * x[i];
+            }
+            for (int k = 0; k < n; ++k) {
+              grad.gru.u[0][j][k] += daz[j] * st.hprev[k];
+              grad.gru.u[1][j][k] += dar[j] * st.hprev[k];
+              dprev[k] += f->gru.u[0][j][k] * daz[j] + f->gru.u[1][j][k] * dar[j];
+            }
+          }
+          std::copy(dprev, dprev + kG, dh_next);
+        }
+      }
+      if (batch_weight <= 0) continue;
+      ++step;
+      double* p = reinterpret_cast<double*>(f.get());
+      for (size_t i = first_param; i < kParams; ++i) {
+        const double gi = gbuf[i] / batch_weight + l2 * p[i];
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+        const double mh = m[i] / (1 - std::pow(beta1, double(step)));
+        const double vh = v[i] / (1 - std::pow(beta2, double(step)));
+        p[i] -= lr * mh / (std::sqrt(vh) + 1e-8);
+      }
+      for (int hh = hidden; hh < kH; ++hh) {  // unused units stay zero
+        std::fill(std::begin(f->net.w1[hh]), std::end(f->net.w1[hh]), 0.0);
+        f->net.b1[hh] = f->net.w2[hh] = 0;
+      }
+    }
+    if (validation) {
+      const double vl = gru_loss(*f, hidden, *validation);
+      printf("  epoch %2d: validation loss %.4f\n", epoch, vl);
+      fflush(stdout);
+      if (vl < best_loss) best_loss = vl, best_epoch = epoch;
+      if (vl <= best_loss || !early_stop) *best = *f;
+    } else {
+      *best = *f;
+    }
+  }
+  return best_epoch;
+}
+
+VadModel to_model(const Net& n);
+VadModel to_model(const Full& f) {
+  VadModel m = to_model(f.net);
+  m.gru_units = g_gru;
+  for (int g = 0; g < 3; ++g)
+    for (int j = 0; j < kG; ++j) {
+      for (int i = 0; i < kI; ++i)
+        m.gru_w[g][j][i] = float(f.gru.w[g][j][i]);
+      for (int k = 0; k < kG; ++k)
+        m.gru_u[g][j][k] = float(f.gru.u[g][j][k]);
+      m.gru_b[g][j] = float(f.gru.b[g][j]);
+    }
+  for (int j = 0; j < kG; ++j)
+    m.gate[j] = float(f.gru.gate[j]);
+  m.gate_bias = float(f.gru.gate_b);
   return m;
 }
 
@@ -601,8 +860,36 @@ void write_model(const VadModel& m, const char* path, const char* how) {
   row(m.out, kH);
   fprintf(f, ",\n");
   row(m.linear, kI);
-  fprintf(f, ",\n%.6ff,\n%d,\n%.6ff,\n};\n\n}  // namespace earshot::dsp\n", double(m.out_bias),
-          m.delta_frames, double(m.leak));
+  fprintf(f, ",\n%.6ff,\n%d,\n%.6ff,\n%d,\n", double(m.out_bias), m.delta_frames, double(m.leak),
+          m.gru_units);
+  if (m.gru_units == 0) {
+    fprintf(f, "{}, {}, {}, {}, 0.0f,\n");  // no recurrent gate
+  } else {
+    for (int part = 0; part < 2; ++part) {  // gru_w, then gru_u
+      fprintf(f, "{");
+      for (int g = 0; g < 3; ++g) {
+        fprintf(f, "{");
+        for (int j = 0; j < kG; ++j) {
+          if (part == 0)
+            row(m.gru_w[g][j], kI);
+          else
+            row(m.gru_u[g][j], kG);
+          fprintf(f, ",\n");
+        }
+        fprintf(f, "},\n");
+      }
+      fprintf(f, "},\n");
+    }
+    fprintf(f, "{");
+    for (int g = 0; g < 3; ++g) {
+      row(m.gru_b[g], kG);
+      fprintf(f, ",\n");
+    }
+    fprintf(f, "},\n");
+    row(m.gate, kG);
+    fprintf(f, ",\n%.6ff,\n", double(m.gate_bias));
+  }
+  fprintf(f, "};\n\n}  // namespace earshot::dsp\n");
   fclose(f);
 }
 
@@ -631,6 +918,14 @@ int main(int argc, char** argv) {
       g_layout.delta_frames = std::clamp(atoi(argv[++i]), 0, earshot::dsp::kVadMaxDeltaFrames);
     else if (a == "--leak" && i + 1 < argc)
       g_layout.leak = std::clamp(float(atof(argv[++i])), 0.0f, 0.99f);
+    else if (a == "--lr" && i + 1 < argc)
+      g_lr = atof(argv[++i]);
+    else if (a == "--gate-init" && i + 1 < argc)
+      g_gate_init = atof(argv[++i]);
+    else if (a == "--gru-frozen")
+      g_gru_frozen = true;
+    else if (a == "--gru" && i + 1 < argc)
+      g_gru = std::clamp(atoi(argv[++i]), 0, kG);
     else if (a == "--seed" && i + 1 < argc)
       g_seed = uint32_t(strtoul(argv[++i], nullptr, 10));
     else if (a == "--hiss")
@@ -653,7 +948,8 @@ int main(int argc, char** argv) {
       fprintf(stderr,
               "usage: vad_fit [--hidden H] [--end-weight W] [--epochs N] [--leave-out NOISE] "
               "[--tail FRAMES] [--delta FRAMES] [--leak A] [--seed N] [--hiss] [--no-early-stop] "
-              "[--hold-sweep] [--band-limit | --band-limit-clean] [--final] "
+              "[--hold-sweep] [--band-limit | --band-limit-clean] [--gru UNITS [--gru-frozen]] "
+              "[--final] "
               "[--write F]\n");
       return 2;
     }
@@ -718,10 +1014,23 @@ int main(int argc, char** argv) {
       train_set.size(), val_set.size(), hidden, double(end_weight), tail, g_layout.delta_frames,
       double(g_layout.leak));
 
-  Net net{};
-  const int best_epoch =
+  VadModel model{};
+  int best_epoch = 0;
+  if (g_gru > 0) {
+    auto full = std::make_unique<Full>();
+    Net net{};
+    if (g_gru_frozen) {
       train(&net, hidden, epochs, train_set, final_fit ? nullptr : &val_set, early_stop);
-  const VadModel model = to_model(net);
+      printf("the gate over the fitted network:\n");
+    }
+    best_epoch = train_gru(full.get(), hidden, epochs, train_set, final_fit ? nullptr : &val_set,
+                           early_stop, g_gru_frozen ? &net : nullptr);
+    model = to_model(*full);
+  } else {
+    Net net{};
+    best_epoch = train(&net, hidden, epochs, train_set, final_fit ? nullptr : &val_set, early_stop);
+    model = to_model(net);
+  }
   if (!final_fit) {
     printf("best validation loss at epoch %d\n", best_epoch);
     report("logistic", logistic_model(), val);
@@ -733,9 +1042,12 @@ int main(int argc, char** argv) {
   if (write) {
     char how[256];
     snprintf(how, sizeof how,
-             "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s%s%s "
+             "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s%s%s%s "
              "--epochs %d",
              hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
+             g_gru == 0     ? ""
+             : g_gru_frozen ? (" --gru " + std::to_string(g_gru) + " --gru-frozen").c_str()
+                            : (" --gru " + std::to_string(g_gru)).c_str(),
              hiss ? " --hiss" : "",
              band_limit_clean ? " --band-limit-clean"
              : band_limit     ? " --band-limit"

@@ -44,7 +44,7 @@ void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]) {
   out[11] = std::min(f.high_snr_db, 30.0f) / 10.0f;
 }
 
-float vad_model_score(const VadModel& m, const float x[kVadInputCount]) {
+static float model_logit(const VadModel& m, const float x[kVadInputCount]) {
   float z = m.out_bias;
   for (int i = 0; i < kVadInputCount; ++i)
     z += m.linear[i] * x[i];
@@ -55,7 +55,44 @@ float vad_model_score(const VadModel& m, const float x[kVadInputCount]) {
       a += m.hidden[h][i] * x[i];
     z += m.out[h] * std::tanh(a);
   }
-  return sigmoid(z);
+  return z;
+}
+
+float vad_model_score(const VadModel& m, const float x[kVadInputCount]) {
+  return sigmoid(model_logit(m, x));
+}
+
+float vad_model_step(const VadModel& m, const float x[kVadInputCount], float h[kVadGruCount]) {
+  const float z = model_logit(m, x);
+  const int n = std::clamp(m.gru_units, 0, kVadGruCount);
+  if (n == 0) return sigmoid(z);
+  float a[3][kVadGruCount];
+  for (int g = 0; g < 3; ++g)
+    for (int j = 0; j < n; ++j) {
+      float v = m.gru_b[g][j];
+      for (int i = 0; i < kVadInputCount; ++i)
+        v += m.gru_w[g][j][i] * x[i];
+      a[g][j] = v;
+    }
+  float upd[kVadGruCount], rh[kVadGruCount];
+  for (int j = 0; j < n; ++j) {
+    float u = a[0][j], r = a[1][j];
+    for (int k = 0; k < n; ++k)
+      u += m.gru_u[0][j][k] * h[k], r += m.gru_u[1][j][k] * h[k];
+    upd[j] = sigmoid(u);
+    rh[j] = sigmoid(r) * h[j];
+  }
+  float gate = m.gate_bias;
+  for (int j = 0; j < n; ++j) {
+    float c = a[2][j];
+    for (int k = 0; k < n; ++k)
+      c += m.gru_u[2][j][k] * rh[k];
+    h[j] = (1 - upd[j]) * std::tanh(c) + upd[j] * h[j];
+  }
+  for (int j = 0; j < n; ++j)
+    gate += m.gate[j] * h[j];
+  const float softplus = gate > 20 ? gate : std::log1p(std::exp(gate));
+  return sigmoid(z - softplus);
 }
 
 struct VoiceActivityDetector::Impl {
@@ -101,6 +138,7 @@ struct VoiceActivityDetector::Impl {
   int feature_pos = 0;
   float leaky[kVadFeatureCount] = {};
   float input[kVadInputCount] = {};
+  float gru_h[kVadGruCount] = {};
   // The score's history: raw scores (for the mean) and means (for the hold).
   float raw_ring[kVadMaxHoldFrames] = {}, mean_ring[kVadMaxHoldFrames] = {};
   int score_pos = 0;
@@ -195,6 +233,7 @@ void VoiceActivityDetector::reset() {
   s.feature_pos = 0;
   std::fill(std::begin(s.leaky), std::end(s.leaky), 0.0f);
   std::fill(std::begin(s.input), std::end(s.input), 0.0f);
+  std::fill(std::begin(s.gru_h), std::end(s.gru_h), 0.0f);
   std::fill(std::begin(s.raw_ring), std::end(s.raw_ring), 0.0f);
   std::fill(std::begin(s.mean_ring), std::end(s.mean_ring), 0.0f);
   s.score_pos = 0;
@@ -357,7 +396,8 @@ float VoiceActivityDetector::process(const float* frame) {
   }
   s.feature_pos = (s.feature_pos + 1) % Impl::kStackHistory;
   ++s.frames;
-  raw_ = features_.level_db < config_.silence_dbfs ? 0.0f : vad_model_score(model, s.input);
+  const float stepped = vad_model_step(model, s.input, s.gru_h);  // the GRU steps every frame
+  raw_ = features_.level_db < config_.silence_dbfs ? 0.0f : stepped;
 
   // 9. Smoothing, decision.
   const int mean_n = std::clamp(config_.mean_frames, 1, kVadMaxHoldFrames);

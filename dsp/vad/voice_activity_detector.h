@@ -69,6 +69,7 @@ inline constexpr int kVadMaxHoldFrames = 100;  // 1 s: the longest mean or hold
 inline constexpr int kVadInputCount = kVadFeatureCount * 3;
 inline constexpr int kVadMaxDeltaFrames = 15;
 inline constexpr int kVadHiddenCount = 16;
+inline constexpr int kVadGruCount = 16;  // the recurrent gate's most units
 
 // The feature vector the score weighs, each scaled to roughly 0..1.
 void vad_feature_vector(const VadFeatures& f, float out[kVadFeatureCount]);
@@ -85,12 +86,25 @@ struct VadModel {
   float out_bias;
   int delta_frames;  // 0..kVadMaxDeltaFrames
   float leak;        // the leaky average's state = leak * state + (1 - leak) * f; 0..1
+  // An optional recurrent gate: a GRU over x, stepped every frame, whose output can only lower
+  // the score: raw = sigmoid(z - softplus(gate_bias + gate . h)), z the logit above. Tried on
+  // validation, not shipped (gru_units 0 here costs nothing; docs/vad.md). The GRU, per unit j:
+  // u = sigmoid(W0 x + U0 h + b0), r = sigmoid(W1 x + U1 h + b1),
+  // h_j = (1 - u_j) tanh(W2 x + U2 (r * h) + b2)_j + u_j h_j.
+  int gru_units;                                 // 0..kVadGruCount
+  float gru_w[3][kVadGruCount][kVadInputCount];  // update, reset, candidate
+  float gru_u[3][kVadGruCount][kVadGruCount];
+  float gru_b[3][kVadGruCount];
+  float gate[kVadGruCount];
+  float gate_bias;
 };
 
 // The shipped model (dsp/vad/vad_model.cpp; bench/vad_fit.cpp fits one; docs/vad.md).
 extern const VadModel kVadModel;
 // The raw score of one stacked input under `model`.
 float vad_model_score(const VadModel& model, const float x[kVadInputCount]);
+// The same with the recurrent gate: steps the GRU state h (zero at the start of a stream).
+float vad_model_step(const VadModel& model, const float x[kVadInputCount], float h[kVadGruCount]);
 
 struct VadConfig {
   float threshold = 0.7f;    // decision threshold on the held score (docs/vad.md)

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 
 #include "dsp/vad/speech_segmenter.h"
@@ -89,6 +90,43 @@ TEST(Vad, RawScoreFallsInThePausesTheHeldScoreBridges) {
   }
   EXPECT_LT(raw_in_pause, 0.5f);
   EXPECT_GT(held_in_pause, 0.7f);
+}
+
+TEST(Vad, TheRecurrentGateOnlyEverLowersTheNetworksScore) {
+  // VadModel's recurrent gate (bench/vad_fit --gru; the shipped model has none): raw =
+  // sigmoid(z - softplus(gate)), so whatever its weights and state, the score is at most the
+  // network's own, and without units it is exactly that.
+  auto model = std::make_unique<VadModel>(kVadModel);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> n(0, 1);
+  float x[kVadInputCount], h[kVadGruCount] = {};
+  for (float& v : x)
+    v = n(rng);
+  EXPECT_EQ(vad_model_step(*model, x, h), vad_model_score(*model, x));
+  model->gru_units = kVadGruCount;
+  for (auto& gate : model->gru_w)
+    for (auto& unit : gate)
+      for (float& w : unit)
+        w = 0.3f * n(rng);
+  for (auto& gate : model->gru_u)
+    for (auto& unit : gate)
+      for (float& w : unit)
+        w = 0.3f * n(rng);
+  for (float& w : model->gate)
+    w = n(rng);
+  model->gate_bias = 0;
+  int lowered = 0;
+  for (int frame = 0; frame < 200; ++frame) {
+    for (float& v : x)
+      v = n(rng);
+    const float gated = vad_model_step(*model, x, h);
+    const float plain = vad_model_score(*model, x);
+    EXPECT_LE(gated, plain);
+    lowered += gated < plain - 1e-3f;
+  }
+  EXPECT_GT(lowered, 100);  // and the gate does act
+  for (float v : h)
+    EXPECT_LE(std::fabs(v), 1.0f);  // the state stays bounded
 }
 
 TEST(Segmenter, SendsPreRollFirstThenSpeechThenEndsAfterHangover) {
