@@ -396,8 +396,10 @@ float VoiceActivityDetector::process(const float* frame) {
   }
   s.feature_pos = (s.feature_pos + 1) % Impl::kStackHistory;
   ++s.frames;
-  const float stepped = vad_model_step(model, s.input, s.gru_h);  // the GRU steps every frame
-  raw_ = features_.level_db < config_.silence_dbfs ? 0.0f : stepped;
+  // Digital silence is never speech; a recurrent gate still steps through it, as it was fitted.
+  const bool silent = features_.level_db < config_.silence_dbfs;
+  raw_ = silent && model.gru_units == 0 ? 0.0f : vad_model_step(model, s.input, s.gru_h);
+  if (silent) raw_ = 0;
 
   // 9. Smoothing, decision.
   const int mean_n = std::clamp(config_.mean_frames, 1, kVadMaxHoldFrames);
