@@ -28,7 +28,9 @@ inline void expect_reply_kept_as_cut(const std::string& log, const std::string& 
   auto turns = store->turns();
   ASSERT_EQ(turns.size(), 1u);
   const host::TurnRecord& t = turns[0];
-  if (!node_id.empty()) EXPECT_EQ(t.node_id, node_id);
+  if (!node_id.empty()) {
+    EXPECT_EQ(t.node_id, node_id);
+  }
   EXPECT_EQ(t.reply_full, "You said: " + t.transcript + ".");  // the echo LLM
   EXPECT_TRUE(t.interrupted);
   printf("stored as heard: %zu of %zu characters: \"%s\"\n", t.reply.size(), t.reply_full.size(),
