@@ -25,7 +25,7 @@ set -euo pipefail
 NODE_PACKAGES=(
   # toolchain, and the Debian packages (cpack's dpkg-shlibdeps)
   build-essential=12.9 cmake=3.25.1-1 ninja-build=1.11.1-2~deb12u1 pkg-config=1.8.1-1
-  dpkg-dev=1.21.22
+  dpkg-dev=1.21.23
   # links earshot-node with its code order (device/CMakeLists.txt): 1 MB less resident
   lld=1:14.0-55.7~deb12u1
   # audio I/O, codec, network
@@ -69,7 +69,7 @@ TEST_PACKAGES=(
   # systemd-analyze: the units are verified and their hardening scored
   systemd=252.39-1~deb12u2
   # the status page, in a real (headless) browser
-  chromium=156.0.8078.108-1~deb12u1
+  chromium=156.0.8078.114-1~deb12u1
   # metrics pages parsed by Prometheus' own text parser
   python3-prometheus-client=0.16.0-0.1
   # the Wyoming zeroconf test: a private bus, a loopback-only daemon
@@ -116,8 +116,26 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 apt_install() {
-  $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "$@"
+}
+# Each spec as pinned while Debian's archive still has that version; otherwise (a security or
+# point release replaced it) the bare name, so that apt takes the current one, said out loud.
+# One stale pin must not unpin the rest.
+pinned_or_current() {
+  local spec name pinned
+  for spec in "$@"; do
+    name=${spec%%=*}
+    pinned=${spec#"$name"}
+    pinned=${pinned#=}
+    if [ -n "$pinned" ] && ! apt-cache madison "$name" |
+      awk -F'|' '{ gsub(/ /, "", $2); print $2 }' | grep -qxF -- "$pinned"; then
+      echo "install-deps: WARNING: Debian's archive no longer has $name $pinned; installing its" \
+        "current one (update the pin in $0 once it passes the tests)" >&2
+      echo "$name"
+    else
+      echo "$spec"
+    fi
+  done
 }
 
 if [ "$with_arm64" = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
@@ -142,14 +160,10 @@ fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
 else
-  echo "install-deps: installing ${missing[*]}"
-  if ! apt_install "${missing[@]}"; then
-    names=()
-    for spec in "${missing[@]}"; do names+=("${spec%%=*}"); done
-    echo "install-deps: WARNING: Debian's archive no longer has every pinned version above;" \
-      "installing its current ones (update the pins in $0 once they pass the tests)"
-    apt_install "${names[@]}"
-  fi
+  $SUDO apt-get update -qq
+  mapfile -t specs < <(pinned_or_current "${missing[@]}")
+  echo "install-deps: installing ${specs[*]}"
+  apt_install "${specs[@]}"
 fi
 
 # libwebsockets-dev for arm64, unpacked (not installed: see ARM64_PACKAGES) at the version of the
@@ -187,7 +201,7 @@ for folder in realtime browser; do
   stamp="$dir/node_modules/.earshot-package-lock.sha256"
   want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    command -v npm >/dev/null || apt_install npm
+    command -v npm >/dev/null || { $SUDO apt-get update -qq && apt_install npm; }
     (cd "$dir" && npm ci --no-audit --no-fund --silent)
     echo "$want" >"$stamp"
     echo "install-deps: npm packages of tests/$folder installed ($(node --version))"
