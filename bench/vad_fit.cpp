@@ -90,10 +90,13 @@ bool is_validation_clip(const std::string& clip) {
 // The input layout being fitted (VadModel's delta_frames and leak; --delta, --leak): the
 // detector builds the network's input from it, so fitting collects with it too.
 VadModel g_layout{};
-int g_gru = 0;              // --gru: units of the recurrent gate (0: none)
+int g_gru = 0;  // --gru: units of the recurrent gate (0: none)
 bool g_gru_frozen = false;
 double g_gate_init = -4;
-double g_lr = 0.003;  // --lr: Adam's step size  // --gate-init: the gate's starting bias  // --gru-frozen: fit the network first, then the gate over it
+double g_lr = 0.003;  // --lr: Adam's step size
+bool g_gate_slow =
+    false;  // --gate-slow: the gate reads only the leaky averages  // --gate-init: the gate's
+            // starting bias  // --gru-frozen: fit the network first, then the gate over it
 
 // Frames in the last kWordEndFrames of a word: the fricatives and decays that end words.
 std::vector<bool> word_ends(const std::vector<bool>& label) {
@@ -390,6 +393,10 @@ int train_gru(Full* best, int hidden, int epochs, const Samples& s, const Sample
       for (int k = 0; k < g_gru; ++k)
         f->gru.u[g][j][k] = rng.normal() / std::sqrt(double(g_gru));
     }
+  if (g_gate_slow)
+    for (auto& gate : f->gru.w)
+      for (auto& unit : gate)
+        std::fill(unit, unit + 2 * earshot::dsp::kVadFeatureCount, 0.0);
   f->gru.gate_b = g_gate_init;  // -4: starts as the network alone
   if (frozen) f->net = *frozen;
   const size_t first_param = frozen ? sizeof(Net) / sizeof(double) : 0;
@@ -510,6 +517,10 @@ int train_gru(Full* best, int hidden, int epochs, const Samples& s, const Sample
         std::fill(std::begin(f->net.w1[hh]), std::end(f->net.w1[hh]), 0.0);
         f->net.b1[hh] = f->net.w2[hh] = 0;
       }
+      if (g_gate_slow)  // only the leaky averages (the last third of x) reach the gate
+        for (auto& gate : f->gru.w)
+          for (auto& unit : gate)
+            std::fill(unit, unit + 2 * earshot::dsp::kVadFeatureCount, 0.0);
     }
     if (validation) {
       const double vl = gru_loss(*f, hidden, *validation);
@@ -918,6 +929,8 @@ int main(int argc, char** argv) {
       g_layout.delta_frames = std::clamp(atoi(argv[++i]), 0, earshot::dsp::kVadMaxDeltaFrames);
     else if (a == "--leak" && i + 1 < argc)
       g_layout.leak = std::clamp(float(atof(argv[++i])), 0.0f, 0.99f);
+    else if (a == "--gate-slow")
+      g_gate_slow = true;
     else if (a == "--lr" && i + 1 < argc)
       g_lr = atof(argv[++i]);
     else if (a == "--gate-init" && i + 1 < argc)
@@ -948,8 +961,8 @@ int main(int argc, char** argv) {
       fprintf(stderr,
               "usage: vad_fit [--hidden H] [--end-weight W] [--epochs N] [--leave-out NOISE] "
               "[--tail FRAMES] [--delta FRAMES] [--leak A] [--seed N] [--hiss] [--no-early-stop] "
-              "[--hold-sweep] [--band-limit | --band-limit-clean] [--gru UNITS [--gru-frozen]] "
-              "[--final] "
+              "[--hold-sweep] [--band-limit | --band-limit-clean] [--gru UNITS [--gru-frozen] "
+              "[--gate-init B] [--gate-slow] [--lr R]] [--final] "
               "[--write F]\n");
       return 2;
     }
@@ -1040,15 +1053,24 @@ int main(int argc, char** argv) {
   if (final_fit) pause_check("final", model);
   jfk_changes(model, jfk_trace);
   if (write) {
-    char how[256];
+    std::string gru_recipe;
+    if (g_gru > 0) {
+      char gate_init[32];
+      snprintf(gate_init, sizeof gate_init, "%g", g_gate_init);
+      gru_recipe = " --gru " + std::to_string(g_gru) + (g_gru_frozen ? " --gru-frozen" : "") +
+                   " --gate-init " + gate_init + (g_gate_slow ? " --gate-slow" : "");
+      if (g_lr != 0.003) {
+        char lr[32];
+        snprintf(lr, sizeof lr, " --lr %g", g_lr);
+        gru_recipe += lr;
+      }
+    }
+    char how[320];
     snprintf(how, sizeof how,
              "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s%s%s%s "
              "--epochs %d",
              hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
-             g_gru == 0     ? ""
-             : g_gru_frozen ? (" --gru " + std::to_string(g_gru) + " --gru-frozen").c_str()
-                            : (" --gru " + std::to_string(g_gru)).c_str(),
-             hiss ? " --hiss" : "",
+             gru_recipe.c_str(), hiss ? " --hiss" : "",
              band_limit_clean ? " --band-limit-clean"
              : band_limit     ? " --band-limit"
                               : "",
