@@ -19,6 +19,18 @@ std::string leading_words(const std::string& text, double fraction) {
   return out;
 }
 
+namespace {
+
+uint64_t word_count(const std::string& text) {
+  std::istringstream in(text);
+  uint64_t n = 0;
+  for (std::string w; in >> w;)
+    ++n;
+  return n;
+}
+
+}  // namespace
+
 std::vector<std::string> heard_sentences(const std::vector<VoicedSentence>& sentences,
                                          const PlayedPoint& played) {
   uint64_t point = 0;  // samples heard
@@ -30,12 +42,13 @@ std::vector<std::string> heard_sentences(const std::vector<VoicedSentence>& sent
   std::vector<std::string> heard;
   heard.reserve(sentences.size());
   for (const VoicedSentence& s : sentences) {
-    if (point >= s.end_sample) {
+    uint64_t length = s.end_sample - s.first_sample;
+    if (!s.made_whole) length = std::max(length, word_count(s.text) * kSamplesPerWordSpoken);
+    if (point >= s.first_sample + length) {
       heard.push_back(s.text);
     } else if (point > s.first_sample) {
-      heard.push_back(
-          leading_words(s.text, double(point - s.first_sample) /
-                                    double(std::max<uint64_t>(1, s.end_sample - s.first_sample))));
+      heard.push_back(leading_words(
+          s.text, double(point - s.first_sample) / double(std::max<uint64_t>(1, length))));
     } else {
       heard.emplace_back();
     }

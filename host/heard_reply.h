@@ -18,6 +18,9 @@ struct VoicedSentence {
   uint64_t first_sample = 0;  // where its audio starts in the reply (16 kHz samples)
   uint64_t end_sample = 0;    // one past its last sample
   int part = 0;               // which part of the reply it belongs to (the responder's tag)
+  // Its audio was all made. False when the reply was cut while it was being synthesized: then
+  // end_sample is only how far synthesis got, and its length is estimated from its words.
+  bool made_whole = true;
 };
 
 struct PlayedPoint {
@@ -25,7 +28,10 @@ struct PlayedPoint {
   std::optional<uint64_t> frames_on_wire;  // reply frames written when it was cut
 };
 
-// Whole sentences before the point, then the leading words of the sentence it fell in.
+// Whole sentences before the point, then the leading words of the sentence it fell in. A sentence
+// not made whole is taken to last at least kSamplesPerWordSpoken per word, so one cut before any
+// of its audio was made is not heard at all.
+inline constexpr uint64_t kSamplesPerWordSpoken = 6400;  // 400 ms: 2.5 words a second
 std::string heard_part(const std::vector<VoicedSentence>& sentences, const PlayedPoint& played);
 // The same, sentence by sentence: what was heard of each ("" for nothing), in order.
 std::vector<std::string> heard_sentences(const std::vector<VoicedSentence>& sentences,

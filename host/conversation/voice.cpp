@@ -95,7 +95,7 @@ void Voice::sentence(SentenceJob& job) {
   if (text.empty()) return;
   const auto index = uint32_t(progress_.sentences.size());
   const uint64_t at = progress_.samples + uint64_t(fill_) * 16000 / uint64_t(output_rate_);
-  progress_.sentences.push_back({text, at, at, job.part});
+  progress_.sentences.push_back({text, at, at, job.part, false});
   bool announced = false;
   TtsResult r = services_.tts->synthesize(
       text, reply.voice,
@@ -131,6 +131,8 @@ void Voice::sentence(SentenceJob& job) {
       if (!emit(reply, resampled_.data(), got, job.speech_end_ms)) break;
   }
   resampler_.reset();  // the next sentence starts fresh
+  progress_.sentences[index].made_whole =
+      r.ok && !r.cancelled && !reply.cancel->cancelled() && !refused_;
   if (!r.cancelled && !reply.cancel->cancelled())
     services_.metrics.engine_result(Engine::kTts, r.ok);
   if (!r.ok && !r.cancelled && !reply.cancel->cancelled()) {

@@ -40,6 +40,25 @@ TEST(HeardReply, WithoutAReportTheFramesOnTheWireBoundWhatWasHeard) {
             "The kettle is on. It will boil in about two minutes from now.");
 }
 
+TEST(HeardReply, ASentenceCutWhileItWasSynthesizedIsMeasuredByItsWordsNotItsAudioSoFar) {
+  // The client left 1 s in, at the end of the first sentence, before any of the second's audio was
+  // made: the second was not heard at all (it used to count as heard in full, its span empty).
+  std::vector<VoicedSentence> s = {{"The kettle is on.", 0, 16000},
+                                   {"It will boil in about two minutes from now.", 16000, 16000}};
+  s[1].made_whole = false;
+  PlayedPoint p;
+  p.frames_on_wire = 50;
+  EXPECT_EQ(heard_part(s, p), "The kettle is on.");
+  // 0.5 s of its audio made and sent: of nine words (3.6 s at 2.5 a second), the first only,
+  // not all nine.
+  s[1].end_sample = 24000;
+  p.frames_on_wire = 75;
+  EXPECT_EQ(heard_part(s, p), "The kettle is on. It");
+  // Made whole, the same span is the sentence's real length.
+  s[1].made_whole = true;
+  EXPECT_EQ(heard_part(s, p), "The kettle is on. It will boil in about two minutes from now.");
+}
+
 TEST(HeardReply, LeadingWordsRoundDown) {
   EXPECT_EQ(leading_words("one two three four", 0.5), "one two");
   EXPECT_EQ(leading_words("one two three four", 0.49), "one");
