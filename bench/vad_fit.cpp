@@ -208,6 +208,21 @@ double loss(const Net& n, int hidden, const Samples& s) {
   return total / weights;
 }
 
+// One Adam step (with a small L2 penalty) on parameters [from, to) of `p`, from gradients summed
+// over a batch of total weight `batch_weight`; `step` counts from 1. Both fits use it.
+void adam_step(double* p, const double* g, double* m, double* v, size_t from, size_t to,
+               double batch_weight, long step) {
+  const double lr = g_lr, beta1 = 0.9, beta2 = 0.999, l2 = 1e-4;
+  for (size_t i = from; i < to; ++i) {
+    const double gi = g[i] / batch_weight + l2 * p[i];
+    m[i] = beta1 * m[i] + (1 - beta1) * gi;
+    v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+    const double mh = m[i] / (1 - std::pow(beta1, double(step)));
+    const double vh = v[i] / (1 - std::pow(beta2, double(step)));
+    p[i] -= lr * mh / (std::sqrt(vh) + 1e-8);
+  }
+}
+
 // Adam over shuffled mini-batches with a small L2 penalty on the weights. Returns the epoch (1..)
 // with the lowest validation loss when `validation` is given, and keeps that epoch's network.
 int train(Net* best, int hidden, int epochs, const Samples& s, const Samples* validation,
@@ -223,7 +238,6 @@ int train(Net* best, int hidden, int epochs, const Samples& s, const Samples* va
   auto params = [](Net& net) { return reinterpret_cast<double*>(&net); };
   static_assert(sizeof(Net) == kParams * sizeof(double));
   std::vector<double> m(kParams), v(kParams), g(kParams);
-  const double lr = g_lr, beta1 = 0.9, beta2 = 0.999, l2 = 1e-4;
   constexpr size_t kBatch = 256;
   std::vector<size_t> order(s.size());
   for (size_t i = 0; i < order.size(); ++i)
@@ -259,14 +273,7 @@ int train(Net* best, int hidden, int epochs, const Samples& s, const Samples* va
       }
       ++step;
       double* p = params(n);
-      for (int i = 0; i < kParams; ++i) {
-        const double gi = g[size_t(i)] / batch_weight + l2 * p[i];
-        m[size_t(i)] = beta1 * m[size_t(i)] + (1 - beta1) * gi;
-        v[size_t(i)] = beta2 * v[size_t(i)] + (1 - beta2) * gi * gi;
-        const double mh = m[size_t(i)] / (1 - std::pow(beta1, double(step)));
-        const double vh = v[size_t(i)] / (1 - std::pow(beta2, double(step)));
-        p[i] -= lr * mh / (std::sqrt(vh) + 1e-8);
-      }
+      adam_step(p, g.data(), m.data(), v.data(), 0, size_t(kParams), batch_weight, step);
       for (int h = hidden; h < kH; ++h) {  // unused units stay zero
         std::fill(std::begin(n.w1[h]), std::end(n.w1[h]), 0.0);
         n.b1[h] = n.w2[h] = 0;
@@ -403,7 +410,6 @@ int train_gru(Full* best, int hidden, int epochs, const Samples& s, const Sample
   constexpr size_t kParams = sizeof(Full) / sizeof(double);
   static_assert(sizeof(Full) % sizeof(double) == 0);
   std::vector<double> m(kParams), v(kParams), gbuf(kParams);
-  const double lr = g_lr, beta1 = 0.9, beta2 = 0.999, l2 = 1e-4;
   // Chunks: [begin, end) within one stream.
   std::vector<std::pair<size_t, size_t>> chunks;
   for (size_t i = 0; i < s.starts.size(); ++i) {
@@ -505,14 +511,7 @@ int train_gru(Full* best, int hidden, int epochs, const Samples& s, const Sample
       if (batch_weight <= 0) continue;
       ++step;
       double* p = reinterpret_cast<double*>(f.get());
-      for (size_t i = first_param; i < kParams; ++i) {
-        const double gi = gbuf[i] / batch_weight + l2 * p[i];
-        m[i] = beta1 * m[i] + (1 - beta1) * gi;
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-        const double mh = m[i] / (1 - std::pow(beta1, double(step)));
-        const double vh = v[i] / (1 - std::pow(beta2, double(step)));
-        p[i] -= lr * mh / (std::sqrt(vh) + 1e-8);
-      }
+      adam_step(p, gbuf.data(), m.data(), v.data(), first_param, kParams, batch_weight, step);
       for (int hh = hidden; hh < kH; ++hh) {  // unused units stay zero
         std::fill(std::begin(f->net.w1[hh]), std::end(f->net.w1[hh]), 0.0);
         f->net.b1[hh] = f->net.w2[hh] = 0;
