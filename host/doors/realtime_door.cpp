@@ -124,6 +124,7 @@ bool RealtimeDoor::start(const PortFactory& make_port, std::string* error) {
 
 void RealtimeDoor::stop() {
   std::optional<PlayedReport> gone;
+  Actions pending;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!stopped_ && active_ && active_->audio && active_->status == "in_progress" &&
@@ -134,9 +135,13 @@ void RealtimeDoor::stop() {
       gone = PlayedReport{r.started ? r.reply_id : std::string(), std::nullopt, r.frames_sent};
     }
     stopped_ = true;
+    // Reports the core's threads left for a tick that will not come (a response cut by speech,
+    // one whose last delta left) still reach the core, before the response still being sent.
+    pending.swap(deferred_);
   }
   outbox_->detach();  // frees a voice thread waiting for room in the outbox
   if (!port_) return;
+  run(pending);
   if (gone) port_->client_gone(*gone);
   port_->stop();  // idempotent
 }

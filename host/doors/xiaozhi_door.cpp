@@ -56,15 +56,20 @@ XiaozhiDoor::~XiaozhiDoor() {
 
 void XiaozhiDoor::stop() {
   std::optional<PlayedReport> gone;
+  std::vector<Action> pending;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!stopped_) gone = reply_in_flight_locked();
     stopped_ = true;
+    // Reports the core's threads left for a tick that will not come (a reply the person spoke
+    // over, one played to its end) still reach the core, before the reply still on the wire.
+    pending.swap(deferred_);
   }
   outbox_->detach();  // frees a voice thread waiting for room in the outbox
   tool_registration_.reset();
   tools_->close();
   if (!port_) return;
+  run(pending);
   if (gone) port_->client_gone(*gone);
   port_->stop();  // idempotent
 }

@@ -30,10 +30,10 @@
 //
 // Threads: on_text(), on_binary(), on_oversized(), on_tick(), input_pace() and state() on the
 // event loop; ConversationSink methods on the core's threads (conversation.h), which never call
-// the conversation themselves: what they need of it waits in `deferred_` for the next tick; stop()
-// once, from any thread. One mutex guards the door's state, never held while calling the
-// conversation or waiting for room in the Outbox. The reply's encoder and its 60 ms packet being
-// filled belong to the voice thread.
+// the conversation themselves: what they need of it waits in `deferred_` for the next tick, or
+// for stop(), which passes on what is left; stop() once, from any thread. One mutex guards the
+// door's state, never held while calling the conversation or waiting for room in the Outbox.
+// The reply's encoder and its 60 ms packet being filled belong to the voice thread.
 #pragma once
 
 #include <cstdint>

@@ -492,6 +492,24 @@ TEST_F(RealtimeDoorTest, SpeechOverTheReplyCancelsItAsTurnDetected) {
   EXPECT_EQ(port->calls.back(), "interrupt r1 40 on_wire 2");
 }
 
+// Reports the core's threads left for the event loop's next tick still reach the core when the
+// connection ends first: the cut by speech, in order, then the conversation stops.
+TEST_F(RealtimeDoorTest, AReportLeftForTheNextTickStillReachesTheCoreWhenTheConnectionEnds) {
+  configure();
+  vad_turn("t1", "hello");
+  door->reply_started("r1", "t1");
+  door->reply_audio_started("r1", "t1");
+  audio_frames("r1", 2);
+  events();
+  EXPECT_EQ(door->reply_interrupted("r1"), 2u);
+  door->stop();  // no tick in between
+  ASSERT_GE(port->calls.size(), 2u);
+  EXPECT_EQ(std::vector<std::string>(port->calls.end() - 2, port->calls.end()),
+            (std::vector<std::string>{"interrupt r1 40 on_wire 2", "stop"}));
+  door->stop();
+  EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "interrupt r1 40 on_wire 2"), 1);
+}
+
 TEST_F(RealtimeDoorTest, TruncateTellsTheCoreWhatWasHeard) {
   configure();
   vad_turn("t1", "hello");

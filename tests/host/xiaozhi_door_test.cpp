@@ -248,6 +248,27 @@ TEST_F(XiaozhiDoorTest, SpeechOverTheReplyStopsItAndReportsWhatWasSent) {
   EXPECT_EQ(port->calls.back(), "interrupt r1 60");
 }
 
+// The person spoke over the reply and the box's connection ended before the next tick: the
+// interrupt the core's thread left for that tick still reaches the core, once, and the reply is
+// not also reported as cut by the connection.
+TEST_F(XiaozhiDoorTest, AnInterruptLeftForTheNextTickStillReachesTheCoreWhenTheConnectionEnds) {
+  open();
+  hello(false);
+  listen("start", "realtime");
+  door->reply_started("r1", "t1");
+  door->reply_audio_started("r1", "t1");
+  voice("r1", 3);
+  wire();
+  EXPECT_EQ(door->reply_interrupted("r1"), 3u);
+  door->stop();  // no tick in between
+  EXPECT_EQ(port->calls.back(), "interrupt r1 60");
+  EXPECT_EQ(std::count_if(port->calls.begin(), port->calls.end(),
+                          [](const std::string& c) { return c.rfind("client_gone", 0) == 0; }),
+            0);
+  door->stop();
+  EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "interrupt r1 60"), 1);
+}
+
 // The box's connection ends during a reply (it says nothing of what it played): before the
 // conversation stops, the core hears which reply it was and how many of its 20 ms frames had
 // left, in whole 60 ms packets — a packet still queued was not heard. Once.
