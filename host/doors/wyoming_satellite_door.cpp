@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "host/log.h"
 
@@ -12,6 +13,7 @@ namespace wy = protocol::wyoming;
 namespace {
 
 constexpr int kDefaultOutputRate = 16000;
+constexpr int kCoreFrameMs = 20;  // the core's reply frames
 
 const char* phase_name(int phase) {
   static const char* const kNames[] = {"idle", "listening", "thinking", "speaking", "refused"};
@@ -73,9 +75,10 @@ Conversation::InputPace WyomingSatelliteDoor::input_pace() const {
   return port_ ? port_->input_pace() : Conversation::InputPace::kResume;
 }
 
-bool WyomingSatelliteDoor::take_output(std::string* out) {
+bool WyomingSatelliteDoor::take_output(std::string* out, int64_t now_ms) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    release_locked(now_ms);
     if (out_.empty()) return false;
     taken_bytes_ += out_.size();
     if (out->empty()) {
@@ -87,6 +90,36 @@ bool WyomingSatelliteDoor::take_output(std::string* out) {
   }
   room_.notify_all();
   return true;
+}
+
+std::optional<int64_t> WyomingSatelliteDoor::next_release_ms() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (held_.empty()) return std::nullopt;
+  return held_.front().release_ms;
+}
+
+void WyomingSatelliteDoor::release_locked(int64_t now_ms) {
+  for (; !held_.empty() && held_.front().release_ms <= now_ms; held_.pop_front()) {
+    HeldChunk& c = held_.front();
+    if (c.first) first_chunk_ = FirstChunk{reply_id_, taken_bytes_ + out_.size(), c.speech_end_ms};
+    out_.append(c.event);
+    frame_ends_.push_back(taken_bytes_ + out_.size());
+    held_bytes_ -= c.event.size();
+  }
+  if (held_.empty() && stop_after_held_) {
+    stop_after_held_ = false;
+    send_locked(wy::audio_stop_event());
+  }
+}
+
+void WyomingSatelliteDoor::drop_held_locked() {
+  held_.clear();
+  held_bytes_ = 0;
+  if (stop_after_held_) {
+    stop_after_held_ = false;
+    send_locked(wy::audio_stop_event());
+  }
+  room_.notify_all();
 }
 
 void WyomingSatelliteDoor::written(size_t bytes, int64_t now_ms) {
@@ -222,8 +255,13 @@ void WyomingSatelliteDoor::run_pipeline(const wy::Event& event) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (phase_ == Phase::kSpeaking || awaiting_played_) {
-      // A new request (the wake word said over the reply): the reply in flight stops.
-      interrupt = PlayedReport{reply_id_, std::nullopt, frames_sent_};
+      // A new request (the wake word said over the reply): the reply in flight stops. The
+      // satellite says nothing of what it played: at most the frames written to its socket. A
+      // reply already voiced to its end counts as cut only with such a point (the core waits for
+      // it), so it goes as played_ms too.
+      interrupt =
+          PlayedReport{reply_id_, frames_written_ * uint64_t(kCoreFrameMs), frames_written_};
+      drop_held_locked();
       awaiting_played_ = false;
     }
     const wy::RunPipeline& run = *p.value;
@@ -341,6 +379,8 @@ void WyomingSatelliteDoor::transcript(const std::string&, const std::string& tex
 
 void WyomingSatelliteDoor::reply_started(const std::string& reply_id, const std::string&) {
   std::lock_guard<std::mutex> lock(mutex_);
+  // Whatever is still held of an earlier reply goes out first, in order, as that reply's.
+  release_locked(std::numeric_limits<int64_t>::max());
   reply_id_ = reply_id;
   reply_text_.clear();
   reply_audio_ = false;
@@ -385,19 +425,25 @@ void WyomingSatelliteDoor::reply_audio_started(const std::string& reply_id, cons
 }
 
 bool WyomingSatelliteDoor::reply_audio(const std::string& reply_id, uint64_t, const float* pcm,
-                                       size_t samples, int64_t, int64_t speech_end_ms) {
+                                       size_t samples, int64_t due_ms, int64_t speech_end_ms) {
   pcm_.resize(samples);  // capacity kept: no allocation after the first frame
   for (size_t i = 0; i < samples; ++i)
     pcm_[i] = int16_t(std::lrint(std::clamp(pcm[i], -1.0f, 1.0f) * 32767.0f));
+  HeldChunk chunk;
+  wy::append_audio_chunk(output_rate_, pcm_.data(), samples, &chunk.event);
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    room_.wait(lock, [&] { return stopped_ || out_.size() < kMaxQueuedBytes; });
+    room_.wait(lock, [&] { return stopped_ || out_.size() + held_bytes_ < kMaxQueuedBytes; });
     if (stopped_ || reply_id != reply_id_ || phase_ != Phase::kSpeaking) return false;
-    if (frames_sent_ == 0)
-      first_chunk_ = FirstChunk{reply_id, taken_bytes_ + out_.size(), speech_end_ms};
-    wy::append_audio_chunk(output_rate_, pcm_.data(), samples, &out_);
+    // Due back to back from the first frame, never before the core made it (`due_ms` is its now).
+    next_due_ms_ = frames_sent_ == 0 ? due_ms : std::max(next_due_ms_, due_ms);
+    chunk.release_ms = next_due_ms_ - kReplyLeadMs;
+    chunk.speech_end_ms = speech_end_ms;
+    chunk.first = frames_sent_ == 0;
+    next_due_ms_ += kCoreFrameMs;
+    held_bytes_ += chunk.event.size();
+    held_.push_back(std::move(chunk));
     ++frames_sent_;
-    frame_ends_.push_back(taken_bytes_ + out_.size());
   }
   wake_();
   return true;
@@ -408,7 +454,12 @@ void WyomingSatelliteDoor::reply_audio_ended(const std::string& reply_id, uint64
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (reply_id != reply_id_ || !reply_audio_) return;
-    send_locked(wy::audio_stop_event());
+    if (interrupted) drop_held_locked();
+    if (held_.empty()) {
+      send_locked(wy::audio_stop_event());
+    } else {
+      stop_after_held_ = true;  // after the audio still held back
+    }
     // The satellite says `played` when it has played it; an interrupted reply was replaced by a
     // new pipeline already.
     if (!interrupted && phase_ == Phase::kSpeaking) awaiting_played_ = true;
@@ -418,7 +469,9 @@ void WyomingSatelliteDoor::reply_audio_ended(const std::string& reply_id, uint64
 
 uint64_t WyomingSatelliteDoor::reply_interrupted(const std::string& reply_id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  return reply_id == reply_id_ ? frames_sent_ : 0;
+  if (reply_id != reply_id_) return 0;
+  drop_held_locked();
+  return frames_written_;  // what may have reached the satellite
 }
 
 void WyomingSatelliteDoor::turn_done(const TurnReport& report) {

@@ -19,11 +19,16 @@
 // the server, which the bridge does not have: it is refused with an `error` event unless the
 // satellite is configured with listen_without_wake_word (push-to-talk devices).
 //
-// Threads: on_event(), take_output(), written(), ping(), input_pace() and stop() on the link's
-// thread (the only caller of the conversation's inputs); sink methods on the core's threads.
-// `mutex_` guards the pipeline state and the output buffer; it is never held while calling into the
-// conversation. reply_audio() waits while more than kMaxQueuedBytes wait to be written
-// (backpressure).
+// Reply audio is paced: each chunk is held back until kReplyLeadMs before it is due to play, so
+// what was written to the socket is close to what the satellite has played when the reply is cut
+// (a new run-pipeline, the connection lost). Other events go out at once, ahead of held audio;
+// audio-stop waits for the audio before it. A cut reply's held audio is dropped.
+//
+// Threads: on_event(), take_output(), next_release_ms(), written(), ping(), input_pace() and stop()
+// on the link's thread (the only caller of the conversation's inputs); sink methods on the core's
+// threads. `mutex_` guards the pipeline state and the output buffer; it is never held while calling
+// into the conversation. reply_audio() waits while more than kMaxQueuedBytes wait to be written,
+// held or not (backpressure).
 #pragma once
 
 #include <condition_variable>
@@ -65,8 +70,11 @@ class WyomingSatelliteDoor : public ConversationSink {
 
   // --- the link's thread
   void on_event(const protocol::wyoming::Event& event, int64_t now_ms);
-  // Moves what waits to be written to the end of `out`; true if anything was moved.
-  bool take_output(std::string* out);
+  // Moves what waits to be written, and the reply audio due by `now_ms` + kReplyLeadMs
+  // (monotonic), to the end of `out`; true if anything was moved.
+  bool take_output(std::string* out, int64_t now_ms);
+  // When the next held-back chunk of reply audio is to be taken (monotonic ms), if one waits.
+  std::optional<int64_t> next_release_ms() const;
   // The link handed `bytes` more of what it took to the socket, at `now_ms` (monotonic): when the
   // first byte of a reply's first audio-chunk is among them, the core hears of it (the turn's
   // first_frame_sent_ms, the latency figures). Every byte the link writes must come from
@@ -84,6 +92,10 @@ class WyomingSatelliteDoor : public ConversationSink {
   std::string state() const;
 
   static constexpr size_t kMaxQueuedBytes = 512 * 1024;  // ~16 s of 16 kHz pcm16
+  // How far ahead of real time reply audio is written. More than the nodes' 120 ms
+  // (server.reply_lead_ms): a satellite plays through its own sound program's buffer, usually
+  // over Wi-Fi, and a late chunk is a gap in the reply.
+  static constexpr int64_t kReplyLeadMs = 500;
 
   // --- ConversationSink (core threads)
   void acknowledged(uint64_t) override {}
@@ -110,7 +122,9 @@ class WyomingSatelliteDoor : public ConversationSink {
 
   void send_locked(const protocol::wyoming::Event& event);
   void send(const protocol::wyoming::Event& event);
-  void pipeline_over_locked();  // back to listening (restart_on_end) or idle
+  void pipeline_over_locked();          // back to listening (restart_on_end) or idle
+  void release_locked(int64_t now_ms);  // held audio now due (and a waiting audio-stop) to out_
+  void drop_held_locked();              // the reply was cut: its held audio never goes out
   void run_pipeline(const protocol::wyoming::Event& event);
   void audio_chunk(const protocol::wyoming::Event& event, int64_t now_ms);
   // Makes the conversation for these rates (again, if they changed). Link thread.
@@ -129,6 +143,17 @@ class WyomingSatelliteDoor : public ConversationSink {
   mutable std::mutex mutex_;
   std::condition_variable room_;  // the output buffer drained, or the door stopped
   std::string out_;               // bytes for the link to write
+  // Reply audio chunks (serialized events) held back until release_ms, in order.
+  struct HeldChunk {
+    std::string event;
+    int64_t release_ms = 0;
+    int64_t speech_end_ms = 0;  // for the reply's first chunk's latency figure
+    bool first = false;         // the reply's first chunk
+  };
+  std::deque<HeldChunk> held_;
+  size_t held_bytes_ = 0;
+  bool stop_after_held_ = false;  // audio-stop goes out once the held audio has
+  int64_t next_due_ms_ = 0;       // when the current reply's next frame is due to play
   bool stopped_ = false;
   std::optional<std::string> close_reason_;
   Phase phase_ = Phase::kIdle;
@@ -137,7 +162,7 @@ class WyomingSatelliteDoor : public ConversationSink {
   bool fed_ = false;         // audio went to the core since listening began
   std::string reply_id_, reply_text_;
   bool reply_audio_ = false;     // the current reply's audio started
-  uint64_t frames_sent_ = 0;     // of the current reply, queued for the link
+  uint64_t frames_sent_ = 0;     // of the current reply, queued (held or for the link)
   uint64_t frames_written_ = 0;  // of those, written to the socket (written())
   // Where each of the reply's frames not yet written ends in the output stream, in order.
   std::deque<uint64_t> frame_ends_;

@@ -215,7 +215,7 @@ class WyomingSatellites::Link {
     std::string state = door.state();
     bool paused = false;
     while (!stopping()) {
-      door.take_output(&pending);
+      door.take_output(&pending, monotonic_ms());
       if (std::string reason; door.wants_close(&reason)) return "closed by the bridge: " + reason;
       // Backpressure: the conversation is behind, so the satellite's audio waits in the socket.
       const Conversation::InputPace pace = door.input_pace();
@@ -223,7 +223,11 @@ class WyomingSatellites::Link {
       if (pace == Conversation::InputPace::kResume) paused = false;
       pollfd p[2] = {{fd, short((paused ? 0 : POLLIN) | (pending.empty() ? 0 : POLLOUT)), 0},
                      {waker_.read_fd, POLLIN, 0}};
-      poll(p, 2, kPollMs);
+      // Held reply audio is released on time (the door paces it), not at the next event.
+      int timeout = kPollMs;
+      if (const std::optional<int64_t> release = door.next_release_ms())
+        timeout = int(std::clamp<int64_t>(*release - monotonic_ms(), 0, kPollMs));
+      poll(p, 2, timeout);
       if (p[1].revents) waker_.drain();
       if (p[0].revents & (POLLERR | POLLHUP) && !(p[0].revents & POLLIN))
         return "the connection failed";

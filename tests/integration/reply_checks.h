@@ -1,7 +1,8 @@
 // What every door's "the client left during a reply" test checks (docs/bridge.md): the bridge
-// logged the leaving, and its store holds the one turn, answered by the echo LLM and stored as
-// interrupted, with a strict prefix of the reply as heard (nothing, if its audio had not started);
-// the memory the client's next session continues from ends with the same.
+// logged the leaving (or the cut, for a reply a client stopped without saying what it played), and
+// its store holds the one turn, answered by the echo LLM and stored as interrupted, with a strict
+// prefix of the reply as heard (nothing, if its audio had not started); the memory the client's
+// next session continues from ends with the same.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,10 +15,12 @@
 namespace earshot::test {
 
 // `log` is the bridge's stderr and `db` its store, read after the bridge stopped; `node_id` the
-// turn's client ("" not to check it), `memory_key` its memory ("" for a client that has none).
+// turn's client ("" not to check it), `memory_key` its memory ("" for a client that has none);
+// `why` what the bridge logs of the cut (by default: the client left).
 inline void expect_reply_kept_as_cut(const std::string& log, const std::string& db,
-                                     const std::string& node_id, const std::string& memory_key) {
-  const size_t left = log.find("the client left during reply");
+                                     const std::string& node_id, const std::string& memory_key,
+                                     const std::string& why = "the client left during reply") {
+  const size_t left = log.find(why);
   EXPECT_NE(left, std::string::npos) << log;
   if (left != std::string::npos)
     printf("%s\n", log.substr(left, log.find('\n', left) - left).c_str());

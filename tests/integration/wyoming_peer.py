@@ -151,6 +151,7 @@ def run_pipeline(conn, reader, args, rate, channels, pcm):
     streaming = True
     reply = bytearray()
     reply_rate = None
+    woken_over_reply = False
     deadline = start + 120
     while time.monotonic() < deadline:
         if streaming:
@@ -187,6 +188,17 @@ def run_pipeline(conn, reader, args, rate, channels, pcm):
                 elif etype == "audio-chunk":
                     reply_rate = data["rate"]
                     reply.extend(payload)
+                    heard_ms = 1000.0 * len(reply) / (2.0 * data.get("channels", 1) * reply_rate)
+                    if (args.wake_over_reply_ms is not None and not woken_over_reply
+                            and heard_ms >= args.wake_over_reply_ms):
+                        # The wake word said over the reply: a new pipeline, no audio for it.
+                        woken_over_reply = True
+                        write_event_blocking(conn, "detection", {"name": "ok_nabu", "timestamp": 0})
+                        write_event_blocking(conn, "run-pipeline", {
+                            "start_stage": "asr", "end_stage": "tts", "restart_on_end": False,
+                            "snd_format": {"rate": args.snd_rate, "width": 2, "channels": 1}})
+                        log(args.out, {"type": "(run-pipeline sent over the reply)", "data": {},
+                                       "bytes": len(reply)})
                     if args.play_realtime:  # the speaker takes it at its own pace
                         time.sleep(len(payload) / (2.0 * data.get("channels", 1) * reply_rate))
                 elif etype == "audio-stop":
@@ -289,6 +301,7 @@ def main():
     s.add_argument("--snd-rate", type=int, default=22050)
     s.add_argument("--start-when")
     s.add_argument("--play-realtime", action="store_true")
+    s.add_argument("--wake-over-reply-ms", type=float)  # that far into the reply
     c = sub.add_parser("client")
     c.add_argument("--port", type=int, required=True)
     c.add_argument("action")

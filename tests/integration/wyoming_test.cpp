@@ -243,6 +243,40 @@ TEST(WyomingSatellite, AReplyWhoseSatelliteDiesMidwayIsKeptAsHeardOnlyUpToWhatWa
                                  "wyoming-kitchen", "node:wyoming-kitchen");
 }
 
+// The wake word said over a reply (a satellite that plays at real time sends a new run-pipeline a
+// second into it, when the reply has long been voiced to its end). The satellite says nothing of
+// what it played, so the reply is kept as cut at the frames written to its socket. The old door
+// reported the frames queued for the link (the whole reply) and no played point, and a reply voiced
+// to its end was stored as heard in full.
+TEST(WyomingSatellite, AReplyCutByANewPipelineIsKeptAsHeardOnlyUpToWhatWasWritten) {
+  const int sat_port = test::free_port();
+  Bridge bridge("wyoming_satellite_wakes_over",
+                "[turn]\nend_of_turn_ms = 1500\n" + satellite_toml(sat_port, 2000));
+  const std::string out = bridge.dir + "/satellite";
+  Subprocess sat({"python3", kPeer, "satellite", "--port", std::to_string(sat_port), "--out", out,
+                  "--wav", test::data_path("whisper.cpp/jfk.wav"), "--snd-rate", "22050",
+                  "--play-realtime", "--wake-over-reply-ms", "1000"},
+                 bridge.dir + "/sat");
+  ASSERT_TRUE(test::wait_until([&] { return exists(out + "/listening"); }, 20s))
+      << sat.stderr_text();
+  bridge.start();
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        for (const json& e : events_of(out))
+          if (e["type"] == "(run-pipeline sent over the reply)") return true;
+        return false;
+      },
+      120s))
+      << sat.stderr_text() << bridge.process->stderr_text();
+  // The turn is printed once its reply is settled (--print-turns).
+  ASSERT_TRUE(test::wait_until(
+      [&] { return bridge.process->stdout_text().find("heard \"") != std::string::npos; }, 60s))
+      << bridge.process->stderr_text();
+  ASSERT_EQ(bridge.stop(), 0) << bridge.process->stderr_text();
+  test::expect_reply_kept_as_cut(bridge.process->stderr_text(), bridge.dir + "/earshot.db",
+                                 "wyoming-kitchen", "node:wyoming-kitchen", "interrupted (client)");
+}
+
 struct PeerResult {
   int status = -1;
   json result;
