@@ -319,7 +319,9 @@ inline NoiseList heldout5_noises() {
 }
 
 // The clean corpus with the noise (looped) at `snr_db` over the speech frames' power.
-inline std::vector<float> mix(const Corpus& c, const std::vector<float>& noise, double snr_db) {
+// The gain that puts `noise` `snr_db` under the corpus's speech (its power over the frames
+// labelled speech).
+inline double noise_gain(const Corpus& c, const std::vector<float>& noise, double snr_db) {
   double ps = 0, pn = 0;
   size_t ns = 0;
   for (size_t k = 0; k < c.label.size(); ++k) {
@@ -332,7 +334,22 @@ inline std::vector<float> mix(const Corpus& c, const std::vector<float>& noise, 
   for (float v : noise)
     pn += double(v) * v;
   pn /= double(noise.size());
-  const double gain = std::sqrt(ps / pn / std::pow(10.0, snr_db / 10));
+  return std::sqrt(ps / pn / std::pow(10.0, snr_db / 10));
+}
+
+// `noise` by itself (whole frames of it), at the level it has when mixed into `c` at `snr_db`:
+// a room where nobody speaks, for longer than any of a detector's context.
+inline std::vector<float> noise_alone(const Corpus& c, const std::vector<float>& noise,
+                                      double snr_db) {
+  const double gain = noise_gain(c, noise, snr_db);
+  std::vector<float> out(noise.size() / kFrame * kFrame);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = std::clamp(float(gain * noise[i]), -1.0f, 1.0f);
+  return out;
+}
+
+inline std::vector<float> mix(const Corpus& c, const std::vector<float>& noise, double snr_db) {
+  const double gain = noise_gain(c, noise, snr_db);
   std::vector<float> out(c.clean.size());
   for (size_t i = 0; i < out.size(); ++i)
     out[i] = std::clamp(float(c.clean[i] + gain * noise[i % noise.size()]), -1.0f, 1.0f);
