@@ -18,7 +18,8 @@
 // recall >= 0.90 at 10 and 0 dB, and the recall of word ends (the last 100 ms of each word,
 // clean); the same clean figures with precision and recall on the validation clips labelled as
 // the held-out splits are (pocketsphinx word spans); and the synthetic pause of
-// Vad.RawScoreFallsInThePausesTheHeldScoreBridges. --hold-sweep then scores the held score's mean
+// Vad.RawScoreFallsInThePausesTheHeldScoreBridges; and each validation noise alone (no voice in
+// it), the share of its frames called speech. --hold-sweep then scores the held score's mean
 // and hold (VadConfig) over a grid. Final mode refits on the whole training side with the chosen
 // settings and writes the model's source file.
 //
@@ -32,6 +33,12 @@
 //                               [--leave-out NOISE[,NOISE...]]   (those noises unseen in
 //                               fitting: dishes, babble, fan, music, voices, radio, tracks,
 //                               household, music_more)
+//                               [--lr R] [--cosine] [--average-last K]   (the step size, its
+//                               decay to zero over the fit, the weights averaged over the last
+//                               K epochs)
+//                               [--noise-alone LEVELS]   (each fitting noise also by itself)
+//                               [--utterance-target]   (fit to utterance labels: experiment)
+//                               [--gru UNITS ...]   (the recurrent gate: train_gru below)
 //   build/release/bench/vad_fit --final --epochs N [...] --write dsp/vad/vad_model.cpp
 #include <algorithm>
 #include <array>
@@ -93,10 +100,22 @@ VadModel g_layout{};
 int g_gru = 0;  // --gru: units of the recurrent gate (0: none)
 bool g_gru_frozen = false;
 double g_gate_init = -4;
-double g_lr = 0.003;  // --lr: Adam's step size
-bool g_gate_slow =
-    false;  // --gate-slow: the gate reads only the leaky averages  // --gate-init: the gate's
-            // starting bias  // --gru-frozen: fit the network first, then the gate over it
+double g_lr = 0.003;       // --lr: Adam's step size
+bool g_gate_slow = false;  // --gate-slow: the gate reads only the leaky averages
+// --cosine: the step size falls from --lr to zero along half a cosine over the whole fit, so the
+// last epochs settle instead of jumping (validation loss moved 0.51-0.66 between epochs at a
+// fixed step, which made the unstopped final fit's last epoch a lottery).
+bool g_cosine = false;
+// --average-last K: the weights kept are the mean of the weights after every step of the last K
+// epochs (0: the last step's), which smooths the same jumps another way.
+int g_average_last = 0;
+// --utterance-target: fit against the utterance labels (pauses between words are speech) instead of
+// the word labels, to see what the held score gains when the score is fitted for what it is
+// scored on. The raw score then no longer falls in pauses; an experiment, not a recipe.
+bool g_utterance_target = false;
+// --noise-alone LEVELS: every fitting noise also by itself (a room between turns), at its 10 dB
+// level, then also its 0 and 20 dB ones; 0: not at all.
+int g_noise_alone = 0;
 
 // Frames in the last kWordEndFrames of a word: the fricatives and decays that end words.
 std::vector<bool> word_ends(const std::vector<bool>& label) {
@@ -159,9 +178,18 @@ void collect(const Corpus& c, const std::vector<float>& audio, float end_weight,
       continue;
     }
     out->x.insert(out->x.end(), vad.model_input(), vad.model_input() + kI);
-    out->y.push_back(label[k] ? 1.0f : 0.0f);
+    out->y.push_back((g_utterance_target ? c.utterance[k] : label[k]) ? 1.0f : 0.0f);
     out->weight.push_back(ends[k] ? end_weight : 1.0f);
   }
+}
+
+// A corpus as long as `audio` with no speech in it, for scoring or fitting a noise by itself.
+Corpus without_speech(const std::vector<float>& audio) {
+  Corpus c;
+  c.clean.assign(audio.size() / kFrame * kFrame, 0.0f);
+  c.label.assign(audio.size() / kFrame, false);
+  c.utterance = c.label;
+  return c;
 }
 
 // A deterministic generator (std::mt19937's sequence is fixed by the standard; the distributions
@@ -210,9 +238,11 @@ double loss(const Net& n, int hidden, const Samples& s) {
 
 // One Adam step (with a small L2 penalty) on parameters [from, to) of `p`, from gradients summed
 // over a batch of total weight `batch_weight`; `step` counts from 1. Both fits use it.
+// `fraction` is how far through the whole fit this step is (0..1), for --cosine.
 void adam_step(double* p, const double* g, double* m, double* v, size_t from, size_t to,
-               double batch_weight, long step) {
-  const double lr = g_lr, beta1 = 0.9, beta2 = 0.999, l2 = 1e-4;
+               double batch_weight, long step, double fraction) {
+  const double lr = g_cosine ? g_lr * 0.5 * (1 + std::cos(M_PI * fraction)) : g_lr;
+  const double beta1 = 0.9, beta2 = 0.999, l2 = 1e-4;
   for (size_t i = from; i < to; ++i) {
     const double gi = g[i] / batch_weight + l2 * p[i];
     m[i] = beta1 * m[i] + (1 - beta1) * gi;
@@ -222,6 +252,23 @@ void adam_step(double* p, const double* g, double* m, double* v, size_t from, si
     p[i] -= lr * mh / (std::sqrt(vh) + 1e-8);
   }
 }
+
+// The running mean of a parameter block over the steps it is given (--average-last).
+class WeightAverage {
+ public:
+  explicit WeightAverage(size_t count) : mean_(count) {}
+  void add(const double* p) {
+    ++steps_;
+    for (size_t i = 0; i < mean_.size(); ++i)
+      mean_[i] += (p[i] - mean_[i]) / double(steps_);
+  }
+  bool empty() const { return steps_ == 0; }
+  void copy_to(double* p) const { std::copy(mean_.begin(), mean_.end(), p); }
+
+ private:
+  std::vector<double> mean_;
+  long steps_ = 0;
+};
 
 // Adam over shuffled mini-batches with a small L2 penalty on the weights. Returns the epoch (1..)
 // with the lowest validation loss when `validation` is given, and keeps that epoch's network.
@@ -243,6 +290,8 @@ int train(Net* best, int hidden, int epochs, const Samples& s, const Samples* va
   for (size_t i = 0; i < order.size(); ++i)
     order[i] = i;
   long step = 0;
+  const double total_steps = double(epochs) * double((order.size() + kBatch - 1) / kBatch);
+  WeightAverage average(kParams);
   double best_loss = 1e9;
   int best_epoch = epochs;
   for (int epoch = 1; epoch <= epochs; ++epoch) {
@@ -273,20 +322,24 @@ int train(Net* best, int hidden, int epochs, const Samples& s, const Samples* va
       }
       ++step;
       double* p = params(n);
-      adam_step(p, g.data(), m.data(), v.data(), 0, size_t(kParams), batch_weight, step);
+      adam_step(p, g.data(), m.data(), v.data(), 0, size_t(kParams), batch_weight, step,
+                double(step) / total_steps);
       for (int h = hidden; h < kH; ++h) {  // unused units stay zero
         std::fill(std::begin(n.w1[h]), std::end(n.w1[h]), 0.0);
         n.b1[h] = n.w2[h] = 0;
       }
+      if (epoch > epochs - g_average_last) average.add(p);
     }
+    Net kept = n;
+    if (!average.empty()) average.copy_to(params(kept));
     if (validation) {
-      const double vl = loss(n, hidden, *validation);
-      printf("  epoch %2d: training loss %.4f, validation loss %.4f\n", epoch, loss(n, hidden, s),
-             vl);
+      const double vl = loss(kept, hidden, *validation);
+      printf("  epoch %2d: training loss %.4f, validation loss %.4f\n", epoch,
+             loss(kept, hidden, s), vl);
       if (vl < best_loss) best_loss = vl, best_epoch = epoch;
-      if (vl <= best_loss || !early_stop) *best = n;
+      if (vl <= best_loss || !early_stop) *best = kept;
     } else {
-      *best = n;
+      *best = kept;
     }
   }
   return best_epoch;
@@ -418,6 +471,10 @@ int train_gru(Full* best, int hidden, int epochs, const Samples& s, const Sample
       chunks.emplace_back(b, std::min(end, b + kChunk));
   }
   long step = 0;
+  const double total_steps =
+      double(epochs) * double((chunks.size() + kChunksPerBatch - 1) / kChunksPerBatch);
+  WeightAverage average(kParams);
+  auto kept = std::make_unique<Full>();
   double best_loss = 1e9;
   int best_epoch = epochs;
   std::vector<GruStep> steps(kChunk);
@@ -511,7 +568,8 @@ int train_gru(Full* best, int hidden, int epochs, const Samples& s, const Sample
       if (batch_weight <= 0) continue;
       ++step;
       double* p = reinterpret_cast<double*>(f.get());
-      adam_step(p, gbuf.data(), m.data(), v.data(), first_param, kParams, batch_weight, step);
+      adam_step(p, gbuf.data(), m.data(), v.data(), first_param, kParams, batch_weight, step,
+                double(step) / total_steps);
       for (int hh = hidden; hh < kH; ++hh) {  // unused units stay zero
         std::fill(std::begin(f->net.w1[hh]), std::end(f->net.w1[hh]), 0.0);
         f->net.b1[hh] = f->net.w2[hh] = 0;
@@ -520,15 +578,18 @@ int train_gru(Full* best, int hidden, int epochs, const Samples& s, const Sample
         for (auto& gate : f->gru.w)
           for (auto& unit : gate)
             std::fill(unit, unit + 2 * earshot::dsp::kVadFeatureCount, 0.0);
+      if (epoch > epochs - g_average_last) average.add(p);
     }
+    *kept = *f;
+    if (!average.empty()) average.copy_to(reinterpret_cast<double*>(kept.get()));
     if (validation) {
-      const double vl = gru_loss(*f, hidden, *validation);
+      const double vl = gru_loss(*kept, hidden, *validation);
       printf("  epoch %2d: validation loss %.4f\n", epoch, vl);
       fflush(stdout);
       if (vl < best_loss) best_loss = vl, best_epoch = epoch;
-      if (vl <= best_loss || !early_stop) *best = *f;
+      if (vl <= best_loss || !early_stop) *best = *kept;
     } else {
-      *best = *f;
+      *best = *kept;
     }
   }
   return best_epoch;
@@ -601,6 +662,12 @@ double fa90(const std::vector<bool>& label, const std::vector<float>& sc) {
     if (tp / pos >= 0.90) return fp / neg;
   }
   return 1;
+}
+
+double called_speech(const std::vector<bool>& decision) {
+  return decision.empty()
+             ? 0.0
+             : double(std::count(decision.begin(), decision.end(), true)) / double(decision.size());
 }
 
 struct Run {
@@ -745,6 +812,21 @@ void report(const char* name, const VadModel& model, const Validation& val) {
     for (const auto& noise : val.noise)
       pooled.append(run(model, b, mix(b, noise, 10.0)));
     printf(" %.3f\n", fa90(pooled.word, pooled.raw));
+  }
+  {  // Each noise by itself at its 10 dB level: validation's clips, like the held-out splits, lie
+     // 1-2.5 s apart, so every noise frame above is within seconds of a voice; a room is mostly
+     // nobody speaking. A detector that leans on the last voice it heard shows it here.
+    Run pooled;
+    printf("%-9s noise alone, frames called speech raw/held:", name);
+    for (size_t i = 0; i < val.noise.size(); ++i) {
+      const std::vector<float> audio = noise_alone(c, val.noise[i], 10.0);
+      const Run r = run(model, without_speech(audio), audio);
+      printf(" %s %.3f/%.3f", training_noises()[i].first.c_str(), called_speech(r.raw_decision),
+             called_speech(r.decision));
+      pooled.append(r);
+    }
+    printf("; pooled %.3f/%.3f\n", called_speech(pooled.raw_decision),
+           called_speech(pooled.decision));
   }
   for (double snr : {10.0, 0.0}) {
     Run pooled;
@@ -932,6 +1014,14 @@ int main(int argc, char** argv) {
       g_gate_slow = true;
     else if (a == "--lr" && i + 1 < argc)
       g_lr = atof(argv[++i]);
+    else if (a == "--noise-alone" && i + 1 < argc)
+      g_noise_alone = std::clamp(atoi(argv[++i]), 0, 3);
+    else if (a == "--utterance-target")
+      g_utterance_target = true;
+    else if (a == "--cosine")
+      g_cosine = true;
+    else if (a == "--average-last" && i + 1 < argc)
+      g_average_last = std::max(0, atoi(argv[++i]));
     else if (a == "--gate-init" && i + 1 < argc)
       g_gate_init = atof(argv[++i]);
     else if (a == "--gru-frozen")
@@ -961,7 +1051,8 @@ int main(int argc, char** argv) {
               "usage: vad_fit [--hidden H] [--end-weight W] [--epochs N] [--leave-out NOISE] "
               "[--tail FRAMES] [--delta FRAMES] [--leak A] [--seed N] [--hiss] [--no-early-stop] "
               "[--hold-sweep] [--band-limit | --band-limit-clean] [--gru UNITS [--gru-frozen] "
-              "[--gate-init B] [--gate-slow] [--lr R]] [--final] "
+              "[--gate-init B] [--gate-slow]] [--lr R] [--cosine] [--average-last K] "
+              "[--utterance-target] [--noise-alone LEVELS] [--final] "
               "[--write F]\n");
       return 2;
     }
@@ -995,6 +1086,13 @@ int main(int argc, char** argv) {
     if (("," + leave_out + ",").find("," + name + ",") == std::string::npos) {
       for (double snr : {20.0, 10.0, 5.0, 0.0})
         collect(fit, mix(fit, head, snr), end_weight, tail, &train_set);
+      for (int level = 0; level < g_noise_alone; ++level) {
+        const std::vector<float> alone = noise_alone(fit, head,
+                                                     level == 0   ? 10.0
+                                                     : level == 1 ? 0.0
+                                                                  : 20.0);
+        collect(without_speech(alone), alone, end_weight, tail, &train_set);
+      }
       fitting_noises.push_back(std::move(head));
     }
     if (final_fit) continue;
@@ -1052,18 +1150,21 @@ int main(int argc, char** argv) {
   if (final_fit) pause_check("final", model);
   jfk_changes(model, jfk_trace);
   if (write) {
-    std::string gru_recipe;
+    std::string gru_recipe;  // and the fit's schedule
     if (g_gru > 0) {
       char gate_init[32];
       snprintf(gate_init, sizeof gate_init, "%g", g_gate_init);
       gru_recipe = " --gru " + std::to_string(g_gru) + (g_gru_frozen ? " --gru-frozen" : "") +
                    " --gate-init " + gate_init + (g_gate_slow ? " --gate-slow" : "");
-      if (g_lr != 0.003) {
-        char lr[32];
-        snprintf(lr, sizeof lr, " --lr %g", g_lr);
-        gru_recipe += lr;
-      }
     }
+    if (g_lr != 0.003) {
+      char lr[32];
+      snprintf(lr, sizeof lr, " --lr %g", g_lr);
+      gru_recipe += lr;
+    }
+    if (g_cosine) gru_recipe += " --cosine";
+    if (g_average_last > 0) gru_recipe += " --average-last " + std::to_string(g_average_last);
+    if (g_noise_alone) gru_recipe += " --noise-alone " + std::to_string(g_noise_alone);
     char how[320];
     snprintf(how, sizeof how,
              "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s%s%s%s "
