@@ -259,9 +259,12 @@ TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndThe
   // therefore set by the same replies synthesised here as the bridge does (flite, sentence by
   // sentence), through the same Opus settings the door uses for replies and decoded at 48 kHz as
   // WebCodecs does, and recognised without the bridge or the page. What those two add is held to
-  // 12 points: measured 4.6 (0.275 against 0.229) with the machine otherwise idle, 13.7 with
-  // chromium starved of CPU by four compilers (so the test runs alone); a reply garbled, cut or
-  // mixed with another reads far worse (and a cut one also fails the played-length check above).
+  // 15 points. Measured: 4.6 (0.275 against 0.229), 7.4 and 9.7 with the machine otherwise idle;
+  // 12.4 in a full run of the test command, alone but after the fault tests; 13.7 with chromium
+  // starved of CPU by four compilers (so the test runs alone). Pocketsphinx reading different
+  // replies each run is most of that spread: 12 points failed once (2026-11-30) with every reply
+  // played whole. A reply garbled, cut or mixed with another reads far worse, and a cut one also
+  // fails the played-length check above.
   auto tts = host::make_flite_tts({}, &error);
   ASSERT_TRUE(tts) << error;
   dsp::OpusEncoderSettings reply_opus;  // as host/doors/earshot_v1_door.cpp sets it
@@ -277,7 +280,7 @@ TEST(BrowserClient, SpeechFromTheMicrophoneIsRecognisedAsWellAsTheOriginalAndThe
       "WER of the replies the page decoded against what the bridge wrote %.3f; the same text "
       "synthesised and sent through Opus here %.3f\n",
       wer_reply, wer_direct);
-  EXPECT_LE(wer_reply, wer_direct + 0.12)
+  EXPECT_LE(wer_reply, wer_direct + 0.15)
       << "written: " << replies_written << "\nplayed: " << replies_played
       << "\ndirect: " << replies_direct;
 
