@@ -1150,27 +1150,27 @@ int main(int argc, char** argv) {
   if (final_fit) pause_check("final", model);
   jfk_changes(model, jfk_trace);
   if (write) {
-    std::string gru_recipe;  // and the fit's schedule
+    std::string fit_options;  // the recurrent gate, the step size and its schedule, noise alone
     if (g_gru > 0) {
       char gate_init[32];
       snprintf(gate_init, sizeof gate_init, "%g", g_gate_init);
-      gru_recipe = " --gru " + std::to_string(g_gru) + (g_gru_frozen ? " --gru-frozen" : "") +
-                   " --gate-init " + gate_init + (g_gate_slow ? " --gate-slow" : "");
+      fit_options = " --gru " + std::to_string(g_gru) + (g_gru_frozen ? " --gru-frozen" : "") +
+                    " --gate-init " + gate_init + (g_gate_slow ? " --gate-slow" : "");
     }
     if (g_lr != 0.003) {
       char lr[32];
       snprintf(lr, sizeof lr, " --lr %g", g_lr);
-      gru_recipe += lr;
+      fit_options += lr;
     }
-    if (g_cosine) gru_recipe += " --cosine";
-    if (g_average_last > 0) gru_recipe += " --average-last " + std::to_string(g_average_last);
-    if (g_noise_alone) gru_recipe += " --noise-alone " + std::to_string(g_noise_alone);
+    if (g_cosine) fit_options += " --cosine";
+    if (g_average_last > 0) fit_options += " --average-last " + std::to_string(g_average_last);
+    if (g_noise_alone) fit_options += " --noise-alone " + std::to_string(g_noise_alone);
     char how[320];
     snprintf(how, sizeof how,
              "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s%s%s%s "
              "--epochs %d",
              hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
-             gru_recipe.c_str(), hiss ? " --hiss" : "",
+             fit_options.c_str(), hiss ? " --hiss" : "",
              band_limit_clean ? " --band-limit-clean"
              : band_limit     ? " --band-limit"
                               : "",
