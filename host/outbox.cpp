@@ -54,6 +54,11 @@ void Outbox::detach() {
   audio_room_.notify_all();
 }
 
+bool Outbox::detached() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return detached_;
+}
+
 void Outbox::request_close(uint16_t code, std::string reason) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -56,6 +56,10 @@ class Outbox {
   void open_audio();
   // After close: drop everything and stop waking.
   void detach();
+  // The connection closed: nothing queued will be written. The server detaches at once; the
+  // session's door stops later, so a door that sees its audio refused asks this to tell the
+  // client leaving from a cut.
+  bool detached() const;
   // A worker asks the event loop to close the connection with `code` once what is queued has
   // been written (the first request wins). The loop polls close_request() on its tick.
   void request_close(uint16_t code, std::string reason);

@@ -1008,7 +1008,12 @@ void RealtimeDoor::reply_audio_ended(const std::string& reply_id, uint64_t, bool
   std::lock_guard<std::mutex> lock(mutex_);
   Response* r = response_of_locked(reply_id);
   if (!r || r->status != "in_progress") return;
-  if (interrupted) return cancel_locked(*r, "turn_detected", std::nullopt, nullptr);
+  if (interrupted) {
+    // Refused because the socket closed (the server detaches the outbox before this door is
+    // stopped): the client left, and stop() says so with what had left. Not a cut.
+    if (outbox_->detached()) return;
+    return cancel_locked(*r, "turn_detected", std::nullopt, nullptr);
+  }
   r->audio_ended = true;
   if (!r->parts_done && r->frames_sent >= r->frames_pushed) {
     finish_parts_locked(*r);

@@ -495,7 +495,9 @@ void XiaozhiDoor::reply_audio_ended(const std::string& reply_id, uint64_t frames
   if (!wire_ || wire_->reply_id != reply_id) return;
   wire_->audio_ended = true;
   wire_->core_frames = frames;
-  if (interrupted && !wire_->stopped) {
+  // Refused because the socket closed (the server detaches the outbox before this door is
+  // stopped): the box left, and stop() says so with what had left. Otherwise the core cut it.
+  if (interrupted && !wire_->stopped && !outbox_->detached()) {
     outbox_->clear_audio();
     stop_reply_locked(false, nullptr);  // the core cut it: it knows
   }

@@ -510,6 +510,29 @@ TEST_F(RealtimeDoorTest, AReportLeftForTheNextTickStillReachesTheCoreWhenTheConn
   EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "interrupt r1 40 on_wire 2"), 1);
 }
 
+// The server detaches the outbox as soon as the socket closes; the door stops later, from the
+// reaper. A delta refused in between ends the core's audio as cut, but nobody cut it: the client
+// left. The core hears that, with what had left, not an interrupt (a barge-in to count and log).
+TEST_F(RealtimeDoorTest, AResponseRefusedBecauseTheSocketClosedIsReportedAsTheClientLeaving) {
+  configure();
+  vad_turn("t1", "hello");
+  door->reply_started("r1", "t1");
+  door->reply_audio_started("r1", "t1");
+  audio_frames("r1", 2);
+  events();
+  outbox->detach();  // the socket closed
+  const std::vector<float> frame(480, 0.25f);
+  EXPECT_FALSE(door->reply_audio("r1", 2, frame.data(), frame.size(), now + 40, now));
+  door->reply_audio_ended("r1", 2, true);
+  door->stop();
+  ASSERT_GE(port->calls.size(), 2u);
+  EXPECT_EQ(std::vector<std::string>(port->calls.end() - 2, port->calls.end()),
+            (std::vector<std::string>{"client_gone r1 on_wire 2", "stop"}));
+  EXPECT_EQ(std::count_if(port->calls.begin(), port->calls.end(),
+                          [](const std::string& c) { return c.rfind("interrupt", 0) == 0; }),
+            0);
+}
+
 TEST_F(RealtimeDoorTest, TruncateTellsTheCoreWhatWasHeard) {
   configure();
   vad_turn("t1", "hello");

@@ -269,6 +269,28 @@ TEST_F(XiaozhiDoorTest, AnInterruptLeftForTheNextTickStillReachesTheCoreWhenTheC
   EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "interrupt r1 60"), 1);
 }
 
+// The server detaches the outbox as soon as the socket closes; the door stops later, from the
+// reaper. A reply frame refused in between ends the core's audio as cut, but nobody cut it: the
+// box left. The core hears that (what had left, once), not nothing.
+TEST_F(XiaozhiDoorTest, AReplyRefusedBecauseTheSocketClosedIsReportedAsTheBoxLeaving) {
+  open();
+  hello(false);
+  listen("start", "auto");
+  wire();
+  door->reply_started("r1", "t1");
+  door->reply_audio_started("r1", "t1");
+  voice("r1", 6);  // two packets
+  EXPECT_EQ(wire(), (std::vector<std::string>{"llm", "tts:start", "audio", "audio"}));
+  outbox->detach();  // the socket closed
+  voice("r1", 3);    // refused
+  door->reply_audio_ended("r1", 6, true);
+  door->stop();
+  EXPECT_EQ(port->calls.back(), "client_gone r1 on_wire 6");
+  EXPECT_EQ(std::count_if(port->calls.begin(), port->calls.end(),
+                          [](const std::string& c) { return c.rfind("client_gone", 0) == 0; }),
+            1);
+}
+
 // The box's connection ends during a reply (it says nothing of what it played): before the
 // conversation stops, the core hears which reply it was and how many of its 20 ms frames had
 // left, in whole 60 ms packets — a packet still queued was not heard. Once.
