@@ -4,11 +4,11 @@
 // (tests/data/vad/heldout, bench/vad_data.sh) has been scored at every change of the detector and
 // is no longer an unseen set; the second (tests/data/vad/heldout2, bench/vad_heldout2.py) was laid
 // out after an earlier model (see docs/vad.md) and has been used many times since. A third
-// (tests/data/vad/heldout3, bench/vad_heldout3.py), scored three times, a fourth
-// (tests/data/vad/heldout4, bench/vad_heldout4.py), scored twice (the model with household sounds
-// in training, then a feature not shipped), and a fifth (tests/data/vad/heldout5,
-// bench/vad_heldout5.py), scored once (that feature, beside the shipped detector), are scored only
-// when named (`--split third`, `--split fourth`, `--split fifth`), never by default.
+// (tests/data/vad/heldout3, bench/vad_heldout3.py), scored four times, a fourth
+// (tests/data/vad/heldout4, bench/vad_heldout4.py), scored three times, and a fifth
+// (tests/data/vad/heldout5, bench/vad_heldout5.py), scored twice (docs/vad.md lists what for), are
+// scored only when named (`--split third`, `--split fourth`, `--split fifth`), never by default.
+// None of them is unseen any more.
 //
 // Our detector is scored twice: its raw per-frame score (the logistic output, decided at 0.5) and
 // its held score (20 ms mean, 200 ms hold, decided at the node's default 0.7 with hysteresis); each

@@ -139,7 +139,8 @@ struct VoiceActivityDetector::Impl {
   float leaky[kVadFeatureCount] = {};
   float input[kVadInputCount] = {};
   float gru_h[kVadGruCount] = {};
-  // The score's history: raw scores (for the mean) and means (for the hold).
+  // The score's history: raw scores (for the mean) and means (for the hold; 0 for a frame
+  // too little periodic to be held, VadConfig::hold_min_harmonicity).
   float raw_ring[kVadMaxHoldFrames] = {}, mean_ring[kVadMaxHoldFrames] = {};
   int score_pos = 0;
 
@@ -408,8 +409,9 @@ float VoiceActivityDetector::process(const float* frame) {
   float mean = 0;
   for (int i = 0; i < mean_n; ++i)
     mean += s.raw_ring[(s.score_pos + kVadMaxHoldFrames - i) % kVadMaxHoldFrames];
-  s.mean_ring[s.score_pos] = mean / float(mean_n);
-  smoothed_ = 0;
+  mean /= float(mean_n);
+  s.mean_ring[s.score_pos] = features_.harmonicity >= config_.hold_min_harmonicity ? mean : 0.0f;
+  smoothed_ = mean;
   for (int i = 0; i < hold_n; ++i)
     smoothed_ =
         std::max(smoothed_, s.mean_ring[(s.score_pos + kVadMaxHoldFrames - i) % kVadMaxHoldFrames]);

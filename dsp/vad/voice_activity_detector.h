@@ -18,7 +18,8 @@
 // features of this frame, their change over 50 ms and a leaky average of them. The shipped model
 // (dsp/vad/vad_model.cpp) was fitted by bench/vad_fit on labelled speech in 24 languages mixed
 // with kitchen noise, babble, fans and music (docs/vad.md). The score is smoothed over time
-// (speech lasts syllables, clatter milliseconds) and decided with hysteresis.
+// (speech lasts syllables, clatter milliseconds), held over the pauses between words, and decided
+// with hysteresis.
 //
 // Cost: one 256-point real FFT, ~45 autocorrelation lags of 160 samples, and the network's
 // multiply-adds (36 for the linear path, 37 and a tanh per hidden unit in use) per frame.
@@ -120,6 +121,12 @@ struct VadConfig {
   // and the hold adds to the end of every turn, since the turn's silence counts from it.
   int mean_frames = 2;   // 20 ms
   int hold_frames = 20;  // 200 ms
+  // Only a frame at least this periodic (harmonicity) is carried by the hold; any frame counts
+  // for itself. 0 (shipped): every frame is held. At 0.6 it cut false alarms with nobody
+  // speaking on every held-out split, but a pause after an unvoiced sound then ended a segment
+  // mid-sentence (docs/benchmarks.md, "The hold carries voiced frames only"); vad_fit
+  // --hold-sweep scores it.
+  float hold_min_harmonicity = 0;
 };
 
 class VoiceActivityDetector {
