@@ -23,7 +23,9 @@
 // else 1, calling everything speech). Then each noise alone (the whole file at its 10 dB level, no
 // voice in it: the splits lay clips 1-2.5 s apart, so the figures above never see a room where
 // nobody speaks), the share of frames each detector calls speech; the goals of issue 10, checked;
-// and how long each decision stays on after an utterance ends (what it adds to the end of a turn).
+// how long each decision stays on after an utterance ends (what it adds to the end of a turn);
+// and what the node's segmenter makes of each decision: utterances cut or lost, and with each noise
+// alone the segments sent (through_segmenter, vad_corpus.h).
 //
 //   build/release/bench/vad_bench [--split first|second|third|fourth|fifth]   accuracy tables
 //                                           (seconds): the first and second splits unless one is
@@ -344,6 +346,7 @@ void report_split(const char* title, const Corpus& c,
     printf(" %s |", d);
   printf("\n|---|---|---|---|---|---|---|---|\n");
   std::vector<Run> alone_pooled(kDetectors);
+  double alone_seconds = 0;
   for (const auto& [name, file] : noises) {
     const std::vector<float> alone = noise_alone(c, load(data(file)), 10.0);
     auto [held, raw] = run_ours(alone);
@@ -354,6 +357,7 @@ void report_split(const char* title, const Corpus& c,
                                   run_webrtc(alone, 2),
                                   run_webrtc(alone, 3)};
     printf("| %s | %.0f |", name.c_str(), double(alone.size()) / kRate);
+    alone_seconds += double(alone.size()) / kRate;
     for (int d = 0; d < kDetectors; ++d) {
       printf(" %.3f |", called_speech(runs[d].decision));
       alone_pooled[size_t(d)].append(runs[d]);
@@ -370,6 +374,31 @@ void report_split(const char* title, const Corpus& c,
   print_goals("raw, word labels", 0, true, conds);
   print_goals("held, utterance labels", 1, false, conds);
   print_tails(conds);
+  // What a household gets: the segments the node sends, not frames.
+  printf(
+      "\nThrough the node's segmenter (no high-pass here): utterances cut in two or more / lost, "
+      "of "
+      "all; with each noise alone, segments sent per minute (seconds of them per minute)\n\n| "
+      "condition |");
+  for (int d = 1; d < kDetectors; ++d)
+    printf(" %s |", kDetectorNames[d]);
+  printf("\n|---|---|---|---|---|---|\n");
+  for (const auto& [name, o] : conds) {
+    printf("| %s |", name.c_str());
+    for (int d = 1; d < kDetectors; ++d) {
+      const SegmentCount n = through_segmenter(o.utterance, o.run[d].decision);
+      printf(" %d / %d of %d |", n.cut, n.lost, n.utterances);
+    }
+    printf("\n");
+  }
+  printf("| each noise alone |");
+  for (int d = 1; d < kDetectors; ++d) {
+    const Run& r = alone_pooled[size_t(d)];
+    const SegmentCount n = through_segmenter(std::vector<bool>(r.decision.size()), r.decision);
+    printf(" %.1f (%.0f s) |", double(n.segments) * 60.0 / alone_seconds,
+           double(n.frames) * 0.01 * 60.0 / alone_seconds);
+  }
+  printf("\n");
 }
 
 }  // namespace

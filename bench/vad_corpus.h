@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dsp/resampler.h"
+#include "dsp/vad/speech_segmenter.h"
 
 namespace earshot::bench {
 
@@ -353,6 +354,52 @@ inline std::vector<float> mix(const Corpus& c, const std::vector<float>& noise, 
   std::vector<float> out(c.clean.size());
   for (size_t i = 0; i < out.size(); ++i)
     out[i] = std::clamp(float(c.clean[i] + gain * noise[i % noise.size()]), -1.0f, 1.0f);
+  return out;
+}
+
+// What the node's segmenter (SpeechSegmenter's defaults: 40 ms to open, 400 ms to close, on 20 ms
+// blocks that are speech if either 10 ms frame is) makes of a detector's decisions, against the
+// utterances (runs of utterance labels: no pause in one is 300 ms long, so a segment that ends
+// inside one ended at speech the detector missed). An utterance two segments or more overlap was
+// cut; one none overlaps was lost. Also how many segments there were and how many 10 ms frames
+// they held.
+struct SegmentCount {
+  int utterances = 0, cut = 0, lost = 0, segments = 0;
+  size_t frames = 0;
+};
+
+inline SegmentCount through_segmenter(const std::vector<bool>& utterance,
+                                      const std::vector<bool>& decision) {
+  earshot::dsp::SpeechSegmenter seg;
+  const std::vector<float> silence(earshot::dsp::kCodecFrameSamples, 0.0f);
+  std::vector<std::pair<size_t, size_t>> spans;  // 10 ms frames, both ends included
+  for (size_t k = 0; 2 * k + 1 < decision.size(); ++k)
+    seg.push(silence.data(), 2 * k, decision[2 * k] || decision[2 * k + 1],
+             [&](const earshot::dsp::SegmentFrame& f) {
+               if (f.flags & earshot::dsp::kSegmentStart) spans.push_back({f.timestamp, 0});
+               if (!spans.empty()) spans.back().second = f.timestamp + 1;
+             });
+  std::vector<std::pair<size_t, size_t>> clips;
+  for (size_t k = 0; k < utterance.size(); ++k) {
+    if (!utterance[k]) continue;
+    if (!clips.empty() && k == clips.back().second + 1) {
+      clips.back().second = k;
+    } else {
+      clips.push_back({k, k});
+    }
+  }
+  SegmentCount out;
+  out.utterances = int(clips.size());
+  out.segments = int(spans.size());
+  for (const auto& [from, to] : spans)
+    out.frames += to - from + 1;
+  for (const auto& [from, to] : clips) {
+    int n = 0;
+    for (const auto& [s_from, s_to] : spans)
+      n += s_from <= to && s_to >= from;
+    out.cut += n >= 2;
+    out.lost += n == 0;
+  }
   return out;
 }
 

@@ -139,9 +139,10 @@ struct VoiceActivityDetector::Impl {
   float leaky[kVadFeatureCount] = {};
   float input[kVadInputCount] = {};
   float gru_h[kVadGruCount] = {};
-  // The score's history: raw scores (for the mean) and means (for the hold; 0 for a frame
-  // too little periodic to be held, VadConfig::hold_min_harmonicity).
+  // The score's history: raw scores (for the mean), means (for the hold) and whether each frame
+  // was periodic enough for the full hold (VadConfig::hold_min_harmonicity).
   float raw_ring[kVadMaxHoldFrames] = {}, mean_ring[kVadMaxHoldFrames] = {};
+  bool periodic_ring[kVadMaxHoldFrames] = {};
   int score_pos = 0;
 
   Impl() {
@@ -409,12 +410,14 @@ float VoiceActivityDetector::process(const float* frame) {
   float mean = 0;
   for (int i = 0; i < mean_n; ++i)
     mean += s.raw_ring[(s.score_pos + kVadMaxHoldFrames - i) % kVadMaxHoldFrames];
-  mean /= float(mean_n);
-  s.mean_ring[s.score_pos] = features_.harmonicity >= config_.hold_min_harmonicity ? mean : 0.0f;
-  smoothed_ = mean;
-  for (int i = 0; i < hold_n; ++i)
-    smoothed_ =
-        std::max(smoothed_, s.mean_ring[(s.score_pos + kVadMaxHoldFrames - i) % kVadMaxHoldFrames]);
+  s.mean_ring[s.score_pos] = mean / float(mean_n);
+  s.periodic_ring[s.score_pos] = features_.harmonicity >= config_.hold_min_harmonicity;
+  const int aperiodic_n = std::clamp(config_.aperiodic_hold_frames, 1, hold_n);
+  smoothed_ = 0;
+  for (int i = 0; i < hold_n; ++i) {
+    const int at = (s.score_pos + kVadMaxHoldFrames - i) % kVadMaxHoldFrames;
+    if (i < aperiodic_n || s.periodic_ring[at]) smoothed_ = std::max(smoothed_, s.mean_ring[at]);
+  }
   s.score_pos = (s.score_pos + 1) % kVadMaxHoldFrames;
   // Digital silence (a muted or disconnected microphone) ends the hold at once.
   if (features_.level_db < config_.silence_dbfs) smoothed_ = 0;

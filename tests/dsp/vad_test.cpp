@@ -95,18 +95,22 @@ TEST(Vad, RawScoreFallsInThePausesTheHeldScoreBridges) {
 // The hold can be limited to periodic frames (VadConfig::hold_min_harmonicity; off as shipped):
 // frame by frame the held score is then never above what holding every frame gives, the raw
 // score is untouched, and on running water and clinking dishes (not periodic) the held score is
-// lower on many frames and calls fewer of them speech.
+// lower on many frames and calls fewer of them speech. Holding the others as long as the periodic
+// ones (aperiodic_hold_frames) is holding every frame.
 TEST(Vad, AHoldOfPeriodicFramesOnlyNeverRaisesTheScore) {
   test::Audio dishes = test::read_audio(test::data_path("noise/doing_the_dishes.wav"));
   VadConfig periodic_only;
   periodic_only.hold_min_harmonicity = 0.6f;
-  VoiceActivityDetector periodic(periodic_only), held_all;
+  VadConfig others_held_as_long = periodic_only;
+  others_held_as_long.aperiodic_hold_frames = others_held_as_long.hold_frames;
+  VoiceActivityDetector periodic(periodic_only), held_all, as_long(others_held_as_long);
   int lower = 0, speech_periodic = 0, speech_all = 0, frames = 0;
   for (size_t i = 0; i + 160 <= size_t(30 * 16000); i += 160, ++frames) {
     const float a = periodic.process(&dishes.samples[i]);
     const float b = held_all.process(&dishes.samples[i]);
     ASSERT_LE(a, b) << "at " << double(i) / 16000 << " s";
     ASSERT_EQ(periodic.raw_score(), held_all.raw_score());
+    ASSERT_EQ(as_long.process(&dishes.samples[i]), b);
     lower += a < b;
     speech_periodic += periodic.is_speech();
     speech_all += held_all.is_speech();
