@@ -264,16 +264,23 @@ int cost_mode(const std::string& which) {
   return 0;
 }
 
+// The head of a table with a column for each detector that decides on its own (all but the raw
+// score, which has no hold).
+void print_decision_header() {
+  printf("\n| condition |");
+  for (int d = 1; d < kDetectors; ++d)
+    printf(" %s |", kDetectorNames[d]);
+  printf("\n|---|---|---|---|---|---|\n");
+}
+
 // How long each detector's decision stays on after an utterance ends (utterance labels; only the
 // ends followed by at least 500 ms without speech, so the next utterance is not counted): the
 // node's turn cannot end before its VAD lets go, so this adds to every reply's latency. Median and
 // 90th percentile, ms, capped at 500.
 void print_tails(const std::vector<std::pair<std::string, Outputs>>& conds) {
   constexpr size_t kQuiet = 50;
-  printf("\nDecision on after an utterance ends (ms; median / 90th percentile):\n\n| condition |");
-  for (int d = 1; d < kDetectors; ++d)
-    printf(" %s |", kDetectorNames[d]);
-  printf("\n|---|---|---|---|---|---|\n");
+  printf("\nDecision on after an utterance ends (ms; median / 90th percentile):\n");
+  print_decision_header();
   for (const auto& [name, o] : conds) {
     printf("| %s |", name.c_str());
     for (int d = 1; d < kDetectors; ++d) {
@@ -377,12 +384,8 @@ void report_split(const char* title, const Corpus& c,
   // What a household gets: the segments the node sends, not frames.
   printf(
       "\nThrough the node's segmenter (no high-pass here): utterances cut in two or more / lost, "
-      "of "
-      "all; with each noise alone, segments sent per minute (seconds of them per minute)\n\n| "
-      "condition |");
-  for (int d = 1; d < kDetectors; ++d)
-    printf(" %s |", kDetectorNames[d]);
-  printf("\n|---|---|---|---|---|---|\n");
+      "of all; with each noise alone, segments sent per minute (seconds of them per minute)\n");
+  print_decision_header();
   for (const auto& [name, o] : conds) {
     printf("| %s |", name.c_str());
     for (int d = 1; d < kDetectors; ++d) {

@@ -690,14 +690,19 @@ int g_mean = VadConfig{}.mean_frames, g_hold = VadConfig{}.hold_frames;
 float g_hold_harmonicity = VadConfig{}.hold_min_harmonicity;
 int g_aperiodic_hold = VadConfig{}.aperiodic_hold_frames;
 
-Run run(const VadModel& model, const Corpus& c, const std::vector<float>& audio) {
+// The detector as validation runs it: `model`, with the held score's settings above.
+VadConfig validation_config(const VadModel& model) {
   VadConfig config;
   config.model = &model;
   config.mean_frames = g_mean;
   config.hold_frames = g_hold;
   config.hold_min_harmonicity = g_hold_harmonicity;
   config.aperiodic_hold_frames = g_aperiodic_hold;
-  VoiceActivityDetector vad(config);
+  return config;
+}
+
+Run run(const VadModel& model, const Corpus& c, const std::vector<float>& audio) {
+  VoiceActivityDetector vad(validation_config(model));
   Run r;
   for (size_t k = 0; k < c.label.size(); ++k) {
     r.held.push_back(vad.process(&audio[k * kFrame]));
@@ -715,13 +720,7 @@ Run run(const VadModel& model, const Corpus& c, const std::vector<float>& audio)
 SegmentCount segments(const VadModel& model, const Corpus& c, const std::vector<float>& audio) {
   std::vector<float> x(audio.begin(), audio.begin() + long(c.label.size() * kFrame));
   earshot::dsp::HighPassFilter(kRate, 80.0).process(x.data(), x.size());
-  VadConfig config;
-  config.model = &model;
-  config.mean_frames = g_mean;
-  config.hold_frames = g_hold;
-  config.hold_min_harmonicity = g_hold_harmonicity;
-  config.aperiodic_hold_frames = g_aperiodic_hold;
-  VoiceActivityDetector vad(config);
+  VoiceActivityDetector vad(validation_config(model));
   std::vector<bool> decision;
   for (size_t k = 0; (k + 1) * kFrame <= x.size(); ++k) {
     vad.process(&x[k * kFrame]);
