@@ -129,6 +129,15 @@ class RealtimeDoorTest : public ::testing::Test {
       if (e["type"] == "input_audio_buffer.committed") id = e["item_id"];
     return id;
   }
+  // A server-VAD turn answered by r1, whose first two audio deltas went out.
+  void two_deltas_of_r1_sent() {
+    configure();
+    vad_turn("t1", "hello");
+    door->reply_started("r1", "t1");
+    door->reply_audio_started("r1", "t1");
+    audio_frames("r1", 2);
+    events();
+  }
   void audio_frames(const std::string& reply, int n) {
     const std::vector<float> frame(480, 0.25f);
     for (int i = 0; i < n; ++i)
@@ -477,12 +486,7 @@ TEST_F(RealtimeDoorTest, ResponseCancelMidAnswerStopsTheAudioAndTellsTheCoreWhat
 }
 
 TEST_F(RealtimeDoorTest, SpeechOverTheReplyCancelsItAsTurnDetected) {
-  configure();
-  vad_turn("t1", "hello");
-  door->reply_started("r1", "t1");
-  door->reply_audio_started("r1", "t1");
-  audio_frames("r1", 2);
-  events();
+  two_deltas_of_r1_sent();
   EXPECT_EQ(door->reply_interrupted("r1"), 2u);  // frames already written
   std::vector<json> evs = events();
   ASSERT_FALSE(evs.empty());
@@ -495,12 +499,7 @@ TEST_F(RealtimeDoorTest, SpeechOverTheReplyCancelsItAsTurnDetected) {
 // Reports the core's threads left for the event loop's next tick still reach the core when the
 // connection ends first: the cut by speech, in order, then the conversation stops.
 TEST_F(RealtimeDoorTest, AReportLeftForTheNextTickStillReachesTheCoreWhenTheConnectionEnds) {
-  configure();
-  vad_turn("t1", "hello");
-  door->reply_started("r1", "t1");
-  door->reply_audio_started("r1", "t1");
-  audio_frames("r1", 2);
-  events();
+  two_deltas_of_r1_sent();
   EXPECT_EQ(door->reply_interrupted("r1"), 2u);
   door->stop();  // no tick in between
   ASSERT_GE(port->calls.size(), 2u);
@@ -514,12 +513,7 @@ TEST_F(RealtimeDoorTest, AReportLeftForTheNextTickStillReachesTheCoreWhenTheConn
 // reaper. A delta refused in between ends the core's audio as cut, but nobody cut it: the client
 // left. The core hears that, with what had left, not an interrupt (a barge-in to count and log).
 TEST_F(RealtimeDoorTest, AResponseRefusedBecauseTheSocketClosedIsReportedAsTheClientLeaving) {
-  configure();
-  vad_turn("t1", "hello");
-  door->reply_started("r1", "t1");
-  door->reply_audio_started("r1", "t1");
-  audio_frames("r1", 2);
-  events();
+  two_deltas_of_r1_sent();
   outbox->detach();  // the socket closed
   const std::vector<float> frame(480, 0.25f);
   EXPECT_FALSE(door->reply_audio("r1", 2, frame.data(), frame.size(), now + 40, now));

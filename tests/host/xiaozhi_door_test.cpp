@@ -128,6 +128,17 @@ class XiaozhiDoorTest : public ::testing::Test {
     }
     return out;
   }
+  // A box in auto mode, with the first two 60 ms packets of reply r1 written to it.
+  void two_packets_of_r1_sent() {
+    open();
+    hello(false);
+    listen("start", "auto");
+    wire();
+    door->reply_started("r1", "t1");
+    door->reply_audio_started("r1", "t1");
+    voice("r1", 6);  // two packets
+    EXPECT_EQ(wire(), (std::vector<std::string>{"llm", "tts:start", "audio", "audio"}));
+  }
   // The core voices `frames` 20 ms frames of reply at 24 kHz.
   void voice(const std::string& reply_id, int frames) {
     std::vector<float> pcm(480);
@@ -273,14 +284,7 @@ TEST_F(XiaozhiDoorTest, AnInterruptLeftForTheNextTickStillReachesTheCoreWhenTheC
 // reaper. A reply frame refused in between ends the core's audio as cut, but nobody cut it: the
 // box left. The core hears that (what had left, once), not nothing.
 TEST_F(XiaozhiDoorTest, AReplyRefusedBecauseTheSocketClosedIsReportedAsTheBoxLeaving) {
-  open();
-  hello(false);
-  listen("start", "auto");
-  wire();
-  door->reply_started("r1", "t1");
-  door->reply_audio_started("r1", "t1");
-  voice("r1", 6);  // two packets
-  EXPECT_EQ(wire(), (std::vector<std::string>{"llm", "tts:start", "audio", "audio"}));
+  two_packets_of_r1_sent();
   outbox->detach();  // the socket closed
   voice("r1", 3);    // refused
   door->reply_audio_ended("r1", 6, true);
@@ -295,14 +299,7 @@ TEST_F(XiaozhiDoorTest, AReplyRefusedBecauseTheSocketClosedIsReportedAsTheBoxLea
 // conversation stops, the core hears which reply it was and how many of its 20 ms frames had
 // left, in whole 60 ms packets — a packet still queued was not heard. Once.
 TEST_F(XiaozhiDoorTest, AConnectionEndingDuringAReplyTellsTheCoreWhatHadLeft) {
-  open();
-  hello(false);
-  listen("start", "auto");
-  wire();
-  door->reply_started("r1", "t1");
-  door->reply_audio_started("r1", "t1");
-  voice("r1", 6);  // two packets
-  EXPECT_EQ(wire(), (std::vector<std::string>{"llm", "tts:start", "audio", "audio"}));
+  two_packets_of_r1_sent();
   voice("r1", 3);  // a third, still in the outbox
   door->stop();
   EXPECT_EQ(port->calls.back(), "client_gone r1 on_wire 6");
