@@ -199,6 +199,16 @@ inline Corpus build_heldout5() {
 
 // The training clips (under tests/data): CMU ARCTIC, JFK, "cards" and LibriVox; none of their
 // speakers is in the held-out split.
+// Festival's voices in Debian (bench/vad_tts_voices.py): twelve synthesized speakers reading whole
+// sentences, with Festival's own word spans; in fitting only when asked (vad_fit --tts).
+inline std::vector<std::string> tts_clips() {
+  std::vector<std::string> clips;
+  for (const char* v :
+       {"kal", "ked", "slt", "lp", "pc", "ona", "lj", "mv", "nsh", "dita", "krb", "machac"})
+    clips.push_back(std::string("vad/tts/tts_") + v);
+  return clips;
+}
+
 inline std::vector<std::string> training_clips() {
   std::vector<std::string> clips;
   for (const char* a :

@@ -208,6 +208,22 @@ if [[ ! -d $OUT/heldout5 ]]; then
   done
 fi
 
+# Festival's voices as more training speech (tests/data/vad/tts; bench/vad_tts_voices.py): twelve
+# synthesized speakers reading whole sentences, labelled with Festival's own word spans; fitted on
+# only with vad_fit --tts (tried 2026-12-01, not in the shipped model: docs/benchmarks.md). Festival
+# runs from the unpacked root, nothing is installed. Made once, kept; delete tests/data/vad/tts to
+# make it again: the same bytes.
+if [[ ! -d $OUT/tts ]]; then
+  debian_speech tts vad_tts_voices.py "$OUT/tts" festival=1:2.5.0-9 libestools2.5=1:2.5.0-13 \
+    festlex-cmu=2.4-2 festlex-poslex=2.4-1 festlex-ifd=2.0+debian0-6 festival-ca=3.0.6-2 \
+    festival-czech=0.3-6 festvox-kallpc16k=2.4-1 festvox-kdlpc16k=1.4.0-6.1 \
+    festvox-us-slt-hts=0.2010.10.25-4 festvox-italp16k=2.0+debian0-6 \
+    festvox-itapc16k=2.0+debian0-6 festvox-ca-ona-hts=1.3-3 \
+    festvox-suopuhe-common=1.0g-20051204-5 festvox-suopuhe-lj=1.0g-20051204-5 \
+    festvox-suopuhe-mv=20041119-3 festvox-ru=0.5+dfsg-6 festvox-czech-dita=1.0.0-5 \
+    festvox-czech-krb=1.0.0-5 festvox-czech-machac=1.0.0-5
+fi
+
 # The noises are random (sox's noise generators): made once, kept; delete them to make new ones.
 if [[ -f $OUT/noise/train_music.flac ]]; then
   ls -l "$OUT/noise"

@@ -38,6 +38,11 @@
 //                               K epochs)
 //                               [--noise-alone LEVELS]   (each fitting noise also by itself)
 //                               [--utterance-target]   (fit to utterance labels: experiment)
+//                               [--tts [--tts-weight W]]   (also fit on Festival's voices,
+//                               tests/data/vad/tts, their frames weighing W)
+//                               [--speed F,G]   (also fit on the clips played F and G times as
+//                               fast, in the same noises: speed perturbation)
+//                               [--drop-features I,J]   (those features zero in every input)
 //                               [--gru UNITS ...]   (the recurrent gate: train_gru below)
 //   build/release/bench/vad_fit --final --epochs N [...] --write dsp/vad/vad_model.cpp
 #include <algorithm>
@@ -114,6 +119,22 @@ int g_average_last = 0;
 // the word labels, to see what the held score gains when the score is fitted for what it is
 // scored on. The raw score then no longer falls in pauses; an experiment, not a recipe.
 bool g_utterance_target = false;
+// --drop-features I,J,...: those features (vad_feature_vector's indices) are zero in every input
+// the fit sees (this frame, its change and its leaky average), so a model fitted without them
+// ignores them: the same recipe with and without a feature, on one build.
+std::vector<bool> g_dropped(earshot::dsp::kVadFeatureCount);
+std::string g_drop_list;
+void drop_features(float* x) {
+  constexpr int kF = earshot::dsp::kVadFeatureCount;
+  for (int i = 0; i < kF; ++i)
+    if (g_dropped[size_t(i)]) x[i] = x[kF + i] = x[2 * kF + i] = 0;
+}
+// --tts-weight W: each frame of Festival's voices (--tts) weighs W in fitting (the real voices
+// 1), so that 7 minutes of sentences do not outweigh the real voices' few.
+float g_tts_weight = 1;
+std::string g_speed_list;              // --speed F,G: as given, for the recipe
+const Corpus* g_fit_corpus = nullptr;  // the fitting corpus, whose frames from g_tts_from on
+size_t g_tts_from = SIZE_MAX;          // are Festival's
 // --noise-alone LEVELS: every fitting noise also by itself (a room between turns), at its 10 dB
 // level, then also its 0 and 20 dB ones; 0: not at all.
 int g_noise_alone = 0;
@@ -174,14 +195,42 @@ void collect(const Corpus& c, const std::vector<float>& audio, float end_weight,
       if (g_gru == 0) continue;
       // The recurrent state steps through it: kept in the stream, weighing nothing.
       out->x.insert(out->x.end(), vad.model_input(), vad.model_input() + kI);
+      drop_features(&out->x[out->x.size() - kI]);
       out->y.push_back(0.0f);
       out->weight.push_back(0.0f);
       continue;
     }
     out->x.insert(out->x.end(), vad.model_input(), vad.model_input() + kI);
+    drop_features(&out->x[out->x.size() - kI]);
     out->y.push_back((g_utterance_target ? c.utterance[k] : label[k]) ? 1.0f : 0.0f);
-    out->weight.push_back(ends[k] ? end_weight : 1.0f);
+    const float scale = &c == g_fit_corpus && k >= g_tts_from ? g_tts_weight : 1.0f;
+    out->weight.push_back((ends[k] ? end_weight : 1.0f) * scale);
   }
+}
+
+// `c` played `factor` times as fast (pitch and formants up by the same factor, words shorter), the
+// labels moved with it: speed perturbation, the usual way to make more speakers from few (a voice
+// 10 % faster is a smaller vocal tract, not the same person). For --speed.
+Corpus speed_perturbed(const Corpus& c, double factor) {
+  std::string err;
+  auto rs = earshot::dsp::Resampler::create(kRate * factor, kRate, c.clean.size(), &err);
+  if (!rs) {
+    fprintf(stderr, "vad_fit: %s\n", err.c_str());
+    exit(1);
+  }
+  Corpus out;
+  out.clean.resize(rs->max_output_frames() * 2 + 64);
+  size_t n = rs->process(c.clean.data(), c.clean.size(), out.clean.data(), out.clean.size());
+  while (size_t m = rs->flush(out.clean.data() + n, out.clean.size() - n))
+    n += m;
+  out.clean.resize(n / kFrame * kFrame);
+  const size_t frames = out.clean.size() / kFrame;
+  for (size_t k = 0; k < frames; ++k) {
+    const size_t from = std::min(c.label.size() - 1, size_t((double(k) + 0.5) * factor));
+    out.label.push_back(c.label[from]);
+    out.utterance.push_back(c.utterance[from]);
+  }
+  return out;
 }
 
 // A corpus as long as `audio` with no speech in it, for scoring or fitting a noise by itself.
@@ -1052,7 +1101,8 @@ int main(int argc, char** argv) {
   int hidden = kH, epochs = 30, tail = 0;
   float end_weight = 1;
   bool final_fit = false, early_stop = true, jfk_trace = false, hiss = false, sweep_hold = false;
-  bool band_limit = false, band_limit_clean = false;
+  bool band_limit = false, band_limit_clean = false, tts = false;
+  std::vector<double> speeds;  // --speed: the fitting clips also played this many times as fast
   const char* write = nullptr;
   std::string leave_out;  // training noises kept out of fitting entirely (validation only)
   for (int i = 1; i < argc; ++i) {
@@ -1093,7 +1143,30 @@ int main(int argc, char** argv) {
       g_seed = uint32_t(strtoul(argv[++i], nullptr, 10));
     else if (a == "--hiss")
       hiss = true;
-    else if (a == "--hold-sweep")
+    else if (a == "--tts")
+      tts = true;
+    else if (a == "--speed" && i + 1 < argc) {
+      g_speed_list = argv[++i];
+      for (size_t at = 0; at < g_speed_list.size();) {
+        const size_t comma = std::min(g_speed_list.find(',', at), g_speed_list.size());
+        speeds.push_back(atof(g_speed_list.substr(at, comma - at).c_str()));
+        at = comma + 1;
+      }
+    } else if (a == "--tts-weight" && i + 1 < argc)
+      g_tts_weight = float(atof(argv[++i]));
+    else if (a == "--drop-features" && i + 1 < argc) {
+      g_drop_list = argv[++i];
+      for (size_t at = 0; at < g_drop_list.size();) {
+        const size_t comma = std::min(g_drop_list.find(',', at), g_drop_list.size());
+        const int f = atoi(g_drop_list.substr(at, comma - at).c_str());
+        if (f < 0 || f >= earshot::dsp::kVadFeatureCount) {
+          fprintf(stderr, "vad_fit: no feature %d\n", f);
+          return 2;
+        }
+        g_dropped[size_t(f)] = true;
+        at = comma + 1;
+      }
+    } else if (a == "--hold-sweep")
       sweep_hold = true;
     else if (a == "--band-limit")
       band_limit = true;
@@ -1113,7 +1186,8 @@ int main(int argc, char** argv) {
               "[--tail FRAMES] [--delta FRAMES] [--leak A] [--seed N] [--hiss] [--no-early-stop] "
               "[--hold-sweep] [--band-limit | --band-limit-clean] [--gru UNITS [--gru-frozen] "
               "[--gate-init B] [--gate-slow]] [--lr R] [--cosine] [--average-last K] "
-              "[--utterance-target] [--noise-alone LEVELS] [--final] "
+              "[--utterance-target] [--noise-alone LEVELS] [--drop-features I,J] [--tts] "
+              "[--tts-weight W] [--speed F,G] [--final] "
               "[--write F]\n");
       return 2;
     }
@@ -1121,7 +1195,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> fit_clips, val_clips;
   for (const std::string& clip : training_clips())
     (!final_fit && is_validation_clip(clip) ? val_clips : fit_clips).push_back(clip);
+  // Festival's voices only fit: validation stays the real voices it always was, so a fit with
+  // and without them is scored on the same frames.
+  if (tts) {
+    // build_training lays clips out in order, so the real clips' frames are the same with and
+    // without Festival's after them: all but the last 2 s of silence.
+    g_tts_from = build_training(fit_clips).label.size() - size_t(kRate) * 2 / kFrame;
+    for (const std::string& clip : tts_clips())
+      fit_clips.push_back(clip);
+  }
   const Corpus fit = build_training(fit_clips);
+  g_fit_corpus = &fit;
   Corpus val_corpus, aligned_corpus;
   Validation val{&val_corpus, &aligned_corpus, {}};
   if (!final_fit) {
@@ -1161,6 +1245,13 @@ int main(int argc, char** argv) {
     for (double snr : {10.0, 0.0})
       collect(val_corpus, mix(val_corpus, rest, snr), end_weight, 0, &val_set);
     val.noise.push_back(std::move(rest));
+  }
+  for (double factor : speeds) {  // the same noises, over the clips played faster or slower
+    const Corpus sped = speed_perturbed(fit, factor);
+    collect(sped, sped.clean, end_weight, tail, &train_set);
+    for (const std::vector<float>& noise : fitting_noises)
+      for (double snr : {20.0, 10.0, 5.0, 0.0})
+        collect(sped, mix(sped, noise, snr), end_weight, tail, &train_set);
   }
   if (band_limit) {  // the fitting clips as a telephone and an 11 kHz recording carry them
     for (int cutoff : {4000, 5500}) {
@@ -1226,12 +1317,20 @@ int main(int argc, char** argv) {
     if (g_cosine) fit_options += " --cosine";
     if (g_average_last > 0) fit_options += " --average-last " + std::to_string(g_average_last);
     if (g_noise_alone) fit_options += " --noise-alone " + std::to_string(g_noise_alone);
-    char how[320];
+    if (!g_drop_list.empty()) fit_options += " --drop-features " + g_drop_list;
+    if (!g_speed_list.empty()) fit_options += " --speed " + g_speed_list;
+    if (tts && g_tts_weight != 1) {
+      char w[32];
+      snprintf(w, sizeof w, " --tts-weight %g", double(g_tts_weight));
+      fit_options += w;
+    }
+    char how[512];
     snprintf(how, sizeof how,
              "--final --hidden %d --end-weight %.1f --tail %d --delta %d --leak %.2f%s%s%s%s%s "
              "--epochs %d",
              hidden, double(end_weight), tail, g_layout.delta_frames, double(g_layout.leak),
-             fit_options.c_str(), hiss ? " --hiss" : "",
+             fit_options.c_str(),
+             hiss ? (tts ? " --hiss --tts" : " --hiss") : (tts ? " --tts" : ""),
              band_limit_clean ? " --band-limit-clean"
              : band_limit     ? " --band-limit"
                               : "",
