@@ -197,6 +197,18 @@ inline Corpus build_heldout5() {
   return build_split("vad/heldout5", clips, ".flac");
 }
 
+// The sixth held-out split (tests/data/vad/heldout6, bench/vad_heldout6.py): MegaGlest's spoken
+// unit commands (the Glest team's tech and magic voices), qABCs's spoken English words, Unknown
+// Horizons's notices, Mars Shooter's announcer and Linphone's spoken greeting, all full band,
+// sharing no speaker or recording with the training set or the first five splits, and laid out
+// before anything was scored on it.
+inline Corpus build_heldout6() {
+  const std::vector<std::string> clips = {
+      "megaglest_tech_1", "megaglest_tech_2", "megaglest_magic", "qabcs_1",
+      "qabcs_2",          "unknown_horizons", "marsshooter",     "linphone"};
+  return build_split("vad/heldout6", clips, ".flac");
+}
+
 // The training clips (under tests/data): CMU ARCTIC, JFK, "cards" and LibriVox; none of their
 // speakers is in the held-out split.
 // Festival's voices in Debian (bench/vad_tts_voices.py): twelve synthesized speakers reading whole
@@ -327,6 +339,16 @@ inline NoiseList heldout5_noises() {
   return {{"tv", "vad/noise/heldout5_tv.flac"},
           {"kitchen", "vad/noise/heldout5_kitchen.flac"},
           {"street", "vad/noise/heldout5_street.flac"}};
+}
+
+// The sixth split's noises (never in training, nor in the first five splits): a living room (a
+// child's toys, a dog, a cat, a hamster, clocks, paper, a zipper, spoons), orchestral and folk
+// game music, and a village square (a crowd, a tavern, hammering, sheep, a windmill, a bell)
+// (bench/vad_heldout6.py).
+inline NoiseList heldout6_noises() {
+  return {{"livingroom", "vad/noise/heldout6_livingroom.flac"},
+          {"music", "vad/noise/heldout6_music.flac"},
+          {"square", "vad/noise/heldout6_square.flac"}};
 }
 
 // The clean corpus with the noise (looped) at `snr_db` over the speech frames' power.

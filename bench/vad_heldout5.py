@@ -65,8 +65,9 @@ import struct
 import subprocess
 import sys
 
-from vad_split_audio import (RATE, decode, dictionary_words, events_stream, lay_out,
-                             lay_out_halves, split_dirs, words_known, write_wav)
+from vad_split_audio import (RATE, decode, dictionary_words, event_stream, events_stream,
+                             lay_out, lay_out_halves, peak_normalized, split_dirs, words_known,
+                             write_wav)
 
 ARDENTRYST = "usr/share/games/ardentryst"
 BREWTARGET = "usr/share/brewtarget/sounds"
@@ -264,20 +265,6 @@ def mixed(paths, tmp, effects=()):
     subprocess.run(["sox", "-R", "-m", *paths, "-r", str(RATE), "-c", "1", "-b", "16", out,
                     *effects], check=True, stderr=subprocess.DEVNULL)
     return decode(out, tmp)
-
-
-def peak_normalized(x, dbfs=-1.0):
-    peak = max(abs(v) for v in x) or 1
-    gain = 32767 * 10 ** (dbfs / 20) / peak
-    return [round(v * gain) for v in x]
-
-
-def event_stream(events, rng, gap):
-    """One seeded stream of the events with `gap` (seconds, uniform) between them (60 s)."""
-    s = []
-    while len(s) < 60 * RATE:
-        s += rng.choice(events) + [0] * int(RATE * rng.uniform(*gap))
-    return s[:60 * RATE]
 
 
 def noises(root, tmp, out, rng):

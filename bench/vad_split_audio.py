@@ -1,8 +1,8 @@
-"""What the held-out split scripts (bench/vad_heldout2.py to vad_heldout5.py) share: decoding a
+"""What the held-out split scripts (bench/vad_heldout2.py to vad_heldout6.py) share: decoding a
 recording to 16 kHz mono 16-bit, pocketsphinx's word spans as bench/vad_data.sh labels a clip, the
 check that labels cover a recording's speech, laying labelled recordings end to end, writing the
-.wav and .words files, and streams of noise events. Deterministic: sox runs with -R (no random
-dither)."""
+.wav and .words files, streams of noise events and peak normalization. Deterministic: sox runs
+with -R (no random dither)."""
 import array
 import os
 import re
@@ -159,6 +159,20 @@ def lay_out_halves(found, tmp, out, name, rng, enough, pause=(0.3, 0.7), fallbac
     half = len(found) // 2
     lay_out(said(found[:half]), tmp, out, name + "_1", rng, enough, pause, fallback=fallback)
     lay_out(said(found[half:]), tmp, out, name + "_2", rng, enough, pause, fallback=fallback)
+
+
+def peak_normalized(x, dbfs=-1.0):
+    peak = max(abs(v) for v in x) or 1
+    gain = 32767 * 10 ** (dbfs / 20) / peak
+    return [round(v * gain) for v in x]
+
+
+def event_stream(events, rng, gap):
+    """One seeded stream of the events with `gap` (seconds, uniform) between them (60 s)."""
+    s = []
+    while len(s) < 60 * RATE:
+        s += rng.choice(events) + [0] * int(RATE * rng.uniform(*gap))
+    return s[:60 * RATE]
 
 
 def events_stream(events, rng):
