@@ -133,6 +133,11 @@ void RealtimeDoor::stop() {
       // deltas that had left. One whose last delta went out was reported as played then.
       const Response& r = *active_;
       gone = PlayedReport{r.started ? r.reply_id : std::string(), std::nullopt, r.frames_sent};
+    } else if (!stopped_ && !active_ && core_reply_.empty()) {
+      // No reply of the core's open here, but it may have begun one (a server-VAD turn) whose
+      // reply_started has not reached the door: none of it left, and the core must hear so, or
+      // it keeps that reply as heard in full. With no reply in flight the core ignores this.
+      gone = PlayedReport{std::string(), std::nullopt, 0};
     }
     stopped_ = true;
     // Reports the core's threads left for a tick that will not come (a response cut by speech,
@@ -851,6 +856,7 @@ void RealtimeDoor::transcript(const std::string& turn_id, const std::string& tex
 
 void RealtimeDoor::reply_started(const std::string& reply_id, const std::string&) {
   std::lock_guard<std::mutex> lock(mutex_);
+  core_reply_ = reply_id;
   if (skip_replies_ > 0) {
     // The client cancelled this response before the core began it.
     --skip_replies_;
@@ -1039,6 +1045,7 @@ uint64_t RealtimeDoor::reply_interrupted(const std::string& reply_id) {
 
 void RealtimeDoor::turn_done(const TurnReport& report) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (report.reply_id == core_reply_) core_reply_.clear();
   Response* r = response_of_locked(report.reply_id);
   if (!r) return;
   r->turn_done = true;

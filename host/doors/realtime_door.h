@@ -199,6 +199,7 @@ class RealtimeDoor : public ConversationSink, public std::enable_shared_from_thi
   AudioRateLimit rate_;
 
   std::unique_ptr<Response> active_;  // the response in flight, if any
+  std::string core_reply_;  // the core's reply from its reply_started to its turn_done, if any
   uint64_t response_serial_ = 0;
   int skip_replies_ = 0;  // replies to respond() calls whose response was cancelled before it
   Actions deferred_;      // calls into the conversation from core threads, for the event loop

@@ -85,6 +85,10 @@ std::optional<PlayedReport> XiaozhiDoor::reply_in_flight_locked() const {
   // Answering, none of its audio out yet. (A reply whose tts stop went out was reported then.)
   if (!current_reply_.empty() && !(wire_ && wire_->reply_id == current_reply_))
     return PlayedReport{current_reply_, std::nullopt, 0};
+  // No reply here, but the core may have begun one whose reply_started has not reached the door:
+  // none of it left, and the core must hear so, or it keeps that reply as heard in full. With no
+  // reply in flight (or one over: the core lets go of it before turn_done) it ignores this.
+  if (current_reply_.empty()) return PlayedReport{std::string(), std::nullopt, 0};
   return std::nullopt;
 }
 

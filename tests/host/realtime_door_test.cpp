@@ -435,6 +435,20 @@ TEST_F(RealtimeDoorTest, AConnectionEndingMidAnswerTellsTheCoreWhatHadLeft) {
   EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "client_gone r1 on_wire 1"), 1);
 }
 
+// The core answers a server-VAD turn on its own, and its reply_started may not have reached the
+// door when the connection ends. The door knows of no response, but the core must still hear that
+// the client left, with nothing on the wire, or it keeps that reply as heard in full.
+TEST_F(RealtimeDoorTest, AConnectionEndingBeforeTheCoresReplyReachedTheDoorStillTellsTheCore) {
+  configure();
+  vad_turn("t1", "hello");
+  door->stop();
+  ASSERT_GE(port->calls.size(), 2u);
+  EXPECT_EQ(std::vector<std::string>(port->calls.end() - 2, port->calls.end()),
+            (std::vector<std::string>{"client_gone  on_wire 0", "stop"}));
+  door->stop();
+  EXPECT_EQ(std::count(port->calls.begin(), port->calls.end(), "client_gone  on_wire 0"), 1);
+}
+
 // A response whose last delta had left was reported as played then: the connection ending before
 // the core finished its turn does not cut it.
 TEST_F(RealtimeDoorTest, AnAnswerSentToItsEndIsNotCutWhenTheConnectionEnds) {

@@ -200,9 +200,16 @@ class TestDoor : public ConversationSink {
   void speech_stopped(const std::string&, uint64_t) override {}
   void transcript(const std::string&, const std::string&, bool, const std::string&) override {}
   void reply_started(const std::string& reply_id, const std::string&) override {
+    if (leave_as_a_reply_starts.exchange(false)) {
+      // The connection ended just before this reached the door: it knew of no reply, and says
+      // the client left with nothing of one on the wire (as RealtimeDoor::stop() then does).
+      conversation->client_gone({std::string(), std::nullopt, 0});
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     reply_id_ = reply_id;
   }
+  // The next reply_started() comes after the client left (see reply_started()).
+  std::atomic<bool> leave_as_a_reply_starts{false};
   void reply_text(const std::string&, const std::string&, const std::string& delta) override {
     std::lock_guard<std::mutex> lock(mutex_);
     text_ += delta;
@@ -678,6 +685,32 @@ TEST(Memory, ANodeThatReconnectsContinuesByteForByte) {
     EXPECT_EQ(continuous.find("<think>") != std::string::npos, keep) << continuous;
     EXPECT_EQ(three_turns(keep, true), continuous) << "keep_think_in_history = " << keep;
   }
+}
+
+// The client's connection ends just as the core begins its reply, before the door heard of it: the
+// door reports the client gone with no reply of its own. The reply is kept as cut at nothing, in
+// the store and in what the model is told next, not as heard in full.
+TEST(Memory, AReplyBegunAsTheClientLeftIsKeptAsHeardAtNothing) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0) return {text("It is seven o'clock."), kEnd};
+    return {text("Sure."), kEnd};
+  });
+  Core core(llm, std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+              return ToolResult{true, "{}"};
+            }),
+            false);
+  core.door.leave_as_a_reply_starts = true;
+  const TurnReport cut = core.turn("What time is it?");
+  EXPECT_TRUE(cut.interrupted);
+  EXPECT_EQ(cut.reply_heard, "");
+  core.turn("Thanks.");
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].reply, "");
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_GE(bodies.size(), 1u);
+  EXPECT_EQ(bodies.back()["messages"].dump().find("seven o'clock"), std::string::npos)
+      << bodies.back()["messages"].dump();
 }
 
 // reply.memory = "session": a new session starts a new conversation (as before the memory).

@@ -335,6 +335,17 @@ TEST_F(XiaozhiDoorTest, AReplyWithoutAudioYetIsCutAtNothingWhenTheConnectionEnds
   EXPECT_EQ(port->calls.back(), "client_gone r1 on_wire 0");
 }
 
+// The core may have begun a reply whose reply_started has not reached the door when the box's
+// connection ends: the core still hears that the box left, with nothing on the wire, or it keeps
+// that reply as heard in full.
+TEST_F(XiaozhiDoorTest, AConnectionEndingBeforeTheCoresReplyReachedTheDoorStillTellsTheCore) {
+  open();
+  hello(false);
+  listen("start", "auto");
+  door->stop();
+  EXPECT_EQ(port->calls.back(), "client_gone  on_wire 0");
+}
+
 // The box's MCP tools reach the model: listed in the tool registry for this session only, under
 // names a model API takes, and a call goes to the box as tools/call and comes back with its answer.
 TEST_F(XiaozhiDoorTest, TheBoxsToolsAreOfferedToTheModelForItsSessionAndCalledOnTheBox) {
