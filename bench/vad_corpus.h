@@ -221,6 +221,17 @@ inline std::vector<std::string> tts_clips() {
   return clips;
 }
 
+// Hedgewars' voice packs in Debian (bench/vad_hedgewars_voices.py): thirteen packs' spoken
+// phrases, labelled from their energy; in fitting only when asked (vad_fit --hedgewars).
+inline std::vector<std::string> hedgewars_clips() {
+  std::vector<std::string> clips;
+  for (const char* p :
+       {"British", "Classic", "Default", "Default_es", "Default_pl", "Default_ru", "Default_uk",
+        "HillBilly", "Mobster", "Pirate", "Russian", "Russian_pl", "Surfer"})
+    clips.push_back(std::string("vad/hedgewars/hedgewars_") + p);
+  return clips;
+}
+
 inline std::vector<std::string> training_clips() {
   std::vector<std::string> clips;
   for (const char* a :

@@ -224,6 +224,15 @@ if [[ ! -d $OUT/tts ]]; then
     festvox-czech-krb=1.0.0-5 festvox-czech-machac=1.0.0-5
 fi
 
+# Hedgewars' voice packs as more real training speech (tests/data/vad/hedgewars;
+# bench/vad_hedgewars_voices.py): thirteen voice packs' spoken phrases, labelled from their
+# energy; fitted on only with vad_fit --hedgewars (tried 2026-12-01, not in the shipped model:
+# docs/benchmarks.md). Not committed (11 MB for an option that is off; .gitignore): made here, the
+# same bytes each time; delete tests/data/vad/hedgewars to make it again.
+if [[ ! -d $OUT/hedgewars ]]; then
+  debian_speech hedgewars vad_hedgewars_voices.py "$OUT/hedgewars" hedgewars-data=1.0.2-6
+fi
+
 # The sixth held-out split (tests/data/vad/heldout6, heldout6_* noises; bench/vad_heldout6.py): a
 # strategy game's spoken unit commands, a children's alphabet's spoken words, a game's notices, a
 # game's announcer and a softphone's spoken greeting (all full band), a child's toys and pets in a

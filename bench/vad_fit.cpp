@@ -40,6 +40,8 @@
 //                               [--utterance-target]   (fit to utterance labels: experiment)
 //                               [--tts [--tts-weight W]]   (also fit on Festival's voices,
 //                               tests/data/vad/tts, their frames weighing W)
+//                               [--hedgewars]   (also fit on Hedgewars' voice packs,
+//                               tests/data/vad/hedgewars: real voices, weighing 1)
 //                               [--speed F,G]   (also fit on the clips played F and G times as
 //                               fast, in the same noises: speed perturbation)
 //                               [--drop-features I,J]   (those features zero in every input)
@@ -55,6 +57,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "bench/vad_corpus.h"
 #include "dsp/high_pass_filter.h"
@@ -135,6 +139,16 @@ float g_tts_weight = 1;
 std::string g_speed_list;              // --speed F,G: as given, for the recipe
 const Corpus* g_fit_corpus = nullptr;  // the fitting corpus, whose frames from g_tts_from on
 size_t g_tts_from = SIZE_MAX;          // are Festival's
+// "a,b,c" as its items, for the options that take a list.
+std::vector<std::string> comma_separated(const std::string& list) {
+  std::vector<std::string> items;
+  for (size_t at = 0; at < list.size();) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    items.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return items;
+}
 // --noise-alone LEVELS: every fitting noise also by itself (a room between turns), at its 10 dB
 // level, then also its 0 and 20 dB ones; 0: not at all.
 int g_noise_alone = 0;
@@ -1101,7 +1115,7 @@ int main(int argc, char** argv) {
   int hidden = kH, epochs = 30, tail = 0;
   float end_weight = 1;
   bool final_fit = false, early_stop = true, jfk_trace = false, hiss = false, sweep_hold = false;
-  bool band_limit = false, band_limit_clean = false, tts = false;
+  bool band_limit = false, band_limit_clean = false, tts = false, hedgewars = false;
   std::vector<double> speeds;  // --speed: the fitting clips also played this many times as fast
   const char* write = nullptr;
   std::string leave_out;  // training noises kept out of fitting entirely (validation only)
@@ -1145,26 +1159,23 @@ int main(int argc, char** argv) {
       hiss = true;
     else if (a == "--tts")
       tts = true;
+    else if (a == "--hedgewars")
+      hedgewars = true;
     else if (a == "--speed" && i + 1 < argc) {
       g_speed_list = argv[++i];
-      for (size_t at = 0; at < g_speed_list.size();) {
-        const size_t comma = std::min(g_speed_list.find(',', at), g_speed_list.size());
-        speeds.push_back(atof(g_speed_list.substr(at, comma - at).c_str()));
-        at = comma + 1;
-      }
+      for (const std::string& f : comma_separated(g_speed_list))
+        speeds.push_back(atof(f.c_str()));
     } else if (a == "--tts-weight" && i + 1 < argc)
       g_tts_weight = float(atof(argv[++i]));
     else if (a == "--drop-features" && i + 1 < argc) {
       g_drop_list = argv[++i];
-      for (size_t at = 0; at < g_drop_list.size();) {
-        const size_t comma = std::min(g_drop_list.find(',', at), g_drop_list.size());
-        const int f = atoi(g_drop_list.substr(at, comma - at).c_str());
+      for (const std::string& item : comma_separated(g_drop_list)) {
+        const int f = atoi(item.c_str());
         if (f < 0 || f >= earshot::dsp::kVadFeatureCount) {
           fprintf(stderr, "vad_fit: no feature %d\n", f);
           return 2;
         }
         g_dropped[size_t(f)] = true;
-        at = comma + 1;
       }
     } else if (a == "--hold-sweep")
       sweep_hold = true;
@@ -1187,7 +1198,7 @@ int main(int argc, char** argv) {
               "[--hold-sweep] [--band-limit | --band-limit-clean] [--gru UNITS [--gru-frozen] "
               "[--gate-init B] [--gate-slow]] [--lr R] [--cosine] [--average-last K] "
               "[--utterance-target] [--noise-alone LEVELS] [--drop-features I,J] [--tts] "
-              "[--tts-weight W] [--speed F,G] [--final] "
+              "[--tts-weight W] [--hedgewars] [--speed F,G] [--final] "
               "[--write F]\n");
       return 2;
     }
@@ -1195,6 +1206,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> fit_clips, val_clips;
   for (const std::string& clip : training_clips())
     (!final_fit && is_validation_clip(clip) ? val_clips : fit_clips).push_back(clip);
+  // Hedgewars' voices are real speech and weigh as the other real voices, in fitting only, so
+  // validation is the same with and without them. They are not committed (11 MB for an option
+  // that is off): bench/vad_data.sh makes them, the same bytes each time.
+  if (hedgewars && access(data(hedgewars_clips()[0] + ".flac").c_str(), R_OK) != 0) {
+    fprintf(stderr,
+            "vad_fit: --hedgewars needs tests/data/vad/hedgewars: run bash bench/vad_data.sh\n");
+    return 2;
+  }
+  if (hedgewars)
+    for (const std::string& clip : hedgewars_clips())
+      fit_clips.push_back(clip);
   // Festival's voices only fit: validation stays the real voices it always was, so a fit with
   // and without them is scored on the same frames.
   if (tts) {
@@ -1319,6 +1341,7 @@ int main(int argc, char** argv) {
     if (g_noise_alone) fit_options += " --noise-alone " + std::to_string(g_noise_alone);
     if (!g_drop_list.empty()) fit_options += " --drop-features " + g_drop_list;
     if (!g_speed_list.empty()) fit_options += " --speed " + g_speed_list;
+    if (hedgewars) fit_options += " --hedgewars";
     if (tts && g_tts_weight != 1) {
       char w[32];
       snprintf(w, sizeof w, " --tts-weight %g", double(g_tts_weight));
