@@ -60,6 +60,7 @@ struct Corpus {
   std::vector<float> clean;
   std::vector<bool> label;      // per 10 ms frame (word-level on the held-out split)
   std::vector<bool> utterance;  // per 10 ms frame, utterance-level (held-out split only)
+  std::vector<float> weight;    // per 10 ms frame, what it weighs in fitting (vad_fit); empty: 1
 };
 
 // Word spans from a .words file ("start end word" per line, seconds) as per-frame labels: a frame

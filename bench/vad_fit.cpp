@@ -133,12 +133,7 @@ void drop_features(float* x) {
   for (int i = 0; i < kF; ++i)
     if (g_dropped[size_t(i)]) x[i] = x[kF + i] = x[2 * kF + i] = 0;
 }
-// --tts-weight W: each frame of Festival's voices (--tts) weighs W in fitting (the real voices
-// 1), so that 7 minutes of sentences do not outweigh the real voices' few.
-float g_tts_weight = 1;
-std::string g_speed_list;              // --speed F,G: as given, for the recipe
-const Corpus* g_fit_corpus = nullptr;  // the fitting corpus, whose frames from g_tts_from on
-size_t g_tts_from = SIZE_MAX;          // are Festival's
+std::string g_speed_list;  // --speed F,G: as given, for the recipe
 // "a,b,c" as its items, for the options that take a list.
 std::vector<std::string> comma_separated(const std::string& list) {
   std::vector<std::string> items;
@@ -217,7 +212,7 @@ void collect(const Corpus& c, const std::vector<float>& audio, float end_weight,
     out->x.insert(out->x.end(), vad.model_input(), vad.model_input() + kI);
     drop_features(&out->x[out->x.size() - kI]);
     out->y.push_back((g_utterance_target ? c.utterance[k] : label[k]) ? 1.0f : 0.0f);
-    const float scale = &c == g_fit_corpus && k >= g_tts_from ? g_tts_weight : 1.0f;
+    const float scale = c.weight.empty() ? 1.0f : c.weight[k];
     out->weight.push_back((ends[k] ? end_weight : 1.0f) * scale);
   }
 }
@@ -243,6 +238,7 @@ Corpus speed_perturbed(const Corpus& c, double factor) {
     const size_t from = std::min(c.label.size() - 1, size_t((double(k) + 0.5) * factor));
     out.label.push_back(c.label[from]);
     out.utterance.push_back(c.utterance[from]);
+    if (!c.weight.empty()) out.weight.push_back(c.weight[from]);
   }
   return out;
 }
@@ -1116,6 +1112,9 @@ int main(int argc, char** argv) {
   float end_weight = 1;
   bool final_fit = false, early_stop = true, jfk_trace = false, hiss = false, sweep_hold = false;
   bool band_limit = false, band_limit_clean = false, tts = false, hedgewars = false;
+  // --tts-weight W: each frame of Festival's voices (--tts) weighs W in fitting (the real voices
+  // 1), so that 7 minutes of sentences do not outweigh the real voices' few.
+  float tts_weight = 1;
   std::vector<double> speeds;  // --speed: the fitting clips also played this many times as fast
   const char* write = nullptr;
   std::string leave_out;  // training noises kept out of fitting entirely (validation only)
@@ -1166,7 +1165,7 @@ int main(int argc, char** argv) {
       for (const std::string& f : comma_separated(g_speed_list))
         speeds.push_back(atof(f.c_str()));
     } else if (a == "--tts-weight" && i + 1 < argc)
-      g_tts_weight = float(atof(argv[++i]));
+      tts_weight = float(atof(argv[++i]));
     else if (a == "--drop-features" && i + 1 < argc) {
       g_drop_list = argv[++i];
       for (const std::string& item : comma_separated(g_drop_list)) {
@@ -1219,15 +1218,19 @@ int main(int argc, char** argv) {
       fit_clips.push_back(clip);
   // Festival's voices only fit: validation stays the real voices it always was, so a fit with
   // and without them is scored on the same frames.
+  size_t tts_from = SIZE_MAX;  // the fitting corpus's first frame of Festival's voices
   if (tts) {
     // build_training lays clips out in order, so the real clips' frames are the same with and
     // without Festival's after them: all but the last 2 s of silence.
-    g_tts_from = build_training(fit_clips).label.size() - size_t(kRate) * 2 / kFrame;
+    tts_from = build_training(fit_clips).label.size() - size_t(kRate) * 2 / kFrame;
     for (const std::string& clip : tts_clips())
       fit_clips.push_back(clip);
   }
-  const Corpus fit = build_training(fit_clips);
-  g_fit_corpus = &fit;
+  Corpus fit = build_training(fit_clips);
+  if (tts && tts_weight != 1) {  // every copy of them (in noise, sped up, band-limited) weighs so
+    fit.weight.assign(fit.label.size(), 1.0f);
+    std::fill(fit.weight.begin() + long(tts_from), fit.weight.end(), tts_weight);
+  }
   Corpus val_corpus, aligned_corpus;
   Validation val{&val_corpus, &aligned_corpus, {}};
   if (!final_fit) {
@@ -1342,9 +1345,9 @@ int main(int argc, char** argv) {
     if (!g_drop_list.empty()) fit_options += " --drop-features " + g_drop_list;
     if (!g_speed_list.empty()) fit_options += " --speed " + g_speed_list;
     if (hedgewars) fit_options += " --hedgewars";
-    if (tts && g_tts_weight != 1) {
+    if (tts && tts_weight != 1) {
       char w[32];
-      snprintf(w, sizeof w, " --tts-weight %g", double(g_tts_weight));
+      snprintf(w, sizeof w, " --tts-weight %g", double(tts_weight));
       fit_options += w;
     }
     char how[512];
