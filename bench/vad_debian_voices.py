@@ -100,11 +100,12 @@ def write_wav(path, x):
             "h", (int(max(-1.0, min(1.0, v)) * 32767) for v in x)).tobytes())
 
 
-def speech_file(root, tmp, out_dir, set_name, lang, rng):
-    clips = clips_of(root, set_name, lang)
-    rng.shuffle(clips)
+def lay_out(clips, tmp, rng):
+    """`clips` end to end, each cut to 150 ms either side of its speech, at 0, -6, -12 and -18 dB in
+    turn, with pauses of 0.2-0.8 s after each: the samples and the word spans (start, end) in
+    seconds. A clip with no speech in it is skipped."""
     x, words = [], []
-    for i, clip in enumerate(clips[:14]):
+    for i, clip in enumerate(clips):
         y = decode(clip, tmp)
         gain = 10 ** (-(6 * (i % 4)) / 20)  # 0, -6, -12, -18 dB
         y = [v * gain for v in y][: len(y) // FRAME * FRAME]
@@ -119,11 +120,22 @@ def speech_file(root, tmp, out_dir, set_name, lang, rng):
         words += [((start + a) * FRAME / RATE, (start + b) * FRAME / RATE) for a, b in spans]
         x += y
         x += [0.0] * (FRAME * rng.choice([20, 35, 50, 80]))
-    name = f"{set_name}_{lang}"
+    return x, words
+
+
+def write_speech(out_dir, name, x, words):
+    """NAME.wav and NAME.words (one "start end w" line per word) in `out_dir`."""
     write_wav(os.path.join(out_dir, name + ".wav"), x)
     with open(os.path.join(out_dir, name + ".words"), "w") as f:
         for a, b in words:
             f.write(f"{a:.3f} {b:.3f} w\n")
+
+
+def speech_file(root, tmp, out_dir, set_name, lang, rng):
+    clips = clips_of(root, set_name, lang)
+    rng.shuffle(clips)
+    x, words = lay_out(clips[:14], tmp, rng)
+    write_speech(out_dir, f"{set_name}_{lang}", x, words)
     return len(x) / RATE
 
 

@@ -25,7 +25,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vad_debian_voices import FRAME, RATE, decode, word_spans, write_wav  # noqa: E402
+from vad_debian_voices import RATE, lay_out, write_speech  # noqa: E402
 
 VOICES = "usr/share/games/hedgewars/Data/Sounds/voices"
 PACKS = ["British", "Classic", "Default", "Default_es", "Default_pl", "Default_ru", "Default_uk",
@@ -42,28 +42,9 @@ def phrases_of(root, pack):
 def pack_file(root, tmp, out_dir, pack, rng):
     clips = phrases_of(root, pack)
     rng.shuffle(clips)
-    x, words = [], []
-    for i, clip in enumerate(clips):
-        y = decode(clip, tmp)
-        gain = 10 ** (-(6 * (i % 4)) / 20)  # 0, -6, -12, -18 dB
-        y = [v * gain for v in y][: len(y) // FRAME * FRAME]
-        spans = word_spans(y)
-        if not spans:
-            continue
-        # Cut to the phrase with 150 ms of its room tone either side, as the Debian words are.
-        first = max(0, spans[0][0] - 15)
-        y = y[first * FRAME: (spans[-1][1] + 15) * FRAME]
-        start = len(x) // FRAME - first
-        words += [((start + a) * FRAME / RATE, (start + b) * FRAME / RATE) for a, b in spans]
-        x += y
-        x += [0.0] * (FRAME * rng.choice([20, 35, 50, 80]))
-    name = "hedgewars_" + pack
-    write_wav(os.path.join(out_dir, name + ".wav"), x)
-    with open(os.path.join(out_dir, name + ".words"), "w") as f:
-        for a, b in words:
-            f.write(f"{a:.3f} {b:.3f} w\n")
-    speech = sum(b - a for a, b in words)
-    return len(x) / RATE, speech, len(clips)
+    x, words = lay_out(clips, tmp, rng)
+    write_speech(out_dir, "hedgewars_" + pack, x, words)
+    return len(x) / RATE, sum(b - a for a, b in words), len(clips)
 
 
 def main():
