@@ -150,7 +150,10 @@ class Conversation {
 
   bool start(std::string* error);
   // Cancels engines in flight, drops the unprocessed backlog (unacknowledged), finishes and
-  // stores the open turn's transcript, joins every thread; idempotent.
+  // stores the open turn's transcript, joins every thread; idempotent. A spoken reply whose
+  // played report had not come (nor client_gone) is kept, in the history and the store, as cut at
+  // the frames on the wire the core knows of (a barge-in's count), else at nothing — not as heard
+  // in full. A door calls client_gone() first all the same: it knows the precise point.
   void stop();
 
   // --- inputs: the door's thread, in the order the client sent them; never block -------------

@@ -539,6 +539,10 @@ void Responder::wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnR
                                  int64_t t0, std::optional<VoiceFinished>* voiced,
                                  ReplyPlayed* played) {
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  // The client said how far it got with this reply: a point (its interrupt, playback_done or
+  // truncate, or the door's client_gone with what had left), or that it played the reply through
+  // (a played report without one, as a Wyoming satellite's). The core's own barge-in is not one.
+  bool reported = false;
   ReplyEvent event;
   while (true) {
     const auto popped = events_.pop_until(deadline, &event);
@@ -552,6 +556,7 @@ void Responder::wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnR
     } else if (auto* p = std::get_if<ReplyPlayed>(&event); p && p->reply_id == reply->reply_id) {
       // Cut while it was produced, or — after it was all voiced — a report of where playback
       // stopped.
+      if (p->played_ms || !p->interrupted) reported = true;
       if (p->interrupted && (!*voiced || p->played_ms)) played->interrupted = true;
       if (p->played_ms) played->played_ms = p->played_ms;
       if (p->frames_on_wire && !played->frames_on_wire) played->frames_on_wire = p->frames_on_wire;
@@ -560,6 +565,13 @@ void Responder::wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnR
       report.first_frame_sent_ms = double(f->sent_ms - t0);
     }
   }
+  // The conversation is ending (the client left, or the bridge is closing the connection) and
+  // nobody said how far the client got: it heard at most what is known to have left the bridge —
+  // the frames on the wire the core's barge-in counted, else nothing. Not the whole reply: that
+  // rested on every door reporting its client leaving (client_gone), and a door that missed a case
+  // (twice, until 2026-12-01) made a reply nobody heard part of the history as heard in full.
+  // Reports queued before stop() come first (the queue is drained), so a door's own still wins.
+  if (!reported && stopping_.load()) played->interrupted = true;
 }
 
 // An announcement: said as a reply of its own (turn id "a<n>"), after whatever reply was in flight

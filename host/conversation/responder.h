@@ -8,8 +8,12 @@
 // it is asked again, up to tools.max_steps rounds; a barge-in cancels the model and the calls in
 // flight alike. Every step's message, call and result joins the history. Then it waits
 // for the voice stage's VoiceFinished and the client's played report (ReplyPlayed, by message
-// from the door; up to the reply's length plus reply.played_report_timeout_ms), keeps what was
-// heard in the history and the store, and reports the turn (sink.turn_done, Services::on_turn).
+// from the door; up to the reply's length plus reply.played_report_timeout_ms: a client still
+// connected that says nothing heard it all), keeps what was heard in the history and the store,
+// and reports the turn (sink.turn_done, Services::on_turn). A spoken reply still unreported when
+// the conversation stops is kept as cut at what is known to have left the bridge (the frames a
+// barge-in counted), else at nothing; never in full. A text reply (speak off) waits for nothing:
+// it was delivered with its text.
 // Ambient segments are transcribed and committed. Every commit goes through the CommitLog.
 // An announcement (AnnounceJob: a timer went off) is voiced as a reply of its own between jobs,
 // waits for its played report like a reply, and joins neither the history nor the store.
@@ -69,7 +73,8 @@ class Responder {
   void run_text(TextJob& job);
   // Speaks an announcement (AnnounceJob) as a reply of its own; returns once heard (or cut).
   void run_announcement(AnnounceJob& job);
-  // Waits for the voice stage to finish `reply` and then for the client's played report.
+  // Waits for the voice stage to finish `reply` and then for the client's played report; when
+  // stopping without one (nor the door's client_gone), marks it cut at what is known on the wire.
   void wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
                         std::optional<VoiceFinished>* voiced, ReplyPlayed* played);
   // The LLM's answer to the history, voiced; fills the report; returns once heard (or cut).

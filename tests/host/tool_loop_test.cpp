@@ -210,6 +210,15 @@ class TestDoor : public ConversationSink {
   }
   // The next reply_started() comes after the client left (see reply_started()).
   std::atomic<bool> leave_as_a_reply_starts{false};
+  // The client's connection ends while a reply plays, and this door says nothing of it (no
+  // client_gone, as a door that misses the case): from hold_until_left() on, reply_audio() holds
+  // the reply's first frame until leave(), then takes no more of it (as a detached outbox).
+  void hold_until_left(bool hold = true) { hold_until_left_ = hold; }
+  bool holding() const { return holding_.load(); }
+  void leave() { left_ = true; }
+  // A played report without a point, as a Wyoming satellite's `played` reaches the core.
+  std::atomic<bool> played_without_point{false};
+  bool reported_played() const { return reported_played_.load(); }
   void reply_text(const std::string&, const std::string&, const std::string& delta) override {
     std::lock_guard<std::mutex> lock(mutex_);
     text_ += delta;
@@ -233,6 +242,11 @@ class TestDoor : public ConversationSink {
     if (interrupted_) after_interrupt_.push_back(text);
   }
   bool reply_audio(const std::string&, uint64_t, const float*, size_t, int64_t, int64_t) override {
+    if (hold_until_left_.load()) {
+      holding_ = true;
+      test::wait_until([&] { return left_.load(); }, 20s);
+      return false;
+    }
     if (held_.load()) {
       test::wait_until([&] { return !held_.load(); }, 20s);
       return false;
@@ -242,7 +256,11 @@ class TestDoor : public ConversationSink {
   }
   void reply_audio_ended(const std::string& reply_id, uint64_t frames, bool interrupted) override {
     // Played to its end, as a client reports it (the responder waits for this).
-    if (!interrupted) conversation->played({reply_id, frames * 20, std::nullopt});
+    if (interrupted) return;
+    std::optional<uint64_t> played_ms = frames * 20;
+    if (played_without_point) played_ms.reset();
+    conversation->played({reply_id, played_ms, std::nullopt});
+    reported_played_ = true;
   }
   uint64_t reply_interrupted(const std::string&) override { return frames_.load(); }
   void turn_done(const TurnReport& report) override {
@@ -261,6 +279,8 @@ class TestDoor : public ConversationSink {
   std::map<uint32_t, uint64_t> first_frames_;
   int hold_from_ = -1;
   std::atomic<bool> held_{false};
+  std::atomic<bool> hold_until_left_{false}, holding_{false}, left_{false};
+  std::atomic<bool> reported_played_{false};
   bool interrupted_ = false;
   std::atomic<uint64_t> frames_{0}, frames_at_interrupt_{0};
 };
@@ -711,6 +731,102 @@ TEST(Memory, AReplyBegunAsTheClientLeftIsKeptAsHeardAtNothing) {
   ASSERT_GE(bodies.size(), 1u);
   EXPECT_EQ(bodies.back()["messages"].dump().find("seven o'clock"), std::string::npos)
       << bodies.back()["messages"].dump();
+}
+
+// The client's connection ends while a reply plays and the door does not report it (no
+// client_gone): the conversation stops with the reply waiting for its played report. It is kept as
+// cut at nothing — in the turn, the store and what the model is told next — not as heard in full.
+TEST(Memory, AReplyInFlightWhenTheConversationStopsUnreportedIsKeptAsHeardAtNothing) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0) return {text("It is seven o'clock."), kEnd};
+    return {text("Sure."), kEnd};
+  });
+  Core core(llm, no_tools(), false);
+  core.door.hold_until_left();
+  core.conversation->user_text("What time is it?");
+  core.conversation->respond();
+  ASSERT_TRUE(test::wait_until([&] { return core.door.holding(); }, 30s));
+  core.door.leave();
+  core.conversation->stop();  // the door said nothing: no played report, no client_gone
+  const std::vector<TurnReport> turns = core.door.turns();
+  ASSERT_EQ(turns.size(), 1u);
+  EXPECT_EQ(turns[0].reply_full, "It is seven o'clock.");
+  EXPECT_TRUE(turns[0].interrupted);
+  EXPECT_EQ(turns[0].reply_heard, "");
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].reply, "");
+  EXPECT_TRUE(stored[0].interrupted);
+  // The next session continues from the history: the question, not the answer nobody heard.
+  core.door.hold_until_left(false);
+  core.reconnect("c2");
+  core.turn("Thanks.");
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  const std::string next = bodies[1]["messages"].dump();
+  EXPECT_NE(next.find("What time is it?"), std::string::npos) << next;
+  EXPECT_EQ(next.find("seven o'clock"), std::string::npos) << next;
+}
+
+// A client that said it played the reply through, without a point (a Wyoming satellite's
+// `played`), then left before the core stopped waiting: the reply stays heard in full.
+TEST(Memory, AReplyReportedPlayedWithoutAPointStaysWholeWhenTheConversationStops) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0) return {text("It is seven o'clock."), kEnd};
+    return {text("Sure."), kEnd};
+  });
+  ReplySettings reply;
+  reply.played_report_timeout_ms = 600000;  // the core is still waiting when the client leaves
+  Core core(llm, no_tools(), false, {}, reply);
+  core.door.played_without_point = true;
+  core.conversation->user_text("What time is it?");
+  core.conversation->respond();
+  ASSERT_TRUE(test::wait_until([&] { return core.door.reported_played(); }, 30s));
+  EXPECT_TRUE(core.door.turns().empty());  // still waiting, for the point that will not come
+  core.conversation->stop();
+  const std::vector<TurnReport> turns = core.door.turns();
+  ASSERT_EQ(turns.size(), 1u);
+  EXPECT_FALSE(turns[0].interrupted);
+  EXPECT_EQ(turns[0].reply_heard, "It is seven o'clock.");
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].reply, "It is seven o'clock.");
+  core.door.played_without_point = false;  // the next reply's report ends the core's wait
+  core.reconnect("c2");
+  core.turn("Thanks.");
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_NE(bodies[1]["messages"].dump().find("It is seven o'clock."), std::string::npos)
+      << bodies[1]["messages"].dump();
+}
+
+// A text-only reply (speak off: a Realtime client asking for output_modalities ["text"]) is
+// delivered with its text; nothing is played, nothing reported. The client leaving, the door
+// saying nothing, and the conversation stopping do not make it unheard.
+TEST(Memory, ATextOnlyReplyStaysWholeWhenTheClientLeaves) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0) return {text("It is seven o'clock."), kEnd};
+    return {text("Sure."), kEnd};
+  });
+  Core core(llm, no_tools(), false);
+  ConversationSettings text_only = core.conversation->settings();
+  text_only.speak = false;
+  core.conversation->update(text_only);
+  const TurnReport first = core.turn("What time is it?");
+  EXPECT_EQ(core.door.frames(), 0u);  // not spoken
+  EXPECT_FALSE(first.interrupted);
+  EXPECT_EQ(first.reply_heard, "It is seven o'clock.");
+  core.conversation->stop();  // the door says nothing
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].reply, "It is seven o'clock.");
+  EXPECT_FALSE(stored[0].interrupted);
+  core.reconnect("c2");
+  core.turn("Thanks.");
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_NE(bodies[1]["messages"].dump().find("It is seven o'clock."), std::string::npos)
+      << bodies[1]["messages"].dump();
 }
 
 // reply.memory = "session": a new session starts a new conversation (as before the memory).
