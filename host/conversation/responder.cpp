@@ -173,6 +173,11 @@ std::shared_ptr<ReplyOrder> Responder::new_reply(const std::string& turn_id) {
     std::lock_guard<std::mutex> lock(mutex_);
     reply->voice = settings_.voice.value_or(services_.reply.voice);
     current_ = reply;
+    // stop_waiting() cancels the reply it finds current. One begun after it looked (between a
+    // job's stopping_ check and here) is cancelled now, or its LLM call would run to its end
+    // inside stop(). stop_waiting() sets stopping_ before it takes this lock, so one of the two
+    // sees the other.
+    if (stopping_.load()) reply->cancel->cancel();
   }
   return reply;
 }
