@@ -768,6 +768,21 @@ TEST(Memory, AReplyInFlightWhenTheConversationStopsUnreportedIsKeptAsHeardAtNoth
   EXPECT_EQ(next.find("seven o'clock"), std::string::npos) << next;
 }
 
+// The first session's one reply was kept as heard in full: stored so, not interrupted, and in the
+// history the next session's first request sends.
+void expect_kept_whole(Core& core, ScriptedLlm& llm, const std::string& reply) {
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].reply, reply);
+  EXPECT_FALSE(stored[0].interrupted);
+  core.reconnect("c2");
+  core.turn("Thanks.");
+  const std::vector<json> bodies = llm.bodies();
+  ASSERT_EQ(bodies.size(), 2u);
+  EXPECT_NE(bodies[1]["messages"].dump().find(reply), std::string::npos)
+      << bodies[1]["messages"].dump();
+}
+
 // A client that said it played the reply through, without a point (a Wyoming satellite's
 // `played`), then left before the core stopped waiting: the reply stays heard in full.
 TEST(Memory, AReplyReportedPlayedWithoutAPointStaysWholeWhenTheConversationStops) {
@@ -788,16 +803,8 @@ TEST(Memory, AReplyReportedPlayedWithoutAPointStaysWholeWhenTheConversationStops
   ASSERT_EQ(turns.size(), 1u);
   EXPECT_FALSE(turns[0].interrupted);
   EXPECT_EQ(turns[0].reply_heard, "It is seven o'clock.");
-  const std::vector<TurnRecord> stored = core.store->turns("c1");
-  ASSERT_EQ(stored.size(), 1u);
-  EXPECT_EQ(stored[0].reply, "It is seven o'clock.");
   core.door.played_without_point = false;  // the next reply's report ends the core's wait
-  core.reconnect("c2");
-  core.turn("Thanks.");
-  const std::vector<json> bodies = llm.bodies();
-  ASSERT_EQ(bodies.size(), 2u);
-  EXPECT_NE(bodies[1]["messages"].dump().find("It is seven o'clock."), std::string::npos)
-      << bodies[1]["messages"].dump();
+  expect_kept_whole(core, llm, "It is seven o'clock.");
 }
 
 // A text-only reply (speak off: a Realtime client asking for output_modalities ["text"]) is
@@ -817,16 +824,7 @@ TEST(Memory, ATextOnlyReplyStaysWholeWhenTheClientLeaves) {
   EXPECT_FALSE(first.interrupted);
   EXPECT_EQ(first.reply_heard, "It is seven o'clock.");
   core.conversation->stop();  // the door says nothing
-  const std::vector<TurnRecord> stored = core.store->turns("c1");
-  ASSERT_EQ(stored.size(), 1u);
-  EXPECT_EQ(stored[0].reply, "It is seven o'clock.");
-  EXPECT_FALSE(stored[0].interrupted);
-  core.reconnect("c2");
-  core.turn("Thanks.");
-  const std::vector<json> bodies = llm.bodies();
-  ASSERT_EQ(bodies.size(), 2u);
-  EXPECT_NE(bodies[1]["messages"].dump().find("It is seven o'clock."), std::string::npos)
-      << bodies[1]["messages"].dump();
+  expect_kept_whole(core, llm, "It is seven o'clock.");
 }
 
 // reply.memory = "session": a new session starts a new conversation (as before the memory).
