@@ -1208,14 +1208,15 @@ int main(int argc, char** argv) {
   // Hedgewars' voices are real speech and weigh as the other real voices, in fitting only, so
   // validation is the same with and without them. They are not committed (11 MB for an option
   // that is off): bench/vad_data.sh makes them, the same bytes each time.
-  if (hedgewars && access(data(hedgewars_clips()[0] + ".flac").c_str(), R_OK) != 0) {
-    fprintf(stderr,
-            "vad_fit: --hedgewars needs tests/data/vad/hedgewars: run bash bench/vad_data.sh\n");
-    return 2;
-  }
-  if (hedgewars)
+  if (hedgewars) {
+    if (access(data(hedgewars_clips()[0] + ".flac").c_str(), R_OK) != 0) {
+      fprintf(stderr,
+              "vad_fit: --hedgewars needs tests/data/vad/hedgewars: run bash bench/vad_data.sh\n");
+      return 2;
+    }
     for (const std::string& clip : hedgewars_clips())
       fit_clips.push_back(clip);
+  }
   // Festival's voices only fit: validation stays the real voices it always was, so a fit with
   // and without them is scored on the same frames.
   size_t tts_from = SIZE_MAX;  // the fitting corpus's first frame of Festival's voices
