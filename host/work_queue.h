@@ -8,6 +8,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -44,6 +45,24 @@ class WorkQueue {
     items_.push_back(std::move(item));
     ready_.notify_one();
     return true;
+  }
+  // Always takes `item`. When full, the oldest queued item `droppable` accepts is dropped to make
+  // room; if none is, the queue holds one more than its limit. For a queue where some items come
+  // from outside and may be shed, and others must never be lost.
+  template <typename Droppable>
+  void push_shedding(T item, Droppable droppable) {
+    std::optional<T> dropped;  // destroyed outside the lock
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_) return;
+    if (items_.size() >= limit_) {
+      auto it = std::find_if(items_.begin(), items_.end(), droppable);
+      if (it != items_.end()) {
+        dropped = std::move(*it);
+        items_.erase(it);
+      }
+    }
+    items_.push_back(std::move(item));
+    ready_.notify_one();
   }
   // Offers the newest queued item to `merge` (under the lock, before any consumer has it): true if
   // `merge` took the new work into it, so nothing needs pushing. For work that coalesces.

@@ -78,7 +78,13 @@ bool Responder::try_queue(ResponderJob& job) {
 }
 
 void Responder::post(ReplyEvent event) {
-  events_.push(std::move(event));  // full: the oldest reports are of replies long gone
+  // Full: a client sent more played reports than any reply makes (they are drained before each
+  // job), and the oldest of them go. The voice stage's VoiceFinished and the door's first frame,
+  // one of each per reply, are never the ones shed: a turn waits for its VoiceFinished with no
+  // deadline, and refusing it (as push() did) stalled the conversation for good.
+  events_.push_shedding(std::move(event), [](const ReplyEvent& queued) {
+    return std::holds_alternative<ReplyPlayed>(queued);
+  });
 }
 
 std::shared_ptr<const ReplyOrder> Responder::current_reply() const {

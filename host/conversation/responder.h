@@ -59,7 +59,9 @@ class Responder {
   bool try_queue(ResponderJob& job);
   // Called (on the responder thread) each time it takes a job, so a held-back caller can go on.
   void set_on_room(std::function<void()> on_room) { on_room_ = std::move(on_room); }
-  // Any thread: a played report or the voice stage's result.
+  // Any thread: a played report, the first frame sent, or the voice stage's result. Never
+  // refused: a client that floods played reports loses its oldest ones, never the events a reply
+  // waits for.
   void post(ReplyEvent event);
   // Any thread: the reply being produced or played, or null.
   std::shared_ptr<const ReplyOrder> current_reply() const;

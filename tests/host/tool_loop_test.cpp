@@ -667,6 +667,39 @@ TEST(ToolLoop, BargeInDuringACallCancelsItAndNothingIsSaidAfter) {
   EXPECT_EQ(messages[4]["content"], "Never mind.");
 }
 
+// A client that floods played reports (of a reply long gone) does not cost the reports a reply
+// depends on: here the person barges in after the flood, and the reply is still stored as cut.
+// Both come while the responder is inside the model step (the tool call), where it reads no
+// reports. Until 2026-12-01 the 65th report filled the responder's event queue and every later
+// event was refused: the barge-in's report was lost and the cut reply kept as heard in full, and
+// had the voice stage's result been refused, the turn would have waited for it for good.
+TEST(ToolLoop, AFloodOfPlayedReportsDoesNotCostTheReportsAReplyWaitsFor) {
+  ScriptedLlm llm(weather_script());
+  TestDoor* door = nullptr;
+  auto tools = std::make_shared<TestTools>([&](const std::string&, const CancelToken& cancel) {
+    EXPECT_TRUE(test::wait_until([&] { return door->said("Let me check."); }, 10s));
+    for (uint64_t i = 0; i < 500; ++i)
+      door->conversation->played({"reply-long-gone", 20 * i, std::nullopt});
+    door->interrupt();
+    EXPECT_TRUE(test::wait_until([&] { return cancel.cancelled(); }, 10s));
+    return ToolResult{true, R"({"temp_c":7,"sky":"cloudy"})"};
+  });
+  ToolSettings no_filler;
+  no_filler.filler_after_ms = 0;
+  Core core(llm, tools, false, no_filler);
+  door = &core.door;
+  const TurnReport cut = core.turn("What's the weather in Oslo?");
+  ASSERT_EQ(core.door.turns().size(), 1u) << "the reply never finished";
+  EXPECT_TRUE(cut.interrupted);
+  EXPECT_EQ(llm.bodies().size(), 1u);  // the model was not asked again
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_TRUE(stored[0].interrupted);
+  // And the conversation goes on.
+  EXPECT_FALSE(core.turn("Thanks.").interrupted);
+  EXPECT_EQ(core.door.turns().size(), 2u);
+}
+
 // --- conversation memory (host/conversation/memory.h) ----------------------------------------
 
 // A tool that is offered and never called.
