@@ -57,8 +57,11 @@ void Responder::stop_waiting() {
 void Responder::stop() {
   stop_waiting();
   jobs_.close();
-  events_.close();  // a turn waiting for its voice or played report stops waiting
+  // The voice stage first: a reply it was voicing still sends its VoiceFinished, so the turn
+  // keeps what the door sent of it. Closed first, the events lost it and such a reply was kept
+  // at nothing (until 2026-12-01).
   voice_.stop();
+  events_.close();  // a turn waiting for its voice or played report stops waiting
   if (thread_.joinable()) thread_.join();
 }
 

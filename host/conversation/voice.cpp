@@ -57,6 +57,9 @@ void Voice::loop() {
       sentence(job);
     }
   }
+  // Stopped with a reply begun (its closing job dropped): its account still goes to the
+  // responder, which keeps what of it the door says was sent.
+  if (!reply_id_.empty()) finished_(std::move(progress_));
 }
 
 // Samples at the output rate, cut into frames for the door. False once the reply is cut.

@@ -51,7 +51,9 @@ class Voice {
         std::function<void(VoiceFinished)> finished);
   ~Voice();
   void start();
-  // Sentences queued but not voiced are dropped; joins the thread.
+  // Sentences queued but not voiced are dropped; joins the thread. A reply begun and not closed
+  // still gets its VoiceFinished (what was voiced of it, before this returns), so what was heard
+  // of it can be told from the frames the door had sent.
   void stop();
 
   void queue(SentenceJob job);

@@ -19,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "host/clock.h"
 #include "host/conversation/conversation.h"
@@ -181,7 +182,8 @@ class TestDoor : public ConversationSink {
     frames_at_interrupt_ = frames_.load();
     held_ = false;
   }
-  // From sentence `index` on, reply_audio() holds (as a door's full queue does) until interrupt().
+  // From sentence `index` on, reply_audio() holds (as a door's full queue does) until interrupt()
+  // or leave().
   void hold_from_sentence(int index) { hold_from_ = index; }
   // The reply frame sentence `index` starts on, once it has started.
   std::optional<uint64_t> first_frame(uint32_t index) {
@@ -248,7 +250,7 @@ class TestDoor : public ConversationSink {
       return false;
     }
     if (held_.load()) {
-      test::wait_until([&] { return !held_.load(); }, 20s);
+      test::wait_until([&] { return !held_.load() || left_.load(); }, 20s);
       return false;
     }
     frames_.fetch_add(1);
@@ -764,6 +766,44 @@ TEST(Memory, AReplyBegunAsTheClientLeftIsKeptAsHeardAtNothing) {
   ASSERT_GE(bodies.size(), 1u);
   EXPECT_EQ(bodies.back()["messages"].dump().find("seven o'clock"), std::string::npos)
       << bodies.back()["messages"].dump();
+}
+
+// The client leaves while the reply is still being voiced, and its door reports what it had sent
+// (client_gone). The reply is kept as heard that far, not at nothing: the voice stage's account of
+// the reply (where each sentence starts) reaches the turn before the conversation closes. Until
+// 2026-12-01 stop() closed the responder's events before stopping the voice stage, that account
+// was lost, and the reply was kept at nothing.
+TEST(Memory, AReplyCutByTheClientLeavingMidVoiceIsKeptAsFarAsItWasSent) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0) return {text("It is seven o'clock in the morning. The sun is up."), kEnd};
+    return {text("Sure."), kEnd};
+  });
+  Core core(llm, no_tools(), false);
+  core.door.hold_from_sentence(1);  // the second sentence's first frame waits in the door
+  core.conversation->user_text("What time is it?");
+  core.conversation->respond();
+  ASSERT_TRUE(test::wait_until([&] { return core.door.first_frame(1).has_value(); }, 30s));
+  const uint64_t sent = core.door.frames();  // the first sentence, whole
+  core.conversation->client_gone({core.door.current_reply(), std::nullopt, sent});
+  // The conversation stops while the voice stage is still inside the second sentence; it gets
+  // out once the door lets go (the connection is gone).
+  std::thread stopping([&] { core.conversation->stop(); });
+  EXPECT_TRUE(test::wait_until(
+      [&] {
+        const std::vector<SessionRecord> sessions = core.store->sessions("n1");
+        return !sessions.empty() && sessions[0].ended_at_ms != 0;
+      },
+      30s));
+  core.door.leave();
+  stopping.join();
+  const std::vector<TurnReport> turns = core.door.turns();
+  ASSERT_EQ(turns.size(), 1u);
+  EXPECT_TRUE(turns[0].interrupted);
+  EXPECT_EQ(turns[0].reply_heard, "It is seven o'clock in the morning.");
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].reply, "It is seven o'clock in the morning.");
+  EXPECT_TRUE(stored[0].interrupted);
 }
 
 // The client's connection ends while a reply plays and the door does not report it (no
