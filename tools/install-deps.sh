@@ -58,6 +58,8 @@ TEST_PACKAGES=(
   clang-format=1:14.0-55.7~deb12u1 valgrind=1:3.19.0-1
   # tests and benchmarks
   libgtest-dev=1.12.1-0.2 libgmock-dev=1.12.1-0.2 libbenchmark-dev=1.7.1-1 opus-tools=0.2-1+b1
+  # the fault run prints the bridge's thread stacks when a node does not finish
+  gdb=13.1-3
   sox=14.4.2+git20190427-3.5 pocketsphinx=0.8+5prealpha+1-15 curl=7.88.1-10+deb12u15
   python3=3.11.2-1+b1
   # bench/vad_data.sh: the fourth held-out split's game lines are MP3s

@@ -52,6 +52,20 @@ uint64_t frames_dropped(const std::string& log) {
   return std::stoull(log.substr(comma + 2, at - comma - 2));
 }
 
+// Every thread's stack in process `pid`, by gdb (tools/install-deps.sh installs it for the tests).
+std::string thread_stacks(pid_t pid) {
+  const std::string command =
+      "gdb -p " + std::to_string(pid) + " -batch -nx -ex 'thread apply all bt 30' 2>&1";
+  std::string out;
+  if (FILE* p = popen(command.c_str(), "r")) {
+    char buffer[4096];
+    while (size_t n = fread(buffer, 1, sizeof buffer, p))
+      out.append(buffer, n);
+    pclose(p);
+  }
+  return out.empty() ? "(gdb gave nothing)" : out;
+}
+
 TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
   const unsigned seed = unsigned(env_int("EARSHOT_FAULT_SEED", int(std::random_device{}() >> 1)));
   const int fault_seconds = env_int("EARSHOT_FAULT_RUN_SECONDS", 90);
@@ -190,6 +204,13 @@ TEST(FaultRun, EveryFrameIsStoredOnceThroughRandomFaults) {
   std::vector<int> exits;
   for (auto& node : nodes)
     exits.push_back(node->wait(360s));
+  if (std::any_of(exits.begin(), exits.end(), [](int e) { return e != 0; })) {
+    // A node that did not finish: where the bridge's threads wait, for the failure (one did once,
+    // under load, and its logs could not tell which wait it was).
+    printf("fault run: a node did not finish; the bridge's threads:\n%s\n",
+           thread_stacks(bridge->pid()).c_str());
+    fflush(stdout);
+  }
   bridge->signal(SIGTERM);
   EXPECT_EQ(bridge->wait(30s), 0) << bridge->stderr_text();
 
