@@ -557,6 +557,9 @@ void Responder::wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnR
   // truncate, or the door's client_gone with what had left), or that it played the reply through
   // (a played report without one, as a Wyoming satellite's). The core's own barge-in is not one.
   bool reported = false;
+  // A barge-in (the core's, or a door's without a point) after the reply was all voiced: the
+  // client's own report of where playback stopped is awaited, as it is more precise.
+  bool cut_after_voicing = false;
   ReplyEvent event;
   while (true) {
     const auto popped = events_.pop_until(deadline, &event);
@@ -572,6 +575,7 @@ void Responder::wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnR
       // stopped.
       if (p->played_ms || !p->interrupted) reported = true;
       if (p->interrupted && (!*voiced || p->played_ms)) played->interrupted = true;
+      if (p->interrupted && *voiced && !p->played_ms) cut_after_voicing = true;
       if (p->played_ms) played->played_ms = p->played_ms;
       if (p->frames_on_wire && !played->frames_on_wire) played->frames_on_wire = p->frames_on_wire;
       if (*voiced && played->played_ms) break;
@@ -586,6 +590,9 @@ void Responder::wait_until_heard(const std::shared_ptr<ReplyOrder>& reply, TurnR
   // (twice, until 2026-12-01) made a reply nobody heard part of the history as heard in full.
   // Reports queued before stop() come first (the queue is drained), so a door's own still wins.
   if (!reported && stopping_.load()) played->interrupted = true;
+  // Cut after it was all voiced, and the client never said where: it heard at most the frames
+  // on the wire at the cut, not the whole reply (as it was kept until 2026-12-01).
+  if (cut_after_voicing && !played->played_ms && played->frames_on_wire) played->interrupted = true;
 }
 
 // An announcement: said as a reply of its own (turn id "a<n>"), after whatever reply was in flight

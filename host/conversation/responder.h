@@ -9,7 +9,8 @@
 // flight alike. Every step's message, call and result joins the history. Then it waits
 // for the voice stage's VoiceFinished and the client's played report (ReplyPlayed, by message
 // from the door; up to the reply's length plus reply.played_report_timeout_ms: a client still
-// connected that says nothing heard it all), keeps what was heard in the history and the store,
+// connected that says nothing heard it all, unless it was cut — then it heard at most the frames
+// on the wire at the cut), keeps what was heard in the history and the store,
 // and reports the turn (sink.turn_done, Services::on_turn). A spoken reply still unreported when
 // the conversation stops is kept as cut at what is known to have left the bridge (the frames a
 // barge-in counted), else at nothing; never in full. A text reply (speak off) waits for nothing:

@@ -220,6 +220,9 @@ class TestDoor : public ConversationSink {
   void leave() { left_ = true; }
   // A played report without a point, as a Wyoming satellite's `played` reaches the core.
   std::atomic<bool> played_without_point{false};
+  // No played report when a reply's audio ends (a client that has not finished playing it).
+  std::atomic<bool> silent_at_end{false};
+  bool audio_ended() const { return audio_ended_.load(); }
   bool reported_played() const { return reported_played_.load(); }
   void reply_text(const std::string&, const std::string&, const std::string& delta) override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -257,8 +260,9 @@ class TestDoor : public ConversationSink {
     return true;
   }
   void reply_audio_ended(const std::string& reply_id, uint64_t frames, bool interrupted) override {
+    audio_ended_ = true;
     // Played to its end, as a client reports it (the responder waits for this).
-    if (interrupted) return;
+    if (interrupted || silent_at_end) return;
     std::optional<uint64_t> played_ms = frames * 20;
     if (played_without_point) played_ms.reset();
     conversation->played({reply_id, played_ms, std::nullopt});
@@ -282,7 +286,7 @@ class TestDoor : public ConversationSink {
   int hold_from_ = -1;
   std::atomic<bool> held_{false};
   std::atomic<bool> hold_until_left_{false}, holding_{false}, left_{false};
-  std::atomic<bool> reported_played_{false};
+  std::atomic<bool> reported_played_{false}, audio_ended_{false};
   bool interrupted_ = false;
   std::atomic<uint64_t> frames_{0}, frames_at_interrupt_{0};
 };
@@ -804,6 +808,35 @@ TEST(Memory, AReplyCutByTheClientLeavingMidVoiceIsKeptAsFarAsItWasSent) {
   ASSERT_EQ(stored.size(), 1u);
   EXPECT_EQ(stored[0].reply, "It is seven o'clock in the morning.");
   EXPECT_TRUE(stored[0].interrupted);
+}
+
+// The person speaks over a reply the voice stage has finished but the client is still playing,
+// and the client never says where it stopped (an earshot.v1 node that does not answer the
+// bridge's interrupt). The reply is kept as heard up to the frames on the wire at the cut, not in
+// full, once the played report's wait is over. Until 2026-12-01 it was kept whole.
+TEST(Memory, AReplyCutAfterItWasVoicedWithNoPointIsKeptAtTheFramesOnTheWire) {
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n == 0) return {text("It is seven o'clock in the morning. The sun is up."), kEnd};
+    return {text("Sure."), kEnd};
+  });
+  ReplySettings reply;
+  reply.played_report_timeout_ms = 100;
+  Core core(llm, no_tools(), false, {}, reply);
+  core.door.silent_at_end = true;
+  core.conversation->user_text("What time is it?");
+  core.conversation->respond();
+  ASSERT_TRUE(test::wait_until([&] { return core.door.audio_ended(); }, 30s));
+  // Only the first sentence had left the bridge when the person spoke.
+  const std::optional<uint64_t> second = core.door.first_frame(1);
+  ASSERT_TRUE(second.has_value());
+  core.conversation->interrupt({core.door.current_reply(), std::nullopt, *second});
+  ASSERT_TRUE(test::wait_until([&] { return !core.door.turns().empty(); }, 30s));
+  const TurnReport cut = core.door.turns()[0];
+  EXPECT_TRUE(cut.interrupted);
+  EXPECT_EQ(cut.reply_heard, "It is seven o'clock in the morning.");
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].reply, "It is seven o'clock in the morning.");
 }
 
 // The client's connection ends while a reply plays and the door does not report it (no
