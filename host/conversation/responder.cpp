@@ -340,7 +340,7 @@ std::vector<ToolCall> calls_for_history(const std::vector<ToolOutcome>& outcomes
 // asks for tools, what it said before the call is spoken at once, the calls run (a filler is said
 // if they are slow), their results go back to it, and it is asked again — up to
 // tools.max_steps rounds, after which it is asked once more without tools.
-void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
+bool Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
                           const ConversationSettings& settings,
                           const std::function<void(std::string, int)>& speak_sentence,
                           std::vector<ModelStep>* steps) {
@@ -394,7 +394,7 @@ void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& 
     }
     steps->push_back({llm.spoken, llm.history_content, llm.thinking, {}, {}});
     ModelStep& done = steps->back();
-    if (llm.cancelled || reply->cancel->cancelled()) return;
+    if (llm.cancelled || reply->cancel->cancelled()) return true;
     services_.metrics.engine_result(Engine::kLlm, llm.ok);
     if (!llm.ok) {
       services_.metrics.count_error(ErrorReason::kLlmFailed);
@@ -402,9 +402,9 @@ void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& 
       LOG_WARN("session", "%s: %s", conversation_id_.c_str(), report.error.c_str());
       sink_.error("llm_failed", report.error);
       if (services_.reply.speak_errors) speak_sentence(services_.reply.error_speech, kErrorPart);
-      return;
+      return false;
     }
-    if (llm.tool_calls.empty()) return;
+    if (llm.tool_calls.empty()) return false;
     if (!offer_tools) {  // asked again without tools, it still calls one: what it said stands
       report.error = "the language model still called tools after tools.max_steps (" +
                      std::to_string(ts.max_steps) + ") rounds";
@@ -414,7 +414,7 @@ void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& 
         said = said || !s.spoken.empty();
       if (!said && services_.reply.speak_errors)
         speak_sentence(services_.reply.error_speech, kErrorPart);
-      return;
+      return false;
     }
     ToolRunOptions options;
     options.timeout_ms = ts.call_timeout_ms;
@@ -434,7 +434,7 @@ void Responder::run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& 
         LOG_INFO("session", "%s: tool %s: %s", conversation_id_.c_str(), o.call.name.c_str(),
                  o.result.content.c_str());
     }
-    if (reply->cancel->cancelled()) return;
+    if (reply->cancel->cancelled()) return true;
   }
 }
 
@@ -457,12 +457,13 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
   };
   std::string full;
   std::vector<ModelStep> steps;
+  bool model_cut = false;
   sink_.reply_started(reply->reply_id, report.turn_id);
   if (!report.error.empty()) {
     // Speech recognition failed: say so, if configured.
     if (services_.reply.speak_errors) speak_sentence(services_.reply.error_speech, kErrorPart);
   } else {
-    run_model(reply, report, t0, settings, speak_sentence, &steps);
+    model_cut = run_model(reply, report, t0, settings, speak_sentence, &steps);
     for (const ModelStep& s : steps)
       full = joined(full, s.spoken);
     sink_.reply_text_done(reply->reply_id, report.turn_id);
@@ -490,6 +491,9 @@ void Responder::answer(const std::shared_ptr<ReplyOrder>& reply, TurnReport& rep
     report.reply_heard = full;
   }
   report.interrupted = played.interrupted;
+  // A text reply the model was stopped in (response.cancel, a barge-in, the client leaving) was
+  // delivered as far as it streamed: that much is kept, marked as cut.
+  if (!speak && model_cut) report.interrupted = true;
   if (voiced) {
     if (!voiced->tts_error.empty() && report.error.empty()) report.error = voiced->tts_error;
     report.tts_first_audio_ms = voiced->tts_first_audio_ms;

@@ -14,7 +14,7 @@
 // and reports the turn (sink.turn_done, Services::on_turn). A spoken reply still unreported when
 // the conversation stops is kept as cut at what is known to have left the bridge (the frames a
 // barge-in counted), else at nothing; never in full. A text reply (speak off) waits for nothing:
-// it was delivered with its text.
+// it was delivered with its text (one the model was stopped in is kept that far, marked cut).
 // Ambient segments are transcribed and committed. Every commit goes through the CommitLog.
 // An announcement (AnnounceJob: a timer went off) is voiced as a reply of its own between jobs,
 // waits for its played report like a reply, and joins neither the history nor the store.
@@ -93,8 +93,8 @@ class Responder {
     std::vector<ChatMessage> results;
   };
   // The model's answer to the history, through every tool round; each sentence to speak_sentence
-  // (text, the step it is part of).
-  void run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
+  // (text, the step it is part of). True if the reply's cancel cut it short.
+  bool run_model(const std::shared_ptr<ReplyOrder>& reply, TurnReport& report, int64_t t0,
                  const ConversationSettings& settings,
                  const std::function<void(std::string, int)>& speak_sentence,
                  std::vector<ModelStep>* steps);

@@ -933,6 +933,33 @@ TEST(Memory, ATextOnlyReplyStaysWholeWhenTheClientLeaves) {
   expect_kept_whole(core, llm, "It is seven o'clock.");
 }
 
+// A text reply (speak off) stopped while the model is still at it — here by the client's cancel
+// during a tool call, after the model's first words — is kept as far as it was delivered and
+// marked as cut, in the turn and the store. Until 2026-12-01 it was kept as a whole reply.
+TEST(Memory, ATextReplyCutShortIsKeptAsFarAsItWentAndMarkedCut) {
+  ScriptedLlm llm(weather_script());
+  Conversation* conversation = nullptr;
+  auto tools = std::make_shared<TestTools>([&](const std::string&, const CancelToken& cancel) {
+    conversation->interrupt({"", std::nullopt, std::nullopt});  // as response.cancel reaches it
+    EXPECT_TRUE(test::wait_until([&] { return cancel.cancelled(); }, 10s));
+    return ToolResult{true, "too late"};
+  });
+  Core core(llm, tools, false);
+  conversation = core.conversation.get();
+  ConversationSettings text_only = core.conversation->settings();
+  text_only.speak = false;
+  core.conversation->update(text_only);
+  const TurnReport cut = core.turn("What's the weather in Oslo?");
+  EXPECT_EQ(core.door.frames(), 0u);  // not spoken
+  EXPECT_TRUE(cut.interrupted);
+  EXPECT_EQ(cut.reply_heard, "Let me check.");
+  EXPECT_EQ(llm.bodies().size(), 1u);  // the model was not asked again
+  const std::vector<TurnRecord> stored = core.store->turns("c1");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_TRUE(stored[0].interrupted);
+  EXPECT_EQ(stored[0].reply, "Let me check.");
+}
+
 // reply.memory = "session": a new session starts a new conversation (as before the memory).
 TEST(Memory, SessionMemoryStartsAfreshOnReconnect) {
   ReplySettings reply;
