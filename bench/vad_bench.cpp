@@ -36,6 +36,13 @@
 //                                           named (once per candidate)
 //   build/release/bench/vad_bench --cost NAME  runs one detector over the clean set, for callgrind
 //                                              (bench/vad_cost.sh turns that into instructions/s)
+//   ... --split NAME --dump-audio DIR          writes the split's inputs (each condition, each
+//                                              noise alone) to DIR as WAV files, and scores nothing
+//   ... --split NAME --reference DIR           adds a reference detector's scores (DIR/<input>.f32,
+//                                              one float per 10 ms frame): Silero VAD v6 made by
+//                                              bench/vad_silero.sh, printed in a table of its own
+//                                              beside ours and WebRTC's best, with the goals it
+//                                              would meet on this split
 #include <sndfile.h>
 
 #include <algorithm>
@@ -173,17 +180,71 @@ const char* const kDetectorNames[kDetectors] = {"ours raw (0.5)",      "ours hel
 // Every detector's output over one condition, and the labels they are scored against.
 struct Outputs {
   Run run[kDetectors];
+  Run reference;  // empty without --reference
   std::vector<bool> word, utterance;
   void append(const Outputs& o) {
     for (int d = 0; d < kDetectors; ++d)
       run[d].append(o.run[d]);
+    reference.append(o.reference);
     word.insert(word.end(), o.word.begin(), o.word.end());
     utterance.insert(utterance.end(), o.utterance.begin(), o.utterance.end());
   }
 };
 
-Outputs run_all(const Corpus& c, const std::vector<float>& audio) {
+// A reference detector's scores, made outside the bench for each input it writes (--dump-audio,
+// --reference): where they are, and the split's name, which every input's name starts with.
+struct Reference {
+  std::string dump_dir, scores_dir, split;
+  std::string input(const std::string& name) const {
+    std::string key = split + "-" + name;
+    for (char& ch : key)
+      if (ch == ' ') ch = '_';
+    return key;
+  }
+};
+
+// --dump-audio: the input, as the detectors get it (float WAV, 16 kHz mono).
+void dump_input(const std::string& path, const std::vector<float>& audio) {
+  SF_INFO info{};
+  info.samplerate = kRate;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+  if (!f || sf_write_float(f, audio.data(), sf_count_t(audio.size())) != sf_count_t(audio.size())) {
+    fprintf(stderr, "vad_bench: cannot write %s\n", path.c_str());
+    exit(1);
+  }
+  sf_close(f);
+}
+
+// --reference: the scores made for the input, one per 10 ms frame, decided at 0.5.
+Run reference_run(const std::string& path, size_t frames) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<float> score(frames);
+  in.read(reinterpret_cast<char*>(score.data()), std::streamsize(frames * sizeof(float)));
+  if (!in || in.peek() != std::ifstream::traits_type::eof()) {
+    fprintf(stderr, "vad_bench: %s: not %zu scores (run bench/vad_silero.sh)\n", path.c_str(),
+            frames);
+    exit(1);
+  }
+  Run r;
+  r.score = score;
+  for (float v : score)
+    r.decision.push_back(v >= kRawThreshold);
+  return r;
+}
+
+// Our detector's and the reference's outputs for one input (named for --dump-audio/--reference).
+Outputs run_all(const Corpus& c, const std::vector<float>& audio, const Reference& ref,
+                const std::string& name) {
   Outputs o;
+  if (!ref.dump_dir.empty()) {
+    dump_input(ref.dump_dir + "/" + ref.input(name) + ".wav", audio);
+    return o;
+  }
+  if (!ref.scores_dir.empty())
+    o.reference =
+        reference_run(ref.scores_dir + "/" + ref.input(name) + ".f32", audio.size() / kFrame);
   auto [held, raw] = run_ours(audio);
   o.run[0] = raw;
   o.run[1] = held;
@@ -224,8 +285,9 @@ void print_table(const char* labels, const std::vector<std::pair<std::string, Ou
 // (its best setting) at 10 dB and below WebRTC's at 0 dB.
 void print_goals(const char* what, int ours, bool word,
                  const std::vector<std::pair<std::string, Outputs>>& conds) {
+  // ours < 0: the reference detector.
   auto get = [&](const Outputs& o, int d) {
-    return metrics(word ? o.word : o.utterance, o.run[d]);
+    return metrics(word ? o.word : o.utterance, d < 0 ? o.reference : o.run[d]);
   };
   const Outputs& clean = conds[0].second;
   const Outputs& ten = conds[1].second;
@@ -311,9 +373,41 @@ void print_tails(const std::vector<std::pair<std::string, Outputs>>& conds) {
   }
 }
 
+// The reference detector (its raw score, decided at 0.5) beside our raw score and WebRTC's best
+// setting for each figure: how far a strong detector gets on this split's labels and noises.
+void print_reference(const std::vector<std::pair<std::string, Outputs>>& conds, const Run& alone) {
+  printf(
+      "\nReference: Silero VAD v6 (raw, 0.5), bench/vad_silero.sh. F1 / false alarm at recall >= "
+      "0.90 / ROC-AUC:\n\n| condition | labels | reference | ours raw | WebRTC's best |\n"
+      "|---|---|---|---|---|\n");
+  for (const auto& [name, o] : conds)
+    for (bool word : {true, false}) {
+      const std::vector<bool>& l = word ? o.word : o.utterance;
+      const Metrics r = metrics(l, o.reference), ours = metrics(l, o.run[0]);
+      Metrics web{{0, 0, 0, 0}, 0, 1};
+      for (int d = 2; d < kDetectors; ++d) {
+        const Metrics m = metrics(l, o.run[d]);
+        web.s.f1 = std::max(web.s.f1, m.s.f1);
+        web.fa90 = std::min(web.fa90, m.fa90);
+        web.auc = std::max(web.auc, m.auc);
+      }
+      printf("| %s | %s | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f | %.3f / %.3f / %.3f |\n",
+             name.c_str(), word ? "word" : "utterance", r.s.f1, r.fa90, r.auc, ours.s.f1, ours.fa90,
+             ours.auc, web.s.f1, web.fa90, web.auc);
+    }
+  printf("\nEach noise alone, share of frames the reference calls speech: %.3f\n",
+         called_speech(alone.decision));
+  printf(
+      "\nThe goals, for the reference's raw score:\n\n| score | goal | it vs WebRTC | |\n"
+      "|---|---|---|---|\n");
+  print_goals("reference raw, word labels", -1, true, conds);
+  print_goals("reference raw, utterance labels", -1, false, conds);
+}
+
 // One split's tables and goals.
 void report_split(const char* title, const Corpus& c,
-                  const std::vector<std::pair<std::string, std::string>>& noises) {
+                  const std::vector<std::pair<std::string, std::string>>& noises,
+                  const Reference& ref) {
   auto share = [](const std::vector<bool>& l) {
     return 100.0 * double(std::count(l.begin(), l.end(), true)) / double(l.size());
   };
@@ -321,16 +415,25 @@ void report_split(const char* title, const Corpus& c,
       "\n## %s: %.1f s, %zu frames of 10 ms; speech %.1f%% (word labels), %.1f%% (utterance "
       "labels)\n",
       title, double(c.clean.size()) / kRate, c.label.size(), share(c.label), share(c.utterance));
-  std::vector<std::pair<std::string, Outputs>> conds = {{"clean", run_all(c, c.clean)}};
+  std::vector<std::pair<std::string, Outputs>> conds = {
+      {"clean", run_all(c, c.clean, ref, "clean")}};
   std::vector<std::pair<std::string, Outputs>> per_noise;
   for (double snr : {10.0, 0.0}) {
     Outputs pooled;
     for (const auto& [name, file] : noises) {
-      Outputs o = run_all(c, mix(c, load(data(file)), snr));
+      const std::string condition = std::to_string(int(snr)) + " dB " + name;
+      Outputs o = run_all(c, mix(c, load(data(file)), snr), ref, condition);
       pooled.append(o);
-      per_noise.push_back({std::to_string(int(snr)) + " dB " + name, std::move(o)});
+      per_noise.push_back({condition, std::move(o)});
     }
     conds.push_back({std::to_string(int(snr)) + " dB (all noises)", std::move(pooled)});
+  }
+  if (!ref.dump_dir.empty()) {
+    for (const auto& [name, file] : noises)
+      dump_input(ref.dump_dir + "/" + ref.input("alone " + name) + ".wav",
+                 noise_alone(c, load(data(file)), 10.0));
+    printf("%s: inputs written to %s\n", title, ref.dump_dir.c_str());
+    return;
   }
   print_table("word-level", conds, true);
   print_table("utterance-level", conds, false);
@@ -356,9 +459,13 @@ void report_split(const char* title, const Corpus& c,
     printf(" %s |", d);
   printf("\n|---|---|---|---|---|---|---|---|\n");
   std::vector<Run> alone_pooled(kDetectors);
+  Run reference_alone;
   double alone_seconds = 0;
   for (const auto& [name, file] : noises) {
     const std::vector<float> alone = noise_alone(c, load(data(file)), 10.0);
+    if (!ref.scores_dir.empty())
+      reference_alone.append(reference_run(
+          ref.scores_dir + "/" + ref.input("alone " + name) + ".f32", alone.size() / kFrame));
     auto [held, raw] = run_ours(alone);
     const Run runs[kDetectors] = {raw,
                                   held,
@@ -405,6 +512,7 @@ void report_split(const char* title, const Corpus& c,
            double(n.frames) * 0.01 * 60.0 / alone_seconds);
   }
   printf("\n");
+  if (!ref.scores_dir.empty()) print_reference(conds, reference_alone);
 }
 
 }  // namespace
@@ -412,7 +520,23 @@ void report_split(const char* title, const Corpus& c,
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--cost") == 0) return cost_mode(argv[2]);
   // No argument: the first and second splits. The third to sixth are scored only when named.
-  const std::string split = argc == 3 && std::strcmp(argv[1], "--split") == 0 ? argv[2] : "";
+  std::string split;
+  Reference ref;
+  bool usage_error = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (i + 1 >= argc) {
+      usage_error = true;
+    } else if (arg == "--split") {
+      split = argv[++i];
+    } else if (arg == "--dump-audio") {
+      ref.dump_dir = argv[++i];
+    } else if (arg == "--reference") {
+      ref.scores_dir = argv[++i];
+    } else {
+      usage_error = true;
+    }
+  }
   struct Split {
     const char* name;
     const char* title;
@@ -434,13 +558,18 @@ int main(int argc, char** argv) {
                            build_heldout6, heldout6_noises, false}};
   const bool named = std::any_of(std::begin(splits), std::end(splits),
                                  [&](const Split& s) { return split == s.name; });
-  if (argc != 1 && !named) {
+  // A reference's inputs and scores are made for one named split at a time.
+  const bool with_reference = !ref.dump_dir.empty() || !ref.scores_dir.empty();
+  if (usage_error || (!split.empty() && !named) || (with_reference && split.empty()) ||
+      (!ref.dump_dir.empty() && !ref.scores_dir.empty())) {
     fprintf(stderr,
-            "usage: vad_bench [--split first|second|third|fourth|fifth|sixth] | --cost NAME\n");
+            "usage: vad_bench [--split first|second|third|fourth|fifth|sixth "
+            "[--dump-audio DIR | --reference DIR]] | --cost NAME\n");
     return 2;
   }
+  ref.split = split;
   for (const Split& s : splits)
     if (split.empty() ? s.by_default : split == s.name)
-      report_split(s.title, s.build(), s.noises());
+      report_split(s.title, s.build(), s.noises(), ref);
   return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 (bookworm) packages Earshot needs. This is the one place dependencies are
 # pinned: add a package here, nowhere else (npm packages: tests/realtime/package.json and its lock
-# file, installed from here). Each package is NAME=VERSION, the version it was last tested at
+# file, installed from here; bench/silero's, for one benchmark and no test, are installed by
+# bench/vad_silero.sh on first use). Each package is NAME=VERSION, the version it was last tested at
 # (nodejs is not pinned: Debian's and NodeSource's builds differ, and the npm steps need only
 # Node.js 20 or later). A missing package is installed at its pinned version; when Debian's
 # archive no longer has that version (a point release or a security update replaced it), the
