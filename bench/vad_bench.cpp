@@ -203,33 +203,11 @@ struct Reference {
   }
 };
 
-// --dump-audio: the input, as the detectors get it (float WAV, 16 kHz mono).
-void dump_input(const std::string& path, const std::vector<float>& audio) {
-  SF_INFO info{};
-  info.samplerate = kRate;
-  info.channels = 1;
-  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
-  if (!f || sf_write_float(f, audio.data(), sf_count_t(audio.size())) != sf_count_t(audio.size())) {
-    fprintf(stderr, "vad_bench: cannot write %s\n", path.c_str());
-    exit(1);
-  }
-  sf_close(f);
-}
-
 // --reference: the scores made for the input, one per 10 ms frame, decided at 0.5.
 Run reference_run(const std::string& path, size_t frames) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<float> score(frames);
-  in.read(reinterpret_cast<char*>(score.data()), std::streamsize(frames * sizeof(float)));
-  if (!in || in.peek() != std::ifstream::traits_type::eof()) {
-    fprintf(stderr, "vad_bench: %s: not %zu scores (run bench/vad_silero.sh)\n", path.c_str(),
-            frames);
-    exit(1);
-  }
   Run r;
-  r.score = score;
-  for (float v : score)
+  r.score = read_scores(path, frames);
+  for (float v : r.score)
     r.decision.push_back(v >= kRawThreshold);
   return r;
 }
@@ -239,7 +217,7 @@ Outputs run_all(const Corpus& c, const std::vector<float>& audio, const Referenc
                 const std::string& name) {
   Outputs o;
   if (!ref.dump_dir.empty()) {
-    dump_input(ref.dump_dir + "/" + ref.input(name) + ".wav", audio);
+    write_wav(ref.dump_dir + "/" + ref.input(name) + ".wav", audio);
     return o;
   }
   if (!ref.scores_dir.empty())
@@ -430,8 +408,8 @@ void report_split(const char* title, const Corpus& c,
   }
   if (!ref.dump_dir.empty()) {
     for (const auto& [name, file] : noises)
-      dump_input(ref.dump_dir + "/" + ref.input("alone " + name) + ".wav",
-                 noise_alone(c, load(data(file)), 10.0));
+      write_wav(ref.dump_dir + "/" + ref.input("alone " + name) + ".wav",
+                noise_alone(c, load(data(file)), 10.0));
     printf("%s: inputs written to %s\n", title, ref.dump_dir.c_str());
     return;
   }

@@ -28,6 +28,34 @@ inline std::string data(const std::string& rel) {
 }
 
 // Any file sndfile reads, downmixed and resampled to 16 kHz.
+// Audio as a detector gets it, for a detector outside the bench to score (float WAV, 16 kHz mono;
+// vad_bench --dump-audio, vad_fit --teacher-dump). Exits on failure.
+inline void write_wav(const std::string& path, const std::vector<float>& audio) {
+  SF_INFO info{};
+  info.samplerate = kRate;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+  if (!f || sf_write_float(f, audio.data(), sf_count_t(audio.size())) != sf_count_t(audio.size())) {
+    fprintf(stderr, "cannot write %s\n", path.c_str());
+    exit(1);
+  }
+  sf_close(f);
+}
+
+// What such a detector made of it: one float32 per 10 ms frame (bench/silero/scores.js), exactly
+// `frames` of them. Exits, saying how to make them, otherwise.
+inline std::vector<float> read_scores(const std::string& path, size_t frames) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<float> score(frames);
+  in.read(reinterpret_cast<char*>(score.data()), std::streamsize(frames * sizeof(float)));
+  if (!in || in.peek() != std::ifstream::traits_type::eof()) {
+    fprintf(stderr, "%s: not %zu scores (bench/vad_silero.sh makes them)\n", path.c_str(), frames);
+    exit(1);
+  }
+  return score;
+}
+
 inline std::vector<float> load(const std::string& path) {
   SF_INFO info{};
   SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);

@@ -46,6 +46,8 @@
 //                               fast, in the same noises: speed perturbation)
 //                               [--drop-features I,J]   (those features zero in every input)
 //                               [--gru UNITS ...]   (the recurrent gate: train_gru below)
+//                               [--teacher-dump DIR | --teacher DIR [--teacher-mix A]]
+//                               (a teacher's scores as targets: g_teacher_dump below)
 //   build/release/bench/vad_fit --final --epochs N [...] --write dsp/vad/vad_model.cpp
 #include <algorithm>
 #include <array>
@@ -123,6 +125,15 @@ int g_average_last = 0;
 // the word labels, to see what the held score gains when the score is fitted for what it is
 // scored on. The raw score then no longer falls in pauses; an experiment, not a recipe.
 bool g_utterance_target = false;
+// --teacher-dump DIR / --teacher DIR [--teacher-mix A]: a teacher's scores as fitting targets.
+// With --teacher-dump, every fitting input (each collect() into the training set, in order) is
+// written to DIR/fit-<n>.wav; bench/silero/scores.js scores them (Silero VAD v6); with --teacher,
+// each frame's target is (1 - A) * its label + A * the teacher's score for it, so the network
+// learns what the teacher hears in noise beside what the labels say. Validation keeps the labels.
+// The inputs depend on every other option: dump and fit with the same ones.
+std::string g_teacher_dump, g_teacher_dir;
+float g_teacher_mix = 0.5f;
+int g_teacher_input = 0;  // fitting inputs collected so far
 // --drop-features I,J,...: those features (vad_feature_vector's indices) are zero in every input
 // the fit sees (this frame, its change and its leaky average), so a model fitted without them
 // ignores them: the same recipe with and without a feature, on one build.
@@ -187,7 +198,14 @@ Corpus band_limited(const Corpus& c, double cutoff_hz) {
 // model), labelled by the corpus's word labels; word ends weigh `end_weight`.
 // `tail` frames after each word are labelled speech too (the decay after a word's last sound).
 void collect(const Corpus& c, const std::vector<float>& audio, float end_weight, int tail,
-             Samples* out) {
+             Samples* out, bool fitting = false) {
+  std::vector<float> teacher;
+  if (fitting && (!g_teacher_dump.empty() || !g_teacher_dir.empty())) {
+    const std::string input = "/fit-" + std::to_string(g_teacher_input++);
+    if (!g_teacher_dump.empty()) write_wav(g_teacher_dump + input + ".wav", audio);
+    if (!g_teacher_dir.empty())
+      teacher = read_scores(g_teacher_dir + input + ".f32", audio.size() / kFrame);
+  }
   VadConfig config;
   config.model = &g_layout;
   VoiceActivityDetector vad(config);
@@ -211,7 +229,9 @@ void collect(const Corpus& c, const std::vector<float>& audio, float end_weight,
     }
     out->x.insert(out->x.end(), vad.model_input(), vad.model_input() + kI);
     drop_features(&out->x[out->x.size() - kI]);
-    out->y.push_back((g_utterance_target ? c.utterance[k] : label[k]) ? 1.0f : 0.0f);
+    const float target = (g_utterance_target ? c.utterance[k] : label[k]) ? 1.0f : 0.0f;
+    out->y.push_back(teacher.empty() ? target
+                                     : (1 - g_teacher_mix) * target + g_teacher_mix * teacher[k]);
     const float scale = c.weight.empty() ? 1.0f : c.weight[k];
     out->weight.push_back((ends[k] ? end_weight : 1.0f) * scale);
   }
@@ -1140,6 +1160,12 @@ int main(int argc, char** argv) {
       g_lr = atof(argv[++i]);
     else if (a == "--noise-alone" && i + 1 < argc)
       g_noise_alone = std::clamp(atoi(argv[++i]), 0, 3);
+    else if (a == "--teacher-dump" && i + 1 < argc)
+      g_teacher_dump = argv[++i];
+    else if (a == "--teacher" && i + 1 < argc)
+      g_teacher_dir = argv[++i];
+    else if (a == "--teacher-mix" && i + 1 < argc)
+      g_teacher_mix = std::clamp(float(atof(argv[++i])), 0.0f, 1.0f);
     else if (a == "--utterance-target")
       g_utterance_target = true;
     else if (a == "--cosine")
@@ -1197,7 +1223,8 @@ int main(int argc, char** argv) {
               "[--hold-sweep] [--band-limit | --band-limit-clean] [--gru UNITS [--gru-frozen] "
               "[--gate-init B] [--gate-slow]] [--lr R] [--cosine] [--average-last K] "
               "[--utterance-target] [--noise-alone LEVELS] [--drop-features I,J] [--tts] "
-              "[--tts-weight W] [--hedgewars] [--speed F,G] [--final] "
+              "[--tts-weight W] [--hedgewars] [--speed F,G] [--teacher-dump DIR | --teacher "
+              "DIR [--teacher-mix A]] [--final] "
               "[--write F]\n");
       return 2;
     }
@@ -1246,7 +1273,7 @@ int main(int argc, char** argv) {
   }
 
   Samples train_set, val_set;
-  collect(fit, fit.clean, end_weight, tail, &train_set);
+  collect(fit, fit.clean, end_weight, tail, &train_set, true);
   if (!final_fit) collect(val_corpus, val_corpus.clean, end_weight, 0, &val_set);
   std::vector<std::vector<float>> fitting_noises;  // the parts of the noises fitting hears
   for (const auto& [name, file] : training_noises()) {
@@ -1256,13 +1283,13 @@ int main(int argc, char** argv) {
     std::vector<float> head(noise.begin(), noise.begin() + long(cut));
     if (("," + leave_out + ",").find("," + name + ",") == std::string::npos) {
       for (double snr : {20.0, 10.0, 5.0, 0.0})
-        collect(fit, mix(fit, head, snr), end_weight, tail, &train_set);
+        collect(fit, mix(fit, head, snr), end_weight, tail, &train_set, true);
       for (int level = 0; level < g_noise_alone; ++level) {
         const std::vector<float> alone = noise_alone(fit, head,
                                                      level == 0   ? 10.0
                                                      : level == 1 ? 0.0
                                                                   : 20.0);
-        collect(without_speech(alone), alone, end_weight, tail, &train_set);
+        collect(without_speech(alone), alone, end_weight, tail, &train_set, true);
       }
       fitting_noises.push_back(std::move(head));
     }
@@ -1274,18 +1301,18 @@ int main(int argc, char** argv) {
   }
   for (double factor : speeds) {  // the same noises, over the clips played faster or slower
     const Corpus sped = speed_perturbed(fit, factor);
-    collect(sped, sped.clean, end_weight, tail, &train_set);
+    collect(sped, sped.clean, end_weight, tail, &train_set, true);
     for (const std::vector<float>& noise : fitting_noises)
       for (double snr : {20.0, 10.0, 5.0, 0.0})
-        collect(sped, mix(sped, noise, snr), end_weight, tail, &train_set);
+        collect(sped, mix(sped, noise, snr), end_weight, tail, &train_set, true);
   }
   if (band_limit) {  // the fitting clips as a telephone and an 11 kHz recording carry them
     for (int cutoff : {4000, 5500}) {
       const Corpus b = band_limited(fit, cutoff);
-      collect(b, b.clean, end_weight, tail, &train_set);
+      collect(b, b.clean, end_weight, tail, &train_set, true);
       if (band_limit_clean) continue;  // in noise, full band only
       for (const std::vector<float>& noise : fitting_noises)
-        collect(b, mix(b, noise, 10.0), end_weight, tail, &train_set);
+        collect(b, mix(b, noise, 10.0), end_weight, tail, &train_set, true);
     }
   }
   if (hiss) {  // steady white noise (fitting only): a floor the detector must learn to ignore
@@ -1294,7 +1321,7 @@ int main(int argc, char** argv) {
     for (float& v : white)
       v = float(0.1 * rng.normal());
     for (double snr : {30.0, 20.0, 10.0, 0.0})
-      collect(fit, mix(fit, white, snr), end_weight, tail, &train_set);
+      collect(fit, mix(fit, white, snr), end_weight, tail, &train_set, true);
   }
   printf(
       "%zu training frames, %zu validation frames; %d hidden units, word ends weigh %.1f, "
@@ -1346,6 +1373,11 @@ int main(int argc, char** argv) {
     if (!g_drop_list.empty()) fit_options += " --drop-features " + g_drop_list;
     if (!g_speed_list.empty()) fit_options += " --speed " + g_speed_list;
     if (hedgewars) fit_options += " --hedgewars";
+    if (!g_teacher_dir.empty()) {
+      char mix[64];
+      snprintf(mix, sizeof mix, " --teacher-mix %g", double(g_teacher_mix));
+      fit_options += " --teacher " + g_teacher_dir + mix;
+    }
     if (tts && tts_weight != 1) {
       char w[32];
       snprintf(w, sizeof w, " --tts-weight %g", double(tts_weight));
