@@ -198,6 +198,7 @@ fi
 #   tests/realtime: the openai client (and ws) that the OpenAI Realtime door's end-to-end test drives
 #   tests/browser:  playwright-core, which drives Debian's chromium for the browser client's tests
 #                   (it downloads no browser)
+# (bench/silero, Silero VAD for one benchmark, is not installed here: bench/vad_silero.sh does it.)
 [ "$with_npm" = 1 ] || exit 0
 for folder in realtime browser; do
   dir="$ROOT/tests/$folder"
