@@ -46,6 +46,15 @@ class WorkQueue {
     ready_.notify_one();
     return true;
   }
+  // Takes `item` even when full (false only once closed): for the one item its consumer must never
+  // miss, that a bounded producer sends once.
+  bool push_past_limit(T item) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    ready_.notify_one();
+    return true;
+  }
   // Always takes `item`. When full, the oldest queued item `droppable` accepts is dropped to make
   // room; if none is, the queue holds one more than its limit. For a queue where some items come
   // from outside and may be shed, and others must never be lost.

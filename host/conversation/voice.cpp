@@ -37,7 +37,19 @@ void Voice::stop() {
 }
 
 void Voice::queue(SentenceJob job) {
-  jobs_.push(std::move(job));
+  // Until 2026-12-01 the closing job was refused like a sentence when the queue was full, and the
+  // turn then waited for its VoiceFinished until the client left.
+  if (job.last) {
+    jobs_.push_past_limit(std::move(job));
+    return;
+  }
+  const std::string reply_id = job.reply->reply_id;
+  if (!jobs_.push(std::move(job)) && jobs_.size() >= kMaxQueuedSentences &&
+      dropped_reply_id_ != reply_id) {
+    dropped_reply_id_ = reply_id;
+    LOG_WARN("session", "%s: %zu sentences wait to be voiced; later ones of this reply are dropped",
+             reply_id.c_str(), kMaxQueuedSentences);
+  }
 }
 
 void Voice::loop() {

@@ -56,6 +56,9 @@ class Voice {
   // of it can be told from the frames the door had sent.
   void stop();
 
+  // A reply's closing job always gets in: the responder waits for the VoiceFinished it makes. A
+  // sentence past kMaxQueuedSentences waiting is dropped (a model running far ahead of the voice:
+  // a runaway answer), and the first dropped of each reply is logged.
   void queue(SentenceJob job);
 
  private:
@@ -69,6 +72,7 @@ class Voice {
   const int output_rate_;
   const size_t frame_samples_;  // output_rate / 50
   std::function<void(VoiceFinished)> finished_;
+  std::string dropped_reply_id_;  // queue()'s own (the responder thread): the reply last logged
   WorkQueue<SentenceJob> jobs_;
   std::thread thread_;
 

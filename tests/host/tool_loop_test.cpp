@@ -184,7 +184,10 @@ class TestDoor : public ConversationSink {
   }
   // From sentence `index` on, reply_audio() holds (as a door's full queue does) until interrupt()
   // or leave().
-  void hold_from_sentence(int index) { hold_from_ = index; }
+  void hold_from_sentence(int index) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hold_from_ = index;
+  }
   // The reply frame sentence `index` starts on, once it has started.
   std::optional<uint64_t> first_frame(uint32_t index) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -704,6 +707,42 @@ TEST(ToolLoop, AFloodOfPlayedReportsDoesNotCostTheReportsAReplyWaitsFor) {
   // And the conversation goes on.
   EXPECT_FALSE(core.turn("Thanks.").interrupted);
   EXPECT_EQ(core.door.turns().size(), 2u);
+}
+
+// A model that runs far ahead of the voice (a runaway answer of 300 sentences, the voice held in
+// the first) fills the voice stage's queue: later sentences are dropped, but the reply's closing
+// job still gets in, so the turn ends once the person speaks over it. Until 2026-12-01 the closing
+// job was refused too, and the turn waited for the voice stage until the client left.
+TEST(ToolLoop, ARunawayAnswerThatFillsTheVoiceQueueStillEnds) {
+  constexpr int kSentences = 300;
+  ScriptedLlm llm([](size_t n) -> std::vector<std::string> {
+    if (n > 0) return {text("Sure."), kEnd};
+    std::vector<std::string> chunks;
+    for (int i = 0; i < kSentences; ++i)
+      chunks.push_back(text("This is sentence number " + std::to_string(i) +
+                            " of an answer that runs on and on. "));
+    chunks.push_back(kEnd);
+    return chunks;
+  });
+  Core core(llm, std::make_shared<TestTools>([](const std::string&, const CancelToken&) {
+              return ToolResult{false, "unused"};
+            }),
+            false);
+  core.door.hold_from_sentence(0);  // the voice waits in the door from its first frame
+  core.conversation->user_text("Tell me everything.");
+  core.conversation->respond();
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        return core.door.text().find("number " + std::to_string(kSentences - 1)) !=
+               std::string::npos;
+      },
+      30s));
+  core.door.interrupt();  // the person speaks: the held frame goes, the rest is cut
+  ASSERT_TRUE(test::wait_until([&] { return !core.door.turns().empty(); }, 30s))
+      << "the turn never ended";
+  EXPECT_TRUE(core.door.turns()[0].interrupted);
+  core.door.hold_from_sentence(-1);
+  EXPECT_EQ(core.turn("Thanks.").reply_heard, "Sure.");
 }
 
 // --- conversation memory (host/conversation/memory.h) ----------------------------------------
