@@ -1,7 +1,9 @@
 // WorkQueue: the bounded FIFO between a session's threads.
 //
 // push() refuses when full (the caller decides what that means); push_wait() blocks until there is
-// room, which is how a slow stage holds back the one before it instead of dropping work. close()
+// room, which is how a slow stage holds back the one before it instead of dropping work.
+// push_shedding() drops the oldest item of a kind that may be lost to take a new one, and
+// push_past_limit() takes the one item a consumer must never miss even when full. close()
 // lets the consumer finish what is queued; close_and_drop() discards it (a session that ends does
 // not work through its backlog). pop() returns false once closed and empty.
 //
