@@ -46,7 +46,8 @@
 //                               fast, in the same noises: speed perturbation)
 //                               [--drop-features I,J]   (those features zero in every input)
 //                               [--gru UNITS ...]   (the recurrent gate: train_gru below)
-//                               [--teacher-dump DIR | --teacher DIR [--teacher-mix A]]
+//                               [--teacher-dump DIR | --teacher DIR [--teacher-mix A]
+//                                [--teacher-clean-for NOISES]]
 //                               (a teacher's scores as targets: g_teacher_dump below)
 //   build/release/bench/vad_fit --final --epochs N [...] --write dsp/vad/vad_model.cpp
 #include <algorithm>
@@ -134,6 +135,13 @@ bool g_utterance_target = false;
 std::string g_teacher_dump, g_teacher_dir;
 float g_teacher_mix = 0.5f;
 int g_teacher_input = 0;  // fitting inputs collected so far
+// --teacher-clean-for NOISES: in those noises (a comma list of training noise names, `hiss` for
+// --hiss's white noise), a frame's teacher score is the teacher's on the clean clips (the first
+// fitting input) instead of on the mix. The teacher hears other people talking as speech (babble,
+// voices and radio are, and the labels call them non-speech), and hears less of a word the noise
+// masks, which the labels still call speech: on the clean clips it says only where the words are.
+std::string g_teacher_clean_for;
+bool g_teacher_clean = false;  // set while collecting such a noise
 // --drop-features I,J,...: those features (vad_feature_vector's indices) are zero in every input
 // the fit sees (this frame, its change and its leaky average), so a model fitted without them
 // ignores them: the same recipe with and without a feature, on one build.
@@ -204,7 +212,8 @@ void collect(const Corpus& c, const std::vector<float>& audio, float end_weight,
     const std::string input = "/fit-" + std::to_string(g_teacher_input++);
     if (!g_teacher_dump.empty()) write_wav(g_teacher_dump + input + ".wav", audio);
     if (!g_teacher_dir.empty())
-      teacher = read_scores(g_teacher_dir + input + ".f32", audio.size() / kFrame);
+      teacher = read_scores(g_teacher_dir + (g_teacher_clean ? "/fit-0" : input) + ".f32",
+                            audio.size() / kFrame);
   }
   VadConfig config;
   config.model = &g_layout;
@@ -1164,6 +1173,8 @@ int main(int argc, char** argv) {
       g_teacher_dump = argv[++i];
     else if (a == "--teacher" && i + 1 < argc)
       g_teacher_dir = argv[++i];
+    else if (a == "--teacher-clean-for" && i + 1 < argc)
+      g_teacher_clean_for = argv[++i];
     else if (a == "--teacher-mix" && i + 1 < argc)
       g_teacher_mix = std::clamp(float(atof(argv[++i])), 0.0f, 1.0f);
     else if (a == "--utterance-target")
@@ -1224,7 +1235,7 @@ int main(int argc, char** argv) {
               "[--gate-init B] [--gate-slow]] [--lr R] [--cosine] [--average-last K] "
               "[--utterance-target] [--noise-alone LEVELS] [--drop-features I,J] [--tts] "
               "[--tts-weight W] [--hedgewars] [--speed F,G] [--teacher-dump DIR | --teacher "
-              "DIR [--teacher-mix A]] [--final] "
+              "DIR [--teacher-mix A] [--teacher-clean-for NOISES]] [--final] "
               "[--write F]\n");
       return 2;
     }
@@ -1282,8 +1293,11 @@ int main(int argc, char** argv) {
     const size_t cut = final_fit ? noise.size() : noise.size() * 7 / 10;
     std::vector<float> head(noise.begin(), noise.begin() + long(cut));
     if (("," + leave_out + ",").find("," + name + ",") == std::string::npos) {
+      g_teacher_clean =
+          ("," + g_teacher_clean_for + ",").find("," + name + ",") != std::string::npos;
       for (double snr : {20.0, 10.0, 5.0, 0.0})
         collect(fit, mix(fit, head, snr), end_weight, tail, &train_set, true);
+      g_teacher_clean = false;
       for (int level = 0; level < g_noise_alone; ++level) {
         const std::vector<float> alone = noise_alone(fit, head,
                                                      level == 0   ? 10.0
@@ -1320,8 +1334,10 @@ int main(int argc, char** argv) {
     std::vector<float> white(size_t(kRate) * 20);
     for (float& v : white)
       v = float(0.1 * rng.normal());
+    g_teacher_clean = ("," + g_teacher_clean_for + ",").find(",hiss,") != std::string::npos;
     for (double snr : {30.0, 20.0, 10.0, 0.0})
       collect(fit, mix(fit, white, snr), end_weight, tail, &train_set, true);
+    g_teacher_clean = false;
   }
   printf(
       "%zu training frames, %zu validation frames; %d hidden units, word ends weigh %.1f, "
@@ -1377,6 +1393,8 @@ int main(int argc, char** argv) {
       char mix[64];
       snprintf(mix, sizeof mix, " --teacher-mix %g", double(g_teacher_mix));
       fit_options += " --teacher " + g_teacher_dir + mix;
+      if (!g_teacher_clean_for.empty())
+        fit_options += " --teacher-clean-for " + g_teacher_clean_for;
     }
     if (tts && tts_weight != 1) {
       char w[32];
