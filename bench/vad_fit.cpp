@@ -163,6 +163,10 @@ std::vector<std::string> comma_separated(const std::string& list) {
   }
   return items;
 }
+// Whether `name` is one of the items of the comma list `list` (--leave-out, --teacher-clean-for).
+bool listed(const std::string& list, const std::string& name) {
+  return ("," + list + ",").find("," + name + ",") != std::string::npos;
+}
 // --noise-alone LEVELS: every fitting noise also by itself (a room between turns), at its 10 dB
 // level, then also its 0 and 20 dB ones; 0: not at all.
 int g_noise_alone = 0;
@@ -1292,9 +1296,8 @@ int main(int argc, char** argv) {
     // The last 30 % of every noise is validation's; the final fit uses all of it.
     const size_t cut = final_fit ? noise.size() : noise.size() * 7 / 10;
     std::vector<float> head(noise.begin(), noise.begin() + long(cut));
-    if (("," + leave_out + ",").find("," + name + ",") == std::string::npos) {
-      g_teacher_clean =
-          ("," + g_teacher_clean_for + ",").find("," + name + ",") != std::string::npos;
+    if (!listed(leave_out, name)) {
+      g_teacher_clean = listed(g_teacher_clean_for, name);
       for (double snr : {20.0, 10.0, 5.0, 0.0})
         collect(fit, mix(fit, head, snr), end_weight, tail, &train_set, true);
       g_teacher_clean = false;
@@ -1334,7 +1337,7 @@ int main(int argc, char** argv) {
     std::vector<float> white(size_t(kRate) * 20);
     for (float& v : white)
       v = float(0.1 * rng.normal());
-    g_teacher_clean = ("," + g_teacher_clean_for + ",").find(",hiss,") != std::string::npos;
+    g_teacher_clean = listed(g_teacher_clean_for, "hiss");
     for (double snr : {30.0, 20.0, 10.0, 0.0})
       collect(fit, mix(fit, white, snr), end_weight, tail, &train_set, true);
     g_teacher_clean = false;
